@@ -1,0 +1,254 @@
+"""The ``curate`` command line. Each command parses its options and calls the Python
+function of the same name (``curate validate`` -> :func:`curate.validate.validate_path`).
+
+Commands other than ``validate`` live in ``curate/cli_<name>.py`` modules, each with a
+``register(app)`` function; they are discovered here, so adding one touches no shared file.
+
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+import curate
+from curate.config import load_config
+from curate.console import console, err_console, print_error, print_json, progress_bar
+from curate.records import CurateError, Finding, Severity
+
+app = typer.Typer(
+    name="curate",
+    help="Prepare fine-tuning data for LLMs: ingest, validate, deduplicate, review, split.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+class Target(str, Enum):
+    curate = "curate"
+    openai = "openai"
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        console.print(f"curate {curate.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Prepare fine-tuning data for LLMs: ingest, validate, deduplicate, review, split."""
+
+
+def option(cli_value: Any, config: dict[str, Any], key: str, default: Any) -> Any:
+    """The CLI value if given, else ``[tool.curate]``'s, else the default."""
+    if cli_value is not None:
+        return cli_value
+    section = config.get("validate", {}) if isinstance(config.get("validate"), dict) else {}
+    if key in section:
+        return section[key]
+    return config.get(key, default)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Chat JSONL files to check.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option(help="Model to count and price for [default: gpt-4o-mini].")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Per-example token limit [default: the model's].", min=1)
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Training epochs [default: OpenAI's rule].", min=1)
+    ] = None,
+    price: Annotated[
+        float | None, typer.Option(help="USD per 1M training tokens [default: list price].")
+    ] = None,
+    target: Annotated[
+        Target | None,
+        typer.Option(help="curate: provenance keys allowed; openai: only what OpenAI accepts."),
+    ] = None,
+    fail_on: Annotated[
+        FailOn | None, typer.Option(help="Exit 1 when a finding reaches this severity [default: error].")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every location, not the first 5 per code.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes for large files [default: all cores].", min=1)
+    ] = None,
+    max_findings: Annotated[
+        int | None, typer.Option(help="Findings kept in the report (counts stay exact).", min=0)
+    ] = None,
+) -> None:
+    """Check chat fine-tuning JSONL: format (OpenAI cookbook parity), length, tokens, cost.
+
+    Example: curate validate fixtures/openai/good.jsonl --model gpt-4o-mini
+    """
+    from curate.tokens import MODELS
+    from curate.validate import validate_path
+
+    cfg = load_config()
+    model_name = option(model, cfg, "model", "gpt-4o-mini")
+    prices = cfg.get("prices", {})
+    price_value = option(price, cfg, "price", None)
+    if price_value is None and isinstance(prices, dict):
+        price_value = prices.get(model_name)
+    fail = str(option(fail_on.value if fail_on else None, cfg, "fail_on", "error"))
+    if fail not in {f.value for f in FailOn}:
+        raise CurateError(f"fail_on must be one of error, warning, info, never (got {fail!r})")
+    total_bytes = sum(p.stat().st_size for p in files if p.is_file())
+    with progress_bar(total_bytes, "validating", enabled=not json_out) as advance:
+        report = validate_path(
+            files,
+            model=model_name,
+            max_tokens=option(max_tokens, cfg, "max_tokens", None),
+            epochs=option(epochs, cfg, "epochs", None),
+            price=price_value,
+            target=str(option(target.value if target else None, cfg, "target", "curate")),
+            workers=option(workers, cfg, "workers", None),
+            max_findings=option(max_findings, cfg, "max_findings", 100_000),
+            progress=advance,
+        )
+    code = report.exit_code(fail)
+    if json_out:
+        out = report.to_dict()
+        out["fail_on"] = fail
+        out["exit_code"] = code
+        out["price_source"] = _price_source(model_name, price_value, MODELS)
+        print_json(out)
+    else:
+        print_report(report, verbose=verbose)
+        if code:
+            err_console.print(
+                f"[bold red]failed[/]: findings at or above '{fail}' (exit 1). "
+                "Use --fail-on to change the threshold."
+            )
+    raise typer.Exit(code)
+
+
+def _price_source(model: str, price: float | None, models: dict[str, Any]) -> str:
+    from curate.tokens import PRICES_SOURCE
+
+    if price is not None:
+        return "user (--price or [tool.curate])"
+    return PRICES_SOURCE
+
+
+def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> None:
+    """Human output: a summary table, then findings grouped by code with file:line."""
+    table = Table(title=None, show_edge=False, header_style="bold")
+    for col in ("file", "examples", "valid", "invalid", "tokens", "billing tokens", "epochs", "est. cost"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    rows = report.files + ([report.total] if len(report.files) > 1 else [])
+    for rep in rows:
+        b = report.billing(rep)
+        table.add_row(
+            escape(rep.file),
+            f"{rep.n_examples:,}",
+            f"{rep.n_valid:,}",
+            f"{rep.n_invalid:,}",
+            f"{rep.tokens_total:,}",
+            f"{b['n_billing_tokens']:,}",
+            str(b["epochs"]),
+            f"${b['estimated_cost_usd']:,.2f}",
+        )
+    console.print(table)
+    t = report.total
+    console.print(
+        f"model {report.model.name} ({report.model.encoding}), max {report.max_tokens:,} tokens "
+        f"per example; {t.n_missing_system:,} without a system message, "
+        f"{t.n_missing_user:,} without a user message",
+        markup=False,
+    )
+    if not t.findings_by_code:
+        console.print("[green]no findings[/]")
+        return
+    by_code: dict[str, list[Finding]] = {}
+    for f in t.findings:
+        by_code.setdefault(f.code, []).append(f)
+    order = sorted(
+        t.findings_by_code,
+        key=lambda c: (-(by_code[c][0].severity.rank if by_code.get(c) else 0), c),
+    )
+    console.print()
+    for code in order:
+        items = by_code.get(code, [])
+        sev = items[0].severity if items else Severity.INFO
+        color = {"error": "red", "warning": "yellow", "info": "blue"}[sev.value]
+        console.print(f"[bold {color}]{sev.value}[/] [bold]{code}[/] ({t.findings_by_code[code]:,})")
+        shown = items if verbose else items[:per_code]
+        for f in shown:
+            idx = f.location.message_index
+            where = f"{f.location}" + (f" [message {idx}]" if idx is not None else "")
+            console.print(f"  {escape(where)}: {escape(f.message)}", highlight=False)
+        rest = t.findings_by_code[code] - len(shown)
+        if rest > 0:
+            console.print(f"  ... and {rest:,} more (--verbose lists all)")
+        if items and items[0].hint:
+            console.print(f"  [dim]fix: {escape(items[0].hint)}[/]")
+
+
+# -- command discovery and the entry point -------------------------------------------------
+
+
+def _register_commands() -> None:
+    pkg_dir = Path(__file__).parent
+    for mod in sorted(pkgutil.iter_modules([str(pkg_dir)]), key=lambda m: m.name):
+        if mod.name.startswith("cli_"):
+            module = importlib.import_module(f"curate.{mod.name}")
+            module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: no tracebacks for usage or input errors (exit 2)."""
+    try:
+        app(args=argv, prog_name="curate")  # standalone: usage errors exit 2 by themselves
+    except CurateError as e:
+        print_error(escape(str(e)))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print_error("interrupted; outputs are written atomically, nothing half-written was left")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as e:
+        if os.environ.get("CURATE_DEBUG"):
+            raise
+        print_error(
+            escape(
+                f"internal error: {type(e).__name__}: {e}. Re-run with CURATE_DEBUG=1 for the "
+                "traceback and report it."
+            )
+        )
+        sys.exit(2)

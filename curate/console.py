@@ -1,0 +1,71 @@
+"""Terminal helpers shared by every command: consoles, progress bars, JSON output.
+
+Progress bars go to stderr and only when stderr is a terminal (never in pipes or CI), so
+machine-readable stdout stays clean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+
+_plain = not sys.stdout.isatty()
+console = Console(width=120 if _plain else None, soft_wrap=False, highlight=False)
+err_console = Console(stderr=True, width=120 if not sys.stderr.isatty() else None, highlight=False)
+
+
+def interactive() -> bool:
+    """True when a progress bar may be drawn: stderr is a terminal and not in CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+@contextlib.contextmanager
+def progress_bar(
+    total: int | None, description: str, *, enabled: bool = True
+) -> Iterator[Callable[[int], None]]:
+    """A context yielding ``advance(n)``; draws a rich bar on an interactive stderr only.
+
+    Example:
+        >>> with progress_bar(10, "demo", enabled=False) as advance:
+        ...     advance(10)
+    """
+    if not (enabled and interactive()):
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task(description, total=total)
+        yield lambda n: prog.advance(task, n)
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object on stdout (UTF-8, no rich markup)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)

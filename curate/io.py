@@ -1,0 +1,214 @@
+"""Streaming input and atomic output.
+
+Reading is split in two so the expensive half can run in worker processes:
+:func:`iter_raw_lines` (main process: bytes and line numbers, nothing parsed) and
+:func:`parse_line` (pure: one line in, an :class:`Example` or a :class:`Finding` out).
+Every line is parsed once, every problem is tied to its file and line.
+
+Example:
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> p = os.path.join(d, "x.jsonl")
+    >>> with atomic_write(p) as f:
+    ...     _ = f.write('{"messages": []}\\n')
+    >>> [type(r).__name__ for r in read_jsonl(p)]
+    ['Example']
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import json
+import lzma
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from curate.records import Example, Finding, InputError, Location, Severity
+
+BOM = b"\xef\xbb\xbf"
+
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def check_readable(path: str | os.PathLike[str]) -> Path:
+    """Raise :class:`InputError` with a clear message unless ``path`` is a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: no such file. Check the path (cwd is {os.getcwd()}).")
+    if p.is_dir():
+        raise InputError(f"{path}: is a directory, not a file. Pass the files in it, e.g. {path}/*.jsonl.")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{path}: permission denied.")
+    return p
+
+
+def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a file for binary reading, decompressing ``.gz``, ``.bz2``, ``.xz`` (and
+    ``.zst`` when the ``zstandard`` package is installed) by extension."""
+    p = check_readable(path)
+    suffix = p.suffix.lower()
+    if suffix in _COMPRESSED:
+        return _COMPRESSED[suffix](p, "rb")  # type: ignore[no-any-return]
+    if suffix == ".zst":
+        try:
+            import zstandard  # type: ignore[import-not-found]
+        except ImportError as e:
+            raise InputError(
+                f"{path}: reading .zst needs the zstandard package (pip install zstandard)."
+            ) from e
+        return zstandard.open(p, "rb")  # type: ignore[no-any-return]
+    return open(p, "rb")
+
+
+def iter_raw_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_bytes)`` for every line of a file, 1-based, with the
+    line ending (``\\n`` or ``\\r\\n``) removed. Streams: one line in memory at a time."""
+    with open_binary(path) as f:
+        for n, raw in enumerate(f, 1):
+            if raw.endswith(b"\n"):
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            yield n, raw
+
+
+def parse_line(file: str, line: int, raw: bytes) -> Example | Finding | None:
+    """Parse one JSONL line. Returns an :class:`Example`, a :class:`Finding` for a line
+    that cannot be an example (invalid JSON or encoding), or ``None`` for a blank line
+    (the caller reports blank lines, see :func:`read_jsonl`). A UTF-8 BOM on line 1 is
+    stripped here; the caller reports it."""
+    loc = Location(file, line)
+    if line == 1 and raw.startswith(BOM):
+        raw = raw[len(BOM) :]
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Finding(
+            "invalid_encoding",
+            Severity.ERROR,
+            f"not valid UTF-8: byte 0x{raw[e.start]:02x} at column {e.start + 1}",
+            loc,
+            hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT)",
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        snippet = text[max(0, e.pos - 20) : e.pos + 20]
+        return Finding(
+            "invalid_json",
+            Severity.ERROR,
+            f"invalid JSON at column {e.colno}: {e.msg} (near {snippet!r})",
+            loc,
+            hint="each line must be one complete JSON object; fix or remove this line",
+        )
+    except RecursionError:
+        return Finding(
+            "invalid_json",
+            Severity.ERROR,
+            "invalid JSON: nested too deeply to parse",
+            loc,
+            hint="each line must be one complete JSON object; fix or remove this line",
+        )
+    return Example(data, loc)
+
+
+def line_findings(file: str, line: int, raw: bytes, *, is_last: bool = False) -> list[Finding]:
+    """Findings about the line itself, not its content: a BOM, a blank line."""
+    out: list[Finding] = []
+    if line == 1 and raw.startswith(BOM):
+        out.append(
+            Finding(
+                "bom",
+                Severity.WARNING,
+                "file starts with a UTF-8 byte order mark (BOM)",
+                Location(file, line),
+                hint="save the file as UTF-8 without BOM; some JSONL readers reject it",
+            )
+        )
+        raw = raw[len(BOM) :]
+    if not raw.strip():
+        out.append(
+            Finding(
+                "empty_line",
+                Severity.WARNING,
+                "blank line (not an example)",
+                Location(file, line),
+                hint="remove blank lines; OpenAI's uploader rejects them",
+            )
+        )
+    return out
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Example | Finding]:
+    """Stream a JSONL file: each line becomes an :class:`Example` or one or more
+    :class:`Finding` (BOM, blank line, invalid encoding, invalid JSON). An empty file
+    yields a single ``empty_file`` finding. Raises :class:`InputError` when the file
+    cannot be opened."""
+    file = str(path)
+    seen = False
+    for n, raw in iter_raw_lines(path):
+        seen = True
+        yield from line_findings(file, n, raw)
+        parsed = parse_line(file, n, raw)
+        if parsed is not None:
+            yield parsed
+    if not seen:
+        yield empty_file_finding(file)
+
+
+def empty_file_finding(file: str) -> Finding:
+    return Finding(
+        "empty_file",
+        Severity.ERROR,
+        "file is empty: no examples",
+        Location(file),
+        hint="check the export step that wrote this file",
+    )
+
+
+def dumps(obj: Any) -> str:
+    """One JSON line, UTF-8 kept as is, no spaces wasted."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO[Any]]:
+    """Write to a temporary file beside ``path`` and rename it into place only when the
+    block finishes without an exception: readers never see a half-written file, and an
+    interrupted run leaves the old file (or none) behind."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        if "b" in mode:
+            f: IO[Any] = os.fdopen(fd, mode)
+        else:
+            f = io.open(fd, mode, encoding=encoding, newline="\n")  # noqa: UP020
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> int:
+    """Atomically write ``rows`` (JSON-serialisable) as JSONL; returns the count."""
+    n = 0
+    with atomic_write(path) as f:
+        for row in rows:
+            f.write(dumps(row))
+            f.write("\n")
+            n += 1
+    return n

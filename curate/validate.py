@@ -1,0 +1,437 @@
+"""``curate validate``: format, length, tokens and cost of chat fine-tuning JSONL.
+
+The work per batch of lines is one pure function (:func:`check_batch`): parse, run the
+per-example validators, count tokens, extract the features corpus validators need. It
+runs inline for small files and in a process pool (both cores) for large ones, with a
+bounded number of batches in flight, so memory stays flat however large the file. The
+main process only splits lines, merges results in order and feeds corpus validators.
+
+Example:
+    >>> import tempfile, os, json
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t.jsonl")
+    >>> rows = [{"messages": [{"role": "user", "content": "hi"},
+    ...                       {"role": "assistant", "content": "hello"}]}]
+    >>> _ = open(p, "w").write("\\n".join(json.dumps(r) for r in rows) + "\\n")
+    >>> r = validate_path([p], model="gpt-3.5-turbo")
+    >>> r.n_examples, r.n_invalid, r.tokens_total
+    (1, 0, 13)
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections import Counter as CountDict
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from curate.io import empty_file_finding, iter_raw_lines, line_findings, parse_line
+from curate.records import Example, Finding, Location, Severity
+from curate.tokens import (
+    Counter,
+    ModelSpec,
+    billing_tokens,
+    count_examples,
+    default_epochs,
+    model_spec,
+)
+from curate.validators.base import CorpusValidator, ExampleRef, Validator
+from curate.validators.format import OpenAIFormat
+from curate.validators.length import too_long
+
+FAIL_ON = ("error", "warning", "info", "never")
+BATCH_LINES = 2000
+BATCH_BYTES = 2 << 20
+PARALLEL_MIN_BYTES = 4 << 20
+
+
+# -- the pure batch function ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BatchTask:
+    file: str
+    lines: list[tuple[int, bytes]]
+    encoding: str
+    max_tokens: int
+    validators: tuple[Validator, ...]
+    corpus_validators: tuple[CorpusValidator, ...]
+
+
+@dataclass(slots=True)
+class BatchResult:
+    n_examples: int = 0
+    n_bytes: int = 0
+    #: per counted example: line, n_messages, total tokens, assistant tokens,
+    #: has system, has user
+    rows: list[tuple[int, int, int, int, bool, bool]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    error_lines: list[int] = field(default_factory=list)
+    #: per parsed example: (id, line, [feature per corpus validator])
+    features: list[tuple[str, int, list[Any]]] = field(default_factory=list)
+
+
+_COUNTERS: dict[str, Counter] = {}
+
+
+def _counter(encoding: str) -> Counter:
+    c = _COUNTERS.get(encoding)
+    if c is None:
+        c = _COUNTERS[encoding] = Counter(encoding)
+    return c
+
+
+def check_batch(task: BatchTask) -> BatchResult:
+    """Validate one batch of raw lines. Pure: same task, same result."""
+    out = BatchResult()
+    countable: list[Example] = []
+    for line, raw in task.lines:
+        out.n_bytes += len(raw) + 1
+        out.findings.extend(line_findings(task.file, line, raw))
+        parsed = parse_line(task.file, line, raw)
+        if parsed is None:
+            continue
+        out.n_examples += 1
+        if isinstance(parsed, Finding):
+            out.findings.append(parsed)
+            out.error_lines.append(line)
+            continue
+        ex = parsed
+        has_error = False
+        for v in task.validators:
+            for f in v.check(ex):
+                out.findings.append(f)
+                has_error = has_error or f.severity is Severity.ERROR
+        if has_error:
+            out.error_lines.append(line)
+        msgs = ex.messages
+        if msgs and all(isinstance(m, dict) for m in msgs):
+            countable.append(ex)
+        if task.corpus_validators:
+            out.features.append((ex.id, line, [cv.features(ex) for cv in task.corpus_validators]))
+    if countable:
+        counts = count_examples(
+            [(ex.messages or [], ex.data.get("tools")) for ex in countable],
+            _counter(task.encoding),
+        )
+        error_set = set(out.error_lines)
+        for ex, c in zip(countable, counts, strict=True):
+            msgs = ex.messages or []
+            line = ex.source.line or 0
+            roles = {m.get("role") for m in msgs}
+            out.rows.append((line, len(msgs), c.total, c.assistant, "system" in roles, "user" in roles))
+            if c.total > task.max_tokens:
+                out.findings.append(too_long(c.total, ex.source, max_tokens=task.max_tokens))
+                if line not in error_set:
+                    out.error_lines.append(line)
+    return out
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+def distribution(values: Sequence[int] | np.ndarray) -> dict[str, float | int | None]:
+    """min, max, mean, median, p5, p95 of ``values``, computed as the OpenAI cookbook does
+    (numpy). Note: the cookbook prints ``p5 / p95`` from ``np.quantile(values, 0.1)`` and
+    ``np.quantile(values, 0.9)``; ``p5`` and ``p95`` here are those same numbers, for
+    parity. The true 5th and 95th percentiles are ``q05`` and ``q95``.
+
+    Example:
+        >>> distribution([26, 45, 8032, 30, 1])["median"]
+        30.0
+    """
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return dict.fromkeys(("min", "max", "mean", "median", "p5", "p95", "q05", "q95"))
+    return {
+        "min": int(arr.min()),
+        "max": int(arr.max()),
+        "mean": float(np.mean(arr)),
+        "median": float(np.median(arr)),
+        "p5": float(np.quantile(arr, 0.1)),
+        "p95": float(np.quantile(arr, 0.9)),
+        "q05": float(np.quantile(arr, 0.05)),
+        "q95": float(np.quantile(arr, 0.95)),
+    }
+
+
+@dataclass
+class FileReport:
+    """What validation found in one file (or, for the total, in all of them)."""
+
+    file: str
+    n_examples: int = 0
+    error_lines: set[tuple[str, int]] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+    findings_by_code: CountDict[str] = field(default_factory=CountDict)
+    severity_counts: CountDict[str] = field(default_factory=CountDict)
+    n_missing_system: int = 0
+    n_missing_user: int = 0
+    n_messages: array = field(default_factory=lambda: array("l"))
+    totals: array = field(default_factory=lambda: array("l"))
+    assistant: array = field(default_factory=lambda: array("l"))
+    findings_truncated: bool = False
+
+    @property
+    def n_invalid(self) -> int:
+        return len(self.error_lines)
+
+    @property
+    def n_valid(self) -> int:
+        return self.n_examples - self.n_invalid
+
+    @property
+    def tokens_total(self) -> int:
+        return int(sum(self.totals))
+
+    def add_finding(self, f: Finding, max_findings: int) -> None:
+        self.findings_by_code[f.code] += 1
+        self.severity_counts[f.severity.value] += 1
+        if f.severity is Severity.ERROR and f.location.line is not None:
+            self.error_lines.add((f.location.file, f.location.line))
+        if len(self.findings) < max_findings:
+            self.findings.append(f)
+        else:
+            self.findings_truncated = True
+
+    def worst(self) -> Severity | None:
+        for sev in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+            if self.severity_counts.get(sev.value):
+                return sev
+        return None
+
+
+@dataclass
+class ValidationReport:
+    """The result of :func:`validate_path`: one :class:`FileReport` per file plus the
+    total, the billing estimate and the exit code."""
+
+    files: list[FileReport]
+    total: FileReport
+    model: ModelSpec
+    max_tokens: int
+    epochs: int | None
+    price_per_million: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_examples(self) -> int:
+        return self.total.n_examples
+
+    @property
+    def n_invalid(self) -> int:
+        return self.total.n_invalid
+
+    @property
+    def tokens_total(self) -> int:
+        return self.total.tokens_total
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.total.findings
+
+    def exit_code(self, fail_on: str = "error") -> int:
+        """0 when nothing reaches ``fail_on`` (error, warning, info or never), else 1."""
+        if fail_on == "never":
+            return 0
+        threshold = Severity(fail_on)
+        worst = self.total.worst()
+        return 1 if worst is not None and worst >= threshold else 0
+
+    def billing(self, rep: FileReport) -> dict[str, Any]:
+        n = len(rep.totals)
+        n_billing = billing_tokens(rep.totals, self.max_tokens)
+        epochs = self.epochs if self.epochs is not None else default_epochs(n)
+        est = n_billing * epochs
+        return {
+            "model": self.model.name,
+            "encoding": self.model.encoding,
+            "max_tokens": self.max_tokens,
+            "n_billing_tokens": n_billing,
+            "epochs": epochs,
+            "estimated_training_tokens": est,
+            "price_per_million_tokens": self.price_per_million,
+            "estimated_cost_usd": round(est * self.price_per_million / 1_000_000, 6),
+        }
+
+    def file_dict(self, rep: FileReport) -> dict[str, Any]:
+        return {
+            "file": rep.file,
+            "n_examples": rep.n_examples,
+            "n_valid": rep.n_valid,
+            "n_invalid": rep.n_invalid,
+            "findings_by_code": dict(sorted(rep.findings_by_code.items())),
+            "findings_by_severity": dict(sorted(rep.severity_counts.items())),
+            "findings": [f.to_dict() for f in rep.findings],
+            "findings_truncated": rep.findings_truncated,
+            "stats": {
+                "n_counted": len(rep.totals),
+                "n_missing_system": rep.n_missing_system,
+                "n_missing_user": rep.n_missing_user,
+                "n_too_long": rep.findings_by_code.get("too_long", 0),
+                "messages_per_example": distribution(rep.n_messages),
+            },
+            "tokens": {
+                "total": rep.tokens_total,
+                "assistant_total": int(sum(rep.assistant)),
+                "per_example": distribution(rep.totals),
+                "assistant_per_example": distribution(rep.assistant),
+            },
+            "billing": self.billing(rep),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` object: the totals at the top level, each file under ``files``."""
+        out = self.file_dict(self.total)
+        out.pop("file")
+        out["files"] = [self.file_dict(r) for r in self.files]
+        out.update(self.extra)
+        return out
+
+
+# -- the driver -------------------------------------------------------------------------
+
+
+def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    size = 0
+    for line, raw in iter_raw_lines(path):
+        batch.append((line, raw))
+        size += len(raw)
+        if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _run_ordered(
+    tasks: Iterable[BatchTask], executor: Executor | None, in_flight: int
+) -> Iterator[BatchResult]:
+    if executor is None:
+        for t in tasks:
+            yield check_batch(t)
+        return
+    pending: deque[Future[BatchResult]] = deque()
+    for t in tasks:
+        pending.append(executor.submit(check_batch, t))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def validate_path(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    model: str = "gpt-4o-mini",
+    max_tokens: int | None = None,
+    epochs: int | None = None,
+    price: float | None = None,
+    target: str = "curate",
+    workers: int | None = None,
+    max_findings: int = 100_000,
+    validators: Sequence[Validator] = (),
+    corpus_validators: Sequence[CorpusValidator] = (),
+    progress: Callable[[int], None] | None = None,
+) -> ValidationReport:
+    """Validate chat fine-tuning JSONL files; the Python twin of ``curate validate``.
+
+    Args:
+        paths: JSONL files (``.gz``/``.bz2``/``.xz`` are read transparently).
+        model: the model to count and price for (sets the encoding, the per-example
+            limit and the price); see :data:`curate.tokens.MODELS`.
+        max_tokens: per-example limit in tokens (default: the model's).
+        epochs: training epochs (default: OpenAI's rule from the number of examples).
+        price: USD per 1M training tokens (default: the model's list price).
+        target: ``curate`` or ``openai`` (stricter top-level keys).
+        workers: processes for large files (default: all cores; 1 = inline).
+        max_findings: findings kept in the report (counts are always exact).
+        validators: extra per-example validators, run after the format check.
+        corpus_validators: cross-example validators (duplicates, leakage).
+        progress: called with the number of bytes read, as reading advances.
+
+    Raises:
+        curate.records.InputError: a path is missing, a directory or unreadable.
+    """
+    from curate.io import check_readable
+
+    spec = model_spec(model)
+    limit = max_tokens if max_tokens is not None else spec.max_tokens
+    unit_price = price if price is not None else spec.price_per_million
+    all_validators: tuple[Validator, ...] = (OpenAIFormat(target=target), *validators)
+    cvs = tuple(corpus_validators)
+    files = [str(p) for p in paths]
+    for p in files:
+        check_readable(p)
+    n_workers = workers if workers is not None else default_workers()
+    big = any(os.path.getsize(p) >= PARALLEL_MIN_BYTES for p in files)
+    executor: ProcessPoolExecutor | None = None
+    if n_workers > 1 and big:
+        import multiprocessing as mp
+
+        _counter(spec.encoding)  # load once; forked workers inherit it
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+    total = FileReport("<total>")
+    reports: list[FileReport] = []
+    index = 0
+    try:
+        for path in files:
+            rep = FileReport(path)
+            reports.append(rep)
+            tasks = (
+                BatchTask(path, b, spec.encoding, limit, all_validators, cvs) for b in _batches(path)
+            )
+            seen_lines = False
+            for res in _run_ordered(tasks, executor, in_flight=2 * n_workers + 2):
+                seen_lines = True
+                _merge(res, rep, total, max_findings)
+                for ex_id, line, feats in res.features:
+                    ref = ExampleRef(ex_id, Location(path, line), index)
+                    index += 1
+                    for cv, feat in zip(cvs, feats, strict=True):
+                        for f in cv.add(ref, feat):
+                            rep.add_finding(f, max_findings)
+                            total.add_finding(f, max_findings)
+                if progress is not None:
+                    progress(res.n_bytes)
+            if not seen_lines:
+                f = empty_file_finding(path)
+                rep.add_finding(f, max_findings)
+                total.add_finding(f, max_findings)
+        for cv in cvs:
+            for f in cv.finish():
+                for rep in reports:
+                    if rep.file == f.location.file:
+                        rep.add_finding(f, max_findings)
+                total.add_finding(f, max_findings)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    return ValidationReport(reports, total, spec, limit, epochs, unit_price)
+
+
+def _merge(res: BatchResult, rep: FileReport, total: FileReport, max_findings: int) -> None:
+    for r in (rep, total):
+        r.n_examples += res.n_examples
+        for line, n_msgs, tot, asst, has_sys, has_user in res.rows:
+            r.n_messages.append(n_msgs)
+            r.totals.append(tot)
+            r.assistant.append(asst)
+            r.n_missing_system += not has_sys
+            r.n_missing_user += not has_user
+        for f in res.findings:
+            r.add_finding(f, max_findings)
+        # lines with an error that has no line number in a finding (none today) still count
+        for line in res.error_lines:
+            r.error_lines.add((rep.file, line))
