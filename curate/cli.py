@@ -43,6 +43,12 @@ class FailOn(str, Enum):
     never = "never"
 
 
+class Dups(str, Enum):
+    none = "none"
+    exact = "exact"
+    near = "near"
+
+
 class Target(str, Enum):
     curate = "curate"
     openai = "openai"
@@ -106,6 +112,38 @@ def validate(
     max_findings: Annotated[
         int | None, typer.Option(help="Findings kept in the report (counts stay exact).", min=0)
     ] = None,
+    duplicates: Annotated[
+        Dups | None,
+        typer.Option(help="Duplicate findings: none, exact, or exact and near [default: exact]."),
+    ] = None,
+    near_threshold: Annotated[
+        float | None,
+        typer.Option(help="Jaccard threshold for --duplicates near [default: 0.8].", min=0, max=1),
+    ] = None,
+    content: Annotated[
+        bool | None,
+        typer.Option(
+            "--content/--no-content",
+            help="Content checks: secrets, PII, placeholders, refusals, broken text [default: on].",
+        ),
+    ] = None,
+    expectations: Annotated[
+        Path | None,
+        typer.Option(help="A Great Expectations suite (from curate profile) to check against."),
+    ] = None,
+    data_docs: Annotated[
+        Path | None, typer.Option(help="Write Great Expectations Data Docs HTML here.")
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            help="Check as the trainer sees it: a tokenizer folder, cached hub name, "
+            "mistral:<version> or tiktoken:<encoding>."
+        ),
+    ] = None,
+    max_length: Annotated[
+        int | None, typer.Option(help="The trainer's max_length (with --tokenizer).", min=1)
+    ] = None,
 ) -> None:
     """Check chat fine-tuning JSONL: format (OpenAI cookbook parity), length, tokens, cost.
 
@@ -123,6 +161,13 @@ def validate(
     fail = str(option(fail_on.value if fail_on else None, cfg, "fail_on", "error"))
     if fail not in {f.value for f in FailOn}:
         raise CurateError(f"fail_on must be one of error, warning, info, never (got {fail!r})")
+    dup_mode = str(option(duplicates.value if duplicates else None, cfg, "duplicates", "exact"))
+    validators, corpus = _extra_validators(
+        cfg,
+        dup_mode=dup_mode,
+        near_threshold=float(option(near_threshold, cfg, "near_threshold", 0.8)),
+        content=bool(option(content, cfg, "content_checks", True)),
+    )
     total_bytes = sum(p.stat().st_size for p in files if p.is_file())
     with progress_bar(total_bytes, "validating", enabled=not json_out) as advance:
         report = validate_path(
@@ -134,8 +179,35 @@ def validate(
             target=str(option(target.value if target else None, cfg, "target", "curate")),
             workers=option(workers, cfg, "workers", None),
             max_findings=option(max_findings, cfg, "max_findings", 100_000),
+            validators=validators,
+            corpus_validators=corpus,
             progress=advance,
         )
+    suite = option(expectations, cfg, "expectations_suite", None)
+    if suite is not None:
+        from curate.expectations import check_expectations
+
+        report.add_findings(
+            check_expectations(
+                [str(p) for p in files],
+                str(suite),
+                model=model_name,
+                data_docs=str(data_docs) if data_docs else None,
+            )
+        )
+    tok = option(tokenizer, cfg, "tokenizer", None)
+    if tok is not None:
+        from curate.trainer import trainer_view
+
+        with progress_bar(total_bytes, "rendering", enabled=not json_out) as advance:
+            t_findings, t_summary = trainer_view(
+                [str(p) for p in files],
+                tokenizer=str(tok),
+                max_length=option(max_length, cfg, "max_length", None),
+                progress=advance,
+            )
+        report.add_findings(t_findings)
+        report.extra["trainer"] = t_summary
     code = report.exit_code(fail)
     if json_out:
         out = report.to_dict()
@@ -151,6 +223,33 @@ def validate(
                 "Use --fail-on to change the threshold."
             )
     raise typer.Exit(code)
+
+
+def _extra_validators(
+    cfg: dict[str, Any], *, dup_mode: str, near_threshold: float, content: bool
+) -> tuple[list[Any], list[Any]]:
+    """The optional validators: content checks and duplicate finders."""
+    import importlib.util
+
+    validators: list[Any] = []
+    corpus: list[Any] = []
+    if content and importlib.util.find_spec("curate.validators.content") is not None:
+        from curate.validators.content import content_validators
+
+        section = cfg.get("content", {})
+        try:
+            validators.extend(content_validators(section if isinstance(section, dict) else {}))
+        except ValueError as e:
+            raise CurateError(f"[tool.curate.content]: {e}") from e
+    if dup_mode not in {d.value for d in Dups}:
+        raise CurateError(f"duplicates must be one of none, exact, near (got {dup_mode!r})")
+    if dup_mode != "none" and importlib.util.find_spec("curate.validators.duplicates") is not None:
+        from curate.validators.duplicates import ExactDuplicates, NearDuplicates
+
+        corpus.append(ExactDuplicates())
+        if dup_mode == "near":
+            corpus.append(NearDuplicates(threshold=near_threshold))
+    return validators, corpus
 
 
 def _price_source(model: str, price: float | None, models: dict[str, Any]) -> str:

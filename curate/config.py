@@ -39,6 +39,12 @@ KNOWN_KEYS = frozenset(
         "fail_on",
         "workers",
         "max_findings",
+        "duplicates",
+        "near_threshold",
+        "content_checks",
+        "expectations_suite",
+        "tokenizer",
+        "max_length",
         # sections owned by other commands
         "validate",
         "ingest",

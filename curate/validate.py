@@ -235,6 +235,15 @@ class ValidationReport:
     def findings(self) -> list[Finding]:
         return self.total.findings
 
+    def add_findings(self, findings: Iterable[Finding], max_findings: int = 100_000) -> None:
+        """Join findings from another pass (expectations, trainer view) to the report."""
+        by_file = {r.file: r for r in self.files}
+        for f in findings:
+            rep = by_file.get(f.location.file)
+            if rep is not None:
+                rep.add_finding(f, max_findings)
+            self.total.add_finding(f, max_findings)
+
     def exit_code(self, fail_on: str = "error") -> int:
         """0 when nothing reaches ``fail_on`` (error, warning, info or never), else 1."""
         if fail_on == "never":

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from curate.io import atomic_write, iter_raw_lines, read_jsonl, write_jsonl
+from curate.records import Example, Finding, InputError
+
+
+def codes(path: Path) -> list[tuple[str, int | None]]:
+    return [
+        (r.code, r.location.line) if isinstance(r, Finding) else ("example", r.source.line)
+        for r in read_jsonl(path)
+    ]
+
+
+def test_bom_is_stripped_and_reported(fixtures: Path) -> None:
+    assert codes(fixtures / "openai/bom.jsonl") == [("bom", 1), ("example", 1), ("example", 2)]
+
+
+def test_crlf_lines_parse(fixtures: Path) -> None:
+    assert codes(fixtures / "openai/crlf.jsonl") == [("example", 1), ("example", 2), ("example", 3)]
+    assert all(raw.endswith(b"}") for _, raw in iter_raw_lines(fixtures / "openai/crlf.jsonl"))
+
+
+def test_blank_lines_are_findings_not_examples(fixtures: Path) -> None:
+    assert codes(fixtures / "openai/blank_lines.jsonl") == [
+        ("example", 1), ("empty_line", 2), ("example", 3), ("empty_line", 4),
+    ]
+
+
+def test_invalid_json_names_line_and_column(fixtures: Path) -> None:
+    out = list(read_jsonl(fixtures / "openai/invalid_json.jsonl"))
+    bad = [r for r in out if isinstance(r, Finding)]
+    assert [(f.code, f.location.line) for f in bad] == [("invalid_json", 2)]
+    assert bad[0].message.startswith("invalid JSON at column 48: Expecting ',' delimiter")
+    assert [r.source.line for r in out if isinstance(r, Example)] == [1, 3]
+
+
+def test_non_utf8_bytes_are_reported_with_the_byte(fixtures: Path) -> None:
+    out = list(read_jsonl(fixtures / "openai/latin1.jsonl"))
+    f = [r for r in out if isinstance(r, Finding)]
+    assert [(x.code, x.location.line) for x in f] == [("invalid_encoding", 2)]
+    assert "byte 0xe9" in f[0].message
+
+
+def test_empty_file_is_one_finding(fixtures: Path) -> None:
+    assert codes(fixtures / "openai/empty.jsonl") == [("empty_file", None)]
+
+
+def test_last_line_without_newline(fixtures: Path) -> None:
+    assert codes(fixtures / "openai/no_trailing_newline.jsonl") == [("example", 1), ("example", 2)]
+
+
+def test_huge_line_streams(tmp_path: Path) -> None:
+    p = tmp_path / "huge.jsonl"
+    text = "x" * 5_000_000
+    p.write_text('{"messages": [{"role": "user", "content": "%s"}]}\n' % text)
+    (ex,) = list(read_jsonl(p))
+    assert isinstance(ex, Example) and len(ex.messages[0]["content"]) == 5_000_000  # type: ignore[index]
+
+
+def test_deeply_nested_json_is_a_finding(tmp_path: Path) -> None:
+    p = tmp_path / "deep.jsonl"
+    p.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    (f,) = list(read_jsonl(p))
+    assert isinstance(f, Finding) and f.code == "invalid_json"
+
+
+def test_missing_file_and_directory_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        list(read_jsonl(tmp_path / "nope.jsonl"))
+    with pytest.raises(InputError, match="is a directory"):
+        list(read_jsonl(tmp_path))
+
+
+def test_gzip_is_read_transparently(tmp_path: Path, fixtures: Path) -> None:
+    p = tmp_path / "good.jsonl.gz"
+    p.write_bytes(gzip.compress((fixtures / "openai/good.jsonl").read_bytes()))
+    assert len([r for r in read_jsonl(p) if isinstance(r, Example)]) == 4
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    write_jsonl(target, [{"a": 1}])
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write("partial")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == '{"a":1}\n'
+    assert os.listdir(tmp_path) == ["out.jsonl"]
