@@ -43,6 +43,11 @@ class FailOn(str, Enum):
     never = "never"
 
 
+class Style(str, Enum):
+    table = "table"
+    compact = "compact"
+
+
 class Dups(str, Enum):
     none = "none"
     exact = "exact"
@@ -103,6 +108,10 @@ def validate(
         FailOn | None, typer.Option(help="Exit 1 when a finding reaches this severity [default: error].")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    style: Annotated[
+        Style,
+        typer.Option(help="table: summary and grouped findings; compact: one file:line per finding."),
+    ] = Style.table,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every location, not the first 5 per code.")
     ] = False,
@@ -215,6 +224,8 @@ def validate(
         out["exit_code"] = code
         out["price_source"] = _price_source(model_name, price_value, MODELS)
         print_json(out)
+    elif style is Style.compact:
+        print_compact(report)
     else:
         print_report(report, verbose=verbose)
         if code:
@@ -258,6 +269,20 @@ def _price_source(model: str, price: float | None, models: dict[str, Any]) -> st
     if price is not None:
         return "user (--price or [tool.curate])"
     return PRICES_SOURCE
+
+
+def print_compact(report: Any) -> None:
+    """One ``file:line: severity code: message`` line per finding, then one summary line
+    (what editors, CI logs and the pre-commit hook want)."""
+    out = sys.stdout
+    for f in report.findings:
+        out.write(f.format_line() + "\n")
+    t = report.total
+    more = " (list truncated; see --max-findings)" if t.findings_truncated else ""
+    out.write(
+        f"curate: {t.n_examples} examples in {len(report.files)} file(s), {t.n_invalid} invalid, "
+        f"{sum(t.findings_by_code.values())} findings{more}\n"
+    )
 
 
 def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> None:

@@ -123,8 +123,9 @@ def check_batch(task: BatchTask) -> BatchResult:
         for ex, c in zip(countable, counts, strict=True):
             msgs = ex.messages or []
             line = ex.source.line or 0
-            roles = {m.get("role") for m in msgs}
-            out.rows.append((line, len(msgs), c.total, c.assistant, "system" in roles, "user" in roles))
+            has_system = any(m.get("role") == "system" for m in msgs)
+            has_user = any(m.get("role") == "user" for m in msgs)
+            out.rows.append((line, len(msgs), c.total, c.assistant, has_system, has_user))
             if c.total > task.max_tokens:
                 out.findings.append(too_long(c.total, ex.source, max_tokens=task.max_tokens))
                 if line not in error_set:

@@ -163,7 +163,7 @@ class OpenAIFormat:
                 loc,
                 f"allowed keys: {', '.join(sorted(MESSAGE_KEYS))}; move extra data to metadata",
             )
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             yield _f(
                 "unrecognized_role",
                 E,

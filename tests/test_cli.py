@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curate.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(e.value.code or 0), out, err
+
+
+def test_clean_file_exits_0_with_summary(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+    code, out, _ = run(capsys, "validate", str(fixtures / "openai/good.jsonl"))
+    assert code == 0
+    assert "good.jsonl" in out and "no findings" in out
+    assert "model gpt-4o-mini (o200k_base), max 65,536 tokens per example" in out
+
+
+def test_findings_exit_1_grouped_by_code(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+    code, out, err = run(capsys, "validate", str(fixtures / "openai/cookbook_errors.jsonl"))
+    assert code == 1
+    assert "error missing_content (3)" in out
+    assert "cookbook_errors.jsonl:6 [message 0]: unrecognized role 'human'" in out
+    assert "fix: use one of: assistant, function, system, tool, user" in out
+    assert "findings at or above 'error' (exit 1)" in err
+
+
+def test_json_contract(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+    code, out, _ = run(capsys, "validate", "--json", "--model", "gpt-3.5-turbo", "--max-tokens", "4096",
+                       str(fixtures / "openai/cookbook_toy.jsonl"))
+    d = json.loads(out)
+    assert code == 1  # one too_long error
+    for key in ("n_examples", "n_valid", "n_invalid", "findings_by_code", "findings", "stats", "tokens",
+                "billing"):
+        assert key in d
+    assert set(d["findings"][0]) >= {"code", "severity", "message", "file", "line", "message_index"}
+    assert set(d["stats"]) >= {"n_missing_system", "n_missing_user", "n_too_long", "messages_per_example"}
+    assert set(d["tokens"]) >= {"total", "assistant_total", "per_example", "assistant_per_example"}
+    for dist in (d["tokens"]["per_example"], d["tokens"]["assistant_per_example"]):
+        assert set(dist) >= {"min", "max", "mean", "median", "p5", "p95"}
+    assert d["billing"] == {
+        "model": "gpt-3.5-turbo", "encoding": "cl100k_base", "max_tokens": 4096,
+        "n_billing_tokens": 4306, "epochs": 20, "estimated_training_tokens": 86120,
+        "price_per_million_tokens": 8.0, "estimated_cost_usd": 0.68896,
+    }
+
+
+def test_fail_on_levels(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+    f = str(fixtures / "openai/blank_lines.jsonl")
+    assert run(capsys, "validate", f)[0] == 0
+    assert run(capsys, "validate", f, "--fail-on", "warning")[0] == 1
+    bad = str(fixtures / "openai/cookbook_errors.jsonl")
+    assert run(capsys, "validate", bad, "--fail-on", "never")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["validate", "--model", "llama-3", "X"], "unknown model 'llama-3'"),
+        (["validate", "--fail-on", "sometimes", "X"], "Invalid value for '--fail-on'"),
+        (["validate"], "Missing argument"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_usage_and_input_errors_exit_2_without_traceback(
+    capsys: pytest.CaptureFixture[str], fixtures: Path, args: list[str], message: str
+) -> None:
+    args = [str(fixtures / "openai/good.jsonl") if a == "X" else a for a in args]
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert message in out + err
+    assert "Traceback" not in out + err
+
+
+def test_directory_argument(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+    code, _, err = run(capsys, "validate", str(fixtures / "openai"))
+    assert code == 2 and "is a directory, not a file" in err
+
+
+def test_config_from_pyproject(capsys: pytest.CaptureFixture[str], fixtures: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.curate]\nmodel = "gpt-3.5-turbo"\nmax_tokens = 4096\n[tool.curate.prices]\n'
+        '"gpt-3.5-turbo" = 10.0\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "validate", "--json", str(fixtures / "openai/cookbook_toy.jsonl"))
+    b = json.loads(out)["billing"]
+    assert (b["model"], b["max_tokens"], b["price_per_million_tokens"]) == ("gpt-3.5-turbo", 4096, 10.0)
+    assert b["estimated_cost_usd"] == 0.8612
+    # the CLI wins over the file
+    code, out, _ = run(capsys, "validate", "--json", "--max-tokens", "9000",
+                       str(fixtures / "openai/cookbook_toy.jsonl"))
+    assert json.loads(out)["billing"]["max_tokens"] == 9000 and code == 0
+
+
+def test_config_typo_is_an_error(capsys: pytest.CaptureFixture[str], fixtures: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.curate]\nmax_token = 4096\n')
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "validate", str(fixtures / "openai/good.jsonl"))
+    assert code == 2 and "unknown key(s) in [tool.curate]: max_token" in err
+
+
+def test_console_script_end_to_end(fixtures: Path) -> None:
+    exe = Path(sys.executable).with_name("curate")
+    r = subprocess.run([str(exe), "validate", "--style", "compact",
+                        str(fixtures / "openai/invalid_json.jsonl")], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "invalid_json.jsonl:2: error invalid_json: invalid JSON at column 48" in r.stdout
+    assert r.stderr == ""  # no progress bar outside a terminal
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from curate.cli import app
+
+    import typer.main
+
+    group = typer.main.get_command(app)
+    names = sorted(group.commands)  # type: ignore[attr-defined]
+    assert "validate" in names
+    for name in names:
+        code, out, _ = run(capsys, name, "--help")
+        assert code == 0 and "Usage:" in out, name

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curate.records import CurateError
+from curate.tokens import (
+    MODELS,
+    Counter,
+    count_example,
+    default_epochs,
+    encoding_for_model,
+    get_encoding,
+    install_rank_files,
+    model_spec,
+)
+
+
+def test_pinned_token_ids() -> None:
+    assert get_encoding("o200k_base").encode("hello world") == [24912, 2375]
+    assert get_encoding("cl100k_base").encode("hello world") == [15339, 1917]
+
+
+def test_offline_in_a_fresh_process_with_an_empty_cache(tmp_path: Path) -> None:
+    """No network, no cache: curate writes verified rank files and tiktoken loads them."""
+    code = (
+        "import socket\n"
+        "def no_net(*a, **k): raise OSError('network disabled in this test')\n"
+        "socket.socket.connect = no_net\n"
+        "from curate.tokens import get_encoding\n"
+        "import tiktoken\n"
+        "get_encoding('o200k_base')\n"
+        "print(tiktoken.encoding_for_model('gpt-4.1').encode('hello world'),"
+        " tiktoken.get_encoding('cl100k_base').encode('hello world'))\n"
+    )
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[24912, 2375] [15339, 1917]"
+    files = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    urls = [f"https://openaipublic.blob.core.windows.net/encodings/{n}.tiktoken"
+            for n in ("o200k_base", "cl100k_base")]
+    assert files == sorted(hashlib.sha1(u.encode()).hexdigest() for u in urls)
+
+
+def test_corrupted_cache_file_is_replaced(tmp_path: Path) -> None:
+    folder = install_rank_files(tmp_path)
+    victim = next(folder.iterdir())
+    victim.write_bytes(b"garbage")
+    install_rank_files(tmp_path)
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() in {
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    }
+
+
+def test_model_table_uses_tiktokens_mapping() -> None:
+    for name, spec in MODELS.items():
+        assert encoding_for_model(name) == spec.encoding, name
+        assert spec.max_tokens > 0 and spec.price_per_million > 0
+    assert model_spec("gpt-4o-mini-2024-07-18").name == "gpt-4o-mini"
+    assert model_spec("gpt-3.5-turbo").max_tokens == 16385
+    with pytest.raises(CurateError, match="unknown model 'llama'. Known: gpt-4.1"):
+        model_spec("llama")
+
+
+def test_cookbook_formula() -> None:
+    enc = get_encoding("cl100k_base")
+    msgs = [{"role": "system", "content": "Be brief.", "name": "sys"},
+            {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}]
+    expected = 3 + 3 * 3 + 1 + sum(len(enc.encode(v)) for m in msgs for v in m.values())
+    c = count_example(msgs, encoding_name="cl100k_base")
+    assert (c.total, c.assistant) == (expected, len(enc.encode("hello there")))
+
+
+def test_special_token_text_counts_as_plain_text() -> None:
+    counter = Counter("o200k_base")
+    enc = get_encoding("o200k_base")
+    assert counter.count("a <|endoftext|> b") == len(enc.encode("a <|endoftext|> b", disallowed_special=()))
+
+
+def test_counter_memo_gives_same_counts() -> None:
+    counter = Counter("o200k_base")
+    texts = ["user", "You are helpful.", "user", "x" * 5000, "You are helpful."]
+    first = counter.count_many(texts)
+    assert counter.count_many(texts) == first
+    assert first[0] == first[2]
+
+
+@pytest.mark.parametrize(("n", "epochs"), [(1, 25), (5, 20), (10, 10), (34, 3), (100, 3),
+                                           (8333, 3), (8334, 2), (25000, 1), (100000, 1)])
+def test_default_epochs(n: int, epochs: int) -> None:
+    assert default_epochs(n) == epochs

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from curate.records import InputError
+from curate.validate import distribution, validate_path
+from tests.reference import cookbook
+
+COOKBOOK_CODES = set(cookbook.format_errors([[], {}, {"messages": [{}]}])) | {
+    "message_unrecognized_key", "unrecognized_role", "missing_content",
+    "example_missing_assistant_message",
+}
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60).filter(
+    lambda s: "<|" not in s
+)
+
+
+def compare_stats(path: Path, *, model: str, max_tokens: int, encoding: str) -> None:
+    report = validate_path([path], model=model, max_tokens=max_tokens, workers=1)
+    ours = report.to_dict()
+    ref = cookbook.stats(cookbook.load(str(path)), encoding, max_tokens)
+    assert ours["stats"]["n_missing_system"] == ref["n_missing_system"]
+    assert ours["stats"]["n_missing_user"] == ref["n_missing_user"]
+    assert ours["stats"]["n_too_long"] == ref["n_too_long"]
+    keys = ("min", "max", "mean", "median", "p5", "p95")
+    assert {k: ours["stats"]["messages_per_example"][k] for k in keys} == ref["messages_per_example"]
+    assert {k: ours["tokens"]["per_example"][k] for k in keys} == ref["per_example"]
+    assert {k: ours["tokens"]["assistant_per_example"][k] for k in keys} == ref["assistant_per_example"]
+    for k in ("n_billing_tokens", "epochs", "estimated_training_tokens"):
+        assert ours["billing"][k] == ref[k], k
+
+
+def test_cookbook_toy_file_matches_published_numbers(fixtures: Path) -> None:
+    """The numbers the cookbook notebook prints for its own toy file (SOURCES.md)."""
+    d = validate_path([fixtures / "openai/cookbook_toy.jsonl"], model="gpt-3.5-turbo",
+                      max_tokens=4096).to_dict()
+    cookbook_codes = {k: v for k, v in d["findings_by_code"].items() if k in COOKBOOK_CODES}
+    assert cookbook_codes == {}
+    assert d["n_examples"] == 5
+    assert d["stats"]["n_missing_system"] == 1 and d["stats"]["n_missing_user"] == 1
+    m = d["stats"]["messages_per_example"]
+    assert (m["min"], m["max"]) == (2, 9)
+    t = d["tokens"]["per_example"]
+    assert (t["min"], t["max"], t["mean"], t["median"]) == (26, 8032, 1648.4, 45.0)
+    a = d["tokens"]["assistant_per_example"]
+    assert (a["min"], a["max"], a["mean"], a["median"]) == (4, 8000, 1610.2, 10.0)
+    assert d["stats"]["n_too_long"] == 1
+    assert d["billing"]["n_billing_tokens"] == 4306
+    assert d["billing"]["epochs"] == 20
+    assert d["billing"]["estimated_training_tokens"] == 86120
+    compare_stats(fixtures / "openai/cookbook_toy.jsonl", model="gpt-3.5-turbo", max_tokens=4096,
+                  encoding="cl100k_base")
+
+
+message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant"]), "content": text},
+    optional={"name": st.sampled_from(["alice", "bob_1", "x"])},
+)
+example = st.fixed_dictionaries({"messages": st.lists(message, min_size=1, max_size=6)})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(example, min_size=1, max_size=40), model=st.sampled_from(["gpt-4o", "gpt-3.5-turbo"]),
+       max_tokens=st.integers(min_value=8, max_value=200))
+def test_stats_equal_cookbook_on_random_in_scope_files(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[Any], model: str, max_tokens: int
+) -> None:
+    path = tmp_path_factory.mktemp("h") / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    enc = "o200k_base" if model == "gpt-4o" else "cl100k_base"
+    compare_stats(path, model=model, max_tokens=max_tokens, encoding=enc)
+
+
+any_value = st.one_of(st.none(), st.booleans(), st.integers(), text, st.lists(st.integers(), max_size=2))
+loose_message = st.dictionaries(
+    st.sampled_from(["role", "content", "name", "function_call", "weight", "lang", "extra"]),
+    st.one_of(st.sampled_from(["system", "user", "assistant", "function", "human", "gpt", ""]),
+              any_value, st.fixed_dictionaries({"name": text})),
+    max_size=5,
+)
+loose_record = st.one_of(
+    st.fixed_dictionaries({"messages": st.lists(loose_message, max_size=5)}),
+    st.fixed_dictionaries({"messages": st.sampled_from([None, [], ""])}),
+    st.lists(st.integers(), max_size=2),
+    text,
+    st.dictionaries(st.sampled_from(["prompt", "completion"]), text, max_size=2),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(loose_record, min_size=1, max_size=30))
+def test_format_error_counts_equal_cookbook(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[Any]
+) -> None:
+    path = tmp_path_factory.mktemp("f") / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = validate_path([path], workers=1)
+    ours = {k: v for k, v in report.total.findings_by_code.items() if k in COOKBOOK_CODES}
+    assert ours == cookbook.format_errors(cookbook.load(str(path)))
+
+
+def test_parallel_and_inline_give_identical_reports(tmp_path: Path, fixtures: Path) -> None:
+    import curate.validate as v
+
+    rows = [json.loads(line) for line in (fixtures / "openai/good.jsonl").read_text().splitlines()]
+    bad = json.loads((fixtures / "openai/cookbook_errors.jsonl").read_text().splitlines()[5])
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as f:
+        for i in range(6000):
+            r = json.loads(json.dumps(rows[i % len(rows)]))
+            r["messages"][-1]["content"] = f"{r['messages'][-1]['content'] or ''} #{i}"
+            f.write(json.dumps(bad if i % 997 == 0 else r) + "\n")
+    old = v.PARALLEL_MIN_BYTES
+    v.PARALLEL_MIN_BYTES = 1
+    try:
+        par = validate_path([path], workers=2).to_dict()
+    finally:
+        v.PARALLEL_MIN_BYTES = old
+    seq = validate_path([path], workers=1).to_dict()
+    assert par == seq
+    assert seq["n_examples"] == 6000 and seq["n_invalid"] == 7
+
+
+def test_multiple_files_report_each_and_total(fixtures: Path) -> None:
+    r = validate_path([fixtures / "openai/good.jsonl", fixtures / "openai/cookbook_errors.jsonl"])
+    d = r.to_dict()
+    assert [f["n_examples"] for f in d["files"]] == [4, 10]
+    assert d["n_examples"] == 14
+    assert d["n_invalid"] == sum(f["n_invalid"] for f in d["files"]) == 9
+    assert d["n_valid"] + d["n_invalid"] == d["n_examples"]
+    assert {f["file"] for f in d["findings"]} == {str(fixtures / "openai/cookbook_errors.jsonl")}
+
+
+def test_nasty_files_are_accounted_for(fixtures: Path) -> None:
+    cases = {
+        "bom.jsonl": (2, 0, {"bom": 1}),
+        "crlf.jsonl": (3, 0, {}),
+        "blank_lines.jsonl": (2, 0, {"empty_line": 2}),
+        "invalid_json.jsonl": (3, 1, {"invalid_json": 1}),
+        "latin1.jsonl": (2, 1, {"invalid_encoding": 1}),
+        "empty.jsonl": (0, 0, {"empty_file": 1}),
+    }
+    for name, (n, n_invalid, by_code) in cases.items():
+        r = validate_path([fixtures / "openai" / name])
+        assert (r.n_examples, r.n_invalid, dict(r.total.findings_by_code)) == (n, n_invalid, by_code), name
+    assert validate_path([fixtures / "openai/empty.jsonl"]).exit_code() == 1
+
+
+def test_unreadable_inputs_raise_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        validate_path([tmp_path / "missing.jsonl"])
+    with pytest.raises(InputError, match="is a directory"):
+        validate_path([tmp_path])
+
+
+def test_exit_code_follows_fail_on(fixtures: Path) -> None:
+    r = validate_path([fixtures / "openai/blank_lines.jsonl"])
+    assert (r.exit_code("error"), r.exit_code("warning"), r.exit_code("never")) == (0, 1, 0)
+
+
+def test_max_findings_caps_the_list_not_the_counts(fixtures: Path) -> None:
+    r = validate_path([fixtures / "openai/cookbook_errors.jsonl"], max_findings=2)
+    assert len(r.findings) == 2 and r.total.findings_truncated
+    assert sum(r.total.findings_by_code.values()) > 2
+
+
+def test_distribution_quantiles() -> None:
+    d = distribution([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert d["p5"] == 1.9 and d["p95"] == 9.1  # the cookbook's 10th / 90th percentile
+    assert d["q05"] == pytest.approx(1.45) and d["q95"] == pytest.approx(9.55)
+    assert distribution([])["min"] is None
+
+
+def test_counts_tools_and_non_string_values(make_jsonl: Any) -> None:
+    from curate.tokens import get_encoding
+
+    enc = get_encoding("o200k_base")
+    call = [{"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]
+    tools = [{"type": "function", "function": {"name": "w"}}]
+    row = {"messages": [{"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": None, "tool_calls": call},
+                        {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+                        {"role": "assistant", "content": "done", "weight": 1}], "tools": tools}
+    path = make_jsonl([row])
+    d = validate_path([path], model="gpt-4o").to_dict()
+
+    def n(s: str) -> int:
+        return len(enc.encode(s))
+
+    def js(v: Any) -> str:
+        return json.dumps(v, separators=(",", ":"))
+
+    expected = (3 + 4 * 3 + n("user") + n("hi") + n("assistant") + n(js(call)) + n("tool") + n("c1")
+                + n("ok") + n("assistant") + n("done") + n("1") + n(js(tools)))
+    assert d["tokens"]["total"] == expected
+    assert d["tokens"]["assistant_total"] == n("done")
+    assert Counter(d["findings_by_code"]) == Counter()

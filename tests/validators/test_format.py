@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curate.io import read_jsonl
+from curate.records import Example, Location, Severity
+from curate.validators.format import OpenAIFormat
+from tests.reference import cookbook
+
+
+def check(data: Any, target: str = "curate") -> list[tuple[str, int | None]]:
+    ex = Example(data, Location("t.jsonl", 1))
+    return [(f.code, f.location.message_index) for f in OpenAIFormat(target=target).check(ex)]
+
+
+def cookbook_codes(data: Any) -> Counter[str]:
+    c = Counter(code for code, _ in check(data))
+    return Counter({k: v for k, v in c.items() if k in COOKBOOK})
+
+
+COOKBOOK = {
+    "data_type", "missing_messages_list", "message_missing_key", "message_unrecognized_key",
+    "unrecognized_role", "missing_content", "example_missing_assistant_message",
+}
+
+
+def test_valid_chat_has_no_findings(fixtures: Path) -> None:
+    for r in read_jsonl(fixtures / "openai/good.jsonl"):
+        assert isinstance(r, Example)
+        assert list(OpenAIFormat().check(r)) == [], r.source
+
+
+def test_not_an_object_counts_data_type_only() -> None:
+    assert check(["a"]) == [("data_type", None)]
+    assert check("text") == [("data_type", None)]
+
+
+@pytest.mark.parametrize("data", [{}, {"messages": []}, {"messages": None}, {"prompt": "x"}])
+def test_missing_messages_counts_that_only(data: dict[str, Any]) -> None:
+    assert check(data) == [("missing_messages_list", None)]
+
+
+def test_message_checks_in_cookbook_order() -> None:
+    data = {"messages": [{"role": "bot", "text": "hi"}, {"role": "assistant", "content": "x"}]}
+    assert check(data) == [
+        ("message_missing_key", 0),
+        ("message_unrecognized_key", 0),
+        ("unrecognized_role", 0),
+        ("missing_content", 0),
+    ]
+
+
+def test_unrecognized_key_counted_once_per_message() -> None:
+    data = {"messages": [{"role": "user", "content": "a", "x": 1, "y": 2},
+                         {"role": "assistant", "content": "b"}]}
+    assert check(data) == [("message_unrecognized_key", 0)]
+
+
+def test_function_call_allows_empty_content_but_not_null() -> None:
+    fc = {"name": "f", "arguments": "{}"}
+    ok = {"messages": [{"role": "user", "content": "go"},
+                       {"role": "assistant", "content": "", "function_call": fc}]}
+    assert check(ok) == []
+    null = {"messages": [{"role": "user", "content": "go"},
+                         {"role": "assistant", "content": None, "function_call": fc}]}
+    assert check(null) == [("missing_content", 1)]
+
+
+def test_tool_calls_allow_null_content_and_tool_role() -> None:
+    data = {"messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        {"role": "assistant", "content": "Sunny."}],
+        "tools": [{"type": "function", "function": {"name": "w", "parameters": {}}}]}
+    assert check(data) == []
+
+
+def test_tool_call_problems() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+    data = {"messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
+        {"role": "assistant", "content": "Sunny."}],
+        "tools": [{"type": "function", "function": {"name": "other"}}]}
+    assert check(data) == [
+        ("unknown_tool", 1), ("tool_call_id_mismatch", 2), ("tool_call_unanswered", None),
+    ]
+    bad_args = {"messages": [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "w", "arguments": {"a": 1}}}]},
+        {"role": "assistant", "content": "done"}]}
+    assert ("invalid_tool_calls", 1) in check(bad_args)
+
+
+def test_weight_rules() -> None:
+    data = {"messages": [{"role": "user", "content": "q", "weight": 1},
+                         {"role": "assistant", "content": "a", "weight": 0.5},
+                         {"role": "user", "content": "q2"},
+                         {"role": "assistant", "content": "a2", "weight": True}]}
+    assert check(data) == [("invalid_weight", 0), ("invalid_weight", 1), ("invalid_weight", 3)]
+
+
+def test_order_whitespace_and_special_tokens() -> None:
+    data = {"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "s"},
+                         {"role": "user", "content": "<|im_start|>b"},
+                         {"role": "assistant", "content": " \n\t"}]}
+    assert check(data) == [
+        ("system_not_first", 1),
+        ("special_token_in_text", 2),
+        ("whitespace_only_content", 3),
+    ]
+    ends_with_user = {"messages": [{"role": "user", "content": "a"},
+                                   {"role": "assistant", "content": "b"},
+                                   {"role": "user", "content": "c"}]}
+    assert check(ends_with_user) == [("last_not_assistant", 2)]
+
+
+def test_top_level_keys_depend_on_target() -> None:
+    data = {"id": "x", "source": {"file": "a"}, "split": "train",
+            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    assert check(data) == [("unrecognized_top_level_key", None)]
+    (f,) = OpenAIFormat(target="openai").check(Example(data, Location("t.jsonl", 1)))
+    assert f.severity is Severity.ERROR and "'id', 'source', 'split'" in f.message
+    with pytest.raises(ValueError, match="unknown target"):
+        OpenAIFormat(target="anthropic")
+
+
+def test_every_finding_says_how_to_fix(fixtures: Path) -> None:
+    for name in ("cookbook_errors.jsonl", "tools_and_extras_bad.jsonl"):
+        for r in read_jsonl(fixtures / "openai" / name):
+            assert isinstance(r, Example)
+            for f in OpenAIFormat().check(r):
+                assert f.hint and f.message and f.location.line == r.source.line
+
+
+def test_cookbook_counts_on_error_fixture(fixtures: Path) -> None:
+    path = fixtures / "openai/cookbook_errors.jsonl"
+    ours: Counter[str] = Counter()
+    for r in read_jsonl(path):
+        assert isinstance(r, Example)
+        ours += cookbook_codes(r.data)
+    assert dict(ours) == cookbook.format_errors(cookbook.load(str(path)))
+    assert dict(ours) == {
+        "data_type": 1, "missing_messages_list": 2, "message_missing_key": 1,
+        "message_unrecognized_key": 1, "unrecognized_role": 1, "missing_content": 3,
+        "example_missing_assistant_message": 1,
+    }
