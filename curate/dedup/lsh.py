@@ -1,0 +1,163 @@
+"""LSH banding over MinHash signatures, candidate verification, clustering.
+
+- :func:`lsh_params` picks ``bands x rows``: since every candidate pair is verified
+  afterwards, a missed pair costs more than an extra candidate, so the banding is chosen
+  for recall at the threshold (datasketch balances false positives and negatives).
+- :func:`candidates` buckets every band of every signature at once (numpy sort, no
+  per-document dict) and returns the unique candidate pairs ``i < j``.
+- :func:`verify` keeps the pairs whose exact Jaccard (on the shingle sets) reaches the
+  threshold; the signature estimate first discards the hopeless ones cheaply.
+- :class:`UnionFind` merges pairs into clusters whose root is the smallest index, so the
+  representative of a cluster is its first member in input order.
+
+Example:
+    >>> lsh_params(0.8, 128)
+    (18, 7)
+    >>> uf = UnionFind(4); _ = uf.union(3, 1); _ = uf.union(1, 2)
+    >>> [uf.find(i) for i in range(4)]
+    [0, 1, 1, 1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from curate.dedup.minhash import jaccard
+
+#: groups (documents sharing one band) up to this size contribute all their pairs;
+#: larger ones a star from their first member plus a chain, to stay linear
+MAX_GROUP_PAIRS = 32
+
+
+@lru_cache(maxsize=64)
+def lsh_params(threshold: float, num_perm: int, max_miss: float = 0.02) -> tuple[int, int]:
+    """``(bands, rows)`` with ``bands * rows <= num_perm``: the most rows per band (the
+    fewest false candidates) such that a pair whose Jaccard is exactly ``threshold``
+    still becomes a candidate with probability ``>= 1 - max_miss``. Pairs above the
+    threshold are missed even less often; false candidates are removed by :func:`verify`.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    best = (num_perm, 1)
+    for r in range(1, num_perm + 1):
+        b = num_perm // r
+        if (1.0 - threshold**r) ** b <= max_miss:
+            best = (b, r)
+    return best
+
+
+def _band_keys(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
+    cols = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
+    key = np.full(len(sig), np.uint64(band * 0x9E3779B97F4A7C15 % 2**64), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in range(cols.shape[1]):
+            key = (key ^ cols[:, c]) * np.uint64(0x100000001B3)
+            key ^= key >> np.uint64(29)
+    return key
+
+
+def candidates(
+    sig: np.ndarray, bands: int, rows: int, valid: np.ndarray | None = None
+) -> np.ndarray:
+    """Unique candidate pairs as an ``(m, 2)`` ``int64`` array, ``i < j``, sorted.
+
+    Args:
+        sig: ``(n, num_perm)`` signatures.
+        bands, rows: from :func:`lsh_params`.
+        valid: boolean mask of documents that take part (default: all non-empty ones).
+    """
+    n = len(sig)
+    if valid is None:
+        valid = ~(sig == 0xFFFFFFFF).all(axis=1) if n else np.zeros(0, bool)
+    ids = np.flatnonzero(valid)
+    if len(ids) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    sub = sig[ids]
+    parts: list[np.ndarray] = []
+    for band in range(bands):
+        keys = _band_keys(sub, band, rows)
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        same = sk[1:] == sk[:-1]
+        if not same.any():
+            continue
+        # run boundaries of equal keys
+        starts = np.flatnonzero(np.concatenate(([True], ~same)))
+        sizes = np.diff(np.concatenate((starts, [len(sk)])))
+        multi = sizes > 1
+        # pairs (consecutive members) for every run: covers runs of 2 fully
+        a = order[:-1][same]
+        b = order[1:][same]
+        parts.append(np.stack([a, b], axis=1))
+        # star from the first member, and all pairs for small runs
+        for s, size in zip(starts[multi & (sizes > 2)], sizes[multi & (sizes > 2)], strict=True):
+            members = order[s : s + size]
+            if size <= MAX_GROUP_PAIRS:
+                ii, jj = np.triu_indices(size, k=1)
+                parts.append(np.stack([members[ii], members[jj]], axis=1))
+            else:
+                parts.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
+    if not parts:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = ids[np.concatenate(parts)]
+    pairs.sort(axis=1)
+    code = np.unique(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    return np.stack([code // n, code % n], axis=1)
+
+
+def verify(
+    pairs: np.ndarray,
+    sig: np.ndarray,
+    shingle_sets: Sequence[np.ndarray] | None,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs whose similarity reaches ``threshold`` and their similarities.
+
+    With ``shingle_sets`` the similarity is the exact Jaccard; pairs whose signature
+    estimate is more than 0.2 under the threshold are dropped without computing it.
+    Without, the signature estimate is used.
+    """
+    if len(pairs) == 0:
+        return pairs, np.zeros(0)
+    est = np.empty(len(pairs))
+    step = 1 << 16
+    for s in range(0, len(pairs), step):
+        p = pairs[s : s + step]
+        est[s : s + step] = (sig[p[:, 0]] == sig[p[:, 1]]).mean(axis=1)
+    if shingle_sets is None:
+        keep = est >= threshold
+        return pairs[keep], est[keep]
+    maybe = np.flatnonzero(est >= threshold - 0.2)
+    sims = np.array(
+        [jaccard(shingle_sets[i], shingle_sets[j]) for i, j in pairs[maybe].tolist()],
+        dtype=np.float64,
+    )
+    ok = sims >= threshold - 1e-12
+    return pairs[maybe[ok]], sims[ok]
+
+
+class UnionFind:
+    """Disjoint sets over ``0..n-1``; the root of a set is its smallest member."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    def union(self, i: int, j: int) -> int:
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return ri
+        lo, hi = (ri, rj) if ri < rj else (rj, ri)
+        self.parent[hi] = lo
+        return lo

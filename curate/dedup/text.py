@@ -1,0 +1,164 @@
+"""What two examples are compared on: normalised text and exact keys.
+
+Normalisation (for both exact keys and shingles): Unicode NFKC, case folding, every run
+of whitespace collapsed to one space, ends stripped. A *scope* picks the turns compared:
+
+- ``conversation``: every turn (system, user, assistant, tool; tool calls included),
+- ``user``: the prompt side (system and user turns),
+- ``assistant``: the assistant turns (their text and tool calls).
+
+Preference records (``input`` / ``preferred_output`` / ``non_preferred_output``) count as
+the input messages followed by the outputs. Anything else (a JSON value that is not a chat
+record) is compared on its canonical JSON text, so nothing is silently equal to anything.
+
+Example:
+    >>> normalize_text("  Ｈｅｌｌｏ\\n\\tWORLD ")
+    'hello world'
+    >>> ex = {"messages": [{"role": "user", "content": "Hi"},
+    ...                    {"role": "assistant", "content": "Hello!"}]}
+    >>> scope_turns(ex, "user")
+    [('user', 'hi')]
+    >>> exact_key(ex) == exact_key({"messages": [{"role": "user", "content": " hi "},
+    ...                                          {"role": "assistant", "content": "HELLO!"}]})
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Any
+
+SCOPES = ("conversation", "user", "assistant")
+_PROMPT_ROLES = frozenset({"system", "developer", "user"})
+_ANSWER_ROLES = frozenset({"assistant"})
+_WS = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, case-folded, whitespace collapsed and stripped."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def check_scope(scope: str) -> str:
+    """Return ``scope`` or raise ``ValueError`` naming the valid ones."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+    return scope
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
+        parts: list[str] = []
+        for p in content:
+            if isinstance(p, dict):
+                t = p.get("text")
+                parts.append(t if isinstance(t, str) else _canonical(p))
+            else:
+                parts.append(_content_text(p))
+        return "\n".join(parts)
+    return _canonical(content)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _message_text(m: Any) -> tuple[str, str]:
+    if not isinstance(m, dict):
+        return "", _canonical(m)
+    role = m.get("role")
+    role = role if isinstance(role, str) else ""
+    text = _content_text(m.get("content"))
+    calls = m.get("tool_calls")
+    if calls:
+        text = f"{text}\n{_canonical(calls)}" if text else _canonical(calls)
+    fc = m.get("function_call")
+    if fc:
+        text = f"{text}\n{_canonical(fc)}" if text else _canonical(fc)
+    return role, text
+
+
+def raw_turns(data: Any) -> list[tuple[str, str]]:
+    """Every turn of a record as ``(role, raw text)``, preference records flattened."""
+    if isinstance(data, dict):
+        msgs = data.get("messages")
+        if isinstance(msgs, list):
+            return [_message_text(m) for m in msgs]
+        inp = data.get("input")
+        if isinstance(inp, dict) and ("preferred_output" in data or "non_preferred_output" in data):
+            turns = [_message_text(m) for m in inp.get("messages") or [] if m is not None]
+            for key in ("preferred_output", "non_preferred_output"):
+                out = data.get(key)
+                for m in out if isinstance(out, list) else [out] if out else []:
+                    turns.append(_message_text(m))
+            return turns
+        rest = {k: v for k, v in data.items() if k not in ("id", "source", "metadata")}
+        return [("", _canonical(rest))]
+    return [("", _canonical(data))]
+
+
+def scope_turns(data: Any, scope: str = "conversation") -> list[tuple[str, str]]:
+    """The normalised ``(role, text)`` turns of ``data`` that ``scope`` compares."""
+    turns = raw_turns(data)
+    if scope == "user":
+        turns = [t for t in turns if t[0] in _PROMPT_ROLES]
+    elif scope == "assistant":
+        turns = [t for t in turns if t[0] in _ANSWER_ROLES]
+    elif scope != "conversation":
+        check_scope(scope)
+    return [(role, normalize_text(text)) for role, text in turns]
+
+
+def scope_text(data: Any, scope: str = "conversation") -> str:
+    """The normalised text of the turns in ``scope``, one turn per line."""
+    return "\n".join(text for _, text in scope_turns(data, scope))
+
+
+def _digest(turns: list[tuple[str, str]]) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for role, text in turns:
+        h.update(role.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+        h.update(text.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return h.digest()
+
+
+def exact_key(data: Any, scope: str = "conversation") -> bytes:
+    """16-byte key: equal for records whose normalised turns in ``scope`` are equal."""
+    return _digest(scope_turns(data, scope))
+
+
+def turn_hashes(data: Any) -> list[bytes]:
+    """One 8-byte hash per normalised non-system turn (role included): the unit that
+    containment (one conversation holding another's turns) is checked on."""
+    return [
+        hashlib.blake2b(
+            f"{role}\x1f{normalize_text(text)}".encode("utf-8", "surrogatepass"), digest_size=8
+        ).digest()
+        for role, text in raw_turns(data)
+        if role not in ("system", "developer")
+    ]
+
+
+def prompt_key(example: Any) -> str:
+    """Hex hash of the normalised system and user turns: the same prompt, whatever the
+    answers. Accepts an :class:`~curate.records.Example` or a raw record.
+
+    Example:
+        >>> a = {"messages": [{"role": "user", "content": "2+2?"},
+        ...                   {"role": "assistant", "content": "4"}]}
+        >>> b = {"messages": [{"role": "user", "content": "2+2? "},
+        ...                   {"role": "assistant", "content": "four"}]}
+        >>> prompt_key(a) == prompt_key(b)
+        True
+    """
+    data = getattr(example, "data", example)
+    return exact_key(data, "user").hex()

@@ -1,0 +1,161 @@
+"""Duplicate checks for ``curate validate`` (corpus validators).
+
+- :class:`ExactDuplicates`: ``exact_duplicate`` when an example's normalised conversation
+  (NFKC, case, whitespace) equals an earlier one's; ``conflicting_answers`` when its system
+  and user turns equal an earlier example's but the assistant replies differ. Streams:
+  findings come as examples arrive.
+- :class:`NearDuplicates`: ``near_duplicate`` for examples whose word 3-gram Jaccard with
+  another reaches ``threshold`` (MinHash + LSH; in validate the similarity is the
+  128-permutation signature estimate, so only signatures are kept), or whose turns are a
+  contiguous run of another conversation's turns. Needs the whole corpus: findings come
+  from :meth:`NearDuplicates.finish`. Exact copies are left to :class:`ExactDuplicates`.
+
+Every finding points at the other copy (``related``) and says "duplicate of FILE:LINE".
+
+Example:
+    >>> from curate.records import Example, Location
+    >>> from curate.validators.base import ExampleRef
+    >>> v = ExactDuplicates()
+    >>> rec = {"messages": [{"role": "user", "content": "hi"},
+    ...                     {"role": "assistant", "content": "hello"}]}
+    >>> for line in (1, 2):
+    ...     ex = Example(rec, Location("t.jsonl", line))
+    ...     out = list(v.add(ExampleRef(ex.id, ex.source, line - 1), v.features(ex)))
+    >>> out[0].code, str(out[0].related)
+    ('exact_duplicate', 't.jsonl:1')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from curate.validators.base import ExampleRef
+
+from curate.dedup.core import BY_CONTAINMENT, NEAR, DuplicateIndex, Features, Params, featurize
+from curate.dedup.text import exact_key
+from curate.records import Example, Finding, Severity
+
+_EMPTY_PROMPT = exact_key({"messages": []}, "user")
+
+
+@dataclass
+class ExactDuplicates:
+    """Exact (normalised) duplicates and same-prompt-different-answer conflicts."""
+
+    name: str = "exact_duplicates"
+    _first: dict[bytes, ExampleRef] = field(default_factory=dict, repr=False)
+    _prompts: dict[bytes, tuple[ExampleRef, bytes]] = field(default_factory=dict, repr=False)
+
+    def features(self, ex: Example) -> tuple[bytes, bytes, bytes]:
+        """(conversation key, prompt key, answer key): 48 bytes, pure."""
+        return (
+            exact_key(ex.data, "conversation"),
+            exact_key(ex.data, "user"),
+            exact_key(ex.data, "assistant"),
+        )
+
+    def add(self, ref: ExampleRef, feature: tuple[bytes, bytes, bytes]) -> Iterator[Finding]:
+        conv, prompt, answer = feature
+        first = self._first.get(conv)
+        if first is not None:
+            yield Finding(
+                "exact_duplicate",
+                Severity.WARNING,
+                f"exact duplicate of {first.source} (id {first.id}) after normalising Unicode, "
+                "case and whitespace",
+                ref.source,
+                hint="remove the copy: `curate dedup IN -o OUT` keeps the first one",
+                related=first.source,
+                data={"duplicate_of": first.id, "similarity": 1.0},
+            )
+            return
+        self._first[conv] = ref
+        if prompt == _EMPTY_PROMPT:
+            return
+        seen = self._prompts.get(prompt)
+        if seen is None:
+            self._prompts[prompt] = (ref, answer)
+        elif seen[1] != answer:
+            other = seen[0]
+            yield Finding(
+                "conflicting_answers",
+                Severity.WARNING,
+                f"same prompt as {other.source} (id {other.id}) but a different assistant reply",
+                ref.source,
+                hint="keep one answer or review both; conflicting targets for one prompt "
+                "teach inconsistency",
+                related=other.source,
+                data={"duplicate_of": other.id},
+            )
+
+    def finish(self) -> Iterable[Finding]:
+        return ()
+
+
+@dataclass
+class NearDuplicates:
+    """Near duplicates by MinHash LSH (and conversation containment).
+
+    Args:
+        threshold: Jaccard similarity (word 3-grams) at or above which two examples are
+            near duplicates, in (0, 1].
+        scope: compare ``conversation``, ``user`` (prompt side) or ``assistant`` turns.
+    """
+
+    threshold: float = 0.8
+    scope: str = "conversation"
+    name: str = "near_duplicates"
+    _params: Params = field(init=False, repr=False)
+    _index: DuplicateIndex = field(init=False, repr=False)
+    _refs: list[ExampleRef] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._params = Params(threshold=self.threshold, scope=self.scope)
+        self._index = DuplicateIndex(self._params)
+
+    def __getstate__(self) -> dict[str, Any]:  # workers need the parameters only
+        return {"threshold": self.threshold, "scope": self.scope, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.threshold, self.scope, self.name = state["threshold"], state["scope"], state["name"]
+        self._refs = []
+        self.__post_init__()
+
+    def features(self, ex: Example) -> Features:
+        """Keys and the MinHash signature of one example (shingles dropped: ~600 bytes)."""
+        f = featurize([ex.data], self._params)
+        return replace(f, sh_flat=f.sh_flat[:0])
+
+    def add(self, ref: ExampleRef, feature: Features) -> Iterable[Finding]:
+        self._refs.append(ref)
+        self._index.add(feature)
+        return ()
+
+    def finish(self) -> Iterator[Finding]:
+        plan = self._index.solve(exact_jaccard=False)
+        refs = self._refs
+        for i in np.flatnonzero(plan.status == NEAR).tolist():
+            other = refs[int(plan.dup_of[i])]
+            sim = float(plan.similarity[i])
+            if plan.how[i] == BY_CONTAINMENT:
+                what = f"one conversation's turns are a run of the other's ({sim:.0%} of turns)"
+            else:
+                what = (
+                    f"estimated Jaccard {sim:.2f} >= {self.threshold} on {self.scope} word 3-grams"
+                )
+            yield Finding(
+                "near_duplicate",
+                Severity.WARNING,
+                f"near duplicate of {other.source} (id {other.id}): {what}",
+                refs[i].source,
+                hint="review the pair; `curate dedup IN -o OUT` keeps the first of each cluster",
+                related=other.source,
+                data={
+                    "duplicate_of": other.id,
+                    "similarity": round(sim, 4),
+                    "representative": refs[int(plan.rep[i])].id,
+                },
+            )
