@@ -181,7 +181,7 @@ class Plan:
     when kept; the reference document for a contaminated one); ``similarity[i]`` the
     Jaccard (1.0 for exact, the turn ratio for containment); ``how[i]`` BY_JACCARD or
     BY_CONTAINMENT for near ones. ``conflicts`` lists groups of training documents that
-    share a prompt but not the answers.
+    share a prompt but not the answers, among the kept ones.
     """
 
     status: np.ndarray
@@ -410,8 +410,9 @@ def _apply_near(plan: Plan, pairs: np.ndarray, sims: np.ndarray, how: np.ndarray
 
 
 def _conflicts(f: Features, is_ref: np.ndarray, status: np.ndarray) -> list[list[int]]:
-    """Groups of training docs (not contaminated) with one prompt and several answers."""
-    idx = np.flatnonzero(~is_ref & (status != CONTAMINATED))
+    """Groups of kept training docs with one prompt and several answers (what is left in
+    the output; duplicates already removed do not count)."""
+    idx = np.flatnonzero(~is_ref & (status == KEPT))
     if len(idx) < 2:
         return []
     empty = np.array([_digest([])], dtype="S16")[0]  # as stored (numpy strips NULs)

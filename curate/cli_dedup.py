@@ -1,0 +1,122 @@
+"""``curate dedup``: remove exact and near duplicates, and decontaminate against eval sets.
+
+Example: curate dedup train.jsonl -o train.dedup.jsonl --against eval.jsonl
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.console import console, print_json, progress_bar
+from curate.records import CurateError
+
+
+class Scope(str, Enum):
+    conversation = "conversation"
+    user = "user"
+    assistant = "assistant"
+
+
+def dedup(
+    files: Annotated[
+        list[Path], typer.Argument(help="Chat JSONL files (one corpus).", show_default=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Kept examples (byte for byte). Omit for a dry run."),
+    ] = None,
+    against: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--against",
+            help="Held-out/benchmark JSONL: remove training examples that duplicate them "
+            "(repeatable).",
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Removed lines with reasons [default: OUT.rejects.jsonl]."),
+    ] = None,
+    clusters: Annotated[
+        Path | None,
+        typer.Option(help="One line per duplicate cluster [default: OUT.clusters.jsonl]."),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard similarity for near duplicates.", min=0.01, max=1.0)
+    ] = 0.8,
+    scope: Annotated[
+        Scope, typer.Option(help="Compare whole conversations, user turns or assistant turns.")
+    ] = Scope.conversation,
+    near: Annotated[
+        bool, typer.Option("--near/--exact-only", help="Also remove near duplicates.")
+    ] = True,
+    within: Annotated[
+        bool,
+        typer.Option(
+            "--dedup/--decontaminate-only",
+            help="Also remove duplicates within the inputs (not only those of --against).",
+        ),
+    ] = True,
+    num_perm: Annotated[int, typer.Option(help="MinHash permutations.", min=8, max=1024)] = 128,
+    shingle: Annotated[int, typer.Option(help="Words per shingle.", min=1, max=16)] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the MinHash functions.", min=0)] = 0,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes for large inputs [default: all cores].", min=1)
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Remove exact and near-duplicate examples; keep the first of each cluster.
+
+    Exact: same text after Unicode NFKC, case folding and whitespace collapsing. Near:
+    MinHash LSH over word 3-grams, each pair verified by its exact Jaccard, plus
+    conversations whose turns are a run of another's. With --against, training examples
+    that match any held-out example are removed as contaminated.
+
+    Example: curate dedup train.jsonl -o train.dedup.jsonl --against eval.jsonl --json
+    """
+    from curate.dedup.run import dedup_paths
+
+    total = sum(p.stat().st_size for p in [*files, *(against or [])] if p.is_file())
+    try:
+        with progress_bar(total, "deduplicating", enabled=not json_out) as advance:
+            s = dedup_paths(
+                files,
+                output,
+                against=against or [],
+                rejects=rejects,
+                clusters=clusters,
+                threshold=threshold,
+                scope=scope.value,
+                near=near,
+                num_perm=num_perm,
+                shingle=shingle,
+                seed=seed,
+                dedup=within,
+                workers=workers,
+                progress=advance,
+            )
+    except ValueError as e:
+        raise CurateError(str(e)) from e
+    if json_out:
+        print_json(s.to_dict())
+        return
+    console.print(
+        f"read {s.read}: kept {s.kept}, removed {s.removed_exact} exact, {s.removed_near} near, "
+        f"{s.removed_contaminated} contaminated, {s.removed_invalid} unreadable; "
+        f"{s.clusters} clusters; {s.conflicting_answers} prompts with conflicting answers"
+    )
+    if s.against:
+        console.print(f"checked against {s.reference_read} held-out examples")
+    for label, path in (("kept", s.output), ("rejects", s.rejects), ("clusters", s.clusters_file)):
+        if path:
+            console.print(f"{label}: {path}")
+    if not s.output:
+        console.print("dry run: pass -o OUT to write the kept examples")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dedup")(dedup)
