@@ -1,0 +1,986 @@
+"""``curate split``: leak-proof, reproducible train/eval sets.
+
+How a split is made (two streaming passes over the input, compact per-example state in
+numpy arrays):
+
+1. **Scan** (pure :func:`scan_batch`, in a process pool for large files): parse each line,
+   check it is a canonical chat or preference record the target format can hold
+   (otherwise it goes to ``rejected.jsonl`` with a reason), and keep 8-byte hashes of its
+   id, its exact-duplicate key and its prompt key, its token count and its stratum.
+2. **Group** (:func:`group_labels`): examples that share an exact-duplicate key (and, when
+   :mod:`curate.dedup` provides ``cluster_keys``, a near-duplicate cluster) or a prompt
+   are joined into one group (connected components), so no duplicate and no prompt can
+   appear on both sides.
+3. **Assign** (:func:`assign_eval`): each group gets ``u = hash(seed, group key)`` in
+   ``[0, 1)``, where the group key is the smallest id hash among its members. Eval takes
+   the groups with the smallest ``u`` until it holds the requested number of examples
+   (skipping a group that would overshoot more than it fills). Adding data therefore
+   moves few existing examples: a group keeps its ``u``, and only the cut-off moves.
+   With ``stratify_by``, the same is done inside each stratum, with per-stratum targets
+   apportioned by largest remainder, so each stratum's eval share is within one example
+   of the target when groups do not straddle strata.
+4. **Write** (pass 2): each example goes to ``train`` or ``eval`` in the chosen format
+   (:mod:`curate.export`), and ``manifest.json`` records the input sha256, options,
+   counts, tokens, group counts, a leakage check and the sha256 of every output file.
+
+Example:
+    >>> import numpy as np
+    >>> ids = np.array([11, 12, 13, 14], dtype=np.uint64)
+    >>> prompts = np.array([1, 1, 2, 3], dtype=np.uint64)  # rows 0 and 1 share a prompt
+    >>> labels, n = group_labels(4, [prompts])
+    >>> n, bool(labels[0] == labels[1])
+    (3, True)
+    >>> is_eval = assign_eval(labels, ids, n_eval=2, seed=0)
+    >>> int(is_eval.sum()), bool(is_eval[0] == is_eval[1])
+    (2, True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate.export import FORMATS, TRL_SHAPES, ExportError, convert, record_kind, training_messages
+from curate.io import dumps, iter_raw_lines, parse_line
+from curate.records import CurateError, Example, Finding, InputError
+
+GROUP_BY = ("both", "cluster", "prompt", "none")
+METHODS = ("hash", "sklearn")
+BATCH_LINES = 4000
+BATCH_BYTES = 4 << 20
+PARALLEL_MIN_BYTES = 8 << 20
+#: token-length buckets for ``stratify_by="tokens"`` (upper bounds, inclusive)
+TOKEN_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+MISSING = "(missing)"
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitOptions:
+    """Options of :func:`split_path` (the same names as ``curate split``'s flags).
+
+    Args:
+        eval_fraction: share of examples in eval (0 < F < 1); or give ``eval_size``.
+        eval_size: number of examples in eval.
+        seed: the assignment seed; the same seed and input give byte-identical outputs.
+        group_by: ``both`` (duplicate clusters and prompts), ``cluster``, ``prompt`` or
+            ``none``.
+        near: also group near-duplicates (needs :func:`curate.dedup.cluster_keys`).
+        near_threshold: Jaccard similarity for near-duplicates.
+        stratify_by: ``tokens`` (token-length bucket) or a dotted field path
+            (``source.format``, ``metadata.lang``).
+        method: ``hash`` (stable under added data) or ``sklearn`` (scikit-learn's
+            ``StratifiedShuffleSplit`` / ``GroupShuffleSplit`` over groups).
+        format: export format, one of :data:`curate.export.FORMATS`.
+        trl_shape: ``messages`` or ``prompt-completion`` (``format="trl"`` only).
+        model: model whose encoding counts tokens (manifest, token buckets).
+        workers: processes for large files (default: all cores, 1 = inline).
+    """
+
+    eval_fraction: float | None = None
+    eval_size: int | None = None
+    seed: int = 0
+    group_by: str = "both"
+    near: bool = True
+    near_threshold: float = 0.8
+    stratify_by: str | None = None
+    method: str = "hash"
+    format: str = "openai"
+    trl_shape: str = "messages"
+    model: str = "gpt-4o-mini"
+    workers: int | None = None
+
+    def check(self) -> None:
+        """Raise :class:`CurateError` naming the bad option."""
+        if (self.eval_fraction is None) == (self.eval_size is None):
+            raise CurateError("give exactly one of --eval-fraction or --eval-size")
+        if self.eval_fraction is not None and not 0 < self.eval_fraction < 1:
+            raise CurateError(f"--eval-fraction must be between 0 and 1 (got {self.eval_fraction})")
+        if self.eval_size is not None and self.eval_size < 1:
+            raise CurateError(f"--eval-size must be at least 1 (got {self.eval_size})")
+        for name, value, allowed in (
+            ("--group-by", self.group_by, GROUP_BY),
+            ("--method", self.method, METHODS),
+            ("--format", self.format, FORMATS),
+            ("--trl-shape", self.trl_shape, TRL_SHAPES),
+        ):
+            if value not in allowed:
+                raise CurateError(f"{name} {value!r} is not one of: {', '.join(allowed)}")
+        if not 0 < self.near_threshold <= 1:
+            raise CurateError(f"--near-threshold must be in (0, 1] (got {self.near_threshold})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "workers"}
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+def h64(data: bytes) -> int:
+    """A non-zero 64-bit hash (0 means "no key" in the key arrays).
+
+    Example:
+        >>> h64(b"abc") == h64(b"abc") != h64(b"abd")
+        True
+    """
+    v = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+    return v or 1
+
+
+def _exact_key(data: dict[str, Any]) -> bytes:
+    try:
+        from curate.dedup.text import exact_key
+    except ImportError:  # pragma: no cover - dedup not installed
+        from curate.records import content_id
+
+        return content_id(data).encode()
+    return exact_key(data)
+
+
+def _prompt_key(data: dict[str, Any]) -> bytes:
+    try:
+        from curate.dedup.text import prompt_key
+    except ImportError:  # pragma: no cover - dedup not installed
+        from curate.export import prompt_messages
+        from curate.records import content_id
+
+        return content_id(
+            [m for m in prompt_messages(data) if m.get("role") != "assistant"]
+        ).encode()
+    return prompt_key(data).encode()
+
+
+def field_value(data: Any, path: str) -> str:
+    """The value at a dotted ``path`` as a stratum label (``(missing)`` when absent).
+
+    Example:
+        >>> field_value({"source": {"format": "alpaca"}}, "source.format")
+        'alpaca'
+        >>> field_value({"metadata": {}}, "metadata.lang")
+        '(missing)'
+    """
+    cur = data
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return MISSING
+        cur = cur[part]
+    if cur is None:
+        return MISSING
+    return cur if isinstance(cur, str) else dumps(cur)
+
+
+def token_bucket(n: int) -> str:
+    """A token-length bucket label.
+
+    Example:
+        >>> token_bucket(100), token_bucket(300), token_bucket(10**6)
+        ('<=128', '<=512', '>32768')
+    """
+    for b in TOKEN_BUCKETS:
+        if n <= b:
+            return f"<={b}"
+    return f">{TOKEN_BUCKETS[-1]}"
+
+
+# -- pass 1: the pure scan -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ScanTask:
+    file: str
+    lines: list[tuple[int, bytes]]
+    format: str
+    trl_shape: str
+    encoding: str
+    stratify_field: str | None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    n_lines: int = 0
+    n_blank: int = 0
+    line: array = field(default_factory=lambda: array("q"))
+    id_hash: array = field(default_factory=lambda: array("Q"))
+    cluster_hash: array = field(default_factory=lambda: array("Q"))
+    prompt_hash: array = field(default_factory=lambda: array("Q"))
+    tokens: array = field(default_factory=lambda: array("q"))
+    preference: array = field(default_factory=lambda: array("b"))
+    strata: list[str] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    #: optional fields some record uses (they shape the hf export's schema)
+    fields: set[str] = field(default_factory=set)
+
+
+_COUNTERS: dict[str, Any] = {}
+
+
+def _counter(encoding: str) -> Any:
+    from curate.tokens import Counter
+
+    c = _COUNTERS.get(encoding)
+    if c is None:
+        c = _COUNTERS[encoding] = Counter(encoding)
+    return c
+
+
+def reject_row(
+    ex_or_finding: Example | Finding, reason: str, message: str, raw: bytes
+) -> dict[str, Any]:
+    """A ``rejected.jsonl`` row: source, reason code, message and the original record."""
+    loc = ex_or_finding.source if isinstance(ex_or_finding, Example) else ex_or_finding.location
+    record = (
+        ex_or_finding.data
+        if isinstance(ex_or_finding, Example)
+        else raw.decode("utf-8", errors="replace")
+    )
+    return {"source": loc.to_dict(), "reason": reason, "message": message, "record": record}
+
+
+def scan_batch(task: ScanTask) -> ScanResult:
+    """Scan one batch of raw lines (pure: same task, same result)."""
+    from curate.tokens import count_examples
+
+    out = ScanResult()
+    kept: list[dict[str, Any]] = []
+    for line, raw in task.lines:
+        out.n_lines += 1
+        parsed = parse_line(task.file, line, raw)
+        if parsed is None:
+            out.n_blank += 1
+            continue
+        if isinstance(parsed, Finding):
+            out.rejects.append(reject_row(parsed, parsed.code, parsed.message, raw))
+            continue
+        data = parsed.data
+        try:
+            kind = record_kind(data)
+            convert(data, task.format, trl_shape=task.trl_shape, record_id=parsed.id)
+        except ExportError as e:
+            out.rejects.append(reject_row(parsed, e.reason, str(e), raw))
+            continue
+        out.line.append(line)
+        out.id_hash.append(h64(parsed.id.encode()))
+        out.cluster_hash.append(h64(_exact_key(data)))
+        out.prompt_hash.append(h64(_prompt_key(data)))
+        out.preference.append(kind == "preference")
+        if task.stratify_field:
+            out.strata.append(field_value(data, task.stratify_field))
+        msgs = training_messages(data)
+        tools = data.get("tools") if kind == "sft" else data["input"].get("tools")
+        if tools is not None:
+            out.fields.add("tools")
+        for m in msgs + (list(data["non_preferred_output"]) if kind == "preference" else []):
+            out.fields.update(k for k in ("name", "tool_calls", "tool_call_id") if m.get(k))
+        kept.append({"messages": msgs, "tools": tools})
+    if kept:
+        counts = count_examples(
+            [(k["messages"], k["tools"]) for k in kept], _counter(task.encoding)
+        )
+        out.tokens.extend(c.total for c in counts)
+    return out
+
+
+# -- grouping and assignment (pure numpy) ----------------------------------------------------
+
+
+def group_labels(n: int, keys: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Connected components of examples linked by equal non-zero keys.
+
+    Returns ``(labels, n_groups)`` with labels in ``0..n_groups-1``.
+    """
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    if not keys:
+        return np.arange(n, dtype=np.int64), n
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    offset = n
+    for k in keys:
+        idx = np.flatnonzero(k)
+        uniq, inv = np.unique(k[idx], return_inverse=True)
+        rows.append(idx)
+        cols.append(offset + inv.astype(np.int64))
+        offset += len(uniq)
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset)).tocsr()
+    _, comp = connected_components(graph, directed=False)
+    _, labels = np.unique(comp[:n], return_inverse=True)
+    labels = labels.astype(np.int64)
+    return labels, int(labels.max()) + 1
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, vectorised (uint64 in, uint64 out)."""
+    with np.errstate(over="ignore"):
+        z = (x + np.uint64(0x9E3779B97F4A7C15)) & _M64
+        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _M64
+        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _M64
+        return z ^ (z >> np.uint64(31))
+
+
+def group_keys(labels: np.ndarray, id_hash: np.ndarray, n_groups: int) -> np.ndarray:
+    """A stable key per group: the smallest id hash among its members."""
+    gkey = np.full(n_groups, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(gkey, labels, id_hash)
+    return gkey
+
+
+def group_hash(gkey: np.ndarray, seed: int) -> np.ndarray:
+    """``hash(seed, group key)`` as uint64 (its order is the order of ``u`` in [0, 1))."""
+    seed_mix = splitmix64(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0]
+    return splitmix64(gkey ^ seed_mix)
+
+
+def _take(order: np.ndarray, sizes: np.ndarray, target: int) -> list[int]:
+    """Groups in ``order`` until ``target`` examples: a group that would overshoot is
+    taken only when that lands closer to the target than stopping short."""
+    taken: list[int] = []
+    cum = 0
+    for g, s in zip(order.tolist(), sizes[order].tolist(), strict=True):
+        if cum >= target:
+            break
+        if cum + s <= target:
+            taken.append(g)
+            cum += s
+        elif cum + s - target < target - cum:
+            taken.append(g)
+            cum += s
+            break
+    return taken
+
+
+def apportion(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` across strata proportionally to ``counts`` (largest remainder;
+    ties go to the earlier stratum). Each share is within one of the exact quota.
+
+    Example:
+        >>> apportion(np.array([50, 30, 20]), 10).tolist()
+        [5, 3, 2]
+        >>> apportion(np.array([1, 1, 1]), 2).tolist()
+        [1, 1, 0]
+    """
+    n = int(counts.sum())
+    if n == 0:
+        return np.zeros_like(counts)
+    exact = counts.astype(np.float64) * total / n
+    base = np.floor(exact).astype(np.int64)
+    rest = total - int(base.sum())
+    order = np.lexsort((np.arange(len(counts)), -(exact - base)))
+    base[order[:rest]] += 1
+    return base
+
+
+def group_strata(labels: np.ndarray, strata: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each group's stratum: the one most of its members have (ties: the smaller code)."""
+    n_strata = int(strata.max()) + 1 if len(strata) else 1
+    pairs = labels * n_strata + strata
+    uniq, cnt = np.unique(pairs, return_counts=True)
+    g, s = uniq // n_strata, uniq % n_strata
+    order = np.lexsort((s, -cnt, g))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = g[order][1:] != g[order][:-1]
+    out = np.zeros(n_groups, dtype=np.int64)
+    out[g[order][first]] = s[order][first]
+    return out
+
+
+def assign_eval(
+    labels: np.ndarray,
+    id_hash: np.ndarray,
+    n_eval: int,
+    seed: int,
+    *,
+    strata: np.ndarray | None = None,
+    method: str = "hash",
+) -> np.ndarray:
+    """Boolean mask of the examples that go to eval (see the module docstring)."""
+    n = len(labels)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    n_groups = int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=n_groups)
+    gkey = group_keys(labels, id_hash, n_groups)
+    ghash = group_hash(gkey, seed)
+    gstrat = group_strata(labels, strata, n_groups) if strata is not None else None
+    if method == "sklearn":
+        eval_groups = _sklearn_groups(sizes, gstrat, n_eval, seed)
+    else:
+        order = np.lexsort((gkey, ghash))
+        if gstrat is None:
+            eval_groups = np.array(_take(order, sizes, n_eval), dtype=np.int64)
+        else:
+            per_stratum = np.bincount(gstrat, weights=sizes).astype(np.int64)
+            targets = apportion(per_stratum, n_eval)
+            picked: list[int] = []
+            ordered_strata = gstrat[order]
+            for s, t in enumerate(targets.tolist()):
+                if t:
+                    picked += _take(order[ordered_strata == s], sizes, t)
+            eval_groups = np.array(picked, dtype=np.int64)
+    is_eval_group = np.zeros(n_groups, dtype=bool)
+    is_eval_group[eval_groups] = True
+    return is_eval_group[labels]
+
+
+def _sklearn_groups(
+    sizes: np.ndarray, gstrat: np.ndarray | None, n_eval: int, seed: int
+) -> np.ndarray:
+    """Eval groups drawn by scikit-learn over the groups (one row per group): a
+    ``StratifiedShuffleSplit`` on the groups' strata, or a ``ShuffleSplit``. Sizes are in
+    groups, so the eval share in examples is exact only when groups are single examples."""
+    try:
+        from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise CurateError("--method sklearn needs scikit-learn: pip install 'curate[split]'") from e
+    n_groups = len(sizes)
+    n_test = max(1, round(n_eval * n_groups / int(sizes.sum())))
+    if n_test >= n_groups:
+        raise CurateError(
+            f"eval would take all {n_groups} groups; lower --eval-size/--eval-fraction"
+        )
+    X = np.zeros((n_groups, 1))
+    try:
+        if gstrat is None:
+            splitter: Any = ShuffleSplit(n_splits=1, test_size=n_test, random_state=seed)
+            _, test = next(splitter.split(X))
+        else:
+            splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_test, random_state=seed)
+            _, test = next(splitter.split(X, gstrat))
+    except ValueError as e:
+        raise CurateError(f"scikit-learn cannot split these groups: {e}") from e
+    return np.sort(test)
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+
+def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    size = 0
+    for line, raw in iter_raw_lines(path):
+        batch.append((line, raw))
+        size += len(raw)
+        if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def run_ordered(
+    fn: Callable[[Any], Any], tasks: Iterable[Any], executor: Executor | None, in_flight: int
+) -> Iterator[Any]:
+    """``map(fn, tasks)`` in order, in ``executor`` with a bounded number in flight."""
+    if executor is None:
+        for t in tasks:
+            yield fn(t)
+        return
+    pending: deque[Future[Any]] = deque()
+    for t in tasks:
+        pending.append(executor.submit(fn, t))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def make_executor(path: str, workers: int | None) -> ProcessPoolExecutor | None:
+    n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
+    if n <= 1 or os.path.getsize(path) < PARALLEL_MIN_BYTES:
+        return None
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+
+
+@dataclass(slots=True)
+class Scan:
+    """Everything pass 1 learned, as compact arrays (one row per accepted example)."""
+
+    n_lines: int
+    n_blank: int
+    n_rejected: int
+    line: np.ndarray
+    id_hash: np.ndarray
+    cluster_hash: np.ndarray
+    prompt_hash: np.ndarray
+    tokens: np.ndarray
+    preference: np.ndarray
+    strata: list[str] | None
+    fields: set[str]
+
+
+def scan_file(
+    path: str,
+    options: SplitOptions,
+    reject: Callable[[dict[str, Any]], None],
+    executor: Executor | None,
+    progress: Callable[[int], None] | None = None,
+) -> Scan:
+    """Pass 1 over ``path``: the per-example arrays; rejects go to ``reject``."""
+    from curate.tokens import model_spec
+
+    encoding = model_spec(options.model).encoding
+    strat_field = None
+    if options.stratify_by and options.stratify_by != "tokens":
+        strat_field = options.stratify_by
+    acc = ScanResult()
+    n_rejected = 0
+    tasks = (
+        ScanTask(path, b, options.format, options.trl_shape, encoding, strat_field)
+        for b in _batches(path)
+    )
+    for res in run_ordered(scan_batch, tasks, executor, in_flight=6):
+        acc.n_lines += res.n_lines
+        acc.n_blank += res.n_blank
+        for name in ("line", "id_hash", "cluster_hash", "prompt_hash", "tokens", "preference"):
+            getattr(acc, name).extend(getattr(res, name))
+        acc.strata.extend(res.strata)
+        acc.fields |= res.fields
+        for r in res.rejects:
+            reject(r)
+            n_rejected += 1
+        if progress is not None:
+            progress(res.n_lines)
+    return Scan(
+        n_lines=acc.n_lines,
+        n_blank=acc.n_blank,
+        n_rejected=n_rejected,
+        line=np.frombuffer(acc.line, dtype=np.int64).copy() if acc.line else np.zeros(0, np.int64),
+        id_hash=_u64(acc.id_hash),
+        cluster_hash=_u64(acc.cluster_hash),
+        prompt_hash=_u64(acc.prompt_hash),
+        tokens=np.frombuffer(acc.tokens, dtype=np.int64).copy()
+        if acc.tokens
+        else np.zeros(0, np.int64),
+        preference=np.array(acc.preference, dtype=bool),
+        strata=acc.strata if strat_field else None,
+        fields=acc.fields,
+    )
+
+
+def _u64(a: array) -> np.ndarray:
+    return np.frombuffer(a, dtype=np.uint64).copy() if a else np.zeros(0, np.uint64)
+
+
+def eval_target(options: SplitOptions, n: int) -> int:
+    """The requested eval size in examples for ``n`` usable examples."""
+    if n < 2:
+        raise CurateError(f"need at least 2 usable examples to split (have {n})")
+    if options.eval_size is not None:
+        if options.eval_size >= n:
+            raise CurateError(
+                f"--eval-size {options.eval_size} leaves no training data ({n} usable examples)"
+            )
+        return options.eval_size
+    assert options.eval_fraction is not None
+    return min(n - 1, max(1, round(options.eval_fraction * n)))
+
+
+def check_input(path: str | os.PathLike[str]) -> str:
+    from curate.io import check_readable
+
+    p = check_readable(path)
+    if p.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty: no examples to split")
+    return str(path)
+
+
+# -- pass 2: the pure export batch -------------------------------------------------------------
+
+#: actions per accepted line in pass 2
+TRAIN, EVAL, REJECT_KIND = 0, 1, 2
+
+
+@dataclass(slots=True)
+class ExportTask:
+    file: str
+    lines: list[tuple[int, bytes]]
+    #: sorted line numbers of the accepted examples in this batch, and what to do with each
+    accepted: list[int]
+    actions: list[int]
+    format: str
+    trl_shape: str
+    kind: str
+
+
+@dataclass(slots=True)
+class ExportResult:
+    #: per split: rows (JSON lines as str for JSONL formats, dicts for hf) and provenance
+    rows: tuple[list[Any], list[Any]] = field(default_factory=lambda: ([], []))
+    provenance: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    n_lines: int = 0
+
+
+def export_batch(task: ExportTask) -> ExportResult:
+    """Convert the accepted lines of one batch to the target format (pure)."""
+    out = ExportResult()
+    todo = dict(zip(task.accepted, task.actions, strict=True))
+    for line, raw in task.lines:
+        out.n_lines += 1
+        action = todo.get(line)
+        if action is None:
+            continue
+        parsed = parse_line(task.file, line, raw)
+        if not isinstance(parsed, Example):  # pragma: no cover - pass 1 accepted it
+            raise CurateError(f"{task.file}:{line}: changed while it was being split")
+        if action == REJECT_KIND:
+            names = {"sft": "supervised (messages)", "preference": "preference"}
+            other = "sft" if task.kind == "preference" else "preference"
+            out.rejects.append(
+                reject_row(
+                    parsed,
+                    "mixed_kinds",
+                    f"a {names[other]} record in a {names[task.kind]} dataset (set by its "
+                    "first example): split each kind into its own output",
+                    raw,
+                )
+            )
+            continue
+        row = convert(parsed.data, task.format, trl_shape=task.trl_shape, record_id=parsed.id)
+        out.rows[action].append(row if task.format == "hf" else dumps(row))
+        src = parsed.data.get("source")
+        prov = {"id": parsed.id, "line": line}
+        if src is not None:
+            prov["source"] = src
+        out.provenance[action].append(dumps(prov))
+    return out
+
+
+# -- the driver --------------------------------------------------------------------------------
+
+
+def near_duplicate_keys(
+    path: str, scan: Scan, options: SplitOptions
+) -> tuple[np.ndarray | None, str]:
+    """Near-duplicate cluster hashes from :func:`curate.dedup.cluster_keys` when it is
+    installed, with a note for the manifest."""
+    try:
+        from curate.dedup import cluster_keys  # type: ignore[attr-defined]
+    except ImportError:
+        return None, "not grouped: curate.dedup.cluster_keys is not available"
+    wanted = set(scan.line.tolist())
+
+    def examples() -> Iterator[Example]:
+        for line, raw in iter_raw_lines(path):
+            if line in wanted:
+                parsed = parse_line(path, line, raw)
+                if isinstance(parsed, Example):
+                    yield parsed
+
+    keys = cluster_keys(
+        list(examples()), threshold=options.near_threshold, near=True, seed=options.seed
+    )
+    arr = np.fromiter((h64(str(k).encode()) for k in keys), dtype=np.uint64, count=len(keys))
+    return arr, f"grouped with curate.dedup.cluster_keys (threshold {options.near_threshold})"
+
+
+def write_split(
+    path: str,
+    outdir: Path,
+    options: SplitOptions,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """The two passes and every output file; see :func:`split_path`."""
+    from collections import Counter as CountDict
+
+    import curate
+    from curate.export import (
+        axolotl_block,
+        file_sha256,
+        llamafactory_entry,
+        save_hf_dataset,
+        write_json,
+    )
+    from curate.io import atomic_write
+    from curate.tokens import model_spec
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    reasons: CountDict[str] = CountDict()
+    executor = make_executor(path, options.workers)
+    try:
+        with atomic_write(outdir / "rejected.jsonl") as rej_f:
+
+            def reject(row: dict[str, Any]) -> None:
+                reasons[row["reason"]] += 1
+                rej_f.write(dumps(row))
+                rej_f.write("\n")
+
+            scan = scan_file(path, options, reject, executor, progress)
+            n_read = scan.n_lines - scan.n_blank
+            # one export holds one kind: the first accepted example's
+            kind = "preference" if len(scan.preference) and scan.preference[0] else "sft"
+            keep = scan.preference == (kind == "preference")
+            n_mixed = int((~keep).sum())
+            idx = np.flatnonzero(keep)
+            n = len(idx)
+            n_eval = eval_target(options, n)
+            keys: list[np.ndarray] = []
+            near_note = "not grouped (--group-by excludes clusters)"
+            if options.group_by in ("both", "cluster"):
+                keys.append(scan.cluster_hash[idx])
+                if options.near:
+                    near, near_note = near_duplicate_keys(path, scan, options)
+                    if near is not None:
+                        keys.append(near[idx])
+                else:
+                    near_note = "not grouped (near=false)"
+            if options.group_by in ("both", "prompt"):
+                keys.append(scan.prompt_hash[idx])
+            labels, n_groups = group_labels(n, keys)
+            strata_codes, strata_names = _strata(scan, idx, options)
+            is_eval = assign_eval(
+                labels,
+                scan.id_hash[idx],
+                n_eval,
+                options.seed,
+                strata=strata_codes,
+                method=options.method,
+            )
+            actions = np.full(len(scan.line), REJECT_KIND, dtype=np.int8)
+            actions[idx] = np.where(is_eval, EVAL, TRAIN)
+            files = _pass2(path, outdir, options, scan, actions, kind, reject, executor)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+
+    split_names = ("train", "eval")
+    if options.format == "hf":
+        save_hf_dataset(outdir, {s: outdir / f"{s}.parquet" for s in split_names})
+    data_files = {
+        s: f"{s}.parquet" if options.format == "hf" else f"{s}.jsonl" for s in split_names
+    }
+    configs: list[str] = []
+    entry = {
+        s: llamafactory_entry(options.format, kind, data_files[s], tools="tools" in scan.fields)
+        for s in split_names
+    }
+    if entry["train"]:
+        write_json(outdir / "dataset_info.json", {f"curate_{s}": entry[s] for s in split_names})
+        configs.append("dataset_info.json")
+    block = axolotl_block(
+        options.format,
+        kind,
+        str(outdir / data_files["train"]),
+        str(outdir / data_files["eval"]),
+        trl_shape=options.trl_shape,
+    )
+    if block:
+        with atomic_write(outdir / "axolotl.yaml") as f:
+            f.write("# paste into your axolotl config (written by curate split)\n" + block)
+        configs.append("axolotl.yaml")
+
+    tokens = scan.tokens[idx]
+    train_mask = ~is_eval
+    eval_labels = np.unique(labels[is_eval])
+    train_labels = np.unique(labels[train_mask])
+    sizes = np.bincount(labels, minlength=n_groups) if n else np.zeros(0, np.int64)
+    manifest: dict[str, Any] = {
+        "curate_version": curate.__version__,
+        "input": {"path": path, "sha256": file_sha256(path), "bytes": os.path.getsize(path)},
+        "seed": options.seed,
+        "options": options.to_dict(),
+        "kind": kind,
+        "counts": {
+            "read": n_read,
+            "blank_lines": scan.n_blank,
+            "train": int(train_mask.sum()),
+            "eval": int(is_eval.sum()),
+            "eval_target": n_eval,
+            "rejected": sum(reasons.values()),
+            "rejected_by_reason": dict(sorted(reasons.items())),
+        },
+        "tokens": {
+            "encoding": model_spec(options.model).encoding,
+            "train": int(tokens[train_mask].sum()),
+            "eval": int(tokens[is_eval].sum()),
+        },
+        "groups": {
+            "by": options.group_by,
+            "near_duplicates": near_note,
+            "total": n_groups,
+            "train": len(train_labels),
+            "eval": len(eval_labels),
+            "multi_example": int((sizes > 1).sum()),
+            "largest": int(sizes.max()) if len(sizes) else 0,
+        },
+        "leakage": _leakage(labels, is_eval, scan, idx),
+        "files": {
+            name: {"sha256": file_sha256(outdir / name), **info}
+            for name, info in sorted(files.items())
+        },
+        "trainer_configs": configs,
+    }
+    if options.format == "hf":
+        manifest["files"]["hf/"] = {"sha256": _folder_sha256(outdir / "hf")}
+    if strata_codes is not None:
+        manifest["strata"] = _strata_report(strata_codes, strata_names, is_eval, n_eval)
+    assert n_mixed == reasons.get("mixed_kinds", 0)
+    assert n_read == manifest["counts"]["train"] + manifest["counts"]["eval"] + sum(
+        reasons.values()
+    )
+    write_json(outdir / "manifest.json", manifest)
+    return manifest
+
+
+def _strata(
+    scan: Scan, idx: np.ndarray, options: SplitOptions
+) -> tuple[np.ndarray | None, list[str]]:
+    if not options.stratify_by:
+        return None, []
+    if options.stratify_by == "tokens":
+        labels = [token_bucket(int(t)) for t in scan.tokens[idx].tolist()]
+    else:
+        assert scan.strata is not None
+        labels = [scan.strata[i] for i in idx.tolist()]
+    names, codes = np.unique(np.array(labels, dtype=object).astype(str), return_inverse=True)
+    return codes.astype(np.int64), [str(x) for x in names]
+
+
+def _strata_report(
+    codes: np.ndarray, names: list[str], is_eval: np.ndarray, n_eval: int
+) -> dict[str, Any]:
+    n = len(codes)
+    total = np.bincount(codes, minlength=len(names))
+    ev = np.bincount(codes[is_eval], minlength=len(names))
+    return {
+        name: {
+            "examples": int(total[i]),
+            "eval": int(ev[i]),
+            "eval_target": round(float(total[i]) * n_eval / n, 3),
+        }
+        for i, name in enumerate(names)
+    }
+
+
+def _leakage(
+    labels: np.ndarray, is_eval: np.ndarray, scan: Scan, idx: np.ndarray
+) -> dict[str, int]:
+    """Checked on the final assignment, independently of how it was made."""
+    tr, ev = ~is_eval, is_eval
+    return {
+        "groups_straddling": len(np.intersect1d(labels[tr], labels[ev])),
+        "shared_duplicate_keys": len(
+            np.intersect1d(scan.cluster_hash[idx][tr], scan.cluster_hash[idx][ev])
+        ),
+        "shared_prompts": len(np.intersect1d(scan.prompt_hash[idx][tr], scan.prompt_hash[idx][ev])),
+    }
+
+
+def _folder_sha256(folder: Path) -> str:
+    from curate.export import file_sha256
+
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(
+            f.relative_to(folder).as_posix().encode() + b"\0" + file_sha256(f).encode() + b"\n"
+        )
+    return h.hexdigest()
+
+
+def _pass2(
+    path: str,
+    outdir: Path,
+    options: SplitOptions,
+    scan: Scan,
+    actions: np.ndarray,
+    kind: str,
+    reject: Callable[[dict[str, Any]], None],
+    executor: Executor | None,
+) -> dict[str, dict[str, Any]]:
+    import contextlib
+
+    from curate.export import ParquetSink, hf_schema
+    from curate.io import atomic_write
+
+    names = ("train", "eval")
+    counts = [0, 0]
+    lines = scan.line
+    act = actions.tolist()
+
+    def tasks() -> Iterator[ExportTask]:
+        for b in _batches(path):
+            lo = int(np.searchsorted(lines, b[0][0], side="left"))
+            hi = int(np.searchsorted(lines, b[-1][0], side="right"))
+            yield ExportTask(
+                path, b, lines[lo:hi].tolist(), act[lo:hi], options.format, options.trl_shape, kind
+            )
+
+    with contextlib.ExitStack() as stack:
+        prov = [stack.enter_context(atomic_write(outdir / f"{s}.provenance.jsonl")) for s in names]
+        if options.format == "hf":
+            schema = hf_schema(kind, scan.fields)
+            sinks = [ParquetSink(outdir / f"{s}.parquet", schema) for s in names]
+            stack.callback(lambda: [s.abort() for s in sinks if s.writer.is_open])
+            data_files = [f"{s}.parquet" for s in names]
+        else:
+            outs = [stack.enter_context(atomic_write(outdir / f"{s}.jsonl")) for s in names]
+            data_files = [f"{s}.jsonl" for s in names]
+        for res in run_ordered(export_batch, tasks(), executor, in_flight=6):
+            for i in (0, 1):
+                rows = res.rows[i]
+                counts[i] += len(rows)
+                if options.format == "hf":
+                    for r in rows:
+                        sinks[i].write(r)
+                elif rows:
+                    outs[i].write("\n".join(rows))
+                    outs[i].write("\n")
+                if res.provenance[i]:
+                    prov[i].write("\n".join(res.provenance[i]))
+                    prov[i].write("\n")
+            for r in res.rejects:
+                reject(r)
+        if options.format == "hf":
+            for s in sinks:
+                s.close()
+    files: dict[str, dict[str, Any]] = {}
+    for i, s in enumerate(names):
+        files[data_files[i]] = {"rows": counts[i]}
+        files[f"{s}.provenance.jsonl"] = {"rows": counts[i]}
+    return files
+
+
+def split_path(
+    path: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    options: SplitOptions,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Split ``path`` (canonical chat JSONL) into ``outdir``; the Python twin of
+    ``curate split``. Returns the manifest (also written to ``outdir/manifest.json``).
+
+    Raises:
+        CurateError: bad options, too few usable examples, an unreadable input.
+
+    Example:
+        >>> import json, os, tempfile
+        >>> d = tempfile.mkdtemp(); src = os.path.join(d, "in.jsonl")
+        >>> with open(src, "w") as f:
+        ...     for i in range(10):
+        ...         msgs = [{"role": "user", "content": f"q{i}"},
+        ...                 {"role": "assistant", "content": f"a{i}"}]
+        ...         _ = f.write(json.dumps({"messages": msgs}) + "\\n")
+        >>> m = split_path(src, os.path.join(d, "out"), SplitOptions(eval_size=2, near=False))
+        >>> m["counts"]["train"], m["counts"]["eval"], m["leakage"]["groups_straddling"]
+        (8, 2, 0)
+    """
+    options.check()
+    return write_split(check_input(path), Path(outdir), options, progress=progress)
