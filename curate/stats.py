@@ -1,0 +1,480 @@
+"""The per-example statistics table: one row per example, the numbers dataset-level
+checks (:mod:`curate.expectations`) and the HTML report (:mod:`curate.report`) work on.
+
+Columns (see :data:`COLUMNS`): where the example came from (``file``, ``line``, ``row``,
+``format``, ``source``), its shape (``n_messages``, ``n_turns`` = user messages,
+``roles``, ``has_system``, tool use), characters and tokens of the content per role, the
+cookbook token total (``tokens_total``, the same number ``curate validate`` counts,
+through :func:`curate.tokens.count_examples`), its share of the model's per-example limit,
+a writing-system guess (``script``: latin, cyrillic, cjk...; no language-id library is a
+dependency, so this is the script of the text, not its language) and the codes of the
+per-example findings (the format checks and ``too_long``).
+
+The work is a pure function over a batch of examples (:func:`stats_rows`), so it runs in
+a loop, a process pool, or a Ray ``map_batches``; :func:`stats_table` streams JSONL,
+Parquet files and Hugging Face ``save_to_disk`` folders through it into one polars frame.
+
+Example:
+    >>> from curate.records import Example, Location
+    >>> ex = Example({"messages": [{"role": "user", "content": "hi"},
+    ...                            {"role": "assistant", "content": "hello"}]},
+    ...              Location("t.jsonl", 1))
+    >>> row = stats_rows([ex], model="gpt-3.5-turbo")[0]
+    >>> row["n_turns"], row["has_system"], row["chars_assistant"], row["tokens_total"]
+    (1, False, 5, 13)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from curate.records import Example, InputError, Location, Severity
+from curate.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_PER_REPLY, value_text
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from curate.tokens import Counter
+
+ROLES = ("system", "user", "assistant", "tool")
+BATCH_SIZE = 2000
+
+#: column name -> polars dtype name (built lazily into a schema by :func:`schema`)
+COLUMNS: dict[str, str] = {
+    "id": "str",
+    "file": "str",
+    "line": "int",
+    "row": "int",
+    "format": "str",
+    "source": "str",
+    "n_messages": "int",
+    "n_turns": "int",
+    "roles": "str",
+    "has_system": "bool",
+    **{f"chars_{r}": "int" for r in ROLES},
+    **{f"tokens_{r}": "int" for r in ROLES},
+    "tokens_total": "int",
+    "context_share": "float",
+    "uses_tools": "bool",
+    "n_tool_calls": "int",
+    "script": "str",
+    "codes": "str",
+    "n_errors": "int",
+}
+
+
+def schema() -> dict[str, Any]:
+    """The polars schema of the table."""
+    import polars as pl
+
+    types = {"str": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
+    return {name: types[t] for name, t in COLUMNS.items()}
+
+
+# -- small pure helpers ----------------------------------------------------------------
+
+
+def content_text(content: Any) -> str | None:
+    """The text of a message's content: a string, or the joined text parts of a list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        joined = "".join(p for p in parts if isinstance(p, str))
+        return joined or None
+    return None
+
+
+_SCRIPTS = [
+    ("cyrillic", re.compile(r"[\u0400-\u04ff]")),
+    ("greek", re.compile(r"[\u0370-\u03ff]")),
+    ("arabic", re.compile(r"[\u0600-\u06ff\u0750-\u077f]")),
+    ("hebrew", re.compile(r"[\u0590-\u05ff]")),
+    ("devanagari", re.compile(r"[\u0900-\u097f]")),
+    ("cjk", re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")),
+    ("thai", re.compile(r"[\u0e00-\u0e7f]")),
+]
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+SCRIPT_SAMPLE_CHARS = 2000
+
+
+def guess_script(text: str) -> str | None:
+    """The dominant writing system of ``text`` (first 2,000 characters), or ``None``
+    when it has no letters.
+
+    Example:
+        >>> guess_script("Hello there"), guess_script("Привет, мир"), guess_script("你好世界")
+        ('latin', 'cyrillic', 'cjk')
+    """
+    sample = text[:SCRIPT_SAMPLE_CHARS]
+    if sample.isascii():
+        return "latin" if _LATIN.search(sample) else None
+    best, best_n = None, 0
+    for name, rx in (("latin", _LATIN), *_SCRIPTS):
+        n = len(rx.findall(sample))
+        if n > best_n:
+            best, best_n = name, n
+    return best
+
+
+def source_of(data: Any, file: str) -> str:
+    """The provenance an example names: ``metadata.source``, a string ``source``, the
+    ``file`` of a ``source`` object, else the input file's name."""
+    if isinstance(data, dict):
+        meta = data.get("metadata")
+        if isinstance(meta, dict) and isinstance(meta.get("source"), str):
+            return str(meta["source"])
+        src = data.get("source")
+        if isinstance(src, str) and src:
+            return src
+        if isinstance(src, dict) and isinstance(src.get("file"), str):
+            return os.path.basename(src["file"]) or src["file"]
+    return os.path.basename(file) or file
+
+
+def example_texts(ex: Example) -> list[str]:
+    """Every text :func:`stats_rows` counts for ``ex`` (the same strings
+    :func:`curate.tokens.count_examples` counts, plus content texts of list contents)."""
+    msgs = ex.messages
+    if msgs is None:
+        return []
+    out: list[str] = []
+    for m in msgs:
+        if not isinstance(m, dict):
+            continue
+        for v in m.values():
+            t = value_text(v)
+            if t is not None:
+                out.append(t)
+        c = m.get("content")
+        if not isinstance(c, str):
+            ct = content_text(c)
+            if ct is not None:
+                out.append(ct)
+    tools = ex.data.get("tools") if isinstance(ex.data, dict) else None
+    t = value_text(tools)
+    if t is not None:
+        out.append(t)
+    return out
+
+
+def example_row(
+    ex: Example,
+    count: Callable[[str], int],
+    *,
+    max_tokens: int,
+    codes: Sequence[str] = (),
+    n_errors: int = 0,
+    format: str = "jsonl",
+) -> dict[str, Any]:
+    """One row of the table for ``ex``; ``count(text)`` gives a text's token count.
+
+    ``tokens_total`` follows :func:`curate.tokens.count_examples` exactly (3 per example,
+    3 per message, the tokens of every value, 1 per ``name``, the ``tools`` JSON); it is
+    ``None`` when ``messages`` is missing or holds a non-object (validate counts none).
+    """
+    data = ex.data
+    loc = ex.source
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(
+        id=ex.id,
+        file=loc.file,
+        line=loc.line,
+        row=loc.row,
+        format=loc.format or format,
+        source=source_of(data, loc.file),
+        codes=",".join(dict.fromkeys(codes)),
+        n_errors=n_errors,
+    )
+    msgs = ex.messages
+    if msgs is None:
+        return row
+    chars = dict.fromkeys(ROLES, 0)
+    toks = dict.fromkeys(ROLES, 0)
+    roles: dict[str, None] = {}
+    total = TOKENS_PER_REPLY
+    countable = True
+    n_turns = n_tool_calls = 0
+    has_system = uses_tools = False
+    script_text: list[str] = []
+    for m in msgs:
+        total += TOKENS_PER_MESSAGE
+        if not isinstance(m, dict):
+            countable = False
+            continue
+        role = m.get("role")
+        role_name = role if isinstance(role, str) else "?"
+        roles[role_name] = None
+        for key, v in m.items():
+            t = value_text(v)
+            if t is not None:
+                total += count(t)
+            if key == "name":
+                total += TOKENS_PER_NAME
+        text = content_text(m.get("content"))
+        if role == "user":
+            n_turns += 1
+        elif role == "system":
+            has_system = True
+        elif role == "tool" or role == "function":
+            uses_tools = True
+        calls = m.get("tool_calls")
+        if isinstance(calls, list) and calls:
+            n_tool_calls += len(calls)
+            uses_tools = True
+        if m.get("function_call"):
+            n_tool_calls += 1
+            uses_tools = True
+        bucket = "tool" if role == "function" else role
+        if text is not None and bucket in chars:
+            chars[bucket] += len(text)
+            toks[bucket] += count(text)
+            if bucket in ("user", "assistant") and len(script_text) < 4:
+                script_text.append(text[:SCRIPT_SAMPLE_CHARS])
+    tools = data.get("tools") if isinstance(data, dict) else None
+    if tools:
+        uses_tools = True
+    t = value_text(tools)
+    if t is not None:
+        total += count(t)
+    row.update(
+        n_messages=len(msgs),
+        n_turns=n_turns,
+        roles="+".join(sorted(roles)),
+        has_system=has_system,
+        uses_tools=uses_tools,
+        n_tool_calls=n_tool_calls,
+        script=guess_script("\n".join(script_text)) if script_text else None,
+        **{f"chars_{r}": chars[r] for r in ROLES},
+        **{f"tokens_{r}": toks[r] for r in ROLES},
+    )
+    if countable:
+        row["tokens_total"] = total
+        row["context_share"] = total / max_tokens if max_tokens > 0 else None
+    return row
+
+
+def _check_codes(ex: Example, validators: Sequence[Any]) -> tuple[list[str], int]:
+    codes: list[str] = []
+    n_errors = 0
+    for v in validators:
+        for f in v.check(ex):
+            codes.append(f.code)
+            n_errors += f.severity is Severity.ERROR
+    return codes, n_errors
+
+
+def stats_rows(
+    examples: Sequence[Example],
+    *,
+    model: str = "gpt-4o-mini",
+    max_tokens: int | None = None,
+    counter: Counter | None = None,
+    target: str = "curate",
+) -> list[dict[str, Any]]:
+    """The table rows for a batch of examples. Pure (same batch, same rows): tokens are
+    counted in one batched tiktoken call; per-example findings come from the same
+    validators ``curate validate`` runs (format checks and ``too_long``)."""
+    from curate.tokens import model_spec
+    from curate.validators.format import OpenAIFormat
+
+    spec = model_spec(model)
+    limit = max_tokens if max_tokens is not None else spec.max_tokens
+    counter = counter or _counter(spec.encoding)
+    texts = [t for ex in examples for t in example_texts(ex)]
+    uniq = list(dict.fromkeys(texts))
+    counts = dict(zip(uniq, counter.count_many(uniq), strict=True)) if uniq else {}
+    fmt = (OpenAIFormat(target=target),)
+    rows = []
+    for ex in examples:
+        codes, n_errors = _check_codes(ex, fmt)
+        row = example_row(ex, counts.__getitem__, max_tokens=limit, codes=codes, n_errors=n_errors)
+        if row["tokens_total"] is not None and row["tokens_total"] > limit:
+            codes.append("too_long")
+            row["codes"] = ",".join(dict.fromkeys(codes))
+            row["n_errors"] = n_errors + 1
+        rows.append(row)
+    return rows
+
+
+_COUNTERS: dict[str, Counter] = {}
+
+
+def _counter(encoding: str) -> Counter:
+    from curate.tokens import Counter
+
+    c = _COUNTERS.get(encoding)
+    if c is None:
+        c = _COUNTERS[encoding] = Counter(encoding)
+    return c
+
+
+# -- reading any supported input ---------------------------------------------------------
+
+
+def _clean(value: Any) -> Any:
+    """Drop ``None`` members that Arrow adds when it unifies struct fields (a Parquet row's
+    message gets ``name: None`` when any message in the file has a name)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def input_format(path: str | os.PathLike[str]) -> str:
+    """``jsonl``, ``parquet`` or ``hf`` (a ``save_to_disk`` folder), by the path.
+
+    Raises:
+        InputError: a missing path, or a folder that is not a saved dataset.
+    """
+    p = Path(path)
+    if p.is_dir():
+        if (p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists():
+            return "hf"
+        raise InputError(
+            f"{path}: is a directory but not a Hugging Face save_to_disk folder (no "
+            "dataset_info.json or dataset_dict.json). Pass JSONL or Parquet files."
+        )
+    if not p.exists():
+        raise InputError(f"{path}: no such file. Check the path (cwd is {os.getcwd()}).")
+    if p.suffix.lower() == ".parquet":
+        return "parquet"
+    return "jsonl"
+
+
+def iter_examples(
+    paths: Sequence[str | os.PathLike[str]], *, batch_size: int = BATCH_SIZE
+) -> Iterator[list[Example]]:
+    """Stream batches of :class:`Example` from chat JSONL files, Parquet files and Hugging
+    Face ``save_to_disk`` folders (each needs a ``messages`` column). Lines that are not
+    valid JSON are skipped here (``curate validate`` reports them)."""
+    for path in paths:
+        fmt = input_format(path)
+        if fmt == "jsonl":
+            yield from _jsonl_batches(str(path), batch_size)
+        elif fmt == "parquet":
+            yield from _parquet_batches(str(path), batch_size)
+        else:
+            yield from _hf_batches(str(path), batch_size)
+
+
+def _jsonl_batches(path: str, batch_size: int) -> Iterator[list[Example]]:
+    from curate.io import iter_raw_lines, parse_line
+
+    batch: list[Example] = []
+    for line, raw in iter_raw_lines(path):
+        parsed = parse_line(path, line, raw)
+        if isinstance(parsed, Example):
+            batch.append(parsed)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _records_batches(
+    file: str, fmt: str, records: Iterator[list[dict[str, Any]]]
+) -> Iterator[list[Example]]:
+    n = 0
+    for recs in records:
+        out = []
+        for rec in recs:
+            n += 1
+            out.append(Example(_clean(rec), Location(file, row=n, format=fmt)))
+        yield out
+
+
+def _require_messages(path: str, columns: Sequence[str]) -> None:
+    if "messages" not in columns:
+        raise InputError(
+            f"{path}: no 'messages' column (have: {', '.join(columns) or 'none'}). "
+            "Convert it to chat format first with curate ingest."
+        )
+
+
+def _parquet_batches(path: str, batch_size: int) -> Iterator[list[Example]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as e:  # pragma: no cover - pyarrow comes with polars[pyarrow]/datasets
+        raise InputError("reading Parquet needs pyarrow: pip install 'curate[hf]'") from e
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from e
+    _require_messages(path, pf.schema_arrow.names)
+    yield from _records_batches(
+        path, "parquet", (b.to_pylist() for b in pf.iter_batches(batch_size=batch_size))
+    )
+
+
+def _hf_batches(path: str, batch_size: int) -> Iterator[list[Example]]:
+    try:
+        import datasets
+    except ImportError as e:
+        raise InputError(
+            f"{path}: reading a Hugging Face dataset needs the hf extra: pip install 'curate[hf]'"
+        ) from e
+    datasets.disable_progress_bars()
+    try:
+        loaded = datasets.load_from_disk(path)
+    except Exception as e:
+        raise InputError(f"{path}: cannot load the saved dataset ({e})") from e
+    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
+    for split, ds in splits:
+        file = f"{path}/{split}" if split is not None else path
+        _require_messages(file, ds.column_names)
+        table = ds.data  # Arrow, memory-mapped: batches without a full copy
+        yield from _records_batches(
+            file, "hf", (b.to_pylist() for b in table.to_batches(max_chunksize=batch_size))
+        )
+
+
+# -- the table ---------------------------------------------------------------------------
+
+
+def frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """A polars frame with the table's schema from rows."""
+    import polars as pl
+
+    return pl.DataFrame(list(rows), schema=schema())
+
+
+def stats_table(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    model: str = "gpt-4o-mini",
+    max_tokens: int | None = None,
+    target: str = "curate",
+    progress: Callable[[int], None] | None = None,
+) -> pl.DataFrame:
+    """The statistics table of every example in ``paths`` (JSONL, Parquet, HF folders),
+    built batch by batch (memory: the table itself, a few dozen bytes per example).
+
+    Example:
+        >>> import tempfile, os, json
+        >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t.jsonl")
+        >>> rows = [{"messages": [{"role": "system", "content": "Be brief."},
+        ...                       {"role": "user", "content": "hi"},
+        ...                       {"role": "assistant", "content": "hello"}]}]
+        >>> _ = open(p, "w").write("".join(json.dumps(r) + "\\n" for r in rows))
+        >>> t = stats_table([p], model="gpt-3.5-turbo")
+        >>> t.select("n_messages", "has_system", "tokens_total").row(0)
+        (3, True, 20)
+    """
+    import polars as pl
+
+    parts: list[pl.DataFrame] = []
+    for batch in iter_examples(paths):
+        rows = stats_rows(batch, model=model, max_tokens=max_tokens, target=target)
+        parts.append(frame(rows))
+        if progress is not None:
+            progress(len(batch))
+    if not parts:
+        return pl.DataFrame(schema=schema())
+    return pl.concat(parts, rechunk=True)
