@@ -1,0 +1,290 @@
+"""The data as the trainer sees it: findings and a summary per run.
+
+:func:`analyse` is pure (one rendered conversation in, findings out);
+:func:`scan` streams files through a :class:`~curate.trainer.backends.ChatTokenizer` in
+batches; :func:`trainer_view` is the hook ``curate validate --tokenizer`` calls.
+
+Example:
+    >>> import tempfile, os, json
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "t.jsonl")
+    >>> row = {"messages": [{"role": "user", "content": "hi"},
+    ...                     {"role": "assistant", "content": "hello"}]}
+    >>> _ = open(p, "w").write(json.dumps(row) + "\\n")
+    >>> findings, summary = trainer_view([p], tokenizer="mistral:v3", max_length=5)
+    >>> [f.code for f in findings], summary["tokens"]["max"], summary["n_truncated"]
+    (['truncated_by_trainer'], 7, 1)
+"""
+
+from __future__ import annotations
+
+from collections import Counter as CountDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from curate.io import read_jsonl
+from curate.records import Example, Finding, Location, Severity
+from curate.trainer.backends import (
+    ChatTokenizer,
+    Conversation,
+    Rendered,
+    TemplateFailure,
+    load_tokenizer,
+    text_of,
+)
+from curate.trainer.lengths import LengthStats, distribution, suggest_max_length
+
+BATCH = 512
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _role(messages: list[dict[str, Any]], i: int | None) -> str:
+    if i is None or not 0 <= i < len(messages):
+        return "a"
+    return str(messages[i].get("role"))
+
+
+def analyse(
+    r: Rendered | TemplateFailure,
+    messages: list[dict[str, Any]],
+    where: Location,
+    *,
+    kind: str,
+    max_length: int | None,
+    control_tokens: Sequence[str] = (),
+) -> list[Finding]:
+    """Findings for one conversation as the trainer renders it. Pure.
+
+    Example:
+        >>> r = Rendered(12, [(6, 12, 1)], "user: hi assistant: hello", "prefix")
+        >>> msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+        >>> [f.code for f in analyse(r, msgs, Location("t.jsonl", 1), kind="hf", max_length=4)]
+        ['template_dropped_content', 'truncated_by_trainer', 'no_trainable_tokens']
+    """
+    out: list[Finding] = []
+    engine = "mistral-common" if kind == "mistral" else "the chat template"
+    if isinstance(r, TemplateFailure):
+        at = f" at message {r.message_index} ({_role(messages, r.message_index)})"
+        out.append(
+            Finding(
+                "template_error",
+                Severity.ERROR,
+                f"{engine} rejects this conversation"
+                f"{at if r.message_index is not None else ''}: {r.message}",
+                where.with_message(r.message_index),
+                hint="the trainer stops on this example: reshape it to what the template accepts "
+                "(e.g. fold the system prompt into the first user turn, merge consecutive turns "
+                "of one role) or drop it",
+            )
+        )
+        return out
+    # what the template kept of each message
+    squashed = _squash(r.text) if kind != "tiktoken" else ""
+    for i, m in enumerate(messages):
+        text = text_of(m.get("content"))
+        if not text or not text.strip():
+            continue
+        if kind != "tiktoken" and _squash(text) not in squashed:
+            out.append(
+                Finding(
+                    "template_dropped_content",
+                    Severity.WARNING,
+                    f"the {m.get('role')} message's text ({len(text)} chars) is missing from the "
+                    f"prompt {engine} renders: the model never sees it",
+                    where.with_message(i),
+                    hint="use a template that renders this role, or move the text into a turn it "
+                    "keeps (e.g. prepend the system prompt to the first user message)",
+                )
+            )
+        for tok in control_tokens:
+            if tok in text:
+                plain = kind == "mistral"
+                out.append(
+                    Finding(
+                        "special_token_in_text",
+                        Severity.INFO if plain else Severity.WARNING,
+                        f"the {m.get('role')} message contains {tok!r}, "
+                        + (
+                            "a control token's text: mistral-common encodes it as plain text, "
+                            "but a Hugging Face tokenizer of the same model reads it as the "
+                            "control token"
+                            if plain
+                            else "which the tokenizer reads as a control token, not as text"
+                        ),
+                        where.with_message(i),
+                        hint="remove or escape it, or the model learns a false turn boundary",
+                        data={"token": tok},
+                    )
+                )
+                break
+    trainable = r.trainable
+    kept = trainable
+    if max_length is not None and r.n_tokens > max_length:
+        kept = sum(max(0, min(e, max_length) - s) for s, e, _ in r.spans)
+        lost = trainable - kept
+        cut_in = next((mi for s, e, mi in r.spans if e > max_length), None)
+        out.append(
+            Finding(
+                "truncated_by_trainer",
+                Severity.WARNING if lost else Severity.INFO,
+                f"{r.n_tokens} tokens > max_length={max_length}: the trainer cuts the last "
+                f"{r.n_tokens - max_length} tokens, {lost} of {trainable} trainable "
+                "(assistant) tokens among them",
+                where.with_message(cut_in),
+                hint=f"raise --max-length to {r.n_tokens}, or shorten or split this conversation",
+                data={"tokens": r.n_tokens, "trainable_lost": lost},
+            )
+        )
+    assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+    if assistants and kept == 0:
+        if trainable:
+            first = min(s for s, _, _ in r.spans)
+            msg = (
+                f"nothing left to learn: the first trainable token is at position {first}, "
+                f"past max_length={max_length}, so truncation removes every assistant token"
+            )
+            hint = f"raise --max-length above {first}, shorten the prompt, or drop the example"
+        elif all(i in r.untrained for i in assistants):
+            msg = "nothing to learn: every assistant message has weight 0"
+            hint = "set weight 1 on the assistant turn to learn from, or drop the example"
+        else:
+            msg = f"nothing to learn: {engine} renders no trainable assistant tokens"
+            hint = "check that the template renders assistant turns (and its generation markers)"
+        out.append(
+            Finding(
+                "no_trainable_tokens",
+                Severity.ERROR,
+                msg,
+                where.with_message(assistants[0]),
+                hint=hint,
+                data={"tokens": r.n_tokens},
+            )
+        )
+    return out
+
+
+@dataclass
+class Scan:
+    """What a scan collected (besides findings)."""
+
+    tokenizer: str
+    kind: str
+    max_length: int | None
+    stats: LengthStats = field(default_factory=LengthStats)
+    n_template_errors: int = 0
+    n_truncated: int = 0
+    n_no_trainable: int = 0
+    n_skipped: int = 0
+    trainable_kept: int = 0
+    mask_sources: CountDict[str] = field(default_factory=CountDict)
+    codes: CountDict[str] = field(default_factory=CountDict)
+
+    def summary(self, shares: Sequence[float] | None = None) -> dict[str, Any]:
+        tokens, trainable, *_ = self.stats.arrays()
+        out: dict[str, Any] = {
+            "tokenizer": self.tokenizer,
+            "kind": self.kind,
+            "max_length": self.max_length,
+            "n_examples": len(self.stats) + self.n_template_errors,
+            "n_rendered": len(self.stats),
+            "n_template_errors": self.n_template_errors,
+            "n_skipped": self.n_skipped,
+            "n_truncated": self.n_truncated,
+            "n_no_trainable": self.n_no_trainable,
+            "tokens": distribution(tokens),
+            "trainable_tokens": distribution(trainable),
+            "trainable_after_truncation": self.trainable_kept,
+            "mask_source": dict(self.mask_sources),
+            "findings": dict(self.codes),
+        }
+        if self.max_length is not None:
+            out["truncation"] = self.stats.cost(self.max_length)
+        if shares is not None:
+            out["suggestions"] = suggest_max_length(self.stats, shares=shares)
+        return out
+
+
+def _conversations(paths: Sequence[str], scan: Scan) -> Iterator[tuple[Example, Conversation]]:
+    for path in paths:
+        for item in read_jsonl(path):
+            if not isinstance(item, Example):
+                continue  # line-level problems: the format validator reports them
+            msgs = item.messages
+            if not msgs or not all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs
+            ):
+                scan.n_skipped += 1
+                continue
+            tools = item.data.get("tools") if isinstance(item.data, dict) else None
+            yield item, (msgs, tools)
+
+
+def scan(
+    paths: Sequence[str],
+    tok: ChatTokenizer,
+    *,
+    max_length: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH,
+) -> tuple[list[Finding], Scan]:
+    """Render, count and check every conversation in ``paths`` (streamed, in batches)."""
+    result = Scan(tok.name, tok.kind, max_length)
+    findings: list[Finding] = []
+    controls = tok.control_tokens()
+    batch: list[tuple[Example, Conversation]] = []
+
+    def flush() -> None:
+        rendered = tok.render_batch([c for _, c in batch])
+        for (ex, (msgs, _)), r in zip(batch, rendered, strict=True):
+            fs = analyse(
+                r, msgs, ex.source, kind=tok.kind, max_length=max_length, control_tokens=controls
+            )
+            findings.extend(fs)
+            for f in fs:
+                result.codes[f.code] += 1
+            if isinstance(r, TemplateFailure):
+                result.n_template_errors += 1
+                continue
+            result.mask_sources[r.mask_source] += 1
+            result.stats.add(r.n_tokens, [(s, e) for s, e, _ in r.spans])
+            kept = r.spans
+            if max_length is not None and r.n_tokens > max_length:
+                result.n_truncated += 1
+                kept = [(s, min(e, max_length), m) for s, e, m in r.spans if s < max_length]
+            result.trainable_kept += sum(e - s for s, e, _ in kept)
+            if any(f.code == "no_trainable_tokens" for f in fs):
+                result.n_no_trainable += 1
+        if progress is not None:
+            progress(len(batch))
+        batch.clear()
+
+    for item in _conversations(paths, result):
+        batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return findings, result
+
+
+def trainer_view(
+    paths: Sequence[str],
+    *,
+    tokenizer: str,
+    max_length: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Check ``paths`` the way a trainer tokenizes them (the ``validate --tokenizer``
+    hook). Returns the findings and a JSON-able summary (for validate's ``"trainer"`` key).
+    Raises :class:`~curate.records.CurateError` for a tokenizer that cannot be loaded.
+    """
+    if max_length is not None and max_length <= 0:
+        from curate.records import CurateError
+
+        raise CurateError(f"--max-length must be a positive number of tokens, got {max_length}.")
+    tok = load_tokenizer(tokenizer)
+    findings, result = scan(paths, tok, max_length=max_length, progress=progress)
+    return findings, result.summary()
