@@ -1,1 +1,426 @@
-"""curate.ingest"""
+"""Ingest: every common fine-tuning format in, one canonical chat JSONL out.
+
+- :func:`read` streams one file as :class:`~curate.records.Example` (canonical record with
+  ``id`` and ``source``) or :class:`~curate.records.Rejected` items, one per input record.
+- :func:`detect` names the format of some records, and why.
+- :func:`ingest_paths` is ``curate ingest``: files, globs and directories in, one JSONL out
+  (plus a rejects file), atomically, with the counts.
+
+Formats live in a registry (:mod:`curate.ingest.base`); each is one small module.
+
+Example:
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> src = os.path.join(d, "a.json")
+    >>> _ = open(src, "w").write('[{"instruction": "Hi", "input": "", "output": "Hello"}]')
+    >>> [ex.data["messages"][1]["content"] for ex in read(src)]
+    ['Hello']
+    >>> rep = ingest_paths([src], os.path.join(d, "out.jsonl"))
+    >>> rep.read, rep.written, rep.rejected, dict(rep.by_format)
+    (1, 1, 0, {'alpaca': 1})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curate.ingest.base import (
+    REASONS,
+    REGISTRY,
+    BaseIngestor,
+    IngestOptions,
+    Ingestor,
+    Reject,
+    get,
+    names,
+    register,
+)
+from curate.ingest.readers import Raw, Source, expand, read_raw
+from curate.records import Example, InputError, Location, Rejected, content_id
+
+__all__ = [
+    "REASONS",
+    "REGISTRY",
+    "BaseIngestor",
+    "Detection",
+    "FileResult",
+    "IngestOptions",
+    "IngestReport",
+    "Ingestor",
+    "Reject",
+    "convert",
+    "detect",
+    "get",
+    "ingest_paths",
+    "names",
+    "read",
+    "register",
+]
+
+#: records looked at to detect a file's format
+SAMPLE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """The format chosen for a file and why (``"keys instruction, output in 20 of 20
+    sampled records"``)."""
+
+    format: str
+    reason: str
+
+
+def _keys_text(keys: Iterable[str]) -> str:
+    return ", ".join(sorted(keys))
+
+
+def detect(records: Sequence[Any], file: str = "<input>") -> Detection:
+    """Pick the format that fits the most of ``records`` (raw input records).
+
+    A format fits a record whose keys include all of its ``required`` keys and none of its
+    ``excluded`` ones. Among formats fitting the same number of records, one whose required
+    keys include all the others' wins (``sharegpt_preference`` over ``sharegpt``); otherwise
+    the input is ambiguous. Fallback formats (``text``) only count when nothing else fits.
+
+    Raises:
+        InputError: no record is an object, no format fits, or two fit equally.
+
+    Example:
+        >>> detect([{"instruction": "a", "input": "", "output": "b"}]).format
+        'alpaca'
+        >>> detect([{"instruction": "a", "output": "b", "response": "c"}], "x.jsonl")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        curate.records.InputError: x.jsonl: ambiguous format: the records fit alpaca ... dolly ...
+    """
+    objs = [r for r in records if isinstance(r, dict)]
+    if not objs:
+        raise InputError(
+            f"{file}: cannot detect the format: none of the first {len(records)} records is a "
+            "JSON object. Check that the file is JSON/JSONL/CSV/Parquet with one example per "
+            "record."
+        )
+    names()  # load the built-in formats
+    key_sets = [frozenset(str(k) for k in r) for r in objs]
+    for fallback in (False, True):
+        scores: dict[str, int] = {}
+        for name, ing in REGISTRY.items():
+            if bool(ing.fallback) != fallback or not ing.required:
+                continue
+            n = sum(1 for ks in key_sets if _fits(ing, ks))
+            if n:
+                scores[name] = n
+        if not scores:
+            continue
+        best = max(scores.values())
+        cands = sorted(n for n, s in scores.items() if s == best)
+        if len(cands) > 1:
+            widest = [
+                c for c in cands if all(REGISTRY[o].required <= REGISTRY[c].required for o in cands)
+            ]
+            if len(widest) != 1:
+                listed = " and ".join(f"{c} ({_keys_text(REGISTRY[c].required)})" for c in cands)
+                options = " or ".join(f"--format {c}" for c in cands)
+                raise InputError(
+                    f"{file}: ambiguous format: the records fit {listed}. Pass {options}."
+                )
+            cands = widest
+        name = cands[0]
+        why = f"keys {_keys_text(REGISTRY[name].required)} in {best} of {len(objs)} sampled records"
+        return Detection(name, why)
+    known = "; ".join(
+        f"{n} ({_keys_text(REGISTRY[n].required)})" for n in names() if REGISTRY[n].required
+    )
+    raise InputError(
+        f"{file}: unknown format: the first record has keys {_keys_text(key_sets[0]) or '(none)'}. "
+        f"Known formats: {known}. Pass --format NAME, or map columns with "
+        "--map user=COLUMN --map assistant=COLUMN."
+    )
+
+
+def _fits(ing: Ingestor, keys: frozenset[str]) -> bool:
+    return ing.required <= keys and not (ing.excluded & keys)
+
+
+def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | Rejected:
+    """One raw record to a canonical :class:`Example` (``id``, the format's fields,
+    ``metadata``, ``source``) or a :class:`Rejected` with a reason code. Pure: safe to run
+    over batches in worker processes.
+
+    Example:
+        >>> raw = Raw(Location("a.jsonl", 3), {"prompt": "Hi", "completion": "Hello"})
+        >>> ex = convert(raw, get("prompt_completion"), IngestOptions())
+        >>> list(ex.data), ex.data["source"]["line"], ex.data["source"]["format"]
+        (['id', 'messages', 'source'], 3, 'prompt_completion')
+    """
+    loc = Location(raw.loc.file, raw.loc.line, raw.loc.row, None, ingestor.name)
+    if raw.error is not None:
+        return Rejected(loc, raw.error[0], raw.error[1], raw.record)
+    rec = raw.record
+    if not isinstance(rec, dict):
+        return Rejected(loc, "not_an_object", f"record is a JSON {_type(rec)}, not an object", rec)
+    try:
+        body = ingestor.convert(rec, options)
+    except Reject as r:
+        return Rejected(loc, r.reason, r.message, rec)
+    except InputError:
+        raise
+    except Exception as e:  # a bug in a converter must not lose the record
+        return Rejected(loc, "conversion_error", f"{type(e).__name__}: {e}", rec)
+    try:
+        cid = content_id(body)
+    except (TypeError, ValueError) as e:
+        return Rejected(loc, "conversion_error", f"not JSON-serialisable: {e}", rec)
+    data = {"id": cid, **body, "source": loc.to_dict()}
+    return Example(data, loc, cid)
+
+
+def _type(v: Any) -> str:
+    from curate.ingest.base import json_type
+
+    return json_type(v)
+
+
+def _peek(raws: Iterator[Raw], n: int) -> tuple[list[Raw], Iterator[Raw]]:
+    head = list(itertools.islice(raws, n))
+    return head, itertools.chain(head, raws)
+
+
+def _options(
+    maps: Mapping[str, str] | None, system: str | None, format: str | None
+) -> tuple[IngestOptions, str | None]:
+    from curate.ingest.columns import check_maps
+
+    maps = dict(maps or {})
+    if maps:
+        if format not in (None, "columns"):
+            raise InputError(f"--map only works with the columns format, not --format {format}")
+        check_maps(maps)
+        format = "columns"
+    elif format == "columns":
+        check_maps(maps)
+    if format is not None:
+        get(format)  # unknown names fail before anything is read
+    return IngestOptions(maps=maps, system=system or None), format
+
+
+def _open(
+    source: Source, format: str | None, options: IngestOptions
+) -> tuple[Detection | None, Iterator[Example | Rejected]]:
+    raws = read_raw(source.path, source.kind, split=source.split)
+    head, raws = _peek(raws, SAMPLE)
+    if not head:
+        return None, iter(())
+    if format is not None:
+        det = Detection(
+            format, "--map given" if format == "columns" and options.maps else "--format given"
+        )
+    else:
+        if not any(r.error is None for r in head):
+            bad = head[0]
+            raise InputError(
+                f"{bad.loc}: cannot detect the format: none of the first {len(head)} records "
+                f"parses ({bad.error[1] if bad.error else 'unreadable'})."
+            )
+        det = detect([r.record for r in head if r.error is None], source.path)
+    ingestor = get(det.format)
+    if det.format == "columns":
+        first = next(
+            (r.record for r in head if r.error is None and isinstance(r.record, dict)), None
+        )
+        if first is not None:
+            missing = [c for c in options.maps.values() if c not in first]
+            if missing:
+                target = next(t for t, c in options.maps.items() if c == missing[0])
+                raise InputError(
+                    f'{source.path}: column "{missing[0]}" not found (have: '
+                    f"{_keys_text(first)}). Pass --map {target}=COLUMN with one of them."
+                )
+    return det, (convert(r, ingestor, options) for r in raws)
+
+
+def read(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    maps: Mapping[str, str] | None = None,
+    system: str | None = None,
+    split: str | None = None,
+) -> Iterator[Example | Rejected]:
+    """Stream one file, glob or directory as canonical examples or rejects (one item per
+    input record). The Python twin of ``curate ingest`` without the writing.
+
+    Args:
+        path: a file (any supported container, maybe compressed), glob or directory.
+        format: force a format (see :func:`curate.ingest.base.names`); default: detect.
+        maps: column map for tables (``{"user": "question", "assistant": "answer"}``).
+        system: system prompt added to examples without one.
+        split: split of a saved Hugging Face ``DatasetDict``.
+
+    Raises:
+        InputError: unreadable input, unknown or ambiguous format.
+    """
+    options, fmt = _options(maps, system, format)
+    sources, _ = expand([str(path)], split=split)
+    for src in sources:
+        _, items = _open(src, fmt, options)
+        yield from items
+
+
+@dataclass
+class FileResult:
+    """Counts for one input file."""
+
+    file: str
+    format: str | None
+    reason: str
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "format": self.format,
+            "detected_because": self.reason,
+            "read": self.read,
+            "written": self.written,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
+class IngestReport:
+    """What :func:`ingest_paths` did. ``read == written + rejected`` always."""
+
+    output: str
+    rejects: str | None
+    files: list[FileResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    by_format: Counter[str] = field(default_factory=Counter)
+    by_reason: Counter[str] = field(default_factory=Counter)
+    written: int = 0
+    rejected: int = 0
+
+    @property
+    def read(self) -> int:
+        return self.written + self.rejected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "written": self.written,
+            "rejected": self.rejected,
+            "by_format": dict(sorted(self.by_format.items())),
+            "by_reason": dict(sorted(self.by_reason.items())),
+            "output": self.output,
+            "rejects": self.rejects,
+            "files": [f.to_dict() for f in self.files],
+            "skipped": self.skipped,
+        }
+
+
+def default_rejects_path(output: str | os.PathLike[str]) -> Path:
+    """``data/train.jsonl`` -> ``data/train.rejects.jsonl``.
+
+    Example:
+        >>> str(default_rejects_path("out/train.jsonl"))
+        'out/train.rejects.jsonl'
+    """
+    p = Path(output)
+    stem = p.name[: -len(".jsonl")] if p.name.endswith(".jsonl") else p.name
+    return p.with_name(f"{stem}.rejects.jsonl")
+
+
+def ingest_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    rejects: str | os.PathLike[str] | None = None,
+    maps: Mapping[str, str] | None = None,
+    system: str | None = None,
+    split: str | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> IngestReport:
+    """Ingest files, globs and directories into one canonical chat JSONL; the Python twin
+    of ``curate ingest``.
+
+    Output and rejects are written atomically (all or nothing); the rejects file is only
+    written when something was rejected (a stale one from an earlier run is removed).
+    Files are read in the order given (directories and globs sorted), so a re-run over the
+    same inputs writes byte-identical output.
+
+    Args:
+        paths: inputs (files of any supported container, globs, directories, saved datasets).
+        output: the JSONL to write.
+        format: force a format for every file; default: detect per file.
+        rejects: where rejects go (default: ``OUT.rejects.jsonl`` beside the output).
+        maps: column map (implies the ``columns`` format).
+        system: system prompt added to examples without one.
+        split: split of saved Hugging Face ``DatasetDict`` inputs.
+        on_file: called with each file's counts when it is done (progress, logging).
+
+    Raises:
+        InputError: unreadable input, unknown or ambiguous format, output equal to an input.
+    """
+    options, fmt = _options(maps, system, format)
+    out_path = Path(output)
+    rej_path = Path(rejects) if rejects is not None else default_rejects_path(out_path)
+    if out_path.resolve() == rej_path.resolve():
+        raise InputError(f"{output}: the output and the rejects file must differ")
+    if out_path.is_dir():
+        raise InputError(f"{output}: is a directory; pass a file name like {output}/out.jsonl")
+    sources, skipped = expand([str(p) for p in paths], split=split, exclude={out_path, rej_path})
+    if not sources:
+        raise InputError(
+            "no input files found"
+            + (f" (skipped: {', '.join(skipped[:5])})" if skipped else "")
+            + ". Pass .jsonl, .json, .csv, .tsv, .parquet or .arrow files or a saved dataset."
+        )
+    outs = {out_path.resolve(), rej_path.resolve()}
+    for s in sources:
+        if Path(s.path).resolve() in outs:
+            raise InputError(f"{s.path}: is also the output; write somewhere else")
+    report = IngestReport(str(out_path), None, skipped=skipped)
+    from curate.io import atomic_write, dumps
+
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(atomic_write(out_path))
+        rej_file = None
+        for src in sources:
+            det, items = _open(src, fmt, options)
+            res = FileResult(src.path, det.format if det else None, det.reason if det else "empty")
+            report.files.append(res)
+            for item in items:
+                res.read += 1
+                report.by_format[res.format or "?"] += 1
+                if isinstance(item, Example):
+                    out.write(dumps(item.data))
+                    out.write("\n")
+                    res.written += 1
+                    report.written += 1
+                else:
+                    if rej_file is None:
+                        rej_file = stack.enter_context(atomic_write(rej_path))
+                    rej_file.write(dumps(item.to_dict()))
+                    rej_file.write("\n")
+                    res.rejected += 1
+                    report.rejected += 1
+                    report.by_reason[item.reason] += 1
+            if on_file is not None:
+                on_file(res)
+    if report.rejected:
+        report.rejects = str(rej_path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            rej_path.unlink()  # a stale rejects file from an earlier run would mislead
+    return report

@@ -1,0 +1,138 @@
+"""``curate ingest``: every common fine-tuning format in, canonical chat JSONL out.
+
+Calls :func:`curate.ingest.ingest_paths` with the same parameter names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.console import console, err_console, print_json, progress_bar
+from curate.records import InputError
+
+
+def parse_maps(values: list[str] | None) -> dict[str, str]:
+    """``["user=question", "assistant=answer"]`` -> ``{"user": "question", ...}``.
+
+    Example:
+        >>> parse_maps(["user=q", "assistant=a=b"])
+        {'user': 'q', 'assistant': 'a=b'}
+    """
+    out: dict[str, str] = {}
+    for v in values or []:
+        target, sep, column = v.partition("=")
+        if not sep or not target.strip() or not column:
+            raise InputError(f"--map {v!r}: expected TARGET=COLUMN, e.g. --map user=question")
+        if target.strip() in out:
+            raise InputError(f"--map {target.strip()} given twice")
+        out[target.strip()] = column
+    return out
+
+
+def ingest(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, globs or directories (.jsonl .json .csv .tsv .parquet .arrow, "
+            "maybe .gz/.bz2/.xz/.zst; saved Hugging Face datasets).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Canonical chat JSONL to write.")],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Force a format (--list-formats) [default: detect]."),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Rejected records with reasons [default: OUT.rejects.jsonl]."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Column map for tables: --map user=COL --map assistant=COL [--map system=COL].",
+        ),
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option(help="System prompt added to examples that have none.")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Split of a saved Hugging Face DatasetDict.")
+    ] = None,
+    allow_rejects: Annotated[
+        bool, typer.Option("--allow-rejects", help="Exit 0 even when records were rejected.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    list_formats: Annotated[
+        bool,
+        typer.Option("--list-formats", help="List the formats and exit.", is_eager=False),
+    ] = False,
+) -> None:
+    """Convert fine-tuning data (OpenAI, Alpaca, ShareGPT, Dolly, TRL, DPO, tables) into
+    canonical chat JSONL with ids and provenance; unconvertible records go to a rejects file.
+
+    Exit codes: 0 all written, 1 some records rejected (see --allow-rejects), 2 input error.
+
+    Example: curate ingest data/ -o train.jsonl --json
+    """
+    from curate.ingest import FileResult, ingest_paths, names
+    from curate.ingest.base import get
+
+    if list_formats:
+        for n in names():
+            console.print(f"{n:20} {get(n).description}", markup=False, highlight=False)
+        raise typer.Exit(0)
+    maps = parse_maps(map_)
+    total = sum(Path(s).stat().st_size for s in sources if Path(s).is_file())
+
+    with progress_bar(total or None, "ingesting", enabled=not json_out) as advance:
+
+        def on_file(res: FileResult) -> None:
+            p = Path(res.file)
+            advance(p.stat().st_size if p.is_file() else 0)
+            if json_out:
+                return
+            if res.format is None:
+                err_console.print(f"{res.file}: empty, no records", markup=False)
+                return
+            err_console.print(
+                f"{res.file}: {res.format} ({res.reason}); read {res.read:,}, "
+                f"written {res.written:,}, rejected {res.rejected:,}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        report = ingest_paths(
+            sources,
+            output,
+            format=format,
+            rejects=rejects,
+            maps=maps,
+            system=system,
+            split=split,
+            on_file=on_file,
+        )
+    code = 1 if report.rejected and not allow_rejects else 0
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        for s in report.skipped:
+            err_console.print(f"{s}: skipped (not a data file curate reads)", markup=False)
+        console.print(
+            f"read {report.read:,}, written {report.written:,} to {report.output}, "
+            f"rejected {report.rejected:,}" + (f" to {report.rejects}" if report.rejects else ""),
+            markup=False,
+            highlight=False,
+        )
+        for reason, n in sorted(report.by_reason.items()):
+            console.print(f"  {reason}: {n:,}", markup=False)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

@@ -1,0 +1,13 @@
+"""Imports every built-in format module so that each registers itself."""
+
+from curate.ingest import (  # noqa: F401
+    alpaca,
+    columns,
+    dolly,
+    openai,
+    openai_dpo,
+    preference,
+    prompt_completion,
+    sharegpt,
+    text,
+)

@@ -1,0 +1,56 @@
+"""OpenAI chat JSONL (also TRL's conversational language-modelling type): ``messages``,
+with ``tools``, ``parallel_tool_calls``, ``functions`` and per-message ``tool_calls`` /
+``weight`` kept exactly as given. Other top-level keys move under ``metadata``.
+
+Content is not judged here (empty turns, role order): that is ``curate validate``'s job,
+so a chat file round-trips unchanged.
+
+Example:
+    >>> from curate.ingest.base import IngestOptions
+    >>> rec = {"messages": [{"role": "user", "content": "hi"}], "lang": "en"}
+    >>> OpenAIChat().convert(rec, IngestOptions())
+    {'messages': [{'role': 'user', 'content': 'hi'}], 'metadata': {'lang': 'en'}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curate.ingest.base import (
+    BaseIngestor,
+    IngestOptions,
+    Reject,
+    extras,
+    finish,
+    json_type,
+    register,
+)
+
+#: top-level keys of OpenAI's chat fine-tuning format, kept as they are
+TOP_LEVEL = ("messages", "tools", "parallel_tool_calls", "functions")
+
+
+@register("openai")
+class OpenAIChat(BaseIngestor):
+    description = "OpenAI chat JSONL: messages (+ tools, tool_calls, weight); TRL conversational"
+    required = frozenset({"messages"})
+    excluded = frozenset({"chosen", "rejected", "completion"})
+
+    def convert(self, record: dict[str, Any], options: IngestOptions) -> dict[str, Any]:
+        messages = record.get("messages")
+        if messages is None:
+            raise Reject("missing_field", 'field "messages" is missing')
+        if not isinstance(messages, list):
+            raise Reject(
+                "wrong_type", f'field "messages" is a JSON {json_type(messages)}, expected an array'
+            )
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict):
+                raise Reject(
+                    "wrong_type", f"messages[{i}] is a JSON {json_type(m)}, expected an object"
+                )
+        body: dict[str, Any] = {"messages": [dict(m) for m in messages]}
+        for key in TOP_LEVEL[1:]:
+            if key in record:
+                body[key] = record[key]
+        return finish(body, extras(record, set(TOP_LEVEL)), options)
