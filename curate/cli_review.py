@@ -1,0 +1,237 @@
+"""``curate review``: push examples to Argilla, pull decisions back, run a local Argilla.
+
+Thin wrappers over :mod:`curate.review.push`, :mod:`curate.review.pull` and
+:mod:`curate.review.server` (same option names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.console import console, err_console, print_json, progress_bar
+
+review_app = typer.Typer(
+    help="Review examples in Argilla: push findings, pull decisions (with an audit trail), "
+    "or run a local Argilla server.",
+    no_args_is_help=True,
+)
+
+ApiUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        help="Argilla server URL [default: $ARGILLA_API_URL, else the local `curate review serve`].",
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key", help="Argilla API key [default: $ARGILLA_API_KEY or local server's]."
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Local server data dir [default: ~/.cache/curate/argilla-server]."
+    ),
+]
+Workspace = Annotated[
+    str | None, typer.Option("--workspace", help="Argilla workspace [default: your own/first].")
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
+
+
+@review_app.command("push")
+def push_cmd(
+    input: Annotated[Path, typer.Argument(help="Canonical chat JSONL (as curate ingest writes).")],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Argilla dataset [default: the file's name].")
+    ] = None,
+    workspace: Workspace = None,
+    only_flagged: Annotated[
+        bool, typer.Option("--only-flagged", help="Push only examples with findings.")
+    ] = False,
+    sample: Annotated[
+        int | None, typer.Option("--sample", help="Push a deterministic sample of N.", min=1)
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of --sample.")] = 0,
+    duplicates: Annotated[
+        bool, typer.Option(help="Run the duplicate checks too (duplicates suggest reject).")
+    ] = True,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Send examples with their findings to an Argilla dataset (idempotent: re-push updates).
+
+    Example: curate review push data/train.jsonl --dataset train --only-flagged
+    """
+    from curate.review.client import connect
+    from curate.review.push import default_dataset_name, push
+
+    client = connect(api_url, api_key, data_dir=data_dir)
+    name = dataset or default_dataset_name(input)
+    total: list[int] = []
+    with progress_bar(None, f"push {name}") as advance:
+        result = push(
+            input,
+            dataset=name,
+            workspace=workspace,
+            client=client,
+            only_flagged=only_flagged,
+            sample=sample,
+            seed=seed,
+            duplicates=duplicates,
+            progress=advance,
+            on_total=total.append,
+        )
+    out = result.to_dict()
+    if json_out:
+        print_json(out)
+        return
+    skipped = ", ".join(f"{k}: {v}" for k, v in out["skipped"].items()) or "none"
+    console.print(
+        f"pushed {out['pushed']} of {out['read']} examples to {out['url']} "
+        f"workspace {out['workspace']!r}, dataset {out['dataset']!r} "
+        f"({out['flagged']} flagged, {out['not_selected']} not selected, skipped: {skipped}) "
+        f"in {out['seconds']} s",
+        highlight=False,
+    )
+
+
+@review_app.command("pull")
+def pull_cmd(
+    dataset: Annotated[str, typer.Option("--dataset", help="Argilla dataset to pull.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="The chat JSONL that was pushed.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Kept (and corrected) examples.")],
+    audit: Annotated[
+        Path | None, typer.Option("--audit", help="Audit trail JSONL (appended to).")
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="Rejected examples [default: OUTPUT.rejected.jsonl]."),
+    ] = None,
+    pending: Annotated[
+        str, typer.Option("--pending", help="Records without a decision: keep, drop or fail.")
+    ] = "keep",
+    conflicts: Annotated[
+        str, typer.Option("--conflicts", help="Reviewers disagree: majority or strict.")
+    ] = "majority",
+    workspace: Workspace = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Apply review decisions: accept keeps, reject moves to rejects, a correction replaces the
+    last assistant reply; one audit line per reviewed record.
+
+    Example: curate review pull --dataset train -i train.jsonl -o clean.jsonl --audit audit.jsonl
+    """
+    from curate.records import CurateError
+    from curate.review.client import connect
+    from curate.review.pull import CONFLICTS, PENDING, pull
+
+    if pending not in PENDING:
+        raise CurateError(f"--pending must be one of {', '.join(PENDING)} (got {pending!r})")
+    if conflicts not in CONFLICTS:
+        raise CurateError(f"--conflicts must be one of {', '.join(CONFLICTS)} (got {conflicts!r})")
+    client = connect(api_url, api_key, data_dir=data_dir)
+    with progress_bar(None, f"pull {dataset}") as advance:
+        result = pull(
+            input,
+            client=client,
+            dataset=dataset,
+            workspace=workspace,
+            out=output,
+            rejects=rejects,
+            audit=audit,
+            pending=pending,
+            conflicts=conflicts,
+            progress=advance,
+        )
+    out = result.to_dict()
+    if json_out:
+        print_json(out)
+        return
+    outcomes = ", ".join(f"{k}: {v}" for k, v in out["outcomes"].items()) or "none"
+    console.print(
+        f"read {out['read']}: kept {out['kept']} ({out['corrected']} corrected), "
+        f"rejected {out['rejected']}, not reviewed {out['not_reviewed']}; decisions: {outcomes}. "
+        f"Wrote {out['outputs']['out']}, {out['outputs']['rejects']}"
+        + (f", {out['audit_lines']} audit lines to {out['outputs']['audit']}" if audit else "")
+        + f" in {out['seconds']} s",
+        highlight=False,
+    )
+
+
+@review_app.command("serve")
+def serve_cmd(
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1.", min=1, max=65535)
+    ] = 6900,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Start a local Argilla server (web UI included, no Docker) in the background.
+
+    The first run builds its own environment (about a minute). Data persists in --data-dir.
+
+    Example: curate review serve --port 6900
+    """
+    from curate.review.server import serve
+
+    state = serve(port, data_dir, log=lambda m: err_console.print(f"[dim]{m}[/]"))
+    if json_out:
+        print_json(state)
+        return
+    console.print(
+        f"Argilla is running at {state['url']}\n"
+        f"  username: {state['username']}\n  password: {state['password']}\n"
+        f"  api key:  {state['api_key']}\n  data:     {state['data_dir']}\n"
+        "Stop it with `curate review stop`.",
+        highlight=False,
+    )
+
+
+@review_app.command("stop")
+def stop_cmd(data_dir: DataDir = None) -> None:
+    """Stop the local Argilla server (data is kept).
+
+    Example: curate review stop
+    """
+    from curate.review.server import stop
+
+    stopped = stop(data_dir)
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "not running", highlight=False)
+
+
+@review_app.command("status")
+def status_cmd(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Show whether the local Argilla server runs, where, and its processes (exit 1 if down).
+
+    Example: curate review status --json
+    """
+    from curate.review.server import status
+
+    state = status(data_dir)
+    if json_out:
+        print_json(state)
+    elif state["running"]:
+        procs = ", ".join(f"{k} {v}" for k, v in state["processes"].items())
+        console.print(
+            f"running at {state['url']} (user {state['username']}, api key {state['api_key']}); "
+            f"processes: {procs}; logs: {state['logs']}",
+            highlight=False,
+        )
+    else:
+        console.print(f"not running (data dir {state['data_dir']})", highlight=False)
+    if not state["running"]:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")
