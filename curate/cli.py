@@ -69,7 +69,9 @@ def version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """Prepare fine-tuning data for LLMs: ingest, validate, deduplicate, review, split."""
@@ -87,7 +89,9 @@ def option(cli_value: Any, config: dict[str, Any], key: str, default: Any) -> An
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Chat JSONL files to check.", show_default=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="Chat JSONL files to check.", show_default=False)
+    ],
     model: Annotated[
         str | None, typer.Option(help="Model to count and price for [default: gpt-4o-mini].")
     ] = None,
@@ -105,12 +109,15 @@ def validate(
         typer.Option(help="curate: provenance keys allowed; openai: only what OpenAI accepts."),
     ] = None,
     fail_on: Annotated[
-        FailOn | None, typer.Option(help="Exit 1 when a finding reaches this severity [default: error].")
+        FailOn | None,
+        typer.Option(help="Exit 1 when a finding reaches this severity [default: error]."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     style: Annotated[
         Style,
-        typer.Option(help="table: summary and grouped findings; compact: one file:line per finding."),
+        typer.Option(
+            help="table: summary and grouped findings; compact: one file:line per finding."
+        ),
     ] = Style.table,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every location, not the first 5 per code.")
@@ -288,7 +295,16 @@ def print_compact(report: Any) -> None:
 def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> None:
     """Human output: a summary table, then findings grouped by code with file:line."""
     table = Table(title=None, show_edge=False, header_style="bold")
-    for col in ("file", "examples", "valid", "invalid", "tokens", "billing tokens", "epochs", "est. cost"):
+    for col in (
+        "file",
+        "examples",
+        "valid",
+        "invalid",
+        "tokens",
+        "billing tokens",
+        "epochs",
+        "est. cost",
+    ):
         table.add_column(col, justify="left" if col == "file" else "right")
     rows = report.files + ([report.total] if len(report.files) > 1 else [])
     for rep in rows:
@@ -326,17 +342,19 @@ def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> No
         items = by_code.get(code, [])
         sev = items[0].severity if items else Severity.INFO
         color = {"error": "red", "warning": "yellow", "info": "blue"}[sev.value]
-        console.print(f"[bold {color}]{sev.value}[/] [bold]{code}[/] ({t.findings_by_code[code]:,})")
+        console.print(
+            f"[bold {color}]{sev.value}[/] [bold]{code}[/] ({t.findings_by_code[code]:,})"
+        )
         shown = items if verbose else items[:per_code]
         for f in shown:
             idx = f.location.message_index
             where = f"{f.location}" + (f" [message {idx}]" if idx is not None else "")
-            console.print(f"  {escape(where)}: {escape(f.message)}", highlight=False)
+            console.print(f"  {escape(where)}: {escape(f.message)}", highlight=False, soft_wrap=True)
         rest = t.findings_by_code[code] - len(shown)
         if rest > 0:
             console.print(f"  ... and {rest:,} more (--verbose lists all)")
         if items and items[0].hint:
-            console.print(f"  [dim]fix: {escape(items[0].hint)}[/]")
+            console.print(f"  [dim]fix: {escape(items[0].hint)}[/]", soft_wrap=True)
 
 
 # -- command discovery and the entry point -------------------------------------------------

@@ -1,0 +1,194 @@
+"""Benchmark: `curate validate` against the OpenAI cookbook's approach, same file, same run.
+
+Baseline ("cookbook"): json.loads of every line into a list, the cookbook's format-error
+loop, then len(encoding.encode(value)) for every value of every message (its
+num_tokens_from_messages / num_assistant_tokens_from_messages), exactly as the notebook.
+Both run in fresh subprocesses so peak memory (max RSS, workers included) is measured
+separately. Counts must agree, or the benchmark fails.
+
+    python bench/validate.py                 # 100,000 examples
+    python bench/validate.py --n 300000 --scale 100000,300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+SYSTEMS = [
+    "You are a helpful assistant.",
+    "You are Marv, a factual chatbot that is also sarcastic.",
+    "You are a customer-support agent for Acme Cloud. Answer briefly and politely.",
+    "Answer as a senior Python engineer. Prefer short code examples.",
+    "",
+]
+
+
+def corpus() -> list[str]:
+    """Real sentences from the public Alpaca sample (falls back to generated text)."""
+    texts: list[str] = []
+    p = SAMPLES / "alpaca_en_demo.json"
+    if p.exists():
+        for r in json.loads(p.read_text()):
+            texts.extend(t for t in (r.get("instruction"), r.get("input"), r.get("output")) if t)
+    if not texts:
+        rnd = random.Random(0)
+        words = "data model token train eval split the a of to and is for with on".split()
+        texts = [" ".join(rnd.choice(words) for _ in range(rnd.randint(5, 80))) for _ in range(5000)]
+    return texts
+
+
+def generate(path: Path, n: int, seed: int = 0) -> None:
+    rnd = random.Random(seed)
+    texts = corpus()
+    with path.open("w", encoding="utf-8") as f:
+        for _ in range(n):
+            msgs = []
+            sys_prompt = rnd.choice(SYSTEMS)
+            if sys_prompt:
+                msgs.append({"role": "system", "content": sys_prompt})
+            for _ in range(rnd.choice([1, 1, 1, 2, 3])):
+                # two real texts joined, so contents rarely repeat (as in real data)
+                msgs.append({"role": "user", "content": f"{rnd.choice(texts)}\n\n{rnd.choice(texts)}"})
+                msgs.append({"role": "assistant", "content": f"{rnd.choice(texts)} {rnd.choice(texts)}"})
+            f.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
+
+
+COOKBOOK = r'''
+import json, sys, time, resource
+from collections import defaultdict
+import numpy as np
+from curate.tokens import install_rank_files
+install_rank_files()  # the rank files only; the counting below is tiktoken + the notebook
+import tiktoken
+t0 = time.perf_counter()
+encoding = tiktoken.get_encoding(sys.argv[2])
+with open(sys.argv[1], "r", encoding="utf-8") as f:
+    dataset = [json.loads(line) for line in f]
+format_errors = defaultdict(int)
+for ex in dataset:
+    if not isinstance(ex, dict):
+        format_errors["data_type"] += 1; continue
+    messages = ex.get("messages", None)
+    if not messages:
+        format_errors["missing_messages_list"] += 1; continue
+    for message in messages:
+        if "role" not in message or "content" not in message:
+            format_errors["message_missing_key"] += 1
+        if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
+            format_errors["message_unrecognized_key"] += 1
+        if message.get("role", None) not in ("system", "user", "assistant", "function"):
+            format_errors["unrecognized_role"] += 1
+        content = message.get("content", None)
+        function_call = message.get("function_call", None)
+        if (not content and not function_call) or not isinstance(content, str):
+            format_errors["missing_content"] += 1
+    if not any(message.get("role", None) == "assistant" for message in messages):
+        format_errors["example_missing_assistant_message"] += 1
+def num_tokens_from_messages(messages, tokens_per_message=3, tokens_per_name=1):
+    num_tokens = 0
+    for message in messages:
+        num_tokens += tokens_per_message
+        for key, value in message.items():
+            num_tokens += len(encoding.encode(value))
+            if key == "name":
+                num_tokens += tokens_per_name
+    num_tokens += 3
+    return num_tokens
+def num_assistant_tokens_from_messages(messages):
+    num_tokens = 0
+    for message in messages:
+        if message["role"] == "assistant":
+            num_tokens += len(encoding.encode(message["content"]))
+    return num_tokens
+convo_lens = []; assistant_lens = []; n_missing_system = 0
+for ex in dataset:
+    messages = ex["messages"]
+    if not any(m["role"] == "system" for m in messages):
+        n_missing_system += 1
+    convo_lens.append(num_tokens_from_messages(messages))
+    assistant_lens.append(num_assistant_tokens_from_messages(messages))
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "n": len(dataset), "total": sum(convo_lens),
+                  "assistant": sum(assistant_lens), "n_missing_system": n_missing_system,
+                  "errors": dict(format_errors),
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+CURATE = r'''
+import json, sys, time, resource
+t0 = time.perf_counter()
+from curate.validate import validate_path
+r = validate_path([sys.argv[1]], model=sys.argv[2], workers=int(sys.argv[3]))
+d = r.to_dict()
+elapsed = time.perf_counter() - t0
+self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+kids_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"seconds": elapsed, "n": d["n_examples"], "total": d["tokens"]["total"],
+                  "assistant": d["tokens"]["assistant_total"],
+                  "n_missing_system": d["stats"]["n_missing_system"],
+                  "findings": d["findings_by_code"], "rss_mb": self_mb, "worker_rss_mb": kids_mb}))
+'''
+
+
+def run(code: str, *args: str) -> dict:
+    env = {**os.environ, "CI": "1"}
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+    if out.returncode:
+        sys.exit(out.stderr)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--model", default="gpt-4o-mini")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--scale", default="", help="comma-separated sizes: curate only, memory growth")
+    args = ap.parse_args()
+    from curate.tokens import model_spec
+
+    enc = model_spec(args.model).encoding
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "bench.jsonl"
+        t = time.perf_counter()
+        generate(path, args.n)
+        size_mb = path.stat().st_size / 1e6
+        print(f"generated {args.n:,} examples ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f}s; "
+              f"{os.cpu_count()} cores; model {args.model} ({enc})")
+        base = run(COOKBOOK, str(path), enc)
+        ours = run(CURATE, str(path), args.model, str(args.workers))
+        agree = (base["n"], base["total"], base["assistant"], base["n_missing_system"]) == (
+            ours["n"], ours["total"], ours["assistant"], ours["n_missing_system"])
+        print(f"{'':28}{'seconds':>10}{'ex/s':>12}{'peak MB':>10}")
+        print(f"{'baseline: cookbook loop':28}{base['seconds']:>10.2f}{base['n'] / base['seconds']:>12,.0f}"
+              f"{base['rss_mb']:>10.0f}")
+        peak = max(ours["rss_mb"], ours["worker_rss_mb"])
+        print(f"{'curate validate':28}{ours['seconds']:>10.2f}{ours['n'] / ours['seconds']:>12,.0f}"
+              f"{peak:>10.0f}  (main {ours['rss_mb']:.0f} MB, largest worker {ours['worker_rss_mb']:.0f} MB)")
+        print(f"speed-up: {base['seconds'] / ours['seconds']:.2f}x; counts agree: {agree} "
+              f"(total tokens {ours['total']:,}, assistant {ours['assistant']:,})")
+        if not agree:
+            sys.exit(f"COUNTS DIFFER: cookbook {base} vs curate {ours}")
+        for size in [int(s) for s in args.scale.split(",") if s]:
+            p2 = Path(d) / f"scale_{size}.jsonl"
+            generate(p2, size, seed=1)
+            r = run(CURATE, str(p2), args.model, str(args.workers))
+            print(f"scale {size:>9,}: {r['seconds']:.2f}s, main {r['rss_mb']:.0f} MB, "
+                  f"largest worker {r['worker_rss_mb']:.0f} MB")
+            p2.unlink()
+
+
+if __name__ == "__main__":
+    main()
