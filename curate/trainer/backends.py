@@ -488,8 +488,6 @@ class TiktokenChatTokenizer:
         self.name = name
         try:
             self.counter = Counter(encoding)
-        except CurateError:
-            raise
         except Exception as e:
             raise CurateError(
                 f"--tokenizer {name}: unknown or unavailable tiktoken encoding {encoding!r} "

@@ -32,7 +32,12 @@ from curate.trainer.backends import (
     load_tokenizer,
     text_of,
 )
-from curate.trainer.lengths import LengthStats, distribution, suggest_max_length
+from curate.trainer.lengths import (
+    LengthStats,
+    distribution,
+    packing_efficiency,
+    suggest_max_length,
+)
 
 BATCH = 512
 
@@ -202,6 +207,7 @@ class Scan:
         }
         if self.max_length is not None:
             out["truncation"] = self.stats.cost(self.max_length)
+            out["truncation"]["packing"] = packing_efficiency(tokens, self.max_length)
         if shares is not None:
             out["suggestions"] = suggest_max_length(self.stats, shares=shares)
         return out

@@ -1,0 +1,171 @@
+"""Counts and masks equal what the real libraries give, example by example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curate.records import CurateError
+from curate.tokens import Counter, count_examples
+from curate.trainer import Rendered, TemplateFailure, load_tokenizer
+from curate.trainer.backends import MISTRAL_FILES, _mask_span, _require
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAT = ROOT / "fixtures" / "trainer" / "chat.jsonl"
+
+
+def chats() -> list[list[dict[str, Any]]]:
+    return [json.loads(line)["messages"] for line in CHAT.read_text().splitlines()]
+
+
+def rendered(items: list[Rendered | TemplateFailure]) -> list[Rendered]:
+    assert all(isinstance(r, Rendered) for r in items), items
+    return items  # type: ignore[return-value]
+
+
+def test_counts_and_mask_equal_apply_chat_template_with_generation_markers(
+    tok_dirs: dict[str, Path], hf: Any
+) -> None:
+    tok = load_tokenizer(str(tok_dirs["chatml_gen"]))
+    ref = hf.from_pretrained(str(tok_dirs["chatml_gen"]))
+    data = chats()
+    got = rendered(tok.render_batch([(m, None) for m in data]))
+    for msgs, r in zip(data, got, strict=True):
+        out = ref.apply_chat_template(
+            msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
+        mask = [0] * len(out["input_ids"])
+        for s, e, _ in r.spans:
+            mask[s:e] = [1] * (e - s)
+        assert r.n_tokens == len(out["input_ids"])
+        assert mask == list(out["assistant_masks"])
+        assert r.mask_source == "generation"
+    # every assistant turn's span is tied to its message
+    assert [mi for _, _, mi in got[0].spans] == [2, 4]
+
+
+def test_prefix_mask_is_what_each_assistant_turn_adds(tok_dirs: dict[str, Path], hf: Any) -> None:
+    tok = load_tokenizer(str(tok_dirs["chatml"]))
+    ref = hf.from_pretrained(str(tok_dirs["chatml"]))
+    data = chats()
+    got = rendered(tok.render_batch([(m, None) for m in data]))
+    for msgs, r in zip(data, got, strict=True):
+        assert r.n_tokens == len(ref.apply_chat_template(msgs, tokenize=True)["input_ids"])
+        assert r.mask_source == "prefix"
+        added = 0
+        for i, m in enumerate(msgs):
+            if m["role"] != "assistant":
+                continue
+            prompt = ref.apply_chat_template(msgs[:i], tokenize=True, add_generation_prompt=True)
+            full = ref.apply_chat_template(msgs[: i + 1], tokenize=True)
+            added += len(full["input_ids"]) - len(prompt["input_ids"])
+        assert r.trainable == added
+    # the same conversations with generation markers learn the same text minus the final "\n"
+    gen = rendered(load_tokenizer(str(tok_dirs["chatml_gen"])).render_batch([(data[0], None)]))
+    assert got[0].trainable == gen[0].trainable + 2  # one "\n" token per assistant turn
+
+
+def test_weight_zero_turn_is_not_trainable(tok_dirs: dict[str, Path]) -> None:
+    msgs = chats()[0]
+    weighted = [dict(m) for m in msgs]
+    weighted[2]["weight"] = 0
+    for name in ("chatml", "chatml_gen"):
+        tok = load_tokenizer(str(tok_dirs[name]))
+        full, part = rendered(tok.render_batch([(msgs, None), (weighted, None)]))
+        assert [mi for *_, mi in part.spans] == [4]
+        assert part.untrained == [2]
+        assert part.trainable == full.spans[1][1] - full.spans[1][0]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v3-tekken", "tekken", "v7"])
+def test_mistral_counts_equal_encode_chat_completion(version: str) -> None:
+    from mistral_common.protocol.instruct.request import ChatCompletionRequest
+    from mistral_common.protocol.instruct.validator import ValidationMode
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    tok = load_tokenizer(f"mistral:{version}")
+    import importlib.resources
+
+    path = importlib.resources.files("mistral_common") / "data" / MISTRAL_FILES[version]
+    ref = MistralTokenizer.from_file(str(path), mode=ValidationMode.finetuning)
+    data = chats()
+    got = rendered(tok.render_batch([(m, None) for m in data]))
+    for msgs, r in zip(data, got, strict=True):
+        tokens = ref.encode_chat_completion(ChatCompletionRequest(messages=msgs)).tokens
+        assert r.n_tokens == len(tokens)
+        # each assistant span ends with the end-of-sequence token, as mistral-finetune trains it
+        assert [tokens[e - 1] for _, e, _ in r.spans] == [
+            ref.instruct_tokenizer.tokenizer.eos_id
+        ] * len(r.spans)
+        assert [mi for *_, mi in r.spans] == [
+            i for i, m in enumerate(msgs) if m["role"] == "assistant"
+        ]
+
+
+def test_mistral_versions_place_the_system_prompt_differently() -> None:
+    msgs = [
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Bonjour"},
+        {"role": "user", "content": "Thanks"},
+        {"role": "assistant", "content": "De rien"},
+    ]
+    texts = {}
+    for v in ("v1", "v3", "v7"):
+        (r,) = rendered(load_tokenizer(f"mistral:{v}").render_batch([(msgs, None)]))
+        texts[v] = r.text
+    assert texts["v1"].index("Answer in French") < texts["v1"].index("Hello")  # first user turn
+    assert texts["v3"].index("Answer in French") > texts["v3"].index("Bonjour")  # last user turn
+    assert texts["v7"].startswith("Answer in French")  # its own [SYSTEM_PROMPT] block
+
+
+def test_tiktoken_totals_equal_the_cookbook_count() -> None:
+    tok = load_tokenizer("tiktoken:cl100k_base")
+    data = chats()
+    got = rendered(tok.render_batch([(m, None) for m in data]))
+    ref = count_examples([(m, None) for m in data], Counter("cl100k_base"))
+    assert [r.n_tokens for r in got] == [c.total for c in ref]
+    assert [r.trainable for r in got] == [c.assistant for c in ref]
+
+
+def test_mask_span_uses_the_transformers_overlap_rule() -> None:
+    offsets = [(0, 3), (3, 5), (5, 5), (5, 9), (9, 12)]
+    n = len(offsets)
+    assert _mask_span(offsets.__getitem__, n, 4, 9) == (1, 4)  # tokens straddling the start
+    assert _mask_span(offsets.__getitem__, n, 5, 9) == (3, 4)  # the empty token is not included
+    assert _mask_span(offsets.__getitem__, n, 12, 20) == (5, 5)  # past the end: nothing
+
+
+def test_load_errors_say_what_to_do(tmp_path: Path, tok_dirs: dict[str, Path]) -> None:
+    with pytest.raises(CurateError, match=r"no such folder\. Pass a tokenizer folder"):
+        load_tokenizer(str(tmp_path / "missing" / "x y"))
+    with pytest.raises(CurateError, match="not in the local Hugging Face cache"):
+        load_tokenizer("nobody-here/NoSuchModel-0.1B")
+    with pytest.raises(CurateError, match="is a file; pass the folder"):
+        load_tokenizer(str(tok_dirs["chatml"] / "tokenizer.json"))
+    with pytest.raises(CurateError, match=r"no tokenizer\.json or tokenizer_config\.json"):
+        load_tokenizer(str(tmp_path))
+    with pytest.raises(
+        CurateError, match=r"unknown Mistral tokenizer 'v9'\. Use one of mistral:v1"
+    ):
+        load_tokenizer("mistral:v9")
+    with pytest.raises(CurateError, match="unknown or unavailable tiktoken encoding 'nope'"):
+        load_tokenizer("tiktoken:nope")
+    with pytest.raises(
+        CurateError, match=r"Install the trainer extra: pip install 'curate\[trainer\]'"
+    ):
+        _require("curate_no_such_module")
+
+
+def test_tokenizer_without_chat_template_is_refused(
+    tmp_path: Path, tok_dirs: dict[str, Path], hf: Any
+) -> None:
+    base = hf.from_pretrained(str(tok_dirs["chatml"]))
+    base.chat_template = None
+    base.save_pretrained(str(tmp_path / "base"))
+    (tmp_path / "base" / "chat_template.jinja").unlink(missing_ok=True)
+    with pytest.raises(CurateError, match="has no chat_template"):
+        load_tokenizer(str(tmp_path / "base"))
