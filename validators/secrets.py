@@ -1,0 +1,261 @@
+"""Find leaked secrets in text: provider API keys and tokens, private keys, passwords in
+URLs, and high-entropy values assigned to key-like names.
+
+The provider patterns come from `detect-secrets <https://github.com/Yelp/detect-secrets>`_
+(Yelp, maintained): the ``denylist`` regexes of its regex-based plugins (AWS, Azure,
+GitHub, GitLab, Slack, Stripe, Twilio, SendGrid, Mailchimp, npm, PyPI, OpenAI, Discord,
+Telegram, JWT, Square, IBM, Cloudant, SoftLayer, Artifactory) and its Shannon entropy
+function. We call those regexes directly instead of its line scanner: the scanner builds
+objects per line and runs every plugin on every line, which is too slow for 100,000
+examples; the regexes only run on text that holds a long token (the prefilter below).
+A few providers detect-secrets 1.5 does not know (Anthropic, current OpenAI project
+keys, Google, Hugging Face, GitHub fine-grained tokens, Groq, xAI) are added in
+:data:`EXTRA_PATTERNS`. Without detect-secrets installed, only those built-in patterns,
+private keys, passwords in URLs and the keyword + entropy rule run
+(:data:`DETECT_SECRETS_AVAILABLE` says which).
+
+Not reported, on purpose: values that say they are examples (``AKIAIOSFODNN7EXAMPLE``,
+``your_api_key``, ``xxxx``), environment look-ups, and bare hex strings such as git
+commit hashes (the entropy rule needs a key-like name before the value).
+
+Example:
+    >>> [(h.code, h.rule) for h in find_secrets("export GITHUB_TOKEN=ghp_" + "a1B2" * 9)]
+    [('secret_token', 'github_token')]
+    >>> find_secrets("fixed in commit 3f786850e387550fdab836ed7e6dc881de23001b")
+    []
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+
+class Hit(NamedTuple):
+    """One thing found in a string: ``text[start:end]`` is it."""
+
+    code: str
+    start: int
+    end: int
+    rule: str
+    label: str  # the redaction placeholder's name (EMAIL, SECRET...)
+
+
+#: rules detect-secrets' regexes are filed under (plugin class -> our rule name)
+_DS_RULES = {
+    "ArtifactoryDetector": "artifactory_token",
+    "AWSKeyDetector": "aws_access_key",
+    "AzureStorageKeyDetector": "azure_storage_key",
+    "CloudantDetector": "cloudant_credentials",
+    "DiscordBotTokenDetector": "discord_bot_token",
+    "GitHubTokenDetector": "github_token",
+    "GitLabTokenDetector": "gitlab_token",
+    "IbmCloudIamDetector": "ibm_cloud_iam_key",
+    "IbmCosHmacDetector": "ibm_cos_hmac_key",
+    "JwtTokenDetector": "jwt",
+    "MailchimpDetector": "mailchimp_key",
+    "NpmDetector": "npm_token",
+    "OpenAIDetector": "openai_key",
+    "PypiTokenDetector": "pypi_token",
+    "SendGridDetector": "sendgrid_key",
+    "SlackDetector": "slack_token",
+    "SoftlayerDetector": "softlayer_credentials",
+    "SquareOAuthDetector": "square_oauth_secret",
+    "StripeDetector": "stripe_key",
+    "TelegramBotTokenDetector": "telegram_bot_token",
+    "TwilioKeyDetector": "twilio_key",
+}
+#: detect-secrets patterns so loose (``AP`` + 9 letters, ``SK`` + 32) that the match must
+#: also hold a digit and a letter to count
+_LOOSE = frozenset({"artifactory_token", "twilio_key", "mailchimp_key"})
+
+#: providers detect-secrets 1.5 does not cover (and the most common ones, so the
+#: reduced rule set without it still catches them)
+EXTRA_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("anthropic_key", r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}"),
+    ("openai_key", r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{40,}"),
+    ("openai_key", r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}"),
+    ("google_api_key", r"AIza[0-9A-Za-z_\-]{35}"),
+    ("google_oauth_secret", r"GOCSPX-[A-Za-z0-9_\-]{28}"),
+    ("huggingface_token", r"hf_[A-Za-z]{34}(?![A-Za-z0-9])"),
+    ("github_token", r"github_pat_[A-Za-z0-9_]{82}"),
+    ("github_token", r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36}"),
+    ("groq_key", r"gsk_[A-Za-z0-9]{52}"),
+    ("xai_key", r"xai-[A-Za-z0-9]{80}"),
+    ("aws_access_key", r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}"),
+    ("slack_token", r"xox(?:a|b|p|o|s|r)-(?:\d+-)+[a-z0-9]+"),
+    ("stripe_key", r"(?:r|s)k_live_[0-9a-zA-Z]{24,}"),
+)
+
+_PRIVATE_KEY_RE = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[\s\S]{0,10000}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?"
+    r"|PuTTY-User-Key-File-[23]:[^\n]*"
+)
+# detect-secrets' BasicAuthDetector regex, with a span for the password only
+_URL_PASSWORD_RE = re.compile(
+    r"://[^:/?#\[\]@!$&'()*+,;=\s]+:([^:/?#\[\]@!$&'()*+,;=\s]+)@[A-Za-z0-9.\-]"
+)
+_KEYWORD_RE = re.compile(
+    r"(?i)(?<![A-Za-z])(?:(?:api[_\-]?key|apikey|secret(?:[_\-]?key)?|access[_\-]?key|"
+    r"auth[_\-]?token|access[_\-]?token|token|password|passwd|pwd|client[_\-]?secret|"
+    r"private[_\-]?key)[\"']?\s*(?::=|=>|[:=])|bearer)\s*[\"']?([A-Za-z0-9+/_\-.=]{16,})"
+)
+_LONG_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-+/=.]{16,}")
+#: the substrings that say "this is an example, not a real key"
+_DUMMY_RE = re.compile(
+    r"(?i)example|sample|dummy|placeholder|your|xxxx|\*\*\*|<|\$\{|\{\{|redacted|changeme|"
+    r"test_?key|fake|foo|bar|abcdef|123456|0000"
+)
+_DUMMY_PASSWORDS = frozenset(
+    {
+        "password",
+        "pass",
+        "passwd",
+        "pwd",
+        "secret",
+        "pw",
+        "changeme",
+        "xxx",
+        "user",
+        "username",
+        "root",
+        "admin",
+        "guest",
+        "test",
+        "mypassword",
+        "yourpassword",
+        "your_password",
+        "dbpassword",
+        "db_password",
+    }
+)
+
+try:  # the maintained detector library; optional (the [content] extra)
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+    DETECT_SECRETS_AVAILABLE = True
+except ImportError:  # pragma: no cover - exercised only without the extra
+    DETECT_SECRETS_AVAILABLE = False
+
+
+def _compile_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    out = [(rule, re.compile(p)) for rule, p in EXTRA_PATTERNS]
+    if DETECT_SECRETS_AVAILABLE:
+        for cls in get_mapping_from_secret_type_to_class().values():
+            rule = _DS_RULES.get(cls.__name__)
+            if rule is None:  # private keys, IPs, keywords, entropy: handled here
+                continue
+            out.extend((rule, rx) for rx in cls.denylist)
+    seen: set[str] = set()
+    unique = []
+    for rule, rx in out:
+        if rx.pattern not in seen:
+            seen.add(rx.pattern)
+            unique.append((rule, rx))
+    return unique
+
+
+PATTERNS: list[tuple[str, re.Pattern[str]]] = _compile_patterns()
+
+
+def shannon_entropy(data: str) -> float:
+    """Bits per character of ``data`` (detect-secrets' formula, over the string's own
+    characters).
+
+    Example:
+        >>> round(shannon_entropy("aaaa"), 2), round(shannon_entropy("abcd"), 2)
+        (0.0, 2.0)
+    """
+    if not data:
+        return 0.0
+    n = len(data)
+    return max(0.0, -sum(c / n * math.log2(c / n) for c in (data.count(ch) for ch in set(data))))
+
+
+def _looks_dummy(value: str) -> bool:
+    if _DUMMY_RE.search(value):
+        return True
+    return len(set(value)) <= 4
+
+
+def _mixed(value: str) -> bool:
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def _token_span(text: str, m: re.Match[str]) -> tuple[int, int]:
+    """The span of the secret itself: the first group if the regex has one, else the
+    match without the delimiters some detect-secrets regexes include."""
+    if m.re.groups and m.group(1):
+        # the widest group that holds the value (some denylists capture only a prefix)
+        best = max(range(1, m.re.groups + 1), key=lambda g: len(m.group(g) or ""))
+        if len(m.group(best) or "") >= 8:
+            return m.span(best)
+    s, e = m.span()
+    while s < e and text[s] in " \t\r\n=:\"'":
+        s += 1
+    while e > s and text[e - 1] in " \t\r\n\"'":
+        e -= 1
+    return s, e
+
+
+def find_secrets(text: str) -> list[Hit]:
+    """All secrets in ``text``, as non-overlapping :class:`Hit` s in text order.
+
+    Codes: ``secret_token`` (a provider's key or token), ``secret_private_key``,
+    ``secret_password_in_url``, ``secret_high_entropy`` (a random-looking value after
+    a key-like name such as ``api_key=`` or ``password:``).
+    """
+    hits: list[Hit] = []
+    has_long = _LONG_TOKEN_RE.search(text) is not None
+    if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
+        for m in _PRIVATE_KEY_RE.finditer(text):
+            hits.append(Hit("secret_private_key", m.start(), m.end(), "private_key", "PRIVATE_KEY"))
+    if "://" in text and "@" in text:
+        for m in _URL_PASSWORD_RE.finditer(text):
+            pw = m.group(1)
+            if pw.lower() in _DUMMY_PASSWORDS or _looks_dummy(pw) or pw.startswith(("$", "%")):
+                continue
+            hits.append(
+                Hit("secret_password_in_url", m.start(1), m.end(1), "password_in_url", "PASSWORD")
+            )
+    if has_long:
+        for rule, rx in PATTERNS:
+            for m in rx.finditer(text):
+                s, e = _token_span(text, m)
+                value = text[s:e]
+                if _looks_dummy(value) or (rule in _LOOSE and not _mixed(value)):
+                    continue
+                hits.append(Hit("secret_token", s, e, rule, "SECRET"))
+        for m in _KEYWORD_RE.finditer(text):
+            value = m.group(1).rstrip(".=")
+            s = m.start(1)
+            e = s + len(value)
+            if (
+                len(value) >= 16
+                and _mixed(value)
+                and not _looks_dummy(value)
+                and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f\-]{36}", value)
+                and not re.fullmatch(r"[a-z]+(?:[._][a-z]+)+", value)
+                and shannon_entropy(value) >= 3.5
+            ):
+                hits.append(Hit("secret_high_entropy", s, e, "keyword_entropy", "SECRET"))
+    return _non_overlapping(hits)
+
+
+def _non_overlapping(hits: list[Hit]) -> list[Hit]:
+    """Keep the first-found (most specific) hit where two overlap."""
+    if len(hits) <= 1:
+        return hits
+    priority = {
+        "secret_private_key": 0,
+        "secret_token": 1,
+        "secret_password_in_url": 2,
+        "secret_high_entropy": 3,
+    }
+    kept: list[Hit] = []
+    for h in sorted(hits, key=lambda h: (priority.get(h.code, 9), h.start, -(h.end - h.start))):
+        if all(h.end <= k.start or h.start >= k.end for k in kept):
+            kept.append(h)
+    return sorted(kept, key=lambda h: h.start)

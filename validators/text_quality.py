@@ -1,0 +1,494 @@
+"""Text that is well-formed but bad training data.
+
+- :func:`find_placeholders`: template slots left unfilled (``{{name}}``, ``{name}``,
+  ``<PLACEHOLDER>``, ``[INSERT ...]``, ``[Your Name]``), outside code.
+- :func:`find_boilerplate`: "As an AI language model" disclaimers.
+- :func:`find_refusal`: a reply that opens by refusing ("I'm sorry, but I can't...").
+- :func:`is_echo`: a reply that merely repeats its prompt.
+- :func:`find_truncation`: a reply cut off mid-sentence or inside an open code block.
+- :func:`find_repetition`: a degenerate loop (the same words over and over).
+- :func:`find_mojibake`: text decoded with the wrong encoding (``Ã©``), via ``ftfy``.
+- :func:`find_control_chars`: control and invisible bidirectional characters.
+- :func:`language_mismatch`: a reply in another language than its prompt, via the
+  offline ``py3langid`` model.
+
+``ftfy`` and ``py3langid`` are optional (the ``[content]`` extra): without them mojibake
+falls back to a short list of typical sequences and the language rule does not run.
+
+Example:
+    >>> [h.rule for h in find_placeholders("I am {{name}}, made by {{author}}.")]
+    ['mustache', 'mustache']
+    >>> find_truncation("Here is the code:\\n```python\\nprint(1)\\n" * 3)[0].rule
+    'open_code_block'
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from functools import lru_cache
+from typing import Any
+
+from curate.validators.secrets import Hit
+
+try:
+    from ftfy import badness as _ftfy_badness
+
+    FTFY_AVAILABLE = True
+except ImportError:  # pragma: no cover - only without the [content] extra
+    _ftfy_badness = None
+    FTFY_AVAILABLE = False
+
+try:
+    import py3langid.langid as _langid
+
+    LANGID_AVAILABLE = True
+except ImportError:  # pragma: no cover - only without the [content] extra
+    _langid = None
+    LANGID_AVAILABLE = False
+
+
+# -- code spans (placeholders are only looked for in prose) ------------------------------
+
+_CODE_RE = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]+`")
+
+
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    if "`" not in text:
+        return []
+    return [m.span() for m in _CODE_RE.finditer(text)]
+
+
+def _in_spans(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= pos < e for s, e in spans)
+
+
+# -- placeholders ---------------------------------------------------------------------
+
+#: the placeholders ``curate redact`` writes: not reported as unfilled templates
+REDACTION_LABELS = frozenset(
+    {"EMAIL", "PHONE", "CREDIT_CARD", "IP_ADDRESS", "IBAN", "SECRET", "PRIVATE_KEY", "PASSWORD"}
+)
+_MODEL_TOKENS = frozenset({"EOS", "BOS", "UNK", "PAD", "SEP", "CLS", "MASK", "START", "END"})
+_PLACEHOLDER_RE = re.compile(
+    r"(?P<mustache>\{\{\s*[A-Za-z_][\w.\- ]{0,40}?\s*\}\})"
+    r"|(?<![\w\\$}^_{])(?P<brace>\{[A-Za-z_][A-Za-z0-9_]{2,40}\})(?![\w{])"
+    r"|(?P<angle><[A-Z][A-Z0-9_]*(?: [A-Z0-9_]+)*>)"
+    r"|(?<![\w\]!])(?P<bracket>\[(?:(?i:insert|enter|add|your|type|put)\b[^\]\n]{0,60}"
+    r"|(?:[A-Z][\w'’]*\s){0,4}(?i:name|date|address|e-?mail|phone(?: number)?|company|"
+    r"recipient|title|position|city|organi[sz]ation|website|amount|placeholder)"
+    r"(?:\s[A-Z][\w'’]*){0,3})\](?![(\[:]))"
+)
+
+
+_CODE_LINE_RE = re.compile(r"""f["']|[=;$%]|\w\(|\breturn\b|\bprint\b|</?[a-z]|\{%|=>""")
+_CODE_TEXT_RE = re.compile(
+    r"(?m)^\s*(?:import |from \S+ import |def |class |#include|function |const |let |var |"
+    r"public |package |using |SELECT |<\?php|<template|<div)"
+)
+
+
+def _line_of(text: str, pos: int) -> str:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def find_placeholders(text: str) -> list[Hit]:
+    """Unfilled template slots outside code blocks and inline code.
+
+    ``{name}`` needs 3+ characters and no letter, backslash or ``$`` before it (LaTeX
+    and shell are not templates); ``<NAME>`` must be upper case (HTML is lower case) and
+    not a model token (``<EOS>``) or a ``curate redact`` placeholder; square brackets
+    need a slot word (``[Your Name]``, ``[Insert date]``, ``[Company Name]``).
+
+    Example:
+        >>> texts = ("Dear [Recipient's Name],", "use `{name}` in f-strings", "$\\\\frac{a}{b}$")
+        >>> [t for t in texts if find_placeholders(t)]
+        ["Dear [Recipient's Name],"]
+    """
+    if "{" not in text and "<" not in text and "[" not in text:
+        return []
+    code = _code_spans(text)
+    hits = []
+    looks_like_code: bool | None = None
+    for m in _PLACEHOLDER_RE.finditer(text):
+        if code and _in_spans(m.start(), code):
+            continue
+        kind = m.lastgroup or "placeholder"
+        if kind in ("brace", "mustache"):
+            # unfenced code: f-strings, str.format, Jinja/Vue templates
+            if looks_like_code is None:
+                looks_like_code = len(_CODE_TEXT_RE.findall(text)) >= 2
+            line = _line_of(text, m.start()).replace(m.group(), "")
+            if looks_like_code or _CODE_LINE_RE.search(line):
+                continue
+        if kind == "angle":
+            inner = m.group()[1:-1]
+            if len(inner) < 3 or inner in REDACTION_LABELS or inner in _MODEL_TOKENS:
+                continue
+        hits.append(Hit("template_placeholder", m.start(), m.end(), kind, "PLACEHOLDER"))
+    return hits
+
+
+# -- boilerplate and refusals ---------------------------------------------------------
+
+_BOILERPLATE_RE = re.compile(
+    r"(?i)\bas an? (?:ai|artificial intelligence)(?: (?:language )?model| assistant| chatbot)?\b"
+    r"|\bI(?:'m| am) (?:just |only )?an? (?:ai|artificial intelligence)(?: language model)?\b"
+    r"|\bas a (?:large )?language model\b"
+    r"|\bI(?:'m| am) a (?:large )?language model\b"
+    r"|\bmy (?:knowledge cutoff|training data (?:only )?goes up to)\b"
+    r"|\bI (?:do not|don't) have (?:personal )?(?:opinions|feelings|emotions|beliefs)\b"
+)
+_REFUSAL_RE = re.compile(
+    r"(?i)^\W*(?:(?:I'm|I am) (?:sorry|afraid)|(?:my )?apologies|I apologi[sz]e|sorry)?[,.!]?\s*"
+    r"(?:but\s+)?(?:I|we)\s+(?:cannot|can't|can ?not|won't|will not|am unable to|'m unable to|"
+    r"am not able to|'m not able to|must decline to|must refuse to)\s+"
+    r"(?:help|assist|provide|comply|fulfil|fulfill|do that|answer|create|write|generate|"
+    r"complete|engage|support|share|give)\b"
+    r"|^\W*(?:I'm|I am) sorry,? but (?:that|this) (?:request|is something I)"
+)
+
+
+_IDENTITY_QUESTION_RE = re.compile(
+    r"(?i)\b(?:who|what) (?:are|r) (?:you|u)\b|\byour name\b|\bwhat (?:model|llm)\b|"
+    r"\bare you\s+(?:(?:a|an)\s+)?(?:human|real|person|robot|bot|machine|ai|sentient|conscious|"
+    r"alive|based on|trained|made|created|developed|(?-i:[A-Z])[\w\-.]*\s*\?)|"
+    r"\byourself\b|\bwho (?:made|created|trained|built|developed) you\b|"
+    r"你是谁|你叫什么|你是什么"
+)
+
+
+_ABOUT_YOU_RE = re.compile(r"(?i)\b(?:you|your|yourself)\b")
+_REQUEST_RE = re.compile(r"(?i)\b(?:can|could|would|will|please|help)\b")
+
+
+def _is_identity_question(prompt: str) -> bool:
+    """ "Who are you?", "Are you GPT-4?", "Who programmed you?": a question to the
+    assistant about itself (named forms, or any short question about "you" that is not
+    a request)."""
+    if _IDENTITY_QUESTION_RE.search(prompt):
+        return True
+    return (
+        len(prompt) <= 60 and bool(_ABOUT_YOU_RE.search(prompt)) and not _REQUEST_RE.search(prompt)
+    )
+
+
+def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
+    """The first "As an AI language model"-style disclaimer in an assistant reply.
+
+    A reply to an identity question (``prompt`` "Who are you?", "Are you ChatGPT?") is an
+    identity answer, not boilerplate, and is not reported.
+
+    Example:
+        >>> t = "As an AI language model, I do not have opinions."
+        >>> h = find_boilerplate(t); t[h.start:h.end]
+        'As an AI language model'
+        >>> find_boilerplate("I'm a language model trained by LMSYS.", "Who are you?") is None
+        True
+    """
+    if "AI" not in text and "ai " not in text and "model" not in text and "have" not in text:
+        return None
+    identity_q = prompt is not None and _is_identity_question(prompt)
+    for m in _BOILERPLATE_RE.finditer(text):
+        if identity_q:  # "Who are you?" "I am an AI assistant..." is the answer, not filler
+            continue
+        return Hit("assistant_boilerplate", m.start(), m.end(), "ai_disclaimer", "")
+    return None
+
+
+def find_refusal(text: str) -> Hit | None:
+    """A reply that starts by refusing (only the opening 300 characters are looked at:
+    "I cannot stress enough" deep inside a helpful answer is not a refusal).
+
+    Example:
+        >>> find_refusal("I'm sorry, but I can't help with that request.").rule
+        'refusal_opening'
+        >>> find_refusal("Sure! I can help with that.") is None
+        True
+    """
+    m = _REFUSAL_RE.search(text[:300].lstrip())
+    if m is None:
+        return None
+    off = len(text) - len(text.lstrip())
+    return Hit("assistant_refusal", off + m.start(), off + m.end(), "refusal_opening", "")
+
+
+# -- echo ------------------------------------------------------------------------------
+
+_NON_WORD_RE = re.compile(r"[\W_]+")
+
+
+def _norm(text: str) -> str:
+    return _NON_WORD_RE.sub(" ", text.lower()).strip()
+
+
+def is_echo(prompt: str, reply: str, *, min_chars: int = 12) -> bool:
+    """True when ``reply`` is the prompt again (same words, ignoring case and
+    punctuation), or the prompt with at most 10% added or removed.
+
+    Example:
+        >>> is_echo("What is the capital of France?", "What is the capital of France")
+        True
+        >>> is_echo("Fix the grammar: she go home.", "She goes home.")
+        False
+    """
+    r = _norm(reply)
+    if len(r) < min_chars:
+        return False
+    p = _norm(prompt)
+    if r == p:
+        return True
+    short, long_ = (r, p) if len(r) < len(p) else (p, r)
+    return len(short) >= 0.9 * len(long_) and short in long_
+
+
+# -- truncation -----------------------------------------------------------------------
+
+_DANGLING_WORDS = frozenset(
+    "the a an and or but of to with for in on at by from that which who is are was were "
+    "be as if than then because while when into onto its their our your my his her this "
+    "these those such".split()
+)
+_LAST_WORD_RE = re.compile(r"([A-Za-z]+)\s*$")
+
+
+def find_truncation(text: str, *, min_chars: int = 80) -> list[Hit]:
+    """A reply cut off: an odd number of code fences (a code block left open), or a
+    reply of ``min_chars`` or more ending in a comma, a colon, an open bracket, or a
+    word that cannot end a sentence ("the", "and", "of"...).
+
+    Example:
+        >>> find_truncation("There are three reasons to move. First, the rent in the city "
+        ...                 "has doubled since last year. Second, the cost of the")[0].rule
+        'dangling_word'
+        >>> find_truncation("Paris is the capital of France.")
+        []
+    """
+    hits = []
+    if text.count("```") % 2 == 1:
+        pos = text.rfind("```")
+        hits.append(Hit("truncated_reply", pos, len(text), "open_code_block", ""))
+        return hits
+    stripped = text.rstrip()
+    if len(stripped) < min_chars:
+        return hits
+    last = stripped[-1]
+    end = len(stripped)
+    if last in ",:([{（，、：" or (last == "-" and stripped[-2:-1].isalpha()):
+        hits.append(Hit("truncated_reply", end - 1, end, "dangling_punctuation", ""))
+    elif last.isalpha():
+        m = _LAST_WORD_RE.search(stripped[-30:])
+        if m and m.group(1).lower() in _DANGLING_WORDS:
+            hits.append(Hit("truncated_reply", end - len(m.group(1)), end, "dangling_word", ""))
+    return hits
+
+
+# -- repetition -----------------------------------------------------------------------
+
+
+def find_repetition(
+    text: str, *, min_chars: int = 200, max_ratio: float = 0.2, min_repeats: int = 4
+) -> Hit | None:
+    """A degenerate loop: the text compresses to under ``max_ratio`` of its size (a cheap
+    zlib test that normal prose, code and tables stay well above) and one n-gram of
+    words (or characters, for text without spaces) repeats ``min_repeats`` times or
+    more back to back. The span covers the loop.
+
+    Example:
+        >>> t = "Sure, here it is. " + "I will help you. " * 20
+        >>> h = find_repetition(t); h.rule, t[h.start:h.start + 16]
+        ('repeated_ngram', 'I will help you.')
+        >>> find_repetition("The quick brown fox jumps over the lazy dog. " * 2) is None
+        True
+    """
+    if len(text) < min_chars:
+        return None
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(zlib.compress(raw, 1)) > max_ratio * len(raw):
+        return None
+    return _periodic_run(text, min_repeats)
+
+
+def _periodic_run(text: str, min_repeats: int) -> Hit | None:
+    """The longest run where a unit of 1..200 characters repeats back to back."""
+    n = len(text)
+    best: tuple[int, int, int] | None = None  # (length, start, period)
+    probe_points = sorted({n // 4, n // 2, (3 * n) // 4, max(0, n - 60)})
+    for probe in probe_points:
+        chunk = text[probe : probe + 24]
+        if len(chunk) < 8:
+            continue
+        nxt = text.find(chunk, probe + 1)
+        if nxt < 0 or nxt - probe > 400:
+            continue
+        period = nxt - probe
+        start = probe
+        while start - period >= 0 and text[start - period : start] == text[start : start + period]:
+            start -= period
+        # extend left by partial unit
+        while start > 0 and text[start - 1] == text[start - 1 + period]:
+            start -= 1
+        end = probe + period
+        while end + period <= n and text[end : end + period] == text[end - period : end]:
+            end += period
+        while end < n and text[end] == text[end - period]:
+            end += 1
+        length = end - start
+        if length >= min_repeats * period and length >= 40 and (best is None or length > best[0]):
+            best = (length, start, period)
+    if best is None:
+        return None
+    length, start, period = best
+    # start the span at a word boundary of the unit
+    unit = text[start : start + period]
+    ws = unit.find(" ")
+    if 0 <= ws < period - 1 and not unit[0].isupper():
+        start += ws + 1
+    return Hit("repetition_loop", start, start + length, "repeated_ngram", "")
+
+
+# -- encoding damage ------------------------------------------------------------------
+
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]"
+)
+_MOJIBAKE_FALLBACK_RE = re.compile("Ã[\u0080-\u00bf]|â€[\u0080-\u00bf™œ“”˜]|Â[\u00a0-\u00bf]|ï»¿")
+
+
+def find_control_chars(text: str) -> Hit | None:
+    """The first control character (other than tab and newlines) or invisible
+    bidirectional override (the "Trojan Source" characters).
+
+    Example:
+        >>> find_control_chars("ok\\x00bad").start
+        2
+    """
+    m = _CONTROL_RE.search(text)
+    if m is None:
+        return None
+    return Hit("control_characters", m.start(), m.end(), f"U+{ord(m.group()):04X}", "")
+
+
+def find_mojibake(text: str) -> Hit | None:
+    """Text that was decoded with the wrong encoding (UTF-8 read as Windows-1252...),
+    as ``ftfy`` judges it. Only non-ASCII text can be mojibake, so ASCII is skipped.
+
+    Example:
+        >>> find_mojibake("The cafÃ© is open").rule
+        'ftfy_badness'
+        >>> find_mojibake("Le café est ouvert — « bienvenue »") is None
+        True
+    """
+    if text.isascii():
+        return None
+    if _ftfy_badness is not None:
+        if not _ftfy_badness.is_bad(text):
+            return None
+        m = _ftfy_badness.BADNESS_RE.search(text)
+        s, e = m.span() if m else (0, len(text))
+        return Hit("mojibake", s, e, "ftfy_badness", "")
+    m = _MOJIBAKE_FALLBACK_RE.search(text)
+    return Hit("mojibake", m.start(), m.end(), "common_sequences", "") if m else None
+
+
+# -- language -------------------------------------------------------------------------
+
+_TRANSLATE_RE = re.compile(
+    r"(?i)translat|tradu[ci]|übersetz|翻译|翻譯|翻訳|перевод|переве|"
+    r"\b(?:in|into|to) (?:english|french|spanish|german|italian|portuguese|chinese|japanese|"
+    r"korean|russian|arabic|hindi|dutch|polish|turkish|swedish|greek|hebrew|latin|"
+    r"vietnamese|indonesian|thai)\b|"
+    r"\b(?:english|french|spanish|german|italian|portuguese|chinese|japanese|korean|russian|"
+    r"arabic|hindi|dutch|latin)\b"
+)
+_EN_STOP = (" the ", " and ", " is ", " of ", " to ", " you ", " that ", " in ")
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    assert _langid is not None
+    return _langid.LanguageIdentifier.from_modelpath(
+        _langid.MODEL_DIR / _langid.MODEL_FILE, norm_probs=True
+    )
+
+
+def _script(text: str) -> str:
+    """The dominant script among the first 200 letters (cheap: code-point ranges)."""
+    counts: dict[str, int] = {}
+    seen = 0
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        o = ord(ch)
+        if o < 0x250:
+            s = "latin"
+        elif 0x400 <= o < 0x530:
+            s = "cyrillic"
+        elif 0x590 <= o < 0x600:
+            s = "hebrew"
+        elif 0x600 <= o < 0x700:
+            s = "arabic"
+        elif 0x900 <= o < 0xE00:
+            s = "indic"
+        elif 0xE00 <= o < 0xE80:
+            s = "thai"
+        elif 0x3040 <= o < 0x3100:
+            s = "kana"
+        elif 0xAC00 <= o < 0xD7B0 or 0x1100 <= o < 0x1200:
+            s = "hangul"
+        elif 0x4E00 <= o < 0xA000 or 0x3400 <= o < 0x4DC0:
+            s = "han"
+        elif 0x370 <= o < 0x400:
+            s = "greek"
+        else:
+            s = "other"
+        counts[s] = counts.get(s, 0) + 1
+        seen += 1
+        if seen >= 200:
+            break
+    if not counts:
+        return ""
+    return max(counts, key=counts.__getitem__)
+
+
+def _english_like(text: str) -> bool:
+    low = text[:400].lower()
+    return sum(w in low for w in _EN_STOP) >= 2
+
+
+def language_mismatch(
+    prompt: str, reply: str, *, min_chars: int = 40, min_confidence: float = 0.9
+) -> tuple[str, str, float] | None:
+    """``(prompt_lang, reply_lang, confidence)`` when a reply is in another language than
+    its prompt, else ``None``. Skipped: texts under ``min_chars`` letters after code is
+    removed, prompts that ask for a translation or name a language, and pairs where
+    either side's language is identified with less than ``min_confidence``.
+    Both texts looking English (common function words) skips the model entirely.
+
+    Example:
+        >>> language_mismatch("What is the capital of France and why is it famous?",
+        ...     "La capital de Francia es París. Es famosa por su historia, sus museos y "
+        ...     "la torre Eiffel, que es uno de los monumentos más visitados del mundo.")[:2]
+        ('en', 'es')
+    """
+    if _langid is None:
+        return None
+    p = _CODE_RE.sub(" ", prompt) if "`" in prompt else prompt
+    r = _CODE_RE.sub(" ", reply) if "`" in reply else reply
+    if len(p) < min_chars or len(r) < min_chars:
+        return None
+    if _english_like(p) and _english_like(r):
+        return None
+    if _TRANSLATE_RE.search(prompt):
+        return None
+    sp, sr = _script(p), _script(r)
+    if not sp or not sr:
+        return None
+    ident = _identifier()
+    lp, cp = ident.classify(p[:400])
+    lr, cr = ident.classify(r[:400])
+    if lp == lr or min(cp, cr) < min_confidence:
+        return None
+    return lp, lr, float(min(cp, cr))
