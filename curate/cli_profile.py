@@ -41,7 +41,7 @@ def profile_command(
         bool, typer.Option("--json", help="Print one JSON summary object.")
     ] = False,
 ) -> None:
-    """Learn a starter expectation suite (ranges, quantiles, proportions, source mix) from good data.
+    """Learn a starter expectation suite (ranges, quantiles, proportions, sources) from good data.
 
     Example: curate profile fixtures/expectations/clean.jsonl -o suite.json
     """

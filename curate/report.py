@@ -192,7 +192,7 @@ def build_report(
 
 # -- SVG -------------------------------------------------------------------------------------
 
-_W, _H, _PAD_L, _PAD_B, _PAD_T, _PAD_R = 640, 240, 56, 40, 16, 16
+_W, _H, _PAD_L, _PAD_B, _PAD_T, _PAD_R = 640, 250, 56, 40, 26, 16
 
 
 def _num(v: float) -> str:
@@ -225,7 +225,10 @@ def histogram_svg(
     """
     esc = html.escape
     if not values:
-        return f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{esc(title)}" width="{_W}" height="40"><text x="8" y="24">no data</text></svg>'
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{esc(title)}" '
+            f'width="{_W}" height="40"><text x="8" y="24">no data</text></svg>'
+        )
     lo, hi = float(min(values)), float(max(values))
     show_limit = limit is not None and limit <= hi * 1.5
     if show_limit and limit is not None:
@@ -263,8 +266,11 @@ def histogram_svg(
     base = _PAD_T + ph
     out.append(f'<line x1="{_PAD_L}" y1="{base}" x2="{_W - _PAD_R}" y2="{base}" stroke="#333"/>')
     out.append(f'<line x1="{_PAD_L}" y1="{_PAD_T}" x2="{_PAD_L}" y2="{base}" stroke="#333"/>')
-    for k in range(5):
-        v = edges[0] + span * k / 4
+    if integer and nb <= bins:
+        ticks = [(edges[i] + edges[i + 1]) / 2 for i in range(nb)]
+    else:
+        ticks = [edges[0] + span * k / 4 for k in range(5)]
+    for v in ticks:
         out.append(
             f'<text x="{x(v):.1f}" y="{base + 14}" font-size="11" text-anchor="middle">'
             f"{_num(round(v, 2))}</text>"
@@ -285,13 +291,13 @@ def histogram_svg(
                 'stroke="#c0392b" stroke-width="2" stroke-dasharray="5,3"/>'
             )
             out.append(
-                f'<text x="{lx - 4:.1f}" y="{_PAD_T + 12}" font-size="11" fill="#c0392b" '
+                f'<text x="{lx - 4:.1f}" y="{_PAD_T - 8}" font-size="11" fill="#c0392b" '
                 f'text-anchor="end">{esc(limit_label)} {float(limit):,.0f}</text>'
             )
         else:
             share = max(values) / float(limit) * 100
             out.append(
-                f'<text class="limit" x="{_W - _PAD_R}" y="{_PAD_T + 12}" font-size="11" '
+                f'<text class="limit" x="{_W - _PAD_R}" y="{_PAD_T - 8}" font-size="11" '
                 f'fill="#c0392b" text-anchor="end">{esc(limit_label)} {float(limit):,.0f} is off '
                 f"the chart: the longest example uses {share:.1f}% of it</text>"
             )
@@ -345,22 +351,26 @@ def bars_svg(items: Sequence[Sequence[Any]], *, title: str, max_items: int = 12)
 # -- HTML ------------------------------------------------------------------------------------
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:980px;
-color:#222;padding:0 1rem}h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;
-text-align:right}th{background:#f6f6f6}td.l,th.l{text-align:left}.kpi{display:flex;flex-wrap:wrap;gap:1rem}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:980px;color:#222;padding:0 1rem}h1{font-size:1.6rem}
+h2{margin-top:2rem;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.5rem 0}
+td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
+th{background:#f6f6f6}td.l,th.l{text-align:left}.kpi{display:flex;flex-wrap:wrap;gap:1rem}
 .kpi div{background:#f4f7fb;border-radius:6px;padding:.6rem 1rem;min-width:140px}
-.kpi b{display:block;font-size:1.4rem}.error{color:#c0392b}.warning{color:#b9770e}.info{color:#2e86c1}
-code{background:#f3f3f3;padding:0 .2rem}.muted{color:#777}
+.kpi b{display:block;font-size:1.4rem}.error{color:#c0392b}.warning{color:#b9770e}
+.info{color:#2e86c1}code{background:#f3f3f3;padding:0 .2rem}.muted{color:#777}
 """
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> str:
+def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], left: Sequence[int] = (0,)) -> str:
+    """An HTML table; ``rows`` hold HTML already escaped; columns in ``left`` align left."""
     esc = html.escape
-    th = "".join(f'<th class="{"l" if i < left else ""}">{esc(h)}</th>' for i, h in enumerate(head))
+    th = "".join(
+        f'<th class="{"l" if i in left else ""}">{esc(h)}</th>' for i, h in enumerate(head)
+    )
     body = "".join(
         "<tr>"
-        + "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
+        + "".join(f'<td class="{"l" if i in left else ""}">{c}</td>' for i, c in enumerate(r))
         + "</tr>"
         for r in rows
     )
@@ -390,7 +400,8 @@ def render_html(data: dict[str, Any]) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>curate report: {esc(', '.join(s['inputs']))}</title><style>{_CSS}</style></head><body>",
+        f"<title>curate report: {esc(', '.join(s['inputs']))}</title>",
+        f"<style>{_CSS}</style></head><body>",
         "<h1>curate report</h1>",
         f"<p class='muted'>{esc(', '.join(s['inputs']))}: model {esc(s['model'])} "
         f"({esc(s['encoding'])}), limit {s['max_tokens']:,} tokens per example.</p>",
@@ -422,7 +433,7 @@ def render_html(data: dict[str, Any]) -> str:
         _table(
             ["min", "median", "mean", "p95", "max"],
             [[_num(tk[k]) for k in ("min", "median", "mean", "p95", "max")]] if tk else [],
-            left=0,
+            left=(),
         ),
         histogram_svg(
             data["tokens_values"],
@@ -466,7 +477,7 @@ def render_html(data: dict[str, Any]) -> str:
                     ex,
                 ]
             )
-        parts.append(_table(["code", "severity", "count", "examples"], rows, left=1))
+        parts.append(_table(["code", "severity", "count", "examples"], rows, left=(0, 3)))
     else:
         parts.append("<p>No findings.</p>")
     d = data["duplicates"]
@@ -483,7 +494,7 @@ def render_html(data: dict[str, Any]) -> str:
                     [str(c["size"]), ", ".join(f"<code>{esc(m)}</code>" for m in c["members"])]
                     for c in d["clusters"]
                 ],
-                left=0,
+                left=(1,),
             )
         )
     parts.append(
