@@ -418,6 +418,11 @@ def ingest_paths(
                     report.by_reason[item.reason] += 1
             if on_file is not None:
                 on_file(res)
+        if not report.read:
+            raise InputError(
+                f"no records found in {', '.join(f.file for f in report.files)} (empty files); "
+                "nothing written"
+            )
     if report.rejected:
         report.rejects = str(rej_path)
     else:
