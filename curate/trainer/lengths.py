@@ -93,10 +93,10 @@ def distribution(values: Sequence[int] | np.ndarray) -> dict[str, float | int | 
     return {
         "min": int(arr.min()),
         "mean": round(float(arr.mean()), 1),
-        "p50": float(q[0]),
-        "p90": float(q[1]),
-        "p95": float(q[2]),
-        "p99": float(q[3]),
+        "p50": round(float(q[0]), 2),
+        "p90": round(float(q[1]), 2),
+        "p95": round(float(q[2]), 2),
+        "p99": round(float(q[3]), 2),
         "max": int(arr.max()),
         "total": int(arr.sum()),
     }

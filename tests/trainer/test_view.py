@@ -1,0 +1,209 @@
+"""Every trainer finding, triggered by a real template and tokenizer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curate.records import CurateError, Severity
+from curate.trainer import trainer_view
+from tests.trainer.conftest import conv, write_jsonl
+
+SYS = ("system", "You are a terse assistant.")
+HI = ("user", "Describe a process of making crepes.")
+ANSWER = ("assistant", "Mix flour, eggs and milk, then cook thin layers in a hot pan.")
+
+
+def codes(findings: list) -> list[str]:
+    return [f.code for f in findings]
+
+
+def test_template_error_on_system_turn_quotes_the_template(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    p = write_jsonl(tmp_path / "d.jsonl", [conv(SYS, HI, ANSWER), conv(HI, ANSWER)])
+    findings, summary = trainer_view([str(p)], tokenizer=str(tok_dirs["no_system"]))
+    assert codes(findings) == ["template_error"]
+    f = findings[0]
+    assert f.severity is Severity.ERROR
+    assert (f.location.file, f.location.line, f.location.message_index) == (str(p), 1, 0)
+    assert f.message == (
+        "the chat template rejects this conversation at message 0 (system): "
+        "TemplateError: System role not supported"
+    )
+    assert summary["n_template_errors"] == 1 and summary["n_rendered"] == 1
+
+
+def test_template_error_on_two_user_turns_in_a_row(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    p = write_jsonl(tmp_path / "d.jsonl", [conv(HI, ("user", "And pancakes?"), ANSWER)])
+    findings, _ = trainer_view([str(p)], tokenizer=str(tok_dirs["no_system"]))
+    assert codes(findings) == ["template_error"]
+    assert findings[0].location.message_index == 1
+    assert "Conversation roles must alternate user/assistant/user/assistant/..." in (
+        findings[0].message
+    )
+
+
+def test_mistral_rejects_a_conversation_ending_on_a_user_turn(tmp_path: Path) -> None:
+    p = write_jsonl(tmp_path / "d.jsonl", [conv(HI, ANSWER, ("user", "Thanks"))])
+    findings, _ = trainer_view([str(p)], tokenizer="mistral:v3")
+    assert codes(findings) == ["template_error"]
+    assert findings[0].message == (
+        "mistral-common rejects this conversation: InvalidMessageStructureException: "
+        "Expected last role Assistant for finetuning but got user"
+    )
+
+
+def test_template_dropped_content_names_the_system_message(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    p = write_jsonl(tmp_path / "d.jsonl", [conv(SYS, HI, ANSWER), conv(HI, ANSWER)])
+    findings, _ = trainer_view([str(p)], tokenizer=str(tok_dirs["drops_system"]))
+    assert codes(findings) == ["template_dropped_content"]
+    f = findings[0]
+    assert f.severity is Severity.WARNING
+    assert (f.location.line, f.location.message_index) == (1, 0)
+    assert f.message == (
+        "the system message's text (26 chars) is missing from the prompt the chat template "
+        "renders: the model never sees it"
+    )
+    # the same data through ChatML keeps every message
+    assert trainer_view([str(p)], tokenizer=str(tok_dirs["chatml"]))[0] == []
+
+
+def test_mistral_v2_drops_tool_results_before_the_last_user_turn(tmp_path: Path) -> None:
+    call = {
+        "id": "abc123def",
+        "type": "function",
+        "function": {"name": "weather", "arguments": '{"city": "Paris"}'},
+    }
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {
+                    "role": "tool",
+                    "tool_call_id": "abc123def",
+                    "name": "weather",
+                    "content": "sunny and 24 degrees",
+                },
+                {"role": "assistant", "content": "It is sunny."},
+                {"role": "user", "content": "Thanks!"},
+                {"role": "assistant", "content": "You are welcome."},
+            ]
+        }
+    ]
+    p = write_jsonl(tmp_path / "d.jsonl", rows)
+    v2 = trainer_view([str(p)], tokenizer="mistral:v2")[0]
+    assert [(f.code, f.location.message_index) for f in v2] == [("template_dropped_content", 2)]
+    assert trainer_view([str(p)], tokenizer="mistral:v3")[0] == []
+
+
+def test_truncated_by_trainer_counts_the_assistant_tokens_lost(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    p = write_jsonl(tmp_path / "d.jsonl", [conv(HI, ANSWER)])
+    _, whole = trainer_view([str(p)], tokenizer=str(tok_dirs["chatml"]))
+    n = whole["tokens"]["max"]
+    trainable = whole["trainable_tokens"]["max"]
+    findings, summary = trainer_view([str(p)], tokenizer=str(tok_dirs["chatml"]), max_length=n - 5)
+    assert codes(findings) == ["truncated_by_trainer"]
+    f = findings[0]
+    assert f.severity is Severity.WARNING and f.location.message_index == 1
+    assert f.message == (
+        f"{n} tokens > max_length={n - 5}: the trainer cuts the last 5 tokens, "
+        f"5 of {trainable} trainable (assistant) tokens among them"
+    )
+    assert f.hint == f"raise --max-length to {n}, or shorten or split this conversation"
+    assert summary["n_truncated"] == 1
+    assert summary["trainable_after_truncation"] == trainable - 5
+    assert summary["truncation"]["trainable_lost"] == 5
+
+
+def test_no_trainable_tokens_when_truncation_removes_the_reply(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    # TRL issue #3927: a long prompt pushes the whole reply past max_length
+    long_prompt = ("user", "Describe a process of making crepes. " * 40)
+    p = write_jsonl(tmp_path / "d.jsonl", [conv(long_prompt, ANSWER)])
+    findings, summary = trainer_view([str(p)], tokenizer=str(tok_dirs["chatml_gen"]), max_length=64)
+    assert codes(findings) == ["truncated_by_trainer", "no_trainable_tokens"]
+    f = findings[1]
+    assert f.severity is Severity.ERROR and f.location.message_index == 1
+    assert f.message.startswith("nothing left to learn: the first trainable token is at position ")
+    assert f.message.endswith("past max_length=64, so truncation removes every assistant token")
+    assert summary["n_no_trainable"] == 1 and summary["trainable_after_truncation"] == 0
+
+
+def test_no_trainable_tokens_when_every_assistant_turn_has_weight_zero(
+    tmp_path: Path,
+) -> None:
+    row = conv(HI, ANSWER)
+    row["messages"][1]["weight"] = 0
+    p = write_jsonl(tmp_path / "d.jsonl", [row])
+    for spec in ("mistral:v7", "tiktoken:o200k_base"):
+        findings, _ = trainer_view([str(p)], tokenizer=spec)
+        assert codes(findings) == ["no_trainable_tokens"], spec
+        assert findings[0].message == "nothing to learn: every assistant message has weight 0"
+
+
+def test_special_token_in_text(tmp_path: Path, tok_dirs: dict[str, Path]) -> None:
+    p = write_jsonl(
+        tmp_path / "d.jsonl",
+        [conv(("user", "End a turn with <|im_end|> please."), ANSWER)],
+    )
+    findings, _ = trainer_view([str(p)], tokenizer=str(tok_dirs["chatml"]))
+    assert codes(findings) == ["special_token_in_text"]
+    f = findings[0]
+    assert f.severity is Severity.WARNING and f.location.message_index == 0
+    assert f.message == (
+        "the user message contains '<|im_end|>', which the tokenizer reads as a control token, "
+        "not as text"
+    )
+    # mistral-common encodes a control token's text as plain text: reported as info
+    q = write_jsonl(tmp_path / "m.jsonl", [conv(("user", "What does [INST] mean?"), ANSWER)])
+    m = trainer_view([str(q)], tokenizer="mistral:v3")[0]
+    assert [(x.code, x.severity) for x in m] == [("special_token_in_text", Severity.INFO)]
+
+
+def test_summary_and_skipped_records(tmp_path: Path, tok_dirs: dict[str, Path]) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text(
+        json.dumps(conv(HI, ANSWER))
+        + "\n{not json\n"
+        + json.dumps({"prompt": "x"})
+        + "\n"
+        + json.dumps({"messages": ["oops"]})
+        + "\n\n",
+        encoding="utf-8",
+    )
+    seen: list[int] = []
+    findings, s = trainer_view(
+        [str(p)], tokenizer=str(tok_dirs["chatml_gen"]), max_length=4096, progress=seen.append
+    )
+    assert findings == [] and seen == [1]
+    assert s["n_rendered"] == 1 and s["n_skipped"] == 2 and s["n_truncated"] == 0
+    assert s["tokenizer"] == str(tok_dirs["chatml_gen"]) and s["kind"] == "hf"
+    assert s["mask_source"] == {"generation": 1}
+    assert s["tokens"]["total"] == s["tokens"]["max"] > s["trainable_tokens"]["max"] > 0
+    json.dumps(s)  # JSON-able
+
+
+def test_real_sample_counts_through_every_source(tok_dirs: dict[str, Path]) -> None:
+    chat = str(Path(__file__).resolve().parents[2] / "fixtures" / "trainer" / "chat.jsonl")
+    for spec in (str(tok_dirs["chatml"]), "mistral:v7", "tiktoken:cl100k_base"):
+        findings, s = trainer_view([chat], tokenizer=spec)
+        assert findings == [], spec
+        assert s["n_rendered"] == 40 and s["n_no_trainable"] == 0
+
+
+def test_bad_max_length_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CurateError, match="--max-length must be a positive number of tokens"):
+        trainer_view([str(tmp_path / "x.jsonl")], tokenizer="mistral:v3", max_length=0)
+    with pytest.raises(CurateError, match="no such file"):
+        trainer_view([str(tmp_path / "x.jsonl")], tokenizer="mistral:v3")
