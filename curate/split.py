@@ -115,6 +115,13 @@ class SplitOptions:
         ):
             if value not in allowed:
                 raise CurateError(f"{name} {value!r} is not one of: {', '.join(allowed)}")
+        if self.stratify_by is not None and (
+            not self.stratify_by.strip() or any(not p for p in self.stratify_by.split("."))
+        ):
+            raise CurateError(
+                f"--stratify-by {self.stratify_by!r}: give 'tokens' or a dotted field path "
+                "such as source.format or metadata.lang"
+            )
         if not 0 < self.near_threshold <= 1:
             raise CurateError(f"--near-threshold must be in (0, 1] (got {self.near_threshold})")
 
@@ -136,27 +143,35 @@ def h64(data: bytes) -> int:
     return v or 1
 
 
-def _exact_key(data: dict[str, Any]) -> bytes:
-    try:
-        from curate.dedup.text import exact_key
-    except ImportError:  # pragma: no cover - dedup not installed
-        from curate.records import content_id
-
-        return content_id(data).encode()
-    return exact_key(data)
+#: roles that make up a prompt (as curate.dedup.prompt_key counts them)
+PROMPT_ROLES = frozenset({"system", "developer", "user"})
 
 
-def _prompt_key(data: dict[str, Any]) -> bytes:
-    try:
-        from curate.dedup.text import prompt_key
-    except ImportError:  # pragma: no cover - dedup not installed
-        from curate.export import prompt_messages
-        from curate.records import content_id
+def content_keys(data: dict[str, Any]) -> tuple[bytes, bytes]:
+    """``(exact, prompt)`` digests of a record's normalised turns (NFKC, case-folded,
+    whitespace collapsed, as :mod:`curate.dedup` normalises): equal exact digests mean
+    duplicates, equal prompt digests mean the same system and user turns.
 
-        return content_id(
-            [m for m in prompt_messages(data) if m.get("role") != "assistant"]
-        ).encode()
-    return prompt_key(data).encode()
+    Example:
+        >>> a = {"messages": [{"role": "user", "content": "Hi"},
+        ...                   {"role": "assistant", "content": "Hello"}]}
+        >>> b = {"messages": [{"role": "user", "content": " hi"},
+        ...                   {"role": "assistant", "content": "Bye"}]}
+        >>> ka, kb = content_keys(a), content_keys(b)
+        >>> ka[0] == kb[0], ka[1] == kb[1]
+        (False, True)
+    """
+    from curate.dedup.text import scope_turns
+
+    turns = scope_turns(data, "conversation")
+    exact = hashlib.blake2b(digest_size=8)
+    prompt = hashlib.blake2b(digest_size=8)
+    for role, text in turns:
+        piece = f"{role}\x1f{text}\x1e".encode("utf-8", "surrogatepass")
+        exact.update(piece)
+        if role in PROMPT_ROLES:
+            prompt.update(piece)
+    return exact.digest(), prompt.digest()
 
 
 def field_value(data: Any, path: str) -> str:
@@ -202,6 +217,8 @@ class ScanTask:
     trl_shape: str
     encoding: str
     stratify_field: str | None
+    #: curate.dedup.Params when near-duplicates are grouped, else None
+    near_params: Any = None
 
 
 @dataclass(slots=True)
@@ -218,6 +235,8 @@ class ScanResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     #: optional fields some record uses (they shape the hf export's schema)
     fields: set[str] = field(default_factory=set)
+    #: curate.dedup.Features of the accepted records (near-duplicate grouping)
+    near_features: Any = None
 
 
 _COUNTERS: dict[str, Any] = {}
@@ -251,6 +270,7 @@ def scan_batch(task: ScanTask) -> ScanResult:
 
     out = ScanResult()
     kept: list[dict[str, Any]] = []
+    lossless = task.format == "openai" or (task.format == "trl" and task.trl_shape == "messages")
     for line, raw in task.lines:
         out.n_lines += 1
         parsed = parse_line(task.file, line, raw)
@@ -263,14 +283,18 @@ def scan_batch(task: ScanTask) -> ScanResult:
         data = parsed.data
         try:
             kind = record_kind(data)
-            convert(data, task.format, trl_shape=task.trl_shape, record_id=parsed.id)
+            if not lossless:  # openai and trl messages hold every canonical record
+                convert(data, task.format, trl_shape=task.trl_shape, record_id="")
         except ExportError as e:
             out.rejects.append(reject_row(parsed, e.reason, str(e), raw))
             continue
+        exact, prompt = content_keys(data)
+        given = data.get("id")
         out.line.append(line)
-        out.id_hash.append(h64(parsed.id.encode()))
-        out.cluster_hash.append(h64(_exact_key(data)))
-        out.prompt_hash.append(h64(_prompt_key(data)))
+        # the given id, else the normalised content: both stay the same across runs
+        out.id_hash.append(h64(given.encode()) if isinstance(given, str) and given else h64(exact))
+        out.cluster_hash.append(h64(exact))
+        out.prompt_hash.append(h64(prompt))
         out.preference.append(kind == "preference")
         if task.stratify_field:
             out.strata.append(field_value(data, task.stratify_field))
@@ -280,7 +304,11 @@ def scan_batch(task: ScanTask) -> ScanResult:
             out.fields.add("tools")
         for m in msgs + (list(data["non_preferred_output"]) if kind == "preference" else []):
             out.fields.update(k for k in ("name", "tool_calls", "tool_call_id") if m.get(k))
-        kept.append({"messages": msgs, "tools": tools})
+        kept.append({"messages": msgs, "tools": tools, "data": data})
+    if task.near_params is not None:
+        from curate.dedup import featurize
+
+        out.near_features = featurize([k["data"] for k in kept], task.near_params)
     if kept:
         counts = count_examples(
             [(k["messages"], k["tools"]) for k in kept], _counter(task.encoding)
@@ -522,6 +550,9 @@ class Scan:
     preference: np.ndarray
     strata: list[str] | None
     fields: set[str]
+    #: per accepted example, its near-duplicate cluster's representative (row index), or
+    #: None when near-duplicates were not grouped
+    near_rep: np.ndarray | None = None
 
 
 def scan_file(
@@ -540,8 +571,9 @@ def scan_file(
         strat_field = options.stratify_by
     acc = ScanResult()
     n_rejected = 0
+    near_params, index = _near_index(options)
     tasks = (
-        ScanTask(path, b, options.format, options.trl_shape, encoding, strat_field)
+        ScanTask(path, b, options.format, options.trl_shape, encoding, strat_field, near_params)
         for b in _batches(path)
     )
     for res in run_ordered(scan_batch, tasks, executor, in_flight=6):
@@ -551,6 +583,8 @@ def scan_file(
             getattr(acc, name).extend(getattr(res, name))
         acc.strata.extend(res.strata)
         acc.fields |= res.fields
+        if index is not None and res.near_features is not None:
+            index.add(res.near_features)
         for r in res.rejects:
             reject(r)
             n_rejected += 1
@@ -570,6 +604,7 @@ def scan_file(
         preference=np.array(acc.preference, dtype=bool),
         strata=acc.strata if strat_field else None,
         fields=acc.fields,
+        near_rep=_near_reps(index),
     )
 
 
@@ -665,29 +700,25 @@ def export_batch(task: ExportTask) -> ExportResult:
 # -- the driver --------------------------------------------------------------------------------
 
 
-def near_duplicate_keys(
-    path: str, scan: Scan, options: SplitOptions
-) -> tuple[np.ndarray | None, str]:
-    """Near-duplicate cluster hashes from :func:`curate.dedup.cluster_keys` when it is
-    installed, with a note for the manifest."""
+def _near_index(options: SplitOptions) -> tuple[Any, Any]:
+    """``(Params, DuplicateIndex)`` from :mod:`curate.dedup` when near-duplicates are
+    grouped, else ``(None, None)``."""
+    if not options.near or options.group_by not in ("both", "cluster"):
+        return None, None
     try:
-        from curate.dedup import cluster_keys  # type: ignore[attr-defined]
-    except ImportError:
-        return None, "not grouped: curate.dedup.cluster_keys is not available"
-    wanted = set(scan.line.tolist())
+        from curate.dedup import DuplicateIndex, Params
+    except ImportError:  # pragma: no cover - dedup is part of curate
+        return None, None
+    params = Params(threshold=options.near_threshold, seed=options.seed)
+    return params, DuplicateIndex(params)
 
-    def examples() -> Iterator[Example]:
-        for line, raw in iter_raw_lines(path):
-            if line in wanted:
-                parsed = parse_line(path, line, raw)
-                if isinstance(parsed, Example):
-                    yield parsed
 
-    keys = cluster_keys(
-        list(examples()), threshold=options.near_threshold, near=True, seed=options.seed
-    )
-    arr = np.fromiter((h64(str(k).encode()) for k in keys), dtype=np.uint64, count=len(keys))
-    return arr, f"grouped with curate.dedup.cluster_keys (threshold {options.near_threshold})"
+def _near_reps(index: Any) -> np.ndarray | None:
+    if index is None:
+        return None
+    if index.n == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(index.solve().rep, dtype=np.int64)
 
 
 def write_split(
@@ -735,10 +766,12 @@ def write_split(
             near_note = "not grouped (--group-by excludes clusters)"
             if options.group_by in ("both", "cluster"):
                 keys.append(scan.cluster_hash[idx])
-                if options.near:
-                    near, near_note = near_duplicate_keys(path, scan, options)
-                    if near is not None:
-                        keys.append(near[idx])
+                if scan.near_rep is not None:
+                    # representative row + 1: a non-zero key shared by the cluster
+                    keys.append(scan.near_rep[idx].astype(np.uint64) + np.uint64(1))
+                    near_note = (
+                        f"grouped (curate.dedup MinHash, Jaccard >= {options.near_threshold})"
+                    )
                 else:
                     near_note = "not grouped (near=false)"
             if options.group_by in ("both", "prompt"):
@@ -753,6 +786,7 @@ def write_split(
                 strata=strata_codes,
                 method=options.method,
             )
+            _check_sides(is_eval, labels, n_groups, n_eval)
             actions = np.full(len(scan.line), REJECT_KIND, dtype=np.int8)
             actions[idx] = np.where(is_eval, EVAL, TRAIN)
             files = _pass2(path, outdir, options, scan, actions, kind, reject, executor)
@@ -837,6 +871,21 @@ def write_split(
     )
     write_json(outdir / "manifest.json", manifest)
     return manifest
+
+
+def _check_sides(is_eval: np.ndarray, labels: np.ndarray, n_groups: int, n_eval: int) -> None:
+    n_ev = int(is_eval.sum())
+    if 0 < n_ev < len(is_eval):
+        return
+    sizes = np.bincount(labels, minlength=n_groups)
+    groups = "one group" if n_groups == 1 else f"{n_groups:,} groups"
+    side = "eval" if n_ev == 0 else "train"
+    raise CurateError(
+        f"{side} would be empty: the {len(is_eval):,} usable examples form {groups} "
+        f"(smallest {int(sizes.min()):,}, largest {int(sizes.max()):,} examples) and no set "
+        f"of whole groups comes near the eval target of {n_eval:,}. Loosen the grouping "
+        "(--group-by cluster or none) or change --eval-size/--eval-fraction."
+    )
 
 
 def _strata(

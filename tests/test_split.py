@@ -1,0 +1,314 @@
+"""curate.split: grouping, stable assignment, stratification, accounting, manifest."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curate.export import file_sha256
+from curate.records import CurateError, InputError
+from curate.split import (
+    SplitOptions,
+    apportion,
+    assign_eval,
+    content_keys,
+    group_labels,
+    split_path,
+)
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "split"
+CHAT = FIX / "chat.jsonl"
+BAD = FIX / "bad.jsonl"
+
+
+def rec(i: int, *, user: str | None = None, lang: str = "en", rid: str | None = None) -> dict:
+    return {
+        "id": rid or f"ex{i:06d}",
+        "messages": [
+            {"role": "user", "content": user or f"question number {i}"},
+            {"role": "assistant", "content": f"answer number {i}"},
+        ],
+        "metadata": {"lang": lang},
+    }
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def sides(outdir: Path) -> dict[int, str]:
+    """input line -> split, from the provenance sidecars."""
+    out: dict[int, str] = {}
+    for s in ("train", "eval"):
+        for line in (outdir / f"{s}.provenance.jsonl").read_text(encoding="utf-8").splitlines():
+            out[json.loads(line)["line"]] = s
+    return out
+
+
+# -- pure parts --------------------------------------------------------------------------
+
+
+def test_group_labels_joins_shared_keys_transitively() -> None:
+    cluster = np.array([1, 1, 2, 3, 4], dtype=np.uint64)
+    prompt = np.array([9, 8, 8, 7, 0], dtype=np.uint64)  # 0 = no key
+    labels, n = group_labels(5, [cluster, prompt])
+    assert n == 3
+    assert labels[0] == labels[1] == labels[2]
+    assert len({labels[0], labels[3], labels[4]}) == 3
+
+
+def test_apportion_is_exact_and_within_one() -> None:
+    counts = np.array([333, 333, 334, 7, 1])
+    t = apportion(counts, 101)
+    assert t.sum() == 101
+    assert np.all(np.abs(t - counts * 101 / counts.sum()) < 1)
+
+
+def test_assign_eval_hits_target_and_keeps_groups_whole() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 300, size=1000)
+    _, labels = np.unique(labels, return_inverse=True)
+    ids = rng.integers(1, 2**63, size=1000).astype(np.uint64)
+    is_eval = assign_eval(labels, ids, 100, seed=3)
+    assert abs(int(is_eval.sum()) - 100) <= int(np.bincount(labels).max())
+    for g in np.unique(labels):
+        assert len(set(is_eval[labels == g].tolist())) == 1
+
+
+def test_content_keys_match_dedup_normalisation() -> None:
+    a = {
+        "messages": [
+            {"role": "user", "content": "Ｈｉ  there"},
+            {"role": "assistant", "content": "x"},
+        ]
+    }
+    b = {
+        "messages": [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": "y"}]
+    }
+    assert content_keys(a)[1] == content_keys(b)[1]
+    assert content_keys(a)[0] != content_keys(b)[0]
+
+
+# -- split_path ----------------------------------------------------------------------------
+
+
+def test_same_input_and_seed_give_byte_identical_outputs(tmp_path: Path) -> None:
+    import shutil
+
+    opts = SplitOptions(eval_fraction=0.2, seed=7)
+    split_path(CHAT, tmp_path / "a", opts)
+    shutil.copytree(tmp_path / "a", tmp_path / "first")
+    split_path(CHAT, tmp_path / "a", opts)  # a re-run over the same folder
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "first").iterdir())
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "first" / name).read_bytes()
+    # another folder: the data files are the same bytes too (only axolotl.yaml names paths)
+    split_path(CHAT, tmp_path / "b", opts)
+    for name in ("train.jsonl", "eval.jsonl", "rejected.jsonl", "dataset_info.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    other = split_path(CHAT, tmp_path / "c", SplitOptions(eval_fraction=0.2, seed=8))
+    assert sides(tmp_path / "a") != sides(tmp_path / "c")
+    assert other["seed"] == 8
+
+
+def test_duplicates_and_shared_prompts_never_straddle(tmp_path: Path) -> None:
+    # fixture rows 61-63 are exact copies of rows 4, 11, 43; rows 64-65 reuse the prompts
+    # of rows 6 and 18 with another answer (see fixtures/split/make_fixtures.py)
+    pairs = [(4, 61), (11, 62), (43, 63), (6, 64), (18, 65)]
+    for seed in range(6):
+        out = tmp_path / str(seed)
+        m = split_path(CHAT, out, SplitOptions(eval_fraction=0.3, seed=seed))
+        where = sides(out)
+        for a, b in pairs:
+            assert where[a] == where[b], (seed, a, b)
+        assert m["leakage"] == {
+            "groups_straddling": 0,
+            "shared_duplicate_keys": 0,
+            "shared_prompts": 0,
+        }
+    # checked independently on the written files: no prompt (the sequence of normalised
+    # system and user turns) and no whole example on both sides
+    prompts, whole = {}, {}
+    for s in ("train", "eval"):
+        rows = [json.loads(x) for x in (out / f"{s}.jsonl").read_text().splitlines()]
+        prompts[s] = {
+            tuple(
+                " ".join(m["content"].casefold().split())
+                for m in r["messages"]
+                if m["role"] in ("system", "user")
+            )
+            for r in rows
+        }
+        whole[s] = {json.dumps(r, sort_keys=True) for r in rows}
+    assert not prompts["train"] & prompts["eval"]
+    assert not whole["train"] & whole["eval"]
+
+
+def test_group_by_none_reports_the_leak_it_allows(tmp_path: Path) -> None:
+    rows = [rec(i, user="the same question") for i in range(20)]
+    src = write(tmp_path / "in.jsonl", rows)
+    m = split_path(src, tmp_path / "none", SplitOptions(eval_size=5, group_by="none", near=False))
+    assert m["counts"]["eval"] == 5
+    assert m["leakage"]["shared_prompts"] == 1
+    # grouped by prompt, the 20 examples are one group: eval cannot take part of it
+    with pytest.raises(CurateError, match="one group"):
+        split_path(src, tmp_path / "both", SplitOptions(eval_size=5, near=False))
+
+
+def test_near_duplicates_stay_together(tmp_path: Path) -> None:
+    text = " ".join(f"word{k}" for k in range(60))
+    rows = [rec(i) for i in range(40)]
+    rows.append(rec(100, user=text + " first"))
+    rows.append(rec(101, user=text + " second"))
+    src = write(tmp_path / "in.jsonl", rows)
+    near_sides = set()
+    for seed in range(8):
+        out = tmp_path / f"n{seed}"
+        m = split_path(src, out, SplitOptions(eval_fraction=0.5, seed=seed))
+        where = sides(out)
+        assert where[41] == where[42]
+        near_sides.add(where[41])
+        assert m["groups"]["total"] == 41
+        assert m["groups"]["near_duplicates"].startswith("grouped")
+    off = split_path(src, tmp_path / "off", SplitOptions(eval_fraction=0.5, near=False))
+    assert off["groups"]["total"] == 42
+    assert off["groups"]["near_duplicates"] == "not grouped (near=false)"
+
+
+def test_adding_ten_percent_keeps_old_examples_on_their_side(tmp_path: Path) -> None:
+    rnd = random.Random(5)
+    old = [rec(i) for i in range(3000)]
+    new = [rec(10_000 + i) for i in range(300)]
+    mixed = old[:]
+    for r in new:  # new examples interleaved, not only appended
+        mixed.insert(rnd.randrange(len(mixed) + 1), r)
+    a = split_path(
+        write(tmp_path / "a.jsonl", old), tmp_path / "a", SplitOptions(eval_fraction=0.1)
+    )
+    b = split_path(
+        write(tmp_path / "b.jsonl", mixed), tmp_path / "b", SplitOptions(eval_fraction=0.1)
+    )
+    assert a["counts"]["eval"] == 300 and b["counts"]["eval"] == 330
+
+    def by_id(out: Path) -> dict[str, str]:
+        res = {}
+        for s in ("train", "eval"):
+            for line in (out / f"{s}.provenance.jsonl").read_text().splitlines():
+                res[json.loads(line)["id"]] = s
+        return res
+
+    before, after = by_id(tmp_path / "a"), by_id(tmp_path / "b")
+    kept = sum(before[i] == after[i] for i in before)
+    assert kept / len(before) >= 0.99, kept
+
+
+@pytest.mark.parametrize("method", ["hash", "sklearn"])
+def test_stratified_split_keeps_each_share_within_one(tmp_path: Path, method: str) -> None:
+    langs = ["en"] * 523 + ["de"] * 211 + ["fr"] * 97 + ["ja"] * 13
+    random.Random(1).shuffle(langs)
+    rows = [rec(i, lang=lang) for i, lang in enumerate(langs)]
+    src = write(tmp_path / "in.jsonl", rows)
+    out = tmp_path / method
+    m = split_path(
+        src, out, SplitOptions(eval_fraction=0.15, stratify_by="metadata.lang", method=method)
+    )
+    n_eval = m["counts"]["eval"]
+    where = sides(out)
+    ev = Counter(langs[line - 1] for line, s in where.items() if s == "eval")
+    total = Counter(langs)
+    for lang, n in total.items():
+        assert abs(ev[lang] - n * n_eval / len(langs)) <= 1, (lang, ev[lang])
+        assert m["strata"][lang]["eval"] == ev[lang]
+    assert abs(n_eval - 0.15 * len(langs)) <= 1
+
+
+def test_stratify_by_tokens_and_source_format(tmp_path: Path) -> None:
+    m = split_path(CHAT, tmp_path / "tok", SplitOptions(eval_fraction=0.25, stratify_by="tokens"))
+    assert set(m["strata"]) <= {"<=128", "<=256", "<=512", "<=1024", "<=2048", "<=4096"}
+    assert sum(s["examples"] for s in m["strata"].values()) == 120
+    m = split_path(
+        CHAT, tmp_path / "fmt", SplitOptions(eval_fraction=0.25, stratify_by="source.format")
+    )
+    assert set(m["strata"]) == {"alpaca", "sharegpt"}
+
+
+def test_bad_lines_are_rejected_with_reasons_and_counted(tmp_path: Path) -> None:
+    m = split_path(BAD, tmp_path, SplitOptions(eval_size=1))
+    c = m["counts"]
+    assert c["read"] == 10 and c["blank_lines"] == 1
+    assert c["read"] == c["train"] + c["eval"] + c["rejected"]
+    assert c["rejected_by_reason"] == {
+        "invalid_encoding": 1,
+        "invalid_json": 1,
+        "invalid_messages": 1,
+        "mixed_kinds": 1,
+        "not_an_object": 1,
+        "not_chat_record": 1,
+    }
+    rejects = [json.loads(x) for x in (tmp_path / "rejected.jsonl").read_text().splitlines()]
+    by_line = {r["source"]["line"]: r for r in rejects}
+    assert by_line[2]["reason"] == "invalid_json" and by_line[2]["record"] == '{"messages": ['
+    assert by_line[5]["message"].startswith("not a canonical chat record: has chosen, prompt")
+    assert "curate ingest" in by_line[5]["message"]
+    assert by_line[7]["record"]["preferred_output"][0]["content"] == "y"
+
+
+def test_manifest_records_hashes_counts_tokens_and_version(tmp_path: Path) -> None:
+    import curate
+
+    m = split_path(CHAT, tmp_path, SplitOptions(eval_size=20, seed=3))
+    on_disk = json.loads((tmp_path / "manifest.json").read_text())
+    assert on_disk == json.loads(json.dumps(m))
+    assert m["input"]["sha256"] == file_sha256(CHAT)
+    assert m["curate_version"] == curate.__version__
+    assert m["seed"] == 3 and m["options"]["eval_size"] == 20 and m["options"]["format"] == "openai"
+    for name, info in m["files"].items():
+        assert info["sha256"] == file_sha256(tmp_path / name)
+    assert m["files"]["train.jsonl"]["rows"] == m["counts"]["train"] == 100
+    assert m["files"]["eval.jsonl"]["rows"] == m["counts"]["eval"] == 20
+    assert m["tokens"]["train"] > 0 and m["tokens"]["eval"] > 0
+    assert m["groups"]["train"] + m["groups"]["eval"] == m["groups"]["total"]
+
+
+def test_usage_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(CurateError, match="exactly one of --eval-fraction or --eval-size"):
+        split_path(CHAT, tmp_path, SplitOptions())
+    with pytest.raises(CurateError, match="leaves no training data"):
+        split_path(CHAT, tmp_path, SplitOptions(eval_size=120))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="file is empty"):
+        split_path(empty, tmp_path / "o", SplitOptions(eval_size=1))
+    with pytest.raises(CurateError, match="--stratify-by"):
+        split_path(CHAT, tmp_path / "o", SplitOptions(eval_size=5, stratify_by=""))
+
+
+def test_cli_split_json_and_errors(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-c", "from curate.cli import main; main()", "split", str(CHAT)]
+    ok = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "o"), "--eval-fraction", "0.1", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    m = json.loads(ok.stdout)
+    assert m["counts"]["train"] + m["counts"]["eval"] == 120
+    bad = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "o"), "--eval-size", "3", "--group-by", "topic"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "--group-by 'topic' is not one of: both, cluster, prompt, none" in bad.stderr
+    assert "Traceback" not in bad.stderr
