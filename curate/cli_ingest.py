@@ -32,6 +32,16 @@ def parse_maps(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _list_formats(value: bool) -> None:
+    if not value:
+        return
+    from curate.ingest.base import get, names
+
+    for n in names():
+        console.print(f"{n:20} {get(n).description}", markup=False, highlight=False)
+    raise typer.Exit(0)
+
+
 def ingest(
     sources: Annotated[
         list[str],
@@ -39,6 +49,7 @@ def ingest(
             help="Files, globs or directories (.jsonl .json .csv .tsv .parquet .arrow, "
             "maybe .gz/.bz2/.xz/.zst; saved Hugging Face datasets).",
             show_default=False,
+            metavar="SRC...",
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Canonical chat JSONL to write.")],
@@ -69,7 +80,12 @@ def ingest(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     list_formats: Annotated[
         bool,
-        typer.Option("--list-formats", help="List the formats and exit.", is_eager=False),
+        typer.Option(
+            "--list-formats",
+            help="List the formats and exit.",
+            is_eager=True,
+            callback=_list_formats,
+        ),
     ] = False,
 ) -> None:
     """Convert fine-tuning data (OpenAI, Alpaca, ShareGPT, Dolly, TRL, DPO, tables) into
@@ -79,13 +95,8 @@ def ingest(
 
     Example: curate ingest data/ -o train.jsonl --json
     """
-    from curate.ingest import FileResult, ingest_paths, names
-    from curate.ingest.base import get
+    from curate.ingest import FileResult, ingest_paths
 
-    if list_formats:
-        for n in names():
-            console.print(f"{n:20} {get(n).description}", markup=False, highlight=False)
-        raise typer.Exit(0)
     maps = parse_maps(map_)
     total = sum(Path(s).stat().st_size for s in sources if Path(s).is_file())
 

@@ -150,6 +150,8 @@ def _add(
     explicit: bool,
 ) -> None:
     if p.resolve() in skip:
+        if explicit:
+            raise InputError(f"{p}: is also the output; write somewhere else")
         return
     if is_hf_dataset(p):
         out.append(Source(str(p), "hf", split))

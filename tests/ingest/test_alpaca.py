@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 from curate.ingest import get
-
 from tests.ingest.helpers import FIXTURES, OPTS, reasons, roles, run
 
 
@@ -20,7 +19,15 @@ def test_alpaca_json_array_converts_every_record() -> None:
         {"role": "assistant", "content": first["output"]},
     ]
     # system first, then the history pairs, then the instruction
-    assert roles(good[3]) == ["system", "user", "assistant", "user", "assistant", "user", "assistant"]
+    assert roles(good[3]) == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
     assert good[3]["messages"][1]["content"] == "Hi there"
     assert good[4]["messages"][0]["content"] == "把下面的句子翻译成英文。\n今天天气很好。"
 
@@ -57,7 +64,13 @@ def test_truncated_array_keeps_what_came_before() -> None:
 
 
 def test_alpaca_history_and_extra_keys() -> None:
-    rec = {"instruction": "Go on", "input": "", "output": "ok", "history": [["a", "b"]], "lang": "en"}
+    rec = {
+        "instruction": "Go on",
+        "input": "",
+        "output": "ok",
+        "history": [["a", "b"]],
+        "lang": "en",
+    }
     out = get("alpaca").convert(rec, OPTS)
     assert out == {
         "messages": [

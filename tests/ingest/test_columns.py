@@ -54,7 +54,9 @@ def test_a_missing_column_names_the_columns_and_the_fix() -> None:
 def test_map_needs_user_and_assistant_and_known_targets() -> None:
     with pytest.raises(InputError, match=r"needs --map assistant=COLUMN \(have: user=question\)"):
         list(run(FIXTURES / "columns" / "qa.csv", maps={"user": "question"}))
-    with pytest.raises(InputError, match="unknown target 'bot'; targets are system, user, assistant"):
+    with pytest.raises(
+        InputError, match="unknown target 'bot'; targets are system, user, assistant"
+    ):
         list(run(FIXTURES / "columns" / "qa.csv", maps={"user": "q", "bot": "a"}))
     with pytest.raises(InputError, match="--map only works with the columns format"):
         list(run(FIXTURES / "columns" / "qa.csv", maps=QA, format="alpaca"))

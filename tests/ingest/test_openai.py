@@ -28,7 +28,12 @@ def test_cookbook_toy_file_round_trips() -> None:
 def test_openai_bad_rows() -> None:
     good, bad = run(FIXTURES / "openai_chat" / "bad.jsonl")
     assert len(good) == 1
-    assert reasons(bad) == [(2, "invalid_json"), (3, "wrong_type"), (4, "not_an_object"), (5, "wrong_type")]
+    assert reasons(bad) == [
+        (2, "invalid_json"),
+        (3, "wrong_type"),
+        (4, "not_an_object"),
+        (5, "wrong_type"),
+    ]
     assert bad[0].record.startswith('{"messages": [{"role": "user"')
     assert bad[3].message == "messages[1] is a JSON string, expected an object"
 
@@ -51,7 +56,10 @@ def test_extra_top_level_keys_go_to_metadata_and_do_not_change_the_id(tmp_path) 
     msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
     p = tmp_path / "x.jsonl"
     p.write_text(
-        json.dumps({"messages": msgs}) + "\n" + json.dumps({"messages": msgs, "prompt_id": "a1"}) + "\n"
+        json.dumps({"messages": msgs})
+        + "\n"
+        + json.dumps({"messages": msgs, "prompt_id": "a1"})
+        + "\n"
     )
     good, _ = run(p)
     assert good[1]["metadata"] == {"prompt_id": "a1"}

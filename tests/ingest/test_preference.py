@@ -19,7 +19,9 @@ def test_conversational_and_implicit_prompt_give_the_same_example() -> None:
     explicit, _ = run(FIXTURES / "preference" / "trl_conversational.jsonl")
     implicit, bad = run(FIXTURES / "preference" / "implicit.jsonl")
     assert bad == []
-    assert implicit[0]["input"] == {"messages": [{"role": "user", "content": "What color is the sky?"}]}
+    assert implicit[0]["input"] == {
+        "messages": [{"role": "user", "content": "What color is the sky?"}]
+    }
     assert implicit[0]["id"] == explicit[0]["id"]
 
 

@@ -119,11 +119,13 @@ def test_sharegpt_preference_is_written_in_openai_dpo_shape() -> None:
     assert bad == []
     src = json.loads((FIXTURES / "sharegpt_preference" / "good.json").read_text())
     assert set(good[0]) == {"id", "input", "preferred_output", "non_preferred_output", "source"}
-    assert good[0]["preferred_output"] == [{"role": "assistant", "content": src[0]["chosen"]["value"]}]
+    assert good[0]["preferred_output"] == [
+        {"role": "assistant", "content": src[0]["chosen"]["value"]}
+    ]
     assert good[0]["non_preferred_output"] == [
         {"role": "assistant", "content": src[0]["rejected"]["value"]}
     ]
-    assert [m["role"] for m in good[1]["input"]["messages"]][0] == "system"
+    assert next(m["role"] for m in good[1]["input"]["messages"]) == "system"
 
 
 def test_sharegpt_preference_bad_rows() -> None:

@@ -7,7 +7,9 @@ def test_language_modelling_rows_are_rejected_as_not_chat_and_kept() -> None:
     good, bad = run(FIXTURES / "text" / "lm.jsonl")
     assert good == []
     assert reasons(bad) == [(1, "not_chat"), (2, "not_chat")]
-    assert bad[0].record == {"text": "The sky is blue. It has been blue for as long as anyone remembers."}
+    assert bad[0].record == {
+        "text": "The sky is blue. It has been blue for as long as anyone remembers."
+    }
     assert bad[0].source.format == "text"
 
 
