@@ -429,7 +429,16 @@ def _context(data_docs: str | None) -> _Context:
     import logging
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    ctx = gx.get_context(mode="ephemeral")
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+    )
+
+    # no temporary docs site (the default ephemeral context makes one per call in /tmp)
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+    )
+    ctx = gx.get_context(mode="ephemeral", project_config=config)
     ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
     if data_docs is not None:
         ctx.add_data_docs_site(

@@ -175,7 +175,7 @@ def example_row(
 
     ``tokens_total`` follows :func:`curate.tokens.count_examples` exactly (3 per example,
     3 per message, the tokens of every value, 1 per ``name``, the ``tools`` JSON); it is
-    ``None`` when ``messages`` is missing or holds a non-object (validate counts none).
+    ``None`` when ``messages`` is missing, empty or holds a non-object (as validate).
     """
     data = ex.data
     loc = ex.source
@@ -252,7 +252,7 @@ def example_row(
         **{f"chars_{r}": chars[r] for r in ROLES},
         **{f"tokens_{r}": toks[r] for r in ROLES},
     )
-    if countable:
+    if countable and msgs:
         row["tokens_total"] = total
         row["context_share"] = total / max_tokens if max_tokens > 0 else None
     return row
@@ -429,10 +429,15 @@ def _hf_batches(path: str, batch_size: int) -> Iterator[list[Example]]:
     for split, ds in splits:
         file = f"{path}/{split}" if split is not None else path
         _require_messages(file, ds.column_names)
-        table = ds.data  # Arrow, memory-mapped: batches without a full copy
-        yield from _records_batches(
-            file, "hf", (b.to_pylist() for b in table.to_batches(max_chunksize=batch_size))
-        )
+        # ds.iter decodes the features (datasets 5 stores mixed structs as Json strings);
+        # the Arrow data stays memory-mapped, one batch is materialised at a time
+        yield from _records_batches(file, "hf", _columns_to_rows(ds.iter(batch_size=batch_size)))
+
+
+def _columns_to_rows(batches: Iterator[dict[str, list[Any]]]) -> Iterator[list[dict[str, Any]]]:
+    for b in batches:
+        keys = list(b)
+        yield [dict(zip(keys, vals, strict=True)) for vals in zip(*b.values(), strict=True)]
 
 
 # -- the table ---------------------------------------------------------------------------

@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from curate.cli import app
+from curate.expectations import (
+    CODE,
+    ExpectationsValidator,
+    Tolerance,
+    check_expectations,
+    describe_failure,
+    load_suite,
+    profile,
+)
+from curate.records import InputError, Severity
+from curate.validate import validate_path
+from tests.conftest import FIXTURES
+
+pytest.importorskip("great_expectations")
+
+HERE = FIXTURES / "expectations"
+CLEAN = HERE / "clean.jsonl"
+
+
+@pytest.fixture(scope="module")
+def suite_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("suite") / "suite.json"
+    path.write_text(json.dumps(profile([str(CLEAN)])))
+    return str(path)
+
+
+def failed(findings: list) -> dict[tuple[str, str], str]:
+    return {(f.data["expectation"], f.data["column"]): f.message for f in findings}
+
+
+def test_suite_is_great_expectations_json_and_round_trips(suite_path: str) -> None:
+    import great_expectations as gx
+
+    suite = load_suite(suite_path)
+    gsuite = gx.ExpectationSuite(**{k: suite[k] for k in ("name", "expectations", "meta")})
+    types = {e.expectation_type for e in gsuite.expectations}
+    assert {
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_between",
+        "expect_column_quantile_values_to_be_between",
+        "expect_column_mean_to_be_between",
+        "expect_column_kl_divergence_to_be_less_than",
+        "expect_column_values_to_be_in_set",
+        "expect_column_max_to_be_between",
+    } <= types
+    assert suite["meta"]["curate"]["profiled_examples"] == 240
+
+
+@pytest.mark.parametrize("name", ["clean.jsonl", "clean_batch2.jsonl"])
+def test_clean_data_passes(suite_path: str, name: str) -> None:
+    assert check_expectations([str(HERE / name)], suite_path) == []
+
+
+def test_half_the_system_prompts_missing(suite_path: str) -> None:
+    path = str(HERE / "drift_no_system.jsonl")
+    findings = check_expectations([path], suite_path)
+    assert all(f.code == CODE and f.severity is Severity.ERROR for f in findings)
+    assert all(f.location.file == path and f.location.line is None for f in findings)
+    got = failed(findings)
+    assert got[("expect_column_mean_to_be_between", "has_system")] == (
+        "expect_column_mean_to_be_between on has_system: observed 0.4667, expected 0.8042 to 1"
+    )
+    assert {col for _, col in got} == {"has_system", "chars_system"}
+
+
+def test_answers_twice_as_long(suite_path: str) -> None:
+    got = failed(check_expectations([str(HERE / "drift_long_answers.jsonl")], suite_path))
+    msg = got[("expect_column_mean_to_be_between", "chars_assistant")]
+    assert msg == (
+        "expect_column_mean_to_be_between on chars_assistant: observed 441.5, "
+        "expected 180.5 to 300.8"
+    )
+    q = got[("expect_column_quantile_values_to_be_between", "chars_assistant")]
+    assert "quantile 0.5 observed 384, expected" in q
+    assert ("expect_column_values_to_be_between", "tokens_assistant") in got
+    assert "at most 1.0% allowed" in got[("expect_column_values_to_be_between", "tokens_assistant")]
+    assert {col for _, col in got} <= {
+        "chars_assistant",
+        "tokens_assistant",
+        "tokens_total",
+        "context_share",
+    }
+
+
+def test_one_source_dominating(suite_path: str) -> None:
+    got = failed(check_expectations([str(HERE / "drift_one_source.jsonl")], suite_path))
+    assert list(got) == [("expect_column_kl_divergence_to_be_less_than", "source")]
+    msg = next(iter(got.values()))
+    assert msg.startswith(
+        "expect_column_kl_divergence_to_be_less_than on source: observed divergence 0.5827, "
+        "expected < 0.1 (observed mix helpdesk-export 85%"
+    )
+    assert "profiled helpdesk-export 33%, forum-scrape 33%, synthetic-v2 33%" in msg
+
+
+def test_repeated_examples(suite_path: str) -> None:
+    got = failed(check_expectations([str(HERE / "drift_duplicates.jsonl")], suite_path))
+    assert got == {
+        ("expect_column_proportion_of_unique_values_to_be_between", "id"): (
+            "expect_column_proportion_of_unique_values_to_be_between on id: observed 0.75, "
+            "expected 0.8958 to 1"
+        )
+    }
+
+
+def test_a_source_never_seen_and_a_null_column(tmp_path: Path, suite_path: str) -> None:
+    rows = [json.loads(x) for x in CLEAN.read_text().splitlines()]
+    for r in rows[:40]:
+        r["metadata"]["source"] = "new-vendor"
+    rows[0] = {"prompt": "no messages", "metadata": {"source": "new-vendor"}}
+    p = tmp_path / "new.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = failed(check_expectations([str(p)], suite_path))
+    kl = got[("expect_column_kl_divergence_to_be_less_than", "source")]
+    assert "observed divergence infinite" in kl
+    assert kl.endswith("values not in the profile: new-vendor")
+    assert got[("expect_column_values_to_not_be_null", "tokens_total")] == (
+        "expect_column_values_to_not_be_null on tokens_total: 1 of 240 null values (0.4%)"
+    )
+
+
+def test_the_same_check_inside_validate(suite_path: str) -> None:
+    path = str(HERE / "drift_no_system.jsonl")
+    alone = check_expectations([path], suite_path)
+    v = ExpectationsValidator(suite_path, paths=[path])
+    report = validate_path([path], corpus_validators=[v], workers=1)
+    inside = [f for f in report.findings if f.code == CODE]
+    assert [f.message for f in inside] == [f.message for f in alone]
+    assert report.total.findings_by_code[CODE] == len(alone)
+    assert report.exit_code() == 1
+
+
+def test_validator_pickles_light_for_workers(suite_path: str) -> None:
+    import pickle
+
+    v = ExpectationsValidator(suite_path)
+    clone = pickle.loads(pickle.dumps(v))
+    assert clone._rows == [] and clone._limit == v._limit
+    assert "_suite" not in clone.__dict__
+
+
+def test_data_docs(tmp_path: Path, suite_path: str) -> None:
+    docs = tmp_path / "docs"
+    findings = check_expectations(
+        [str(HERE / "drift_one_source.jsonl")], suite_path, data_docs=str(docs)
+    )
+    assert len(findings) == 1
+    index = docs / "index.html"
+    assert index.exists()
+    pages = list((docs / "validations").rglob("*.html"))
+    assert pages and "kl_divergence" in pages[0].read_text().lower().replace(" ", "_")
+
+
+def test_parquet_and_hf_inputs(tmp_path: Path, suite_path: str) -> None:
+    import polars as pl
+
+    datasets = pytest.importorskip("datasets")
+    pq = tmp_path / "drift.parquet"
+    pl.read_ndjson(HERE / "drift_no_system.jsonl").write_parquet(pq)
+    hf = tmp_path / "hf"
+    datasets.Dataset.from_json(str(HERE / "drift_no_system.jsonl")).save_to_disk(str(hf))
+    jsonl = failed(check_expectations([str(HERE / "drift_no_system.jsonl")], suite_path))
+    assert failed(check_expectations([str(pq)], suite_path)) == jsonl
+    assert failed(check_expectations([str(hf)], suite_path)) == jsonl
+    suite_hf = profile([str(hf)])
+    assert suite_hf["meta"]["curate"]["profiled_examples"] == 240
+
+
+def test_tolerance_is_configurable() -> None:
+    strict = profile([str(CLEAN)], tolerance=Tolerance(proportion=0.01))
+    has_system = next(
+        e
+        for e in strict["expectations"]
+        if e["kwargs"].get("column") == "has_system" and e["type"].endswith("mean_to_be_between")
+    )
+    assert has_system["kwargs"]["max_value"] - has_system["kwargs"]["min_value"] == pytest.approx(
+        0.02
+    )
+
+
+def test_suite_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such suite file. Create one with: curate profile"):
+        load_suite(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"expectations": [')
+    with pytest.raises(InputError, match=r"bad.json:1: the suite is not valid JSON"):
+        load_suite(bad)
+    other = tmp_path / "other.json"
+    other.write_text("[]")
+    with pytest.raises(InputError, match="not a Great Expectations suite"):
+        load_suite(other)
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(
+        json.dumps(
+            {
+                "name": "x",
+                "expectations": [
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nope"}}
+                ],
+            }
+        )
+    )
+    with pytest.raises(InputError, match="names columns the statistics table does not have: nope"):
+        check_expectations([str(CLEAN)], str(unknown))
+
+
+def test_profile_of_nothing_is_an_error(tmp_path: Path) -> None:
+    from curate.records import CurateError
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(CurateError, match="no examples to profile"):
+        profile([str(empty)])
+
+
+def test_describe_failure_for_ranges() -> None:
+    msg = describe_failure(
+        "expect_column_values_to_be_between",
+        {"column": "n_turns", "min_value": 1, "max_value": 4, "mostly": 0.99},
+        {
+            "element_count": 10,
+            "unexpected_count": 2,
+            "unexpected_percent": 20.0,
+            "partial_unexpected_list": [7, 9],
+        },
+    )
+    assert msg == (
+        "expect_column_values_to_be_between on n_turns: 2 of 10 values outside 1 to 4 "
+        "(20.0%, at most 1.0% allowed); e.g. 7, 9"
+    )
+
+
+def test_cli_profile(tmp_path: Path) -> None:
+    out = tmp_path / "s" / "suite.json"
+    r = CliRunner().invoke(app, ["profile", str(CLEAN), "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["profiled_examples"] == 240
+    assert summary["n_expectations"] == len(json.loads(out.read_text())["expectations"])
+    r = CliRunner().invoke(app, ["profile", str(CLEAN), "-o", str(out)])
+    assert "expectations learned from 240 examples" in r.stdout
+    assert f"curate validate NEW --expectations {out}" in r.stdout.replace("\n", " ")
+
+
+def test_cli_profile_bad_input_exits_2(tmp_path: Path) -> None:
+    from curate.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["profile", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "s.json")])
+    assert e.value.code == 2
+    assert not (tmp_path / "s.json").exists()
