@@ -22,7 +22,7 @@ ApiUrl = Annotated[
     str | None,
     typer.Option(
         "--api-url",
-        help="Argilla server URL [default: $ARGILLA_API_URL, else the local `curate review serve`].",
+        help="Argilla server URL [default: $ARGILLA_API_URL, else the local server].",
     ),
 ]
 ApiKey = Annotated[

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import os
 import time
 from collections import Counter
@@ -484,6 +483,7 @@ def find_dataset(client: Any, name: str, workspace: str | None) -> Any:
     missing = S.missing_parts(ds.settings)
     if missing:
         raise CurateError(
-            f"Argilla dataset {name!r} is not a curate review dataset (missing: {', '.join(missing)})"
+            f"Argilla dataset {name!r} is not a curate review dataset "
+            f"(missing: {', '.join(missing)})"
         )
     return ds

@@ -226,9 +226,9 @@ def choose_lines(
 # ---------------------------------------------------------------------------------- push
 def ensure_dataset(client: Any, name: str, workspace: str | None) -> Any:
     """The named review dataset, created with :func:`settings.build_settings` if missing."""
-    import argilla as rg
-
     import warnings
+
+    import argilla as rg
 
     ws = _workspace(client, workspace)
     with warnings.catch_warnings():
@@ -366,7 +366,7 @@ def push(
         if item.messages is None:
             skipped["no_messages"] += 1
             continue
-        if chosen is not None and line not in chosen or (only_flagged and not flagged):
+        if (chosen is not None and line not in chosen) or (only_flagged and not flagged):
             result.not_selected += 1
             continue
         if item.id in seen_ids:  # the same record twice in one request is an error in Argilla

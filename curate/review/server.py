@@ -392,7 +392,7 @@ def serve(
                 "",
                 "--appendonly",
                 "no",
-            ],  # fmt: skip
+            ],
             env,
         )
         deadline = time.monotonic() + 20

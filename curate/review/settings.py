@@ -94,7 +94,7 @@ def build_settings() -> Any:
             rg.LabelQuestion(
                 name=DECISION,
                 title="Decision",
-                description="accept: keep as is; reject: drop; needs_fix: write the corrected reply",
+                description="accept: keep; reject: drop; needs_fix: write the corrected reply",
                 labels=list(LABELS),
                 required=True,
             ),

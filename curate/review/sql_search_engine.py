@@ -51,7 +51,6 @@ try:  # only inside the server's environment
         SuggestionFilterScope,
         TermsFilter,
         TermsMetrics,
-        TextQuery,
     )
 
     HAVE_SERVER = True
@@ -306,7 +305,7 @@ class SQLSearchEngine(SearchEngine):  # type: ignore[misc,valid-type]
             if record_id == excluded or record_id not in allowed or not vec:
                 continue
             vnorm = math.sqrt(sum(x * x for x in vec)) or 1.0
-            cosine = sum(a * b for a, b in zip(value, vec)) / (norm * vnorm)
+            cosine = sum(a * b for a, b in zip(value, vec, strict=False)) / (norm * vnorm)
             score = (1.0 + cosine) / 2.0  # Elasticsearch's cosine score range [0, 1]
             if order == SimilarityOrder.least_similar:
                 score = 1.0 - score
