@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from curate.dedup.lsh import UnionFind, candidates, lsh_params, verify
-from curate.dedup.minhash import MinHasher, shingles
-from curate.dedup.text import check_scope, raw_turns, scope_turns, turn_hashes
+from curate.dedup.minhash import MinHasher, shingle_batch
+from curate.dedup.text import check_scope, normalize_text, raw_turns
 
 KEPT, EXACT, NEAR, CONTAMINATED = 0, 1, 2, 3
 STATUS_NAMES = ("kept", "exact_duplicate", "near_duplicate", "contaminated")
@@ -110,33 +110,41 @@ def featurize(records: Sequence[Any], params: Params) -> Features:
     conv = np.empty(n, dtype="S8")
     n_turns = np.zeros(n, dtype=np.int32)
     windows: dict[int, np.ndarray] = {}
-    sh: list[np.ndarray] = []
+    texts: list[str] = []
+    scope = params.scope
     for i, rec in enumerate(records):
-        turns = scope_turns(rec, "conversation")
-        exact[i] = _digest(_pick(turns, params.scope))
+        turns = [(role, normalize_text(text)) for role, text in raw_turns(rec)]
+        picked = _pick(turns, scope)
+        exact[i] = _digest(picked)
         prompt[i] = _digest(_pick(turns, "user"))
         answer[i] = _digest(_pick(turns, "assistant"))
-        th = turn_hashes(rec) if params.scope == "conversation" else []
-        n_turns[i] = len(th)
-        conv[i] = _seq_key(th) if len(th) >= 2 else _ZERO8
-        if 3 <= len(th) <= MAX_WINDOW_TURNS:
+        if scope == "conversation":
+            th = [_turn_hash(r, t) for r, t in turns if r not in ("system", "developer")]
+            n_turns[i] = len(th)
+            conv[i] = _seq_key(th) if len(th) >= 2 else _ZERO8
             t = len(th)
-            windows[i] = np.array(
-                [_seq_key(th[a:b]) for a in range(t) for b in range(a + 2, t + 1) if b - a < t],
-                dtype="S8",
-            )
+            if 3 <= t <= MAX_WINDOW_TURNS:
+                windows[i] = np.array(
+                    [_seq_key(th[a:b]) for a in range(t) for b in range(a + 2, t + 1) if b - a < t],
+                    dtype="S8",
+                )
+        else:
+            conv[i] = _ZERO8
         if params.near:
-            text = "\n".join(txt for _, txt in _pick(turns, params.scope))
-            sh.append(shingles(text, params.shingle))
+            texts.append("\n".join(txt for _, txt in picked))
     if params.near:
-        sig = _hasher(params.num_perm, params.seed).signatures(sh)
-        sh_len = np.fromiter((len(s) for s in sh), dtype=np.int64, count=n)
-        sh_flat = np.concatenate(sh) if sh else np.zeros(0, np.uint32)
+        sh_flat, sh_len = shingle_batch(texts, params.shingle)
+        sig = _hasher(params.num_perm, params.seed).signatures_flat(sh_flat, sh_len)
     else:
         sig = np.zeros((n, 0), dtype=np.uint32)
         sh_len = np.zeros(n, dtype=np.int64)
         sh_flat = np.zeros(0, np.uint32)
     return Features(exact, prompt, answer, conv, n_turns, windows, sig, sh_flat, sh_len)
+
+
+def _turn_hash(role: str, text: str) -> bytes:
+    data = f"{role}\x1f{text}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=8).digest()
 
 
 def _pick(turns: list[tuple[str, str]], scope: str) -> list[tuple[str, str]]:
@@ -397,7 +405,8 @@ def _apply_near(plan: Plan, pairs: np.ndarray, sims: np.ndarray, how: np.ndarray
         for a, b in ((i, j), (j, i)):
             if sims[k] > best_sim[a]:
                 best_sim[a], best_to[a], best_how[a] = sims[k], b, how[k]
-    for i in range(n):
+    touched = np.unique(pairs) if len(pairs) else np.zeros(0, np.int64)
+    for i in touched.tolist():
         if status[i] != KEPT or is_ref[i]:
             continue
         root = uf.find(i)

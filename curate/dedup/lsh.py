@@ -49,6 +49,11 @@ def lsh_params(threshold: float, num_perm: int, max_miss: float = 0.02) -> tuple
     return best
 
 
+@lru_cache(maxsize=MAX_GROUP_PAIRS + 1)
+def _triu(size: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(size, k=1)
+
+
 def _band_keys(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
     cols = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
     key = np.full(len(sig), np.uint64(band * 0x9E3779B97F4A7C15 % 2**64), dtype=np.uint64)
@@ -96,7 +101,7 @@ def candidates(
         for s, size in zip(starts[multi & (sizes > 2)], sizes[multi & (sizes > 2)], strict=True):
             members = order[s : s + size]
             if size <= MAX_GROUP_PAIRS:
-                ii, jj = np.triu_indices(size, k=1)
+                ii, jj = _triu(int(size))
                 parts.append(np.stack([members[ii], members[jj]], axis=1))
             else:
                 parts.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))

@@ -49,35 +49,72 @@ def words(text: str) -> list[str]:
 
 def _word_hashes(ws: list[str]) -> np.ndarray:
     cache = _WORD_CACHE
-    out = np.empty(len(ws), dtype=np.uint64)
-    for i, w in enumerate(ws):
-        h = cache.get(w)
+    get = cache.get
+    hs = [get(w) for w in ws]
+    for i, h in enumerate(hs):
         if h is None:
+            w = ws[i]
             digest = hashlib.blake2b(w.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-            h = int.from_bytes(digest, "little")
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[w] = h
-        out[i] = h
-    return out
+            hs[i] = cache[w] = int.from_bytes(digest, "little")
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    return np.array(hs, dtype=np.uint64)
+
+
+def _ngram_hash(w: np.ndarray, n: int, count: int) -> np.ndarray:
+    """64-bit hashes of the ``count`` n-grams starting at ``w[0..count-1]``."""
+    with np.errstate(over="ignore"):
+        h = w[:count] * _K1
+        for k in range(1, n):
+            h = (h ^ (h >> np.uint64(29))) * _K2 + w[k : count + k] * _K3
+        h ^= h >> np.uint64(33)
+        h *= _M
+        h ^= h >> np.uint64(33)
+    return (h >> np.uint64(32)) ^ (h & _MASK32)
 
 
 def shingles(text: str, n: int = 3) -> np.ndarray:
     """Sorted unique 32-bit hashes of the word ``n``-grams of ``text`` (``uint32``)."""
-    ws = words(text)
-    if not ws:
-        return _EMPTY
-    w = _word_hashes(ws)
-    if len(w) < n:
-        n = len(w)
-    with np.errstate(over="ignore"):
-        h = w[: len(w) - n + 1] * _K1
-        for k in range(1, n):
-            h = (h ^ (h >> np.uint64(29))) * _K2 + w[k : len(w) - n + 1 + k] * _K3
-        h ^= h >> np.uint64(33)
-        h *= _M
-        h ^= h >> np.uint64(33)
-    return np.unique(((h >> np.uint64(32)) ^ (h & _MASK32)).astype(np.uint32))
+    flat, _ = shingle_batch([text], n)
+    return flat
+
+
+def shingle_batch(texts: Sequence[str], n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The shingles of many texts at once: ``(flat, lens)`` where text ``i``'s sorted
+    unique ``uint32`` shingles are ``flat[sum(lens[:i]) : sum(lens[:i + 1])]``.
+
+    Example:
+        >>> flat, lens = shingle_batch(["a b c d", "", "a b"])
+        >>> lens.tolist()
+        [2, 0, 1]
+    """
+    findall = _WORD.findall
+    all_words: list[str] = []
+    counts = np.empty(len(texts), dtype=np.int64)
+    for i, t in enumerate(texts):
+        ws = findall(t)
+        counts[i] = len(ws)
+        all_words.extend(ws)
+    if not all_words:
+        return _EMPTY.copy(), np.zeros(len(texts), dtype=np.int64)
+    w = _word_hashes(all_words)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    keys: list[np.ndarray] = []
+    total = len(w)
+    if total >= n:
+        h = _ngram_hash(w, n, total - n + 1)
+        doc = np.repeat(np.arange(len(texts), dtype=np.uint64), counts)[: total - n + 1]
+        ok = np.arange(total - n + 1) + n <= ends[doc.astype(np.int64)]
+        keys.append((doc[ok] << np.uint64(32)) | h[ok])
+    for i in np.flatnonzero((counts > 0) & (counts < n)).tolist():  # shorter than n words
+        hi = _ngram_hash(w[starts[i] : ends[i]], int(counts[i]), 1)
+        keys.append((np.uint64(i) << np.uint64(32)) | hi)
+    key = np.sort(np.concatenate(keys))
+    if len(key) > 1:
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    lens = np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=len(texts))
+    return (key & _MASK32).astype(np.uint32), lens.astype(np.int64)
 
 
 class MinHasher:
@@ -98,38 +135,42 @@ class MinHasher:
         self.a = odd * np.uint64(2) + np.uint64(1)
         self.b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
 
-    def signatures(self, docs: Sequence[np.ndarray], chunk: int = 1 << 16) -> np.ndarray:
-        """``(len(docs), num_perm)`` ``uint32`` signatures; an empty document gets all
-        ``0xFFFFFFFF`` (and is never a candidate: see :func:`curate.dedup.lsh.candidates`)."""
-        n = len(docs)
+    def signatures(self, docs: Sequence[np.ndarray]) -> np.ndarray:
+        """``(len(docs), num_perm)`` ``uint32`` signatures of shingle arrays; an empty
+        document gets all ``0xFFFFFFFF`` (and is never an LSH candidate)."""
+        lens = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+        flat = np.concatenate(docs) if len(docs) else _EMPTY
+        return self.signatures_flat(flat, lens)
+
+    def signatures_flat(
+        self, flat: np.ndarray, lens: np.ndarray, chunk: int = 1 << 22
+    ) -> np.ndarray:
+        """Signatures of documents given as one flat shingle array and their lengths
+        (see :func:`shingle_batch`); about ``chunk`` hash values are computed at a time."""
+        n = len(lens)
         sig = np.full((n, self.num_perm), 0xFFFFFFFF, dtype=np.uint32)
-        nonempty = [i for i, d in enumerate(docs) if len(d)]
-        # process documents in groups of about ``chunk`` shingles
-        start = 0
-        while start < len(nonempty):
-            total = 0
-            stop = start
-            while stop < len(nonempty):
-                size = len(docs[nonempty[stop]])
-                if total and total + size > chunk:
-                    break
-                total += size
-                stop += 1
-            idx = nonempty[start:stop]
-            x = np.concatenate([docs[i] for i in idx]).astype(np.uint64)
-            lens = np.fromiter((len(docs[i]) for i in idx), dtype=np.int64, count=len(idx))
-            offsets = np.zeros(len(idx), dtype=np.int64)
-            np.cumsum(lens[:-1], out=offsets[1:])
-            out = np.empty((len(idx), self.num_perm), dtype=np.uint32)
-            step = max(1, min(self.num_perm, (1 << 22) // max(1, len(x))))
-            with np.errstate(over="ignore"):
-                for p in range(0, self.num_perm, step):
-                    a = self.a[p : p + step, None]
-                    b = self.b[p : p + step, None]
-                    h = ((a * x[None, :] + b) >> np.uint64(32)).astype(np.uint32)
-                    out[:, p : p + step] = np.minimum.reduceat(h, offsets, axis=1).T
-            sig[idx] = out
-            start = stop
+        nonempty = np.flatnonzero(lens > 0)
+        if len(nonempty) == 0:
+            return sig
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        x = flat.astype(np.uint64)
+        # documents in groups of at most ``per`` shingles, all permutations per group
+        per = max(1, chunk // self.num_perm)
+        g_start = 0
+        while g_start < len(nonempty):
+            lo = offsets[nonempty[g_start]]
+            g_end = int(np.searchsorted(offsets[nonempty + 1], lo + per, side="right"))
+            g_end = max(g_end, g_start + 1)
+            idx = nonempty[g_start:g_end]
+            hi = offsets[idx[-1] + 1]
+            xs = x[lo:hi]
+            rel = offsets[idx] - lo
+            h = np.multiply(self.a[:, None], xs[None, :])  # wraps mod 2**64
+            h += self.b[:, None]
+            h >>= np.uint64(32)
+            sig[idx] = np.minimum.reduceat(h, rel, axis=1).T
+            g_start = g_end
         return sig
 
 

@@ -58,7 +58,7 @@ class LinesResult:
     features: Features
     lines: np.ndarray
     ids: list[str]
-    invalid: int
+    invalid: list[int]
     n_bytes: int
 
 
@@ -67,7 +67,7 @@ def featurize_lines(file: str, lines: list[tuple[int, bytes]], params: Params) -
     records: list[Any] = []
     line_nos: list[int] = []
     ids: list[str] = []
-    invalid = 0
+    invalid: list[int] = []
     n_bytes = 0
     for line, raw in lines:
         n_bytes += len(raw) + 1
@@ -75,7 +75,7 @@ def featurize_lines(file: str, lines: list[tuple[int, bytes]], params: Params) -
         if parsed is None:
             continue
         if isinstance(parsed, Finding):
-            invalid += 1
+            invalid.append(line)
             continue
         records.append(parsed.data)
         line_nos.append(line)
@@ -205,6 +205,7 @@ def dedup_paths(
     doc_file: list[np.ndarray] = []
     doc_line: list[np.ndarray] = []
     ids: list[str] = []
+    invalid: set[tuple[str, int]] = set()
     all_files = [*files, *refs]
     n_workers = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
     big = sum(os.path.getsize(p) for p in all_files) >= PARALLEL_MIN_BYTES
@@ -224,10 +225,11 @@ def dedup_paths(
                 ids.extend(res.ids)
                 if is_ref:
                     summary.reference_read += len(res.lines)
-                    summary.reference_invalid += res.invalid
+                    summary.reference_invalid += len(res.invalid)
                 else:
-                    summary.read += len(res.lines) + res.invalid
-                    summary.removed_invalid += res.invalid
+                    summary.read += len(res.lines) + len(res.invalid)
+                    summary.removed_invalid += len(res.invalid)
+                    invalid.update((path, line) for line in res.invalid)
                 if progress is not None:
                     progress(res.n_bytes)
     finally:
@@ -257,7 +259,7 @@ def dedup_paths(
         return {"file": all_files[int(files_arr[i])], "line": int(lines_arr[i])}
 
     if output is not None or rejects is not None:
-        _write(files, output, rejects, plan, lines_arr, ids, where)
+        _write(files, output, rejects, plan, lines_arr, ids, where, invalid)
     if clusters is not None:
         _write_clusters(clusters, plan, cl, ids, where)
     summary.output = str(output) if output is not None else None
@@ -322,8 +324,10 @@ def _write(
     lines_arr: np.ndarray,
     ids: list[str],
     where: Callable[[int], dict[str, Any]],
+    invalid: set[tuple[str, int]],
 ) -> None:
     import contextlib
+    import json
 
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(atomic_write(output, "wb")) if output is not None else None
@@ -333,11 +337,11 @@ def _write(
             for line, raw in iter_raw_lines(path):
                 if line == 1 and raw.startswith(BOM):
                     raw = raw[len(BOM) :]
-                parsed = parse_line(path, line, raw)
-                if parsed is None:
+                if not raw.strip():
                     continue
-                if isinstance(parsed, Finding):
-                    if rej is not None:
+                if (path, line) in invalid:
+                    parsed = parse_line(path, line, raw)
+                    if rej is not None and isinstance(parsed, Finding):
                         rej.write(dumps({
                             "id": None,
                             "source": {"file": path, "line": line},
@@ -352,7 +356,8 @@ def _write(
                     if out is not None:
                         out.write(raw + b"\n")
                 elif rej is not None:
-                    rej.write(dumps(_reject_row(doc, plan, ids, where, parsed.data)) + "\n")
+                    data = json.loads(raw)
+                    rej.write(dumps(_reject_row(doc, plan, ids, where, data)) + "\n")
                 doc += 1
 
 
