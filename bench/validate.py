@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,9 @@ def corpus() -> list[str]:
     if not texts:
         rnd = random.Random(0)
         words = "data model token train eval split the a of to and is for with on".split()
-        texts = [" ".join(rnd.choice(words) for _ in range(rnd.randint(5, 80))) for _ in range(5000)]
+        texts = [
+            " ".join(rnd.choice(words) for _ in range(rnd.randint(5, 80))) for _ in range(5000)
+        ]
     return texts
 
 
@@ -60,12 +61,16 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
                 msgs.append({"role": "system", "content": sys_prompt})
             for _ in range(rnd.choice([1, 1, 1, 2, 3])):
                 # two real texts joined, so contents rarely repeat (as in real data)
-                msgs.append({"role": "user", "content": f"{rnd.choice(texts)}\n\n{rnd.choice(texts)}"})
-                msgs.append({"role": "assistant", "content": f"{rnd.choice(texts)} {rnd.choice(texts)}"})
+                msgs.append(
+                    {"role": "user", "content": f"{rnd.choice(texts)}\n\n{rnd.choice(texts)}"}
+                )
+                msgs.append(
+                    {"role": "assistant", "content": f"{rnd.choice(texts)} {rnd.choice(texts)}"}
+                )
             f.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
 
 
-COOKBOOK = r'''
+COOKBOOK = r"""
 import json, sys, time, resource
 from collections import defaultdict
 import numpy as np
@@ -124,9 +129,9 @@ print(json.dumps({"seconds": elapsed, "n": len(dataset), "total": sum(convo_lens
                   "assistant": sum(assistant_lens), "n_missing_system": n_missing_system,
                   "errors": dict(format_errors),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-'''
+"""
 
-CURATE = r'''
+CURATE = r"""
 import json, sys, time, resource
 t0 = time.perf_counter()
 from curate.validate import validate_path
@@ -139,19 +144,23 @@ print(json.dumps({"seconds": elapsed, "n": d["n_examples"], "total": d["tokens"]
                   "assistant": d["tokens"]["assistant_total"],
                   "n_missing_system": d["stats"]["n_missing_system"],
                   "findings": d["findings_by_code"], "rss_mb": self_mb, "worker_rss_mb": kids_mb}))
-'''
+"""
 
 
 def run(code: str, *args: str) -> dict:
     env = {**os.environ, "CI": "1"}
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
+    )
     if out.returncode:
         sys.exit(out.stderr)
     return json.loads(out.stdout)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--model", default="gpt-4o-mini")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -165,28 +174,42 @@ def main() -> None:
         t = time.perf_counter()
         generate(path, args.n)
         size_mb = path.stat().st_size / 1e6
-        print(f"generated {args.n:,} examples ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f}s; "
-              f"{os.cpu_count()} cores; model {args.model} ({enc})")
+        print(
+            f"generated {args.n:,} examples ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f}s; "
+            f"{os.cpu_count()} cores; model {args.model} ({enc})"
+        )
         base = run(COOKBOOK, str(path), enc)
         ours = run(CURATE, str(path), args.model, str(args.workers))
         agree = (base["n"], base["total"], base["assistant"], base["n_missing_system"]) == (
-            ours["n"], ours["total"], ours["assistant"], ours["n_missing_system"])
+            ours["n"],
+            ours["total"],
+            ours["assistant"],
+            ours["n_missing_system"],
+        )
         print(f"{'':28}{'seconds':>10}{'ex/s':>12}{'peak MB':>10}")
-        print(f"{'baseline: cookbook loop':28}{base['seconds']:>10.2f}{base['n'] / base['seconds']:>12,.0f}"
-              f"{base['rss_mb']:>10.0f}")
+        rate = base["n"] / base["seconds"]
+        label = "baseline: cookbook loop"
+        print(f"{label:28}{base['seconds']:>10.2f}{rate:>12,.0f}{base['rss_mb']:>10.0f}")
         peak = max(ours["rss_mb"], ours["worker_rss_mb"])
-        print(f"{'curate validate':28}{ours['seconds']:>10.2f}{ours['n'] / ours['seconds']:>12,.0f}"
-              f"{peak:>10.0f}  (main {ours['rss_mb']:.0f} MB, largest worker {ours['worker_rss_mb']:.0f} MB)")
-        print(f"speed-up: {base['seconds'] / ours['seconds']:.2f}x; counts agree: {agree} "
-              f"(total tokens {ours['total']:,}, assistant {ours['assistant']:,})")
+        rate = ours["n"] / ours["seconds"]
+        print(
+            f"{'curate validate':28}{ours['seconds']:>10.2f}{rate:>12,.0f}{peak:>10.0f}"
+            f"  (main {ours['rss_mb']:.0f} MB, largest worker {ours['worker_rss_mb']:.0f} MB)"
+        )
+        print(
+            f"speed-up: {base['seconds'] / ours['seconds']:.2f}x; counts agree: {agree} "
+            f"(total tokens {ours['total']:,}, assistant {ours['assistant']:,})"
+        )
         if not agree:
             sys.exit(f"COUNTS DIFFER: cookbook {base} vs curate {ours}")
         for size in [int(s) for s in args.scale.split(",") if s]:
             p2 = Path(d) / f"scale_{size}.jsonl"
             generate(p2, size, seed=1)
             r = run(CURATE, str(p2), args.model, str(args.workers))
-            print(f"scale {size:>9,}: {r['seconds']:.2f}s, main {r['rss_mb']:.0f} MB, "
-                  f"largest worker {r['worker_rss_mb']:.0f} MB")
+            print(
+                f"scale {size:>9,}: {r['seconds']:.2f}s, main {r['rss_mb']:.0f} MB, "
+                f"largest worker {r['worker_rss_mb']:.0f} MB"
+            )
             p2.unlink()
 
 

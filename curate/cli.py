@@ -349,7 +349,9 @@ def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> No
         for f in shown:
             idx = f.location.message_index
             where = f"{f.location}" + (f" [message {idx}]" if idx is not None else "")
-            console.print(f"  {escape(where)}: {escape(f.message)}", highlight=False, soft_wrap=True)
+            console.print(
+                f"  {escape(where)}: {escape(f.message)}", highlight=False, soft_wrap=True
+            )
         rest = t.findings_by_code[code] - len(shown)
         if rest > 0:
             console.print(f"  ... and {rest:,} more (--verbose lists all)")

@@ -25,7 +25,7 @@ import json
 import lzma
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,7 +33,11 @@ from curate.records import Example, Finding, InputError, Location, Severity
 
 BOM = b"\xef\xbb\xbf"
 
-_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_COMPRESSED: dict[str, Callable[..., IO[bytes]]] = {
+    ".gz": gzip.open,  # type: ignore[dict-item]
+    ".bz2": bz2.open,
+    ".xz": lzma.open,
+}
 
 
 def check_readable(path: str | os.PathLike[str]) -> Path:
@@ -42,7 +46,9 @@ def check_readable(path: str | os.PathLike[str]) -> Path:
     if not p.exists():
         raise InputError(f"{path}: no such file. Check the path (cwd is {os.getcwd()}).")
     if p.is_dir():
-        raise InputError(f"{path}: is a directory, not a file. Pass the files in it, e.g. {path}/*.jsonl.")
+        raise InputError(
+            f"{path}: is a directory, not a file. Pass the files in it, e.g. {path}/*.jsonl."
+        )
     if not os.access(p, os.R_OK):
         raise InputError(f"{path}: permission denied.")
     return p
@@ -54,7 +60,7 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
     p = check_readable(path)
     suffix = p.suffix.lower()
     if suffix in _COMPRESSED:
-        return _COMPRESSED[suffix](p, "rb")  # type: ignore[no-any-return]
+        return _COMPRESSED[suffix](p, "rb")
     if suffix == ".zst":
         try:
             import zstandard  # type: ignore[import-not-found]

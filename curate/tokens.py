@@ -36,7 +36,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,7 @@ def install_rank_files(cache_dir: Path | None = None) -> Path:
     return folder
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_encoding(name: str) -> Any:
     """``tiktoken.get_encoding(name)`` that works offline for o200k_base and cl100k_base.
 

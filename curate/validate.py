@@ -400,7 +400,8 @@ def validate_path(
             rep = FileReport(path)
             reports.append(rep)
             tasks = (
-                BatchTask(path, b, spec.encoding, limit, all_validators, cvs) for b in _batches(path)
+                BatchTask(path, b, spec.encoding, limit, all_validators, cvs)
+                for b in _batches(path)
             )
             seen_lines = False
             for res in _run_ordered(tasks, executor, in_flight=2 * n_workers + 2):
@@ -434,7 +435,7 @@ def validate_path(
 def _merge(res: BatchResult, rep: FileReport, total: FileReport, max_findings: int) -> None:
     for r in (rep, total):
         r.n_examples += res.n_examples
-        for line, n_msgs, tot, asst, has_sys, has_user in res.rows:
+        for _line, n_msgs, tot, asst, has_sys, has_user in res.rows:
             r.n_messages.append(n_msgs)
             r.totals.append(tot)
             r.assistant.append(asst)

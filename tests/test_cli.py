@@ -17,14 +17,18 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return int(e.value.code or 0), out, err
 
 
-def test_clean_file_exits_0_with_summary(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+def test_clean_file_exits_0_with_summary(
+    capsys: pytest.CaptureFixture[str], fixtures: Path
+) -> None:
     code, out, _ = run(capsys, "validate", str(fixtures / "openai/good.jsonl"))
     assert code == 0
     assert "good.jsonl" in out and "no findings" in out
     assert "model gpt-4o-mini (o200k_base), max 65,536 tokens per example" in out
 
 
-def test_findings_exit_1_grouped_by_code(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+def test_findings_exit_1_grouped_by_code(
+    capsys: pytest.CaptureFixture[str], fixtures: Path
+) -> None:
     code, out, err = run(capsys, "validate", str(fixtures / "openai/cookbook_errors.jsonl"))
     assert code == 1
     assert "error missing_content (3)" in out
@@ -34,22 +38,48 @@ def test_findings_exit_1_grouped_by_code(capsys: pytest.CaptureFixture[str], fix
 
 
 def test_json_contract(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
-    code, out, _ = run(capsys, "validate", "--json", "--model", "gpt-3.5-turbo", "--max-tokens", "4096",
-                       str(fixtures / "openai/cookbook_toy.jsonl"))
+    code, out, _ = run(
+        capsys,
+        "validate",
+        "--json",
+        "--model",
+        "gpt-3.5-turbo",
+        "--max-tokens",
+        "4096",
+        str(fixtures / "openai/cookbook_toy.jsonl"),
+    )
     d = json.loads(out)
     assert code == 1  # one too_long error
-    for key in ("n_examples", "n_valid", "n_invalid", "findings_by_code", "findings", "stats", "tokens",
-                "billing"):
+    for key in (
+        "n_examples",
+        "n_valid",
+        "n_invalid",
+        "findings_by_code",
+        "findings",
+        "stats",
+        "tokens",
+        "billing",
+    ):
         assert key in d
     assert set(d["findings"][0]) >= {"code", "severity", "message", "file", "line", "message_index"}
-    assert set(d["stats"]) >= {"n_missing_system", "n_missing_user", "n_too_long", "messages_per_example"}
+    assert set(d["stats"]) >= {
+        "n_missing_system",
+        "n_missing_user",
+        "n_too_long",
+        "messages_per_example",
+    }
     assert set(d["tokens"]) >= {"total", "assistant_total", "per_example", "assistant_per_example"}
     for dist in (d["tokens"]["per_example"], d["tokens"]["assistant_per_example"]):
         assert set(dist) >= {"min", "max", "mean", "median", "p5", "p95"}
     assert d["billing"] == {
-        "model": "gpt-3.5-turbo", "encoding": "cl100k_base", "max_tokens": 4096,
-        "n_billing_tokens": 4306, "epochs": 20, "estimated_training_tokens": 86120,
-        "price_per_million_tokens": 8.0, "estimated_cost_usd": 0.68896,
+        "model": "gpt-3.5-turbo",
+        "encoding": "cl100k_base",
+        "max_tokens": 4096,
+        "n_billing_tokens": 4306,
+        "epochs": 20,
+        "estimated_training_tokens": 86120,
+        "price_per_million_tokens": 8.0,
+        "estimated_cost_usd": 0.68896,
     }
 
 
@@ -86,8 +116,12 @@ def test_directory_argument(capsys: pytest.CaptureFixture[str], fixtures: Path) 
     assert code == 2 and "is a directory, not a file" in err
 
 
-def test_config_from_pyproject(capsys: pytest.CaptureFixture[str], fixtures: Path, tmp_path: Path,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_from_pyproject(
+    capsys: pytest.CaptureFixture[str],
+    fixtures: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.curate]\nmodel = "gpt-3.5-turbo"\nmax_tokens = 4096\n[tool.curate.prices]\n'
         '"gpt-3.5-turbo" = 10.0\n'
@@ -95,17 +129,31 @@ def test_config_from_pyproject(capsys: pytest.CaptureFixture[str], fixtures: Pat
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "validate", "--json", str(fixtures / "openai/cookbook_toy.jsonl"))
     b = json.loads(out)["billing"]
-    assert (b["model"], b["max_tokens"], b["price_per_million_tokens"]) == ("gpt-3.5-turbo", 4096, 10.0)
+    assert (b["model"], b["max_tokens"], b["price_per_million_tokens"]) == (
+        "gpt-3.5-turbo",
+        4096,
+        10.0,
+    )
     assert b["estimated_cost_usd"] == 0.8612
     # the CLI wins over the file
-    code, out, _ = run(capsys, "validate", "--json", "--max-tokens", "9000",
-                       str(fixtures / "openai/cookbook_toy.jsonl"))
+    code, out, _ = run(
+        capsys,
+        "validate",
+        "--json",
+        "--max-tokens",
+        "9000",
+        str(fixtures / "openai/cookbook_toy.jsonl"),
+    )
     assert json.loads(out)["billing"]["max_tokens"] == 9000 and code == 0
 
 
-def test_config_typo_is_an_error(capsys: pytest.CaptureFixture[str], fixtures: Path, tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.curate]\nmax_token = 4096\n')
+def test_config_typo_is_an_error(
+    capsys: pytest.CaptureFixture[str],
+    fixtures: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.curate]\nmax_token = 4096\n")
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "validate", str(fixtures / "openai/good.jsonl"))
     assert code == 2 and "unknown key(s) in [tool.curate]: max_token" in err
@@ -113,17 +161,20 @@ def test_config_typo_is_an_error(capsys: pytest.CaptureFixture[str], fixtures: P
 
 def test_console_script_end_to_end(fixtures: Path) -> None:
     exe = Path(sys.executable).with_name("curate")
-    r = subprocess.run([str(exe), "validate", "--style", "compact",
-                        str(fixtures / "openai/invalid_json.jsonl")], capture_output=True, text=True)
+    r = subprocess.run(
+        [str(exe), "validate", "--style", "compact", str(fixtures / "openai/invalid_json.jsonl")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 1
     assert "invalid_json.jsonl:2: error invalid_json: invalid JSON at column 48" in r.stdout
     assert r.stderr == ""  # no progress bar outside a terminal
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    from curate.cli import app
-
     import typer.main
+
+    from curate.cli import app
 
     group = typer.main.get_command(app)
     names = sorted(group.commands)  # type: ignore[attr-defined]

@@ -23,8 +23,13 @@ BAD = (ROOT / "fixtures/openai/cookbook_errors.jsonl").read_text()
 
 
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     return subprocess.run(["git", *args], cwd=cwd, env=env, text=True, capture_output=True)
 
 
@@ -33,8 +38,13 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     if shutil.which("pre-commit") is None:
         pytest.fail("pre-commit is not installed: pip install -e '.[dev]'")
     snap = tmp_path_factory.mktemp("hookrepo")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, text=True,
-                           capture_output=True, check=True).stdout.splitlines()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.splitlines()
     for rel in files:
         src = ROOT / rel
         if src.is_file() and not rel.startswith(("tests/", "bench/", "fixtures/")):
@@ -48,8 +58,9 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.fixture
-def user_repo(tmp_path: Path, hook_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
-              ) -> Path:
+def user_repo(
+    tmp_path: Path, hook_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     repo_path, sha = hook_repo
     repo = tmp_path / "data-repo"
     repo.mkdir()
@@ -75,7 +86,9 @@ def test_bad_jsonl_blocks_the_commit_with_file_and_line(user_repo: Path) -> None
     assert "train.jsonl:6: error unrecognized_role (message 0): unrecognized role 'human'" in out
     assert "curate: 10 examples in 1 file(s), 9 invalid" in out
     assert "Failed" in out
-    assert git(user_repo, "log", "--oneline").stdout.count("\n") == 1  # still only the config commit
+    assert (
+        git(user_repo, "log", "--oneline").stdout.count("\n") == 1
+    )  # still only the config commit
 
 
 def test_good_jsonl_passes_and_other_files_are_ignored(user_repo: Path) -> None:

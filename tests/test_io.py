@@ -28,7 +28,10 @@ def test_crlf_lines_parse(fixtures: Path) -> None:
 
 def test_blank_lines_are_findings_not_examples(fixtures: Path) -> None:
     assert codes(fixtures / "openai/blank_lines.jsonl") == [
-        ("example", 1), ("empty_line", 2), ("example", 3), ("empty_line", 4),
+        ("example", 1),
+        ("empty_line", 2),
+        ("example", 3),
+        ("empty_line", 4),
     ]
 
 
@@ -58,7 +61,7 @@ def test_last_line_without_newline(fixtures: Path) -> None:
 def test_huge_line_streams(tmp_path: Path) -> None:
     p = tmp_path / "huge.jsonl"
     text = "x" * 5_000_000
-    p.write_text('{"messages": [{"role": "user", "content": "%s"}]}\n' % text)
+    p.write_text('{"messages": [{"role": "user", "content": "' + text + '"}]}\n')
     (ex,) = list(read_jsonl(p))
     assert isinstance(ex, Example) and len(ex.messages[0]["content"]) == 5_000_000  # type: ignore[index]
 

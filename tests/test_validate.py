@@ -14,7 +14,9 @@ from curate.validate import distribution, validate_path
 from tests.reference import cookbook
 
 COOKBOOK_CODES = set(cookbook.format_errors([[], {}, {"messages": [{}]}])) | {
-    "message_unrecognized_key", "unrecognized_role", "missing_content",
+    "message_unrecognized_key",
+    "unrecognized_role",
+    "missing_content",
     "example_missing_assistant_message",
 }
 
@@ -31,17 +33,22 @@ def compare_stats(path: Path, *, model: str, max_tokens: int, encoding: str) -> 
     assert ours["stats"]["n_missing_user"] == ref["n_missing_user"]
     assert ours["stats"]["n_too_long"] == ref["n_too_long"]
     keys = ("min", "max", "mean", "median", "p5", "p95")
-    assert {k: ours["stats"]["messages_per_example"][k] for k in keys} == ref["messages_per_example"]
+    assert {k: ours["stats"]["messages_per_example"][k] for k in keys} == ref[
+        "messages_per_example"
+    ]
     assert {k: ours["tokens"]["per_example"][k] for k in keys} == ref["per_example"]
-    assert {k: ours["tokens"]["assistant_per_example"][k] for k in keys} == ref["assistant_per_example"]
+    assert {k: ours["tokens"]["assistant_per_example"][k] for k in keys} == ref[
+        "assistant_per_example"
+    ]
     for k in ("n_billing_tokens", "epochs", "estimated_training_tokens"):
         assert ours["billing"][k] == ref[k], k
 
 
 def test_cookbook_toy_file_matches_published_numbers(fixtures: Path) -> None:
     """The numbers the cookbook notebook prints for its own toy file (SOURCES.md)."""
-    d = validate_path([fixtures / "openai/cookbook_toy.jsonl"], model="gpt-3.5-turbo",
-                      max_tokens=4096).to_dict()
+    d = validate_path(
+        [fixtures / "openai/cookbook_toy.jsonl"], model="gpt-3.5-turbo", max_tokens=4096
+    ).to_dict()
     cookbook_codes = {k: v for k, v in d["findings_by_code"].items() if k in COOKBOOK_CODES}
     assert cookbook_codes == {}
     assert d["n_examples"] == 5
@@ -56,8 +63,12 @@ def test_cookbook_toy_file_matches_published_numbers(fixtures: Path) -> None:
     assert d["billing"]["n_billing_tokens"] == 4306
     assert d["billing"]["epochs"] == 20
     assert d["billing"]["estimated_training_tokens"] == 86120
-    compare_stats(fixtures / "openai/cookbook_toy.jsonl", model="gpt-3.5-turbo", max_tokens=4096,
-                  encoding="cl100k_base")
+    compare_stats(
+        fixtures / "openai/cookbook_toy.jsonl",
+        model="gpt-3.5-turbo",
+        max_tokens=4096,
+        encoding="cl100k_base",
+    )
 
 
 message = st.fixed_dictionaries(
@@ -67,9 +78,14 @@ message = st.fixed_dictionaries(
 example = st.fixed_dictionaries({"messages": st.lists(message, min_size=1, max_size=6)})
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(example, min_size=1, max_size=40), model=st.sampled_from(["gpt-4o", "gpt-3.5-turbo"]),
-       max_tokens=st.integers(min_value=8, max_value=200))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(example, min_size=1, max_size=40),
+    model=st.sampled_from(["gpt-4o", "gpt-3.5-turbo"]),
+    max_tokens=st.integers(min_value=8, max_value=200),
+)
 def test_stats_equal_cookbook_on_random_in_scope_files(
     tmp_path_factory: pytest.TempPathFactory, rows: list[Any], model: str, max_tokens: int
 ) -> None:
@@ -79,11 +95,16 @@ def test_stats_equal_cookbook_on_random_in_scope_files(
     compare_stats(path, model=model, max_tokens=max_tokens, encoding=enc)
 
 
-any_value = st.one_of(st.none(), st.booleans(), st.integers(), text, st.lists(st.integers(), max_size=2))
+any_value = st.one_of(
+    st.none(), st.booleans(), st.integers(), text, st.lists(st.integers(), max_size=2)
+)
 loose_message = st.dictionaries(
     st.sampled_from(["role", "content", "name", "function_call", "weight", "lang", "extra"]),
-    st.one_of(st.sampled_from(["system", "user", "assistant", "function", "human", "gpt", ""]),
-              any_value, st.fixed_dictionaries({"name": text})),
+    st.one_of(
+        st.sampled_from(["system", "user", "assistant", "function", "human", "gpt", ""]),
+        any_value,
+        st.fixed_dictionaries({"name": text}),
+    ),
     max_size=5,
 )
 loose_record = st.one_of(
@@ -95,7 +116,9 @@ loose_record = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=st.lists(loose_record, min_size=1, max_size=30))
 def test_format_error_counts_equal_cookbook(
     tmp_path_factory: pytest.TempPathFactory, rows: list[Any]
@@ -150,7 +173,11 @@ def test_nasty_files_are_accounted_for(fixtures: Path) -> None:
     }
     for name, (n, n_invalid, by_code) in cases.items():
         r = validate_path([fixtures / "openai" / name])
-        assert (r.n_examples, r.n_invalid, dict(r.total.findings_by_code)) == (n, n_invalid, by_code), name
+        assert (r.n_examples, r.n_invalid, dict(r.total.findings_by_code)) == (
+            n,
+            n_invalid,
+            by_code,
+        ), name
     assert validate_path([fixtures / "openai/empty.jsonl"]).exit_code() == 1
 
 
@@ -185,10 +212,15 @@ def test_counts_tools_and_non_string_values(make_jsonl: Any) -> None:
     enc = get_encoding("o200k_base")
     call = [{"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]
     tools = [{"type": "function", "function": {"name": "w"}}]
-    row = {"messages": [{"role": "user", "content": "hi"},
-                        {"role": "assistant", "content": None, "tool_calls": call},
-                        {"role": "tool", "tool_call_id": "c1", "content": "ok"},
-                        {"role": "assistant", "content": "done", "weight": 1}], "tools": tools}
+    row = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": None, "tool_calls": call},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            {"role": "assistant", "content": "done", "weight": 1},
+        ],
+        "tools": tools,
+    }
     path = make_jsonl([row])
     d = validate_path([path], model="gpt-4o").to_dict()
 
@@ -198,8 +230,21 @@ def test_counts_tools_and_non_string_values(make_jsonl: Any) -> None:
     def js(v: Any) -> str:
         return json.dumps(v, separators=(",", ":"))
 
-    expected = (3 + 4 * 3 + n("user") + n("hi") + n("assistant") + n(js(call)) + n("tool") + n("c1")
-                + n("ok") + n("assistant") + n("done") + n("1") + n(js(tools)))
+    expected = (
+        3
+        + 4 * 3
+        + n("user")
+        + n("hi")
+        + n("assistant")
+        + n(js(call))
+        + n("tool")
+        + n("c1")
+        + n("ok")
+        + n("assistant")
+        + n("done")
+        + n("1")
+        + n(js(tools))
+    )
     assert d["tokens"]["total"] == expected
     assert d["tokens"]["assistant_total"] == n("done")
     assert Counter(d["findings_by_code"]) == Counter()

@@ -232,12 +232,13 @@ class OpenAIFormat:
                     call_ids.add(call["id"])
                     fname = call["function"]["name"]
                     if tool_names is not None and fname not in tool_names:
+                        have = ", ".join(sorted(tool_names)) or "none"
                         yield _f(
                             "unknown_tool",
                             W,
                             f"tool_calls[{j}] calls {fname!r}, which is not in tools",
                             loc,
-                            f"declare it in tools (have: {', '.join(sorted(tool_names)) or 'none'})",
+                            f"declare it in tools (have: {have})",
                         )
         if role == "tool":
             cid = m.get("tool_call_id")
@@ -332,8 +333,10 @@ class OpenAIFormat:
                 loc,
                 "merge them or add the missing turn between them",
             )
-        if i == len(messages) - 1 and role != "assistant" and any(
-            isinstance(x, dict) and x.get("role") == "assistant" for x in messages
+        if (
+            i == len(messages) - 1
+            and role != "assistant"
+            and any(isinstance(x, dict) and x.get("role") == "assistant" for x in messages)
         ):
             yield _f(
                 "last_not_assistant",
@@ -352,7 +355,9 @@ class OpenAIFormat:
             )
 
     def _top_level(self, data: dict[str, Any], loc: Location) -> Iterator[Finding]:
-        allowed = OPENAI_TOP_LEVEL if self.target == "openai" else OPENAI_TOP_LEVEL | CANONICAL_EXTRAS
+        allowed = (
+            OPENAI_TOP_LEVEL if self.target == "openai" else OPENAI_TOP_LEVEL | CANONICAL_EXTRAS
+        )
         unknown = sorted(k for k in data if k not in allowed)
         if unknown:
             sev = E if self.target == "openai" else W

@@ -32,7 +32,9 @@ def format_errors(dataset: list[Any]) -> dict[str, int]:
         for message in messages:
             if "role" not in message or "content" not in message:
                 errors["message_missing_key"] += 1
-            if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
+            if any(
+                k not in ("role", "content", "name", "function_call", "weight") for k in message
+            ):
                 errors["message_unrecognized_key"] += 1
             if message.get("role", None) not in ("system", "user", "assistant", "function"):
                 errors["unrecognized_role"] += 1
@@ -48,8 +50,9 @@ def format_errors(dataset: list[Any]) -> dict[str, int]:
 def stats(dataset: list[Any], encoding_name: str, max_tokens: int) -> dict[str, Any]:
     encoding = tiktoken.get_encoding(encoding_name)
 
-    def num_tokens_from_messages(messages: list[Any], tokens_per_message: int = 3,
-                                 tokens_per_name: int = 1) -> int:
+    def num_tokens_from_messages(
+        messages: list[Any], tokens_per_message: int = 3, tokens_per_name: int = 1
+    ) -> int:
         num_tokens = 0
         for message in messages:
             num_tokens += tokens_per_message
@@ -69,9 +72,12 @@ def stats(dataset: list[Any], encoding_name: str, max_tokens: int) -> dict[str, 
 
     def dist(values: list[int]) -> dict[str, float]:
         return {
-            "min": min(values), "max": max(values),
-            "mean": float(np.mean(values)), "median": float(np.median(values)),
-            "p5": float(np.quantile(values, 0.1)), "p95": float(np.quantile(values, 0.9)),
+            "min": min(values),
+            "max": max(values),
+            "mean": float(np.mean(values)),
+            "median": float(np.median(values)),
+            "p5": float(np.quantile(values, 0.1)),
+            "p95": float(np.quantile(values, 0.9)),
         }
 
     n_missing_system = 0

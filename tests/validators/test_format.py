@@ -23,8 +23,13 @@ def cookbook_codes(data: Any) -> Counter[str]:
 
 
 COOKBOOK = {
-    "data_type", "missing_messages_list", "message_missing_key", "message_unrecognized_key",
-    "unrecognized_role", "missing_content", "example_missing_assistant_message",
+    "data_type",
+    "missing_messages_list",
+    "message_missing_key",
+    "message_unrecognized_key",
+    "unrecognized_role",
+    "missing_content",
+    "example_missing_assistant_message",
 }
 
 
@@ -55,77 +60,131 @@ def test_message_checks_in_cookbook_order() -> None:
 
 
 def test_unrecognized_key_counted_once_per_message() -> None:
-    data = {"messages": [{"role": "user", "content": "a", "x": 1, "y": 2},
-                         {"role": "assistant", "content": "b"}]}
+    data = {
+        "messages": [
+            {"role": "user", "content": "a", "x": 1, "y": 2},
+            {"role": "assistant", "content": "b"},
+        ]
+    }
     assert check(data) == [("message_unrecognized_key", 0)]
 
 
 def test_function_call_allows_empty_content_but_not_null() -> None:
     fc = {"name": "f", "arguments": "{}"}
-    ok = {"messages": [{"role": "user", "content": "go"},
-                       {"role": "assistant", "content": "", "function_call": fc}]}
+    ok = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": "", "function_call": fc},
+        ]
+    }
     assert check(ok) == []
-    null = {"messages": [{"role": "user", "content": "go"},
-                         {"role": "assistant", "content": None, "function_call": fc}]}
+    null = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "function_call": fc},
+        ]
+    }
     assert check(null) == [("missing_content", 1)]
 
 
 def test_tool_calls_allow_null_content_and_tool_role() -> None:
-    data = {"messages": [
-        {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
-        {"role": "assistant", "content": "Sunny."}],
-        "tools": [{"type": "function", "function": {"name": "w", "parameters": {}}}]}
+    data = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            {"role": "assistant", "content": "Sunny."},
+        ],
+        "tools": [{"type": "function", "function": {"name": "w", "parameters": {}}}],
+    }
     assert check(data) == []
 
 
 def test_tool_call_problems() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
-    data = {"messages": [
-        {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
-        {"role": "assistant", "content": "Sunny."}],
-        "tools": [{"type": "function", "function": {"name": "other"}}]}
+    data = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c2", "content": "sunny"},
+            {"role": "assistant", "content": "Sunny."},
+        ],
+        "tools": [{"type": "function", "function": {"name": "other"}}],
+    }
     assert check(data) == [
-        ("unknown_tool", 1), ("tool_call_id_mismatch", 2), ("tool_call_unanswered", None),
+        ("unknown_tool", 1),
+        ("tool_call_id_mismatch", 2),
+        ("tool_call_unanswered", None),
     ]
-    bad_args = {"messages": [
-        {"role": "user", "content": "x"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c", "type": "function", "function": {"name": "w", "arguments": {"a": 1}}}]},
-        {"role": "assistant", "content": "done"}]}
+    bad_args = {
+        "messages": [
+            {"role": "user", "content": "x"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c",
+                        "type": "function",
+                        "function": {"name": "w", "arguments": {"a": 1}},
+                    }
+                ],
+            },
+            {"role": "assistant", "content": "done"},
+        ]
+    }
     assert ("invalid_tool_calls", 1) in check(bad_args)
 
 
 def test_weight_rules() -> None:
-    data = {"messages": [{"role": "user", "content": "q", "weight": 1},
-                         {"role": "assistant", "content": "a", "weight": 0.5},
-                         {"role": "user", "content": "q2"},
-                         {"role": "assistant", "content": "a2", "weight": True}]}
+    data = {
+        "messages": [
+            {"role": "user", "content": "q", "weight": 1},
+            {"role": "assistant", "content": "a", "weight": 0.5},
+            {"role": "user", "content": "q2"},
+            {"role": "assistant", "content": "a2", "weight": True},
+        ]
+    }
     assert check(data) == [("invalid_weight", 0), ("invalid_weight", 1), ("invalid_weight", 3)]
 
 
 def test_order_whitespace_and_special_tokens() -> None:
-    data = {"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "s"},
-                         {"role": "user", "content": "<|im_start|>b"},
-                         {"role": "assistant", "content": " \n\t"}]}
+    data = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "<|im_start|>b"},
+            {"role": "assistant", "content": " \n\t"},
+        ]
+    }
     assert check(data) == [
         ("system_not_first", 1),
         ("special_token_in_text", 2),
         ("whitespace_only_content", 3),
     ]
-    ends_with_user = {"messages": [{"role": "user", "content": "a"},
-                                   {"role": "assistant", "content": "b"},
-                                   {"role": "user", "content": "c"}]}
+    ends_with_user = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "user", "content": "c"},
+        ]
+    }
     assert check(ends_with_user) == [("last_not_assistant", 2)]
 
 
 def test_top_level_keys_depend_on_target() -> None:
-    data = {"id": "x", "source": {"file": "a"}, "split": "train",
-            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    data = {
+        "id": "x",
+        "source": {"file": "a"},
+        "split": "train",
+        "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+    }
     assert check(data) == [("unrecognized_top_level_key", None)]
     (f,) = OpenAIFormat(target="openai").check(Example(data, Location("t.jsonl", 1)))
     assert f.severity is Severity.ERROR and "'id', 'source', 'split'" in f.message
@@ -149,7 +208,11 @@ def test_cookbook_counts_on_error_fixture(fixtures: Path) -> None:
         ours += cookbook_codes(r.data)
     assert dict(ours) == cookbook.format_errors(cookbook.load(str(path)))
     assert dict(ours) == {
-        "data_type": 1, "missing_messages_list": 2, "message_missing_key": 1,
-        "message_unrecognized_key": 1, "unrecognized_role": 1, "missing_content": 3,
+        "data_type": 1,
+        "missing_messages_list": 2,
+        "message_missing_key": 1,
+        "message_unrecognized_key": 1,
+        "unrecognized_role": 1,
+        "missing_content": 3,
         "example_missing_assistant_message": 1,
     }
