@@ -188,7 +188,7 @@ def test_tolerance_is_configurable() -> None:
 
 
 def test_suite_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such suite file. Create one with: curate profile"):
+    with pytest.raises(InputError, match=r"no such suite file\. Create one with: curate profile"):
         load_suite(tmp_path / "nope.json")
     bad = tmp_path / "bad.json"
     bad.write_text('{"expectations": [')
