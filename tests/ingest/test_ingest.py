@@ -162,7 +162,8 @@ def test_unparseable_and_empty_inputs_are_input_errors(tmp_path: Path) -> None:
         list(read(FIXTURES / "detect" / "not_json.jsonl"))
     assert str(e.value) == (
         f"{FIXTURES / 'detect' / 'not_json.jsonl'}:1: cannot detect the format: none of the "
-        "first 2 records parses (invalid JSON at column 1: Expecting value (near 'this is not JSON'))."
+        "first 2 records parses (invalid JSON at column 1: Expecting value "
+        "(near 'this is not JSON'))."
     )
     with pytest.raises(
         InputError, match=r"no records found in .*empty.jsonl \(empty files\); nothing written"

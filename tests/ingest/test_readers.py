@@ -118,8 +118,7 @@ def test_hf_save_to_disk_dataset_and_dict(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         list(run(tmp_path / "dict"))
     assert (
-        str(e.value)
-        == f"{tmp_path / 'dict'}: a saved dataset with splits train, test; "
+        str(e.value) == f"{tmp_path / 'dict'}: a saved dataset with splits train, test; "
         "pass --split train (or another)"
     )
     good, _ = run(tmp_path / "dict", split="test")
