@@ -41,7 +41,7 @@ from curate.tokens import (
     model_spec,
 )
 from curate.validators.base import CorpusValidator, ExampleRef, Validator
-from curate.validators.format import OpenAIFormat
+from curate.validators.format import OpenAIFormat, countable_messages
 from curate.validators.length import too_long
 
 FAIL_ON = ("error", "warning", "info", "never")
@@ -89,7 +89,7 @@ def _counter(encoding: str) -> Counter:
 def check_batch(task: BatchTask) -> BatchResult:
     """Validate one batch of raw lines. Pure: same task, same result."""
     out = BatchResult()
-    countable: list[Example] = []
+    countable: list[tuple[Example, list[Any], Any]] = []
     for line, raw in task.lines:
         out.n_bytes += len(raw) + 1
         out.findings.extend(line_findings(task.file, line, raw))
@@ -109,19 +109,15 @@ def check_batch(task: BatchTask) -> BatchResult:
                 has_error = has_error or f.severity is Severity.ERROR
         if has_error:
             out.error_lines.append(line)
-        msgs = ex.messages
-        if msgs and all(isinstance(m, dict) for m in msgs):
-            countable.append(ex)
+        counted = countable_messages(ex.data)
+        if counted is not None and all(isinstance(m, dict) for m in counted[0]):
+            countable.append((ex, *counted))
         if task.corpus_validators:
             out.features.append((ex.id, line, [cv.features(ex) for cv in task.corpus_validators]))
     if countable:
-        counts = count_examples(
-            [(ex.messages or [], ex.data.get("tools")) for ex in countable],
-            _counter(task.encoding),
-        )
+        counts = count_examples([(m, t) for _, m, t in countable], _counter(task.encoding))
         error_set = set(out.error_lines)
-        for ex, c in zip(countable, counts, strict=True):
-            msgs = ex.messages or []
+        for (ex, msgs, _), c in zip(countable, counts, strict=True):
             line = ex.source.line or 0
             has_system = any(m.get("role") == "system" for m in msgs)
             has_user = any(m.get("role") == "user" for m in msgs)
@@ -383,6 +379,7 @@ def validate_path(
     files = [str(p) for p in paths]
     for p in files:
         check_readable(p)
+        sniff_not_jsonl(p)
     n_workers = workers if workers is not None else default_workers()
     big = any(os.path.getsize(p) >= PARALLEL_MIN_BYTES for p in files)
     executor: ProcessPoolExecutor | None = None
@@ -430,6 +427,31 @@ def validate_path(
         if executor is not None:
             executor.shutdown(cancel_futures=True)
     return ValidationReport(reports, total, spec, limit, epochs, unit_price)
+
+
+def sniff_not_jsonl(path: str) -> None:
+    """Raise :class:`InputError` when a file is plainly not JSONL (a JSON array or one
+    pretty-printed object), instead of reporting every line as invalid JSON."""
+    import json
+
+    from curate.io import BOM
+    from curate.records import InputError
+
+    for _line, raw in iter_raw_lines(path):
+        head = raw.removeprefix(BOM).strip()
+        if not head:
+            continue
+        if head[:1] not in (b"[", b"{"):
+            return
+        try:
+            json.loads(head)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            kind = "a JSON array" if head[:1] == b"[" else "a multi-line JSON object"
+            raise InputError(
+                f"{path}:1: this is {kind}, not JSONL (one JSON object per line). "
+                f"Convert it first: curate ingest {path} -o data.jsonl"
+            ) from None
+        return
 
 
 def _merge(res: BatchResult, rep: FileReport, total: FileReport, max_findings: int) -> None:

@@ -248,3 +248,30 @@ def test_counts_tools_and_non_string_values(make_jsonl: Any) -> None:
     assert d["tokens"]["total"] == expected
     assert d["tokens"]["assistant_total"] == n("done")
     assert Counter(d["findings_by_code"]) == Counter()
+
+
+def test_json_array_is_rejected_with_the_fix(tmp_path: Path) -> None:
+    p = tmp_path / "alpaca.json"
+    p.write_text('[\n  {"instruction": "a", "input": "", "output": "b"}\n]\n')
+    with pytest.raises(
+        InputError, match=r"alpaca.json:1: this is a JSON array, not JSONL.*curate ingest"
+    ):
+        validate_path([p])
+    q = tmp_path / "pretty.jsonl"
+    q.write_text('{\n  "messages": []\n}\n')
+    with pytest.raises(InputError, match="multi-line JSON object"):
+        validate_path([q])
+
+
+def test_preference_examples_are_counted(make_jsonl: Any) -> None:
+    row = {
+        "input": {"messages": [{"role": "user", "content": "Best color?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Blue."}],
+        "non_preferred_output": [{"role": "assistant", "content": "Dunno."}],
+    }
+    d = validate_path([make_jsonl([row])], model="gpt-4o").to_dict()
+    assert d["n_invalid"] == 0 and d["findings_by_code"] == {}
+    from curate.tokens import count_example
+
+    msgs = row["input"]["messages"] + row["preferred_output"] + row["non_preferred_output"]
+    assert d["tokens"]["total"] == count_example(msgs, encoding_name="o200k_base").total

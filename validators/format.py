@@ -83,6 +83,9 @@ class OpenAIFormat:
                 'each line must be an object like {"messages": [...]}',
             )
             return
+        if is_preference(data):
+            yield from self._preference(data, loc)
+            return
         messages = data.get("messages", None)
         if not messages:
             hint = 'add a non-empty "messages" list of {"role", "content"} objects'
@@ -141,6 +144,71 @@ class OpenAIFormat:
                 loc,
                 'add {"role": "tool", "tool_call_id": ..., "content": ...} after the call',
             )
+
+    # -- OpenAI preference (DPO) records --------------------------------------------
+    def _preference(self, data: dict[str, Any], loc: Location) -> Iterator[Finding]:
+        """``{"input": {"messages": [...], "tools"?}, "preferred_output": [assistant],
+        "non_preferred_output": [assistant]}``: the input's messages get the same message
+        checks as a chat example; each output must be exactly one assistant message."""
+        allowed = PREFERENCE_TOP_LEVEL | (set() if self.target == "openai" else CANONICAL_EXTRAS)
+        unknown = sorted(k for k in data if k not in allowed)
+        if unknown:
+            yield _f(
+                "unrecognized_top_level_key",
+                E if self.target == "openai" else W,
+                f"top-level key(s) {', '.join(repr(k) for k in unknown)} not accepted in "
+                "preference data",
+                loc,
+                "remove them, or export with curate split --format openai",
+            )
+        inp = data.get("input")
+        msgs = inp.get("messages") if isinstance(inp, dict) else None
+        if not isinstance(msgs, list) or not msgs:
+            yield _f(
+                "invalid_preference_input",
+                E,
+                '"input" must be an object with a non-empty "messages" list',
+                loc,
+                'use {"input": {"messages": [{"role": "user", "content": "..."}]}, ...}',
+            )
+        else:
+            for i, m in enumerate(msgs):
+                mloc = loc.with_message(i)
+                if not isinstance(m, dict):
+                    yield _f(
+                        "message_data_type",
+                        E,
+                        f"message is a JSON {_json_type(m)}, not an object",
+                        mloc,
+                        'each message must be an object like {"role": "user", "content": "..."}',
+                    )
+                    continue
+                yield from self._cookbook_message(m, m.get("role"), mloc)
+        for key in ("preferred_output", "non_preferred_output"):
+            out = data.get(key)
+            ok = (
+                isinstance(out, list)
+                and len(out) == 1
+                and isinstance(out[0], dict)
+                and out[0].get("role") == "assistant"
+                and (isinstance(out[0].get("content"), str) or "tool_calls" in out[0])
+            )
+            if not ok:
+                yield _f(
+                    "invalid_preference_output",
+                    E,
+                    f'"{key}" must be a list of exactly one assistant message',
+                    loc,
+                    f'use "{key}": [{{"role": "assistant", "content": "..."}}]',
+                )
+            elif isinstance(out[0].get("content"), str) and not out[0]["content"].strip():
+                yield _f(
+                    "missing_content",
+                    E,
+                    f'"{key}" has an empty reply',
+                    loc,
+                    "give the reply a non-empty string content",
+                )
 
     # -- the cookbook's per-message checks, in its order ------------------------------
     def _cookbook_message(self, m: dict[str, Any], role: Any, loc: Location) -> Iterator[Finding]:
@@ -388,6 +456,36 @@ class OpenAIFormat:
                 loc,
                 "use true or false",
             )
+
+
+PREFERENCE_TOP_LEVEL = frozenset({"input", "preferred_output", "non_preferred_output"})
+
+
+def is_preference(data: Any) -> bool:
+    """True for an OpenAI preference (DPO) record (has ``input`` and ``preferred_output``)."""
+    return isinstance(data, dict) and "input" in data and "preferred_output" in data
+
+
+def countable_messages(data: Any) -> tuple[list[Any], Any] | None:
+    """The messages (and tools) whose tokens an example costs: a chat record's
+    ``messages``; for a preference record, the input messages plus both outputs. ``None``
+    when the record holds nothing countable."""
+    if not isinstance(data, dict):
+        return None
+    if is_preference(data):
+        inp = data.get("input")
+        msgs = inp.get("messages") if isinstance(inp, dict) else None
+        if not isinstance(msgs, list) or not msgs:
+            return None
+        outs: list[Any] = []
+        for key in ("preferred_output", "non_preferred_output"):
+            v = data.get(key)
+            outs.extend(v if isinstance(v, list) else [])
+        return msgs + outs, inp.get("tools") if isinstance(inp, dict) else None
+    msgs = data.get("messages")
+    if isinstance(msgs, list) and msgs:
+        return msgs, data.get("tools")
+    return None
 
 
 def _json_type(v: Any) -> str:

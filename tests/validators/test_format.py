@@ -216,3 +216,32 @@ def test_cookbook_counts_on_error_fixture(fixtures: Path) -> None:
         "missing_content": 3,
         "example_missing_assistant_message": 1,
     }
+
+
+def test_preference_records() -> None:
+    good = {
+        "input": {"messages": [{"role": "user", "content": "Best color?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Blue."}],
+        "non_preferred_output": [{"role": "assistant", "content": "Dunno."}],
+    }
+    assert check(good) == []
+    bad = {
+        "input": {"messages": [{"role": "human", "content": "x"}]},
+        "preferred_output": [
+            {"role": "assistant", "content": "a"},
+            {"role": "assistant", "content": "b"},
+        ],
+        "non_preferred_output": [{"role": "assistant", "content": "  "}],
+        "chosen": "x",
+    }
+    assert check(bad) == [
+        ("unrecognized_top_level_key", None),
+        ("unrecognized_role", 0),
+        ("invalid_preference_output", None),
+        ("missing_content", None),
+    ]
+    assert check({"input": {}, "preferred_output": [], "non_preferred_output": []}) == [
+        ("invalid_preference_input", None),
+        ("invalid_preference_output", None),
+        ("invalid_preference_output", None),
+    ]
