@@ -70,14 +70,17 @@ def reviewers(client: Any) -> Iterator[dict[str, Any]]:
     users = {}
     for name in ("ana", "bo"):
         user = rg.User(
-            username=f"{name}-{suffix}", password=f"{name}-password-1", role="annotator", client=client
+            username=f"{name}-{suffix}",
+            password=f"{name}-password-1",
+            role="annotator",
+            client=client,
         ).create()
         users[name] = user
     yield users
     for user in users.values():
         try:
             user.delete()
-        except Exception:  # noqa: S110 - cleanup is best effort
+        except Exception:
             pass
 
 

@@ -78,7 +78,10 @@ def _write(path: Path, rows: list[Any], extra: str = "") -> None:
 def _ex(i: int, answer_text: str = "A.") -> dict[str, Any]:
     return {
         "id": f"e{i}",
-        "messages": [{"role": "user", "content": f"Q{i}?"}, {"role": "assistant", "content": answer_text}],
+        "messages": [
+            {"role": "user", "content": f"Q{i}?"},
+            {"role": "assistant", "content": answer_text},
+        ],
     }
 
 
@@ -87,7 +90,9 @@ def test_apply_decisions_accounting_and_audit(tmp_path: Path) -> None:
     _write(src, [_ex(i) for i in range(1, 7)], extra='{"id": "broken"\n')
     decisions = {
         "e1": Decision("e1", "accept", [vote("ana", "accept", quality=5)]),
-        "e2": Decision("e2", "reject", [vote("ana", "reject", note="off-topic")], note="ana: off-topic"),
+        "e2": Decision(
+            "e2", "reject", [vote("ana", "reject", note="off-topic")], note="ana: off-topic"
+        ),
         "e3": Decision("e3", "correct", [vote("bo", "needs_fix")], correction="Fixed."),
         "e4": Decision("e4", "needs_fix", [vote("bo", "needs_fix")]),
         "e5": Decision("e5", "pending"),
@@ -152,7 +157,9 @@ def test_correction_without_assistant_is_rejected(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     _write(src, [{"id": "u", "messages": [{"role": "user", "content": "hi"}]}])
     d = {"u": Decision("u", "correct", [vote("a", "needs_fix")], correction="Hello!")}
-    res = apply_decisions(src, d, out=tmp_path / "o.jsonl", rejects=tmp_path / "r.jsonl", audit=None)
+    res = apply_decisions(
+        src, d, out=tmp_path / "o.jsonl", rejects=tmp_path / "r.jsonl", audit=None
+    )
     assert res.rejected == 1
     assert read(tmp_path / "r.jsonl")[0]["reason"] == "review_correction_not_applicable"
 
@@ -226,6 +233,8 @@ def test_round_trip_push_review_pull(
     }
 
 
-def test_pull_unknown_dataset_says_what_exists(client: Any, chat_file: Path, tmp_path: Path) -> None:
+def test_pull_unknown_dataset_says_what_exists(
+    client: Any, chat_file: Path, tmp_path: Path
+) -> None:
     with pytest.raises(CurateError, match=r"Argilla dataset 'no-such-dataset' not found \(have: "):
         pull(chat_file, client=client, dataset="no-such-dataset", out=tmp_path / "o.jsonl")
