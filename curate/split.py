@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -147,10 +148,17 @@ def h64(data: bytes) -> int:
 PROMPT_ROLES = frozenset({"system", "developer", "user"})
 
 
-def content_keys(data: dict[str, Any]) -> tuple[bytes, bytes]:
-    """``(exact, prompt)`` digests of a record's normalised turns (NFKC, case-folded,
-    whitespace collapsed, as :mod:`curate.dedup` normalises): equal exact digests mean
-    duplicates, equal prompt digests mean the same system and user turns.
+def _norm(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.casefold().split())
+
+
+def content_keys(data: dict[str, Any]) -> tuple[int, int]:
+    """``(exact, prompt)`` 64-bit keys of a record's normalised turns (NFKC, case-folded,
+    whitespace collapsed, as :mod:`curate.dedup` normalises): equal exact keys mean
+    duplicates, equal prompt keys mean the same system and user turns. Messages with
+    tool calls or non-text content are read through :mod:`curate.dedup.text`.
 
     Example:
         >>> a = {"messages": [{"role": "user", "content": "Hi"},
@@ -161,9 +169,20 @@ def content_keys(data: dict[str, Any]) -> tuple[bytes, bytes]:
         >>> ka[0] == kb[0], ka[1] == kb[1]
         (False, True)
     """
-    from curate.dedup.text import scope_turns
+    msgs = data.get("messages")
+    turns: list[tuple[str, str]] = []
+    simple = isinstance(msgs, list)
+    if simple:
+        for m in msgs:
+            c = m.get("content")
+            if type(c) is not str or (len(m) > 2 and ("tool_calls" in m or "function_call" in m)):
+                simple = False
+                break
+            turns.append((m.get("role"), _norm(c)))
+    if not simple:
+        from curate.dedup.text import scope_turns
 
-    turns = scope_turns(data, "conversation")
+        turns = scope_turns(data, "conversation")
     exact = hashlib.blake2b(digest_size=8)
     prompt = hashlib.blake2b(digest_size=8)
     for role, text in turns:
@@ -171,7 +190,10 @@ def content_keys(data: dict[str, Any]) -> tuple[bytes, bytes]:
         exact.update(piece)
         if role in PROMPT_ROLES:
             prompt.update(piece)
-    return exact.digest(), prompt.digest()
+    return (
+        int.from_bytes(exact.digest(), "little") or 1,
+        int.from_bytes(prompt.digest(), "little") or 1,
+    )
 
 
 def field_value(data: Any, path: str) -> str:
@@ -292,9 +314,9 @@ def scan_batch(task: ScanTask) -> ScanResult:
         given = data.get("id")
         out.line.append(line)
         # the given id, else the normalised content: both stay the same across runs
-        out.id_hash.append(h64(given.encode()) if isinstance(given, str) and given else h64(exact))
-        out.cluster_hash.append(h64(exact))
-        out.prompt_hash.append(h64(prompt))
+        out.id_hash.append(h64(given.encode()) if isinstance(given, str) and given else exact)
+        out.cluster_hash.append(exact)
+        out.prompt_hash.append(prompt)
         out.preference.append(kind == "preference")
         if task.stratify_field:
             out.strata.append(field_value(data, task.stratify_field))
@@ -303,7 +325,8 @@ def scan_batch(task: ScanTask) -> ScanResult:
         if tools is not None:
             out.fields.add("tools")
         for m in msgs + (list(data["non_preferred_output"]) if kind == "preference" else []):
-            out.fields.update(k for k in ("name", "tool_calls", "tool_call_id") if m.get(k))
+            if len(m) > 2:
+                out.fields.update(k for k in ("name", "tool_calls", "tool_call_id") if m.get(k))
         kept.append({"messages": msgs, "tools": tools, "data": data})
     if task.near_params is not None:
         from curate.dedup import featurize

@@ -1,0 +1,383 @@
+"""``curate run CONFIG.toml``: ingest -> validate -> dedup -> (review pull) -> split.
+
+Each stage is the stage's own Python function (no subprocesses), reading the previous
+stage's file and writing its own into ``[run].workdir``:
+
+==========  =============================================  ==============================
+stage       function                                       writes
+==========  =============================================  ==============================
+ingest      :func:`curate.ingest.ingest_paths`             ``01-ingested.jsonl``
+validate    :func:`curate.validate.validate_path`          ``02-validation.json``
+dedup       :func:`curate.dedup.run.dedup_paths`           ``03-deduplicated.jsonl``
+review      :func:`curate.review.pull.pull` (optional)     ``04-reviewed.jsonl``
+split       :func:`curate.split.split_path`                ``split/`` (+ ``manifest.json``)
+==========  =============================================  ==============================
+
+The run stops after ``validate`` when a finding reaches ``[run].fail_on`` (exit 1), and at
+any stage that raises a usage or input error (exit 2); the summary says where. Every stage
+is deterministic, so re-running an unchanged config rewrites byte-identical files.
+
+A config (paths are relative to the config file's folder)::
+
+    [run]
+    workdir = "build"
+    fail_on = "error"          # error, warning, info or never
+
+    [ingest]
+    inputs = ["raw/*.json", "raw/chat.jsonl"]
+
+    [validate]
+    model = "gpt-4o-mini"
+
+    [dedup]
+    threshold = 0.8
+
+    [review]                   # optional: apply Argilla decisions
+    enabled = false
+    dataset = "support-sft"
+
+    [split]
+    eval_fraction = 0.1
+    format = "openai"
+
+Example:
+    >>> import os, tempfile, json
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "raw.jsonl"), "w") as f:
+    ...     for i in range(20):
+    ...         m = [{"role": "user", "content": f"q{i}"},
+    ...              {"role": "assistant", "content": f"a{i}"}]
+    ...         _ = f.write(json.dumps({"messages": m}) + "\\n")
+    >>> with open(os.path.join(d, "run.toml"), "w") as f:
+    ...     _ = f.write('[ingest]\\ninputs = ["raw.jsonl"]\\n[split]\\neval_size = 4\\n')
+    >>> s = run_config(os.path.join(d, "run.toml"))
+    >>> [(st["name"], st["status"]) for st in s["stages"]][-1], s["exit_code"]
+    (('split', 'ok'), 0)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from curate.records import CurateError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+STAGES = ("ingest", "validate", "dedup", "review", "split")
+FAIL_ON = ("error", "warning", "info", "never")
+
+#: allowed keys per section (a typo must fail, not be ignored)
+KEYS: dict[str, frozenset[str]] = {
+    "run": frozenset({"workdir", "fail_on"}),
+    "ingest": frozenset({"inputs", "format", "system", "maps", "split"}),
+    "validate": frozenset({"enabled", "model", "max_tokens", "target", "workers"}),
+    "dedup": frozenset(
+        {"enabled", "threshold", "scope", "near", "num_perm", "seed", "against", "workers"}
+    ),
+    "review": frozenset(
+        {
+            "enabled",
+            "dataset",
+            "workspace",
+            "api_url",
+            "api_key_env",
+            "pending",
+            "conflicts",
+            "audit",
+        }
+    ),
+    "split": frozenset(
+        {
+            "output",
+            "eval_fraction",
+            "eval_size",
+            "seed",
+            "group_by",
+            "near",
+            "near_threshold",
+            "stratify_by",
+            "method",
+            "format",
+            "trl_shape",
+            "model",
+            "workers",
+        }
+    ),
+}
+
+
+def load_run_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a pipeline config; raise :class:`CurateError` naming the problem."""
+    p = Path(path)
+    if not p.is_file():
+        raise CurateError(f"{path}: no such config file")
+    try:
+        with open(p, "rb") as f:
+            cfg = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise CurateError(f"{path}: not valid TOML: {e}") from e
+    except OSError as e:
+        raise CurateError(f"{path}: cannot read: {e}") from e
+    unknown = sorted(set(cfg) - set(KEYS))
+    if unknown:
+        raise CurateError(
+            f"{path}: unknown section(s) [{'], ['.join(unknown)}]; known: {', '.join(KEYS)}"
+        )
+    for section, value in cfg.items():
+        if not isinstance(value, dict):
+            raise CurateError(f"{path}: [{section}] must be a table")
+        bad = sorted(set(value) - KEYS[section])
+        if bad:
+            raise CurateError(
+                f"{path}: unknown key(s) in [{section}]: {', '.join(bad)}. "
+                f"Known: {', '.join(sorted(KEYS[section]))}."
+            )
+    inputs = cfg.get("ingest", {}).get("inputs")
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
+        raise CurateError(f'{path}: [ingest] needs inputs = ["file or glob", ...]')
+    fail_on = cfg.get("run", {}).get("fail_on", "error")
+    if fail_on not in FAIL_ON:
+        raise CurateError(
+            f"{path}: [run] fail_on must be one of {', '.join(FAIL_ON)} (got {fail_on!r})"
+        )
+    if cfg.get("review", {}).get("enabled") and not cfg["review"].get("dataset"):
+        raise CurateError(f'{path}: [review] enabled needs dataset = "..."')
+    return cfg
+
+
+def _stage(name: str) -> dict[str, Any]:
+    return {"name": name, "status": "skipped", "counts": {}, "output": None}
+
+
+def run_config(
+    path: str | os.PathLike[str], *, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Run the pipeline a config describes; the Python twin of ``curate run``.
+
+    Returns a summary: ``stages`` (name, status ``ok``/``failed``/``skipped``, counts,
+    output), ``exit_code`` (0 ok, 1 findings at ``fail_on``, 2 a stage's error) and
+    ``stopped_at``.
+    """
+    cfg = load_run_config(path)
+    base = Path(path).resolve().parent
+    run = cfg.get("run", {})
+    workdir = base / run.get("workdir", "build")
+    workdir.mkdir(parents=True, exist_ok=True)
+    stages = {name: _stage(name) for name in STAGES}
+    summary: dict[str, Any] = {
+        "config": str(path),
+        "workdir": str(workdir),
+        "stages": list(stages.values()),
+        "exit_code": 0,
+        "stopped_at": None,
+    }
+
+    def note(name: str) -> None:
+        if progress is not None:
+            progress(name)
+
+    current = ""
+    try:
+        current = "ingest"
+        note(current)
+        ingested = workdir / "01-ingested.jsonl"
+        _ingest(cfg.get("ingest", {}), base, ingested, stages["ingest"])
+
+        current = "validate"
+        val = cfg.get("validate", {})
+        if val.get("enabled", True):
+            note(current)
+            code = _validate(val, ingested, workdir, run.get("fail_on", "error"), stages[current])
+            if code:
+                summary["exit_code"] = code
+                summary["stopped_at"] = current
+                return summary
+
+        current = "dedup"
+        data = ingested
+        ded = cfg.get("dedup", {})
+        if ded.get("enabled", True):
+            note(current)
+            data = _dedup(ded, base, data, workdir, stages[current])
+
+        current = "review"
+        rev = cfg.get("review", {})
+        if rev.get("enabled", False):
+            note(current)
+            data = _review(rev, data, workdir, stages[current])
+
+        current = "split"
+        note(current)
+        _split(cfg.get("split", {}), data, workdir, stages[current])
+    except CurateError as e:
+        stages[current]["status"] = "failed"
+        stages[current]["message"] = str(e)
+        summary["exit_code"] = 2
+        summary["stopped_at"] = current
+    return summary
+
+
+def _rel(p: Path, base: Path) -> str:
+    try:
+        return str(p.relative_to(base))
+    except ValueError:
+        return str(p)
+
+
+def _ingest(sec: dict[str, Any], base: Path, out: Path, st: dict[str, Any]) -> None:
+    try:
+        from curate.ingest import ingest_paths
+    except ImportError as e:  # pragma: no cover - depends on the tree
+        raise CurateError(f"the ingest stage is not available: {e}") from e
+    inputs = [i if os.path.isabs(i) else str(base / i) for i in sec["inputs"]]
+    rep = ingest_paths(
+        inputs,
+        out,
+        format=sec.get("format"),
+        maps=sec.get("maps"),
+        system=sec.get("system"),
+        split=sec.get("split"),
+    )
+    st.update(
+        status="ok",
+        output=str(out),
+        counts={"read": rep.read, "written": rep.written, "rejected": rep.rejected},
+    )
+    if rep.rejects:
+        st["rejects"] = rep.rejects
+
+
+def _validate(
+    sec: dict[str, Any], data: Path, workdir: Path, fail_on: str, st: dict[str, Any]
+) -> int:
+    from curate.export import write_json
+    from curate.validate import validate_path
+
+    report = validate_path(
+        [data],
+        model=sec.get("model", "gpt-4o-mini"),
+        max_tokens=sec.get("max_tokens"),
+        target=sec.get("target", "curate"),
+        workers=sec.get("workers"),
+    )
+    out = workdir / "02-validation.json"
+    write_json(out, report.to_dict())
+    by_sev = {"error": 0, "warning": 0, "info": 0}
+    for f in report.findings:
+        by_sev[f.severity.value] += 1
+    code = report.exit_code(fail_on)
+    st.update(
+        status="failed" if code else "ok",
+        output=str(out),
+        counts={
+            "examples": report.n_examples,
+            "invalid": report.n_invalid,
+            "tokens": report.tokens_total,
+            **{f"{k}s": v for k, v in by_sev.items()},
+        },
+    )
+    if code:
+        st["message"] = (
+            f"findings at or above fail_on={fail_on!r}: see {out} (or run curate validate "
+            f"{data}); set [run] fail_on to go on"
+        )
+    return code
+
+
+def _dedup(sec: dict[str, Any], base: Path, data: Path, workdir: Path, st: dict[str, Any]) -> Path:
+    try:
+        from curate.dedup.run import dedup_paths
+    except ImportError as e:  # pragma: no cover - depends on the tree
+        raise CurateError(f"the dedup stage is not available: {e}") from e
+    out = workdir / "03-deduplicated.jsonl"
+    against = [a if os.path.isabs(a) else str(base / a) for a in sec.get("against", [])]
+    s = dedup_paths(
+        [data],
+        out,
+        against=against,
+        threshold=sec.get("threshold", 0.8),
+        scope=sec.get("scope", "conversation"),
+        near=sec.get("near", True),
+        num_perm=sec.get("num_perm", 128),
+        seed=sec.get("seed", 0),
+        workers=sec.get("workers"),
+    )
+    d = s.to_dict()
+    st.update(
+        status="ok",
+        output=str(out),
+        counts={
+            k: d[k]
+            for k in (
+                "read",
+                "kept",
+                "removed_exact",
+                "removed_near",
+                "removed_contaminated",
+                "removed_invalid",
+            )
+        },
+    )
+    return out
+
+
+def _review(sec: dict[str, Any], data: Path, workdir: Path, st: dict[str, Any]) -> Path:
+    try:
+        from curate.review.client import connect
+        from curate.review.pull import pull
+    except ImportError as e:  # pragma: no cover - depends on the tree
+        raise CurateError(f"the review stage is not available: {e}") from e
+    key_env = sec.get("api_key_env", "ARGILLA_API_KEY")
+    client = connect(sec.get("api_url"), os.environ.get(key_env))
+    out = workdir / "04-reviewed.jsonl"
+    res = pull(
+        data,
+        client=client,
+        dataset=sec["dataset"],
+        workspace=sec.get("workspace"),
+        out=out,
+        audit=workdir / sec.get("audit", "review-audit.jsonl"),
+        pending=sec.get("pending", "keep"),
+        conflicts=sec.get("conflicts", "majority"),
+    )
+    r = res.to_dict()
+    st.update(
+        status="ok",
+        output=str(out),
+        counts={k: r[k] for k in ("read", "kept", "rejected", "corrected", "not_reviewed")},
+    )
+    return out
+
+
+def _split(sec: dict[str, Any], data: Path, workdir: Path, st: dict[str, Any]) -> None:
+    from curate.split import SplitOptions, split_path
+
+    known = {f.name for f in fields(SplitOptions)}
+    kwargs = {k: v for k, v in sec.items() if k in known}
+    if "eval_fraction" not in kwargs and "eval_size" not in kwargs:
+        kwargs["eval_fraction"] = 0.1
+    out = workdir / sec.get("output", "split")
+    m = split_path(data, out, SplitOptions(**kwargs))
+    c = m["counts"]
+    st.update(
+        status="ok",
+        output=str(out),
+        counts={
+            "read": c["read"],
+            "train": c["train"],
+            "eval": c["eval"],
+            "rejected": c["rejected"],
+            "groups": m["groups"]["total"],
+            "straddling": m["leakage"]["groups_straddling"],
+            "train_tokens": m["tokens"]["train"],
+            "eval_tokens": m["tokens"]["eval"],
+        },
+    )

@@ -1,0 +1,138 @@
+"""curate.pipeline (``curate run``): the real stages chained from a config file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curate.pipeline import load_run_config, run_config
+from curate.records import CurateError
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "run"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(FIX, tmp_path / "p", ignore=shutil.ignore_patterns("build"))
+    for f in (tmp_path / "p").rglob("*"):
+        f.chmod(0o755 if f.is_dir() else 0o644)
+    return tmp_path / "p"
+
+
+def stage(summary: dict, name: str) -> dict:
+    return next(s for s in summary["stages"] if s["name"] == name)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_run_chains_every_stage_and_counts_balance(project: Path) -> None:
+    s = run_config(project / "curate.toml")
+    assert s["exit_code"] == 0 and s["stopped_at"] is None
+    assert [(x["name"], x["status"]) for x in s["stages"]] == [
+        ("ingest", "ok"),
+        ("validate", "ok"),
+        ("dedup", "ok"),
+        ("review", "skipped"),
+        ("split", "ok"),
+    ]
+    ing, val, ded, spl = (stage(s, n)["counts"] for n in ("ingest", "validate", "dedup", "split"))
+    assert ing == {"read": 77, "written": 77, "rejected": 0}  # 42 alpaca + 30 sharegpt + 5 chat
+    assert val["examples"] == 77 and val["errors"] == 0
+    removed = sum(v for k, v in ded.items() if k.startswith("removed_"))
+    assert ded["read"] == ing["written"] == ded["kept"] + removed
+    assert ded["removed_exact"] == 2  # the two copied alpaca rows
+    assert spl["read"] == ded["kept"] == spl["train"] + spl["eval"] + spl["rejected"]
+    assert spl["straddling"] == 0
+    manifest = json.loads((project / "build" / "split" / "manifest.json").read_text())
+    assert manifest["counts"]["train"] == spl["train"]
+    assert (project / "build" / "split" / "train.jsonl").exists()
+
+
+def test_rerun_with_nothing_changed_rewrites_identical_files(project: Path) -> None:
+    run_config(project / "curate.toml")
+    first = snapshot(project / "build")
+    run_config(project / "curate.toml")
+    assert snapshot(project / "build") == first
+
+
+def test_validation_errors_stop_the_run_at_fail_on(project: Path) -> None:
+    cfg = project / "curate.toml"
+    text = cfg.read_text().replace(
+        'model = "gpt-4o-mini"', 'model = "gpt-4o-mini"\nmax_tokens = 200'
+    )
+    cfg.write_text(text)
+    s = run_config(cfg)
+    assert s["exit_code"] == 1 and s["stopped_at"] == "validate"
+    v = stage(s, "validate")
+    assert v["status"] == "failed" and v["counts"]["errors"] >= 1
+    assert "fail_on='error'" in v["message"]
+    assert stage(s, "split")["status"] == "skipped"
+    assert not (project / "build" / "split").exists()
+    report = json.loads((project / "build" / "02-validation.json").read_text())
+    assert report["findings_by_code"]["too_long"] >= 1
+    # the suggested fix: lower the bar and the run goes through
+    cfg.write_text(text.replace('fail_on = "error"', 'fail_on = "never"'))
+    assert run_config(cfg)["exit_code"] == 0
+
+
+def test_a_stage_error_stops_with_exit_2_and_names_the_stage(project: Path) -> None:
+    cfg = project / "curate.toml"
+    cfg.write_text(cfg.read_text().replace("eval_fraction = 0.2", "eval_size = 5000"))
+    s = run_config(cfg)
+    assert s["exit_code"] == 2 and s["stopped_at"] == "split"
+    assert "--eval-size 5000 leaves no training data" in stage(s, "split")["message"]
+    assert stage(s, "dedup")["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[ingest]\ninputs = ["a.jsonl"]\n[split]\nevalfraction = 0.1\n',
+            "unknown key(s) in [split]: evalfraction",
+        ),
+        ('[ingest]\ninputs = ["a.jsonl"]\n[splitt]\n', "unknown section(s) [splitt]"),
+        ("[split]\neval_size = 3\n", '[ingest] needs inputs = ["file or glob", ...]'),
+        ('[run]\nfail_on = "bad"\n[ingest]\ninputs = ["a"]\n', "fail_on must be one of error"),
+        ('[ingest]\ninputs = ["a"]\n[review]\nenabled = true\n', "[review] enabled needs dataset"),
+        ("[ingest\n", "not valid TOML"),
+    ],
+)
+def test_config_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(CurateError) as e:
+        load_run_config(cfg)
+    assert message in str(e.value)
+
+
+def test_missing_input_fails_at_ingest(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[ingest]\ninputs = ["nope.jsonl"]\n')
+    s = run_config(cfg)
+    assert s["exit_code"] == 2 and s["stopped_at"] == "ingest"
+    assert "nope.jsonl" in stage(s, "ingest")["message"]
+
+
+def test_cli_run_json_and_exit_codes(project: Path) -> None:
+    cmd = [sys.executable, "-c", "from curate.cli import main; main()", "run"]
+    ok = subprocess.run(
+        [*cmd, str(project / "curate.toml"), "--json"], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["stages"][-1]["counts"]["straddling"] == 0
+    missing = subprocess.run(
+        [*cmd, str(project / "nope.toml")], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2
+    assert "nope.toml: no such config file" in missing.stderr
+    assert "Traceback" not in missing.stderr
