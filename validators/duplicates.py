@@ -5,8 +5,9 @@
   and user turns equal an earlier example's but the assistant replies differ. Streams:
   findings come as examples arrive.
 - :class:`NearDuplicates`: ``near_duplicate`` for examples whose word 3-gram Jaccard with
-  another reaches ``threshold`` (MinHash + LSH; in validate the similarity is the
-  128-permutation signature estimate, so only signatures are kept), or whose turns are a
+  another reaches ``threshold`` (MinHash + LSH; the similarity is exact for examples of
+  up to 256 shingles, the 128-permutation signature estimate for longer ones, whose
+  shingles are not kept in memory), or whose turns are a
   contiguous run of another conversation's turns. Needs the whole corpus: findings come
   from :meth:`NearDuplicates.finish`. Exact copies are left to :class:`ExactDuplicates`.
 
@@ -28,17 +29,20 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from curate.validators.base import ExampleRef
 
 from curate.dedup.core import BY_CONTAINMENT, NEAR, DuplicateIndex, Features, Params, featurize
 from curate.dedup.text import exact_key
 from curate.records import Example, Finding, Severity
+from curate.validators.base import ExampleRef
 
 _EMPTY_PROMPT = exact_key({"messages": []}, "user")
+#: examples with at most this many shingles keep them, so their pairs are verified by
+#: the exact Jaccard; longer ones are compared by the signature estimate
+MAX_KEPT_SHINGLES = 256
 
 
 @dataclass
@@ -125,9 +129,9 @@ class NearDuplicates:
         self.__post_init__()
 
     def features(self, ex: Example) -> Features:
-        """Keys and the MinHash signature of one example (shingles dropped: ~600 bytes)."""
-        f = featurize([ex.data], self._params)
-        return replace(f, sh_flat=f.sh_flat[:0])
+        """Keys, the MinHash signature and, for short examples (at most
+        ``MAX_KEPT_SHINGLES`` shingles), the shingles: at most ~1.5 KB per example."""
+        return featurize([ex.data], self._params).drop_shingles(MAX_KEPT_SHINGLES)
 
     def add(self, ref: ExampleRef, feature: Features) -> Iterable[Finding]:
         self._refs.append(ref)
@@ -135,7 +139,8 @@ class NearDuplicates:
         return ()
 
     def finish(self) -> Iterator[Finding]:
-        plan = self._index.solve(exact_jaccard=False)
+        plan = self._index.solve()
+        stored = self._index.features().stored()
         refs = self._refs
         for i in np.flatnonzero(plan.status == NEAR).tolist():
             other = refs[int(plan.dup_of[i])]
@@ -143,9 +148,9 @@ class NearDuplicates:
             if plan.how[i] == BY_CONTAINMENT:
                 what = f"one conversation's turns are a run of the other's ({sim:.0%} of turns)"
             else:
-                what = (
-                    f"estimated Jaccard {sim:.2f} >= {self.threshold} on {self.scope} word 3-grams"
-                )
+                j = int(plan.dup_of[i])
+                how = "Jaccard" if stored[i] and stored[j] else "estimated Jaccard"
+                what = f"{how} {sim:.2f} >= {self.threshold} on {self.scope} word 3-grams"
             yield Finding(
                 "near_duplicate",
                 Severity.WARNING,

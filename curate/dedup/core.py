@@ -90,8 +90,26 @@ class Features:
     n_turns: np.ndarray  # (n,) int32: non-system turns
     windows: dict[int, np.ndarray]  # doc -> S8 keys of its inner contiguous turn runs
     sig: np.ndarray  # (n, num_perm) uint32, or (n, 0) when near is off
-    sh_flat: np.ndarray  # uint32, all shingles
-    sh_len: np.ndarray  # (n,) int64
+    sh_flat: np.ndarray  # uint32, the stored shingles (see sh_stored)
+    sh_len: np.ndarray  # (n,) int64: shingles per document
+    #: (n,) bool: the document's shingles are in ``sh_flat`` (``None``: all are)
+    sh_stored: np.ndarray | None = None
+
+    def stored(self) -> np.ndarray:
+        if self.sh_stored is None:
+            return np.ones(len(self.sh_len), dtype=bool)
+        return self.sh_stored
+
+    def drop_shingles(self, keep_up_to: int) -> Features:
+        """A copy that stores only the shingles of documents with at most ``keep_up_to``
+        (their pairs are verified exactly; the others by the signature estimate)."""
+        keep = self.stored() & (self.sh_len <= keep_up_to)
+        off = np.zeros(len(self.sh_len) + 1, dtype=np.int64)
+        np.cumsum(np.where(self.stored(), self.sh_len, 0), out=off[1:])
+        parts = [self.sh_flat[off[i] : off[i + 1]] for i in np.flatnonzero(keep).tolist()]
+        flat = np.concatenate(parts) if parts else self.sh_flat[:0]
+        return Features(self.exact, self.prompt, self.answer, self.conv, self.n_turns,
+                        self.windows, self.sig, flat, self.sh_len, keep)  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.exact)
@@ -241,6 +259,10 @@ class DuplicateIndex:
         self.n += len(feats)
         return range(start, self.n)
 
+    def features(self) -> Features:
+        """All features added so far, as one batch."""
+        return self._concat()[0]
+
     def _concat(self) -> tuple[Features, np.ndarray]:
         bs = self._batches
         p = self.params.num_perm if self.params.near else 0
@@ -265,6 +287,7 @@ class DuplicateIndex:
             cat("sig", np.uint32, (0, p)),
             cat("sh_flat", np.uint32),
             cat("sh_len", np.int64),
+            np.concatenate([b.stored() for b in bs]) if bs else np.zeros(0, bool),
         )
         is_ref = np.concatenate(self._ref) if self._ref else np.zeros(0, bool)
         # the batches are now held once, in the concatenated arrays
@@ -272,12 +295,12 @@ class DuplicateIndex:
         self._ref = [is_ref]
         return f, is_ref
 
-    def solve(self, *, exact_jaccard: bool = True) -> Plan:
+    def solve(self) -> Plan:
         """Decide every document (deterministic: depends only on the order and content).
 
-        Args:
-            exact_jaccard: verify candidates by the exact Jaccard of their shingles
-                (``False``: by the signature estimate, for features kept without shingles).
+        Candidate pairs are verified by the exact Jaccard of their shingles, or by the
+        signature estimate when a document's shingles were not kept
+        (:meth:`Features.drop_shingles`).
         """
         f, is_ref = self._concat()
         n = len(f)
@@ -319,11 +342,12 @@ class DuplicateIndex:
             bands, rows = lsh_params(self.params.threshold, self.params.num_perm)
             valid = uniq & (f.sh_len > 0)
             cand = candidates(f.sig, bands, rows, valid)
-            store = ShingleStore(f.sh_flat, f.sh_len) if exact_jaccard else None
-            pairs, sims = verify(cand, f.sig, store, self.params.threshold)
+            stored = f.stored()
+            store = ShingleStore(f.sh_flat, np.where(stored, f.sh_len, 0))
+            pairs, sims = verify(cand, f.sig, store, self.params.threshold, exact=stored)
             plan.pairs, plan.pair_sims = pairs, sims
             edges.append((pairs, sims, BY_JACCARD))
-        if f.windows:
+        if f.windows and self.params.near:
             cpairs, csims = _containment(f, uniq)
             edges.append((cpairs, csims, BY_CONTAINMENT))
 

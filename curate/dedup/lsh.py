@@ -118,12 +118,14 @@ def verify(
     sig: np.ndarray,
     shingle_sets: Sequence[np.ndarray] | None,
     threshold: float,
+    exact: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs whose similarity reaches ``threshold`` and their similarities.
 
-    With ``shingle_sets`` the similarity is the exact Jaccard; pairs whose signature
+    The similarity is the exact Jaccard of the two ``shingle_sets`` (when given, and for
+    pairs of documents whose ``exact`` flag is set, default all); pairs whose signature
     estimate is more than 0.2 under the threshold are dropped without computing it.
-    Without, the signature estimate is used.
+    Otherwise it is the signature estimate (the share of equal MinHash values).
     """
     if len(pairs) == 0:
         return pairs, np.zeros(0)
@@ -132,16 +134,16 @@ def verify(
     for s in range(0, len(pairs), step):
         p = pairs[s : s + step]
         est[s : s + step] = (sig[p[:, 0]] == sig[p[:, 1]]).mean(axis=1)
-    if shingle_sets is None:
-        keep = est >= threshold
-        return pairs[keep], est[keep]
-    maybe = np.flatnonzero(est >= threshold - 0.2)
-    sims = np.array(
-        [jaccard(shingle_sets[i], shingle_sets[j]) for i, j in pairs[maybe].tolist()],
-        dtype=np.float64,
-    )
-    ok = sims >= threshold - 1e-12
-    return pairs[maybe[ok]], sims[ok]
+    sims = est.copy()
+    if shingle_sets is not None:
+        both = (
+            np.ones(len(pairs), bool) if exact is None else exact[pairs[:, 0]] & exact[pairs[:, 1]]
+        )
+        todo = np.flatnonzero(both & (est >= threshold - 0.2))
+        sims[both] = 0.0
+        sims[todo] = [jaccard(shingle_sets[i], shingle_sets[j]) for i, j in pairs[todo].tolist()]
+    keep = sims >= threshold - 1e-12
+    return pairs[keep], sims[keep]
 
 
 class UnionFind:

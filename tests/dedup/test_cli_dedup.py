@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curate.cli import main
+from tests.conftest import FIXTURES
+
+TRAIN = FIXTURES / "dedup/train.jsonl"
+EVAL = FIXTURES / "dedup/eval.jsonl"
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(args)
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_summary_balances(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "clean.jsonl"
+    code, stdout, _ = run(
+        ["dedup", str(TRAIN), "--against", str(EVAL), "-o", str(out), "--json"], capsys
+    )
+    assert code == 0
+    s = json.loads(stdout)
+    removed = sum(v for k, v in s.items() if k.startswith("removed_"))
+    assert s["read"] == s["kept"] + removed == 11
+    assert s["clusters"] == 4 and s["removed_contaminated"] == 1
+    assert s["rejects"] == str(tmp_path / "clean.rejects.jsonl")
+    assert len(out.read_text().splitlines()) == 5
+
+
+def test_text_summary_and_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run(
+        ["dedup", str(TRAIN), "--exact-only", "--scope", "conversation",
+         "--clusters", str(tmp_path / "c.jsonl")], capsys)  # fmt: skip
+    assert code == 0
+    assert "read 11: kept 8, removed 2 exact, 0 near, 0 contaminated, 1 unreadable" in stdout
+    assert "dry run: pass -o OUT" in stdout
+    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 2
+
+
+def test_user_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["dedup", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o")], capsys)
+    assert code == 2 and "no such file" in err and "Traceback" not in err
+    code, _, err = run(["dedup", str(TRAIN), "--threshold", "1.5"], capsys)
+    assert code == 2
+    code, _, err = run(["dedup", str(TRAIN), "--scope", "turns"], capsys)
+    assert code == 2
+
+
+def test_help_has_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run(["dedup", "--help"], capsys)
+    assert code == 0 and "Example: curate dedup" in stdout and "--against" in stdout

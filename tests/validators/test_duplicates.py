@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from curate.validate import validate_path
+from curate.validators import duplicates as dup_mod
+from curate.validators.base import CorpusValidator
+from curate.validators.duplicates import ExactDuplicates, NearDuplicates
+from tests.conftest import FIXTURES
+
+TRAIN = FIXTURES / "dedup/train.jsonl"
+
+
+def dup_findings(paths: list[Path], *validators: CorpusValidator, **kw: object) -> list:
+    report = validate_path(paths, corpus_validators=list(validators), **kw)  # type: ignore[arg-type]
+    codes = {"exact_duplicate", "near_duplicate", "conflicting_answers"}
+    return sorted(
+        (f for f in report.findings if f.code in codes),
+        key=lambda f: (f.location.line, f.code),
+    )
+
+
+def test_protocol_and_pickling() -> None:
+    for v in (ExactDuplicates(), NearDuplicates(threshold=0.7, scope="user")):
+        assert isinstance(v, CorpusValidator)
+        w = pickle.loads(pickle.dumps(v))
+        assert w.name == v.name
+    assert pickle.loads(pickle.dumps(NearDuplicates(0.7, "user"))).threshold == 0.7
+
+
+def test_exact_and_conflicting_answers_stream() -> None:
+    fs = dup_findings([TRAIN], ExactDuplicates())
+    got = [(f.code, f.location.line, f.related.line) for f in fs]
+    assert got == [
+        ("exact_duplicate", 3, 1),
+        ("conflicting_answers", 4, 2),
+        ("conflicting_answers", 7, 2),
+        ("exact_duplicate", 11, 9),
+    ]
+    f = fs[0]
+    assert f.severity.value == "warning"
+    assert f.message.startswith(f"exact duplicate of {TRAIN}:1 (id ")
+    assert "curate dedup" in (f.hint or "")
+    assert f.data is not None and f.data["similarity"] == 1.0
+
+
+def test_near_duplicates_finish() -> None:
+    fs = dup_findings([TRAIN], ExactDuplicates(), NearDuplicates())
+    near = [(f.location.line, f.related.line) for f in fs if f.code == "near_duplicate"]
+    assert near == [(4, 2), (6, 5)]
+    msg = next(f.message for f in fs if f.code == "near_duplicate")
+    assert msg.startswith(f"near duplicate of {TRAIN}:2 (id ")
+    assert "estimated Jaccard 0.9" in msg and ">= 0.8 on conversation word 3-grams" in msg
+    contained = next(f for f in fs if f.code == "near_duplicate" and f.location.line == 6)
+    assert "turns are a run of the other's (50% of turns)" in contained.message
+
+
+def test_across_files_and_in_worker_processes(tmp_path: Path) -> None:
+    other = tmp_path / "copy.jsonl"
+    lines = TRAIN.read_text().splitlines()
+    other.write_text(lines[0] + "\n" + lines[1].replace("recycling", "RECYCLING") + "\n")
+    fs = dup_findings([TRAIN, other], ExactDuplicates(), NearDuplicates(), workers=1)
+    cross = [f for f in fs if f.location.file == str(other)]
+    assert [(f.code, str(f.related)) for f in cross] == [
+        ("exact_duplicate", f"{TRAIN}:1"),
+        ("exact_duplicate", f"{TRAIN}:2"),
+    ]
+
+
+@pytest.mark.parametrize("threshold,expected", [(0.99, [(6, 5)]), (0.5, [(4, 2), (6, 5)])])
+def test_threshold_with_exact_jaccard(
+    threshold: float, expected: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # keep every example's shingles: pairs are verified by the exact Jaccard (line 4: 0.978)
+    monkeypatch.setattr(dup_mod, "MAX_KEPT_SHINGLES", 10_000)
+    fs = dup_findings([TRAIN], NearDuplicates(threshold=threshold), workers=1)
+    near = [f for f in fs if f.code == "near_duplicate"]
+    assert [(f.location.line, f.related.line) for f in near] == expected
+    if threshold == 0.5:
+        assert "(id " in near[0].message and ": Jaccard 0.98 >= 0.5" in near[0].message
