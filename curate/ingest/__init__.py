@@ -56,6 +56,7 @@ __all__ = [
     "Ingestor",
     "Reject",
     "convert",
+    "convert_batch",
     "detect",
     "get",
     "ingest_paths",
@@ -66,6 +67,8 @@ __all__ = [
 
 #: records looked at to detect a file's format
 SAMPLE = 50
+#: records per batch handed to :func:`convert_batch`
+BATCH = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,32 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
     return Example(data, loc, cid)
 
 
+def convert_batch(
+    raws: Sequence[Raw], format: str, options: IngestOptions
+) -> list[tuple[str, str | None]]:
+    """Convert a batch of raw records and serialise them: one ``(json_line, reason)`` per
+    record, ``reason`` ``None`` for an example and the reject code for a rejects line. Pure
+    and picklable, so it runs in worker processes (or ``ray.data`` ``map_batches``).
+
+    Example:
+        >>> raws = [Raw(Location("a.jsonl", 1), {"prompt": "Hi", "completion": "Yo"}),
+        ...         Raw(Location("a.jsonl", 2), {"prompt": "Hi"})]
+        >>> [reason for _, reason in convert_batch(raws, "prompt_completion", IngestOptions())]
+        [None, 'missing_field']
+    """
+    from curate.io import dumps
+
+    ingestor = get(format)
+    out: list[tuple[str, str | None]] = []
+    for raw in raws:
+        item = convert(raw, ingestor, options)
+        if isinstance(item, Example):
+            out.append((dumps(item.data), None))
+        else:
+            out.append((dumps(item.to_dict()), item.reason))
+    return out
+
+
 def _type(v: Any) -> str:
     from curate.ingest.base import json_type
 
@@ -214,7 +243,7 @@ def _options(
 
 def _open(
     source: Source, format: str | None, options: IngestOptions
-) -> tuple[Detection | None, Iterator[Example | Rejected]]:
+) -> tuple[Detection | None, Iterator[Raw]]:
     raws = read_raw(source.path, source.kind, split=source.split)
     head, raws = _peek(raws, SAMPLE)
     if not head:
@@ -231,7 +260,7 @@ def _open(
                 f"parses ({bad.error[1] if bad.error else 'unreadable'})."
             )
         det = detect([r.record for r in head if r.error is None], source.path)
-    ingestor = get(det.format)
+    get(det.format)
     if det.format == "columns":
         first = next(
             (r.record for r in head if r.error is None and isinstance(r.record, dict)), None
@@ -244,7 +273,7 @@ def _open(
                     f'{source.path}: column "{missing[0]}" not found (have: '
                     f"{_keys_text(first)}). Pass --map {target}=COLUMN with one of them."
                 )
-    return det, (convert(r, ingestor, options) for r in raws)
+    return det, raws
 
 
 def read(
@@ -271,8 +300,10 @@ def read(
     options, fmt = _options(maps, system, format)
     sources, _ = expand([str(path)], split=split)
     for src in sources:
-        _, items = _open(src, fmt, options)
-        yield from items
+        det, raws = _open(src, fmt, options)
+        if det is not None:
+            ingestor = get(det.format)
+            yield from (convert(r, ingestor, options) for r in raws)
 
 
 @dataclass
@@ -391,31 +422,34 @@ def ingest_paths(
         if Path(s.path).resolve() in outs:
             raise InputError(f"{s.path}: is also the output; write somewhere else")
     report = IngestReport(str(out_path), None, skipped=skipped)
-    from curate.io import atomic_write, dumps
+    from curate.io import atomic_write
 
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(atomic_write(out_path))
         rej_file = None
         for src in sources:
-            det, items = _open(src, fmt, options)
+            det, raws = _open(src, fmt, options)
             res = FileResult(src.path, det.format if det else None, det.reason if det else "empty")
             report.files.append(res)
-            for item in items:
-                res.read += 1
-                report.by_format[res.format or "?"] += 1
-                if isinstance(item, Example):
-                    out.write(dumps(item.data))
-                    out.write("\n")
-                    res.written += 1
-                    report.written += 1
-                else:
+            if det is None:
+                continue
+            for batch in _batched(raws, det.format, options):
+                for line, reason in batch:
+                    res.read += 1
+                    if reason is None:
+                        out.write(line)
+                        out.write("\n")
+                        res.written += 1
+                        continue
                     if rej_file is None:
                         rej_file = stack.enter_context(atomic_write(rej_path))
-                    rej_file.write(dumps(item.to_dict()))
+                    rej_file.write(line)
                     rej_file.write("\n")
                     res.rejected += 1
-                    report.rejected += 1
-                    report.by_reason[item.reason] += 1
+                    report.by_reason[reason] += 1
+            report.by_format[det.format] += res.read
+            report.written += res.written
+            report.rejected += res.rejected
             if on_file is not None:
                 on_file(res)
         if not report.read:
@@ -429,3 +463,12 @@ def ingest_paths(
         with contextlib.suppress(FileNotFoundError):
             rej_path.unlink()  # a stale rejects file from an earlier run would mislead
     return report
+
+
+def _batched(
+    raws: Iterator[Raw], format: str, options: IngestOptions
+) -> Iterator[list[tuple[str, str | None]]]:
+    """:func:`convert_batch` over ``raws`` in batches of :data:`BATCH` (the place to plug in
+    a process pool or ``ray.data``)."""
+    while batch := list(itertools.islice(raws, BATCH)):
+        yield convert_batch(batch, format, options)
