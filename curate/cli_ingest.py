@@ -133,7 +133,7 @@ def ingest(
         print_json(report.to_dict())
     else:
         for s in report.skipped:
-            err_console.print(f"{s}: skipped (not a data file curate reads)", markup=False)
+            err_console.print(f"{s}: skipped", markup=False)
         console.print(
             f"read {report.read:,}, written {report.written:,} to {report.output}, "
             f"rejected {report.rejected:,}" + (f" to {report.rejects}" if report.rejects else ""),

@@ -136,8 +136,59 @@ def expand(
             continue
         if not p.exists():
             check_readable(p)  # raises the standard "no such file" error
+        if p.is_dir() and not is_hf_dataset(p):
+            found: list[Source] = []
+            _add(p, found, skipped, skip, split, explicit=True)
+            out.extend(_shards_of_split(str(p), found, split, skipped))
+            continue
         _add(p, out, skipped, skip, split, explicit=True)
     return out, skipped
+
+
+#: split names recognised in shard file names (``data/train-00000-of-00002.parquet``)
+KNOWN_SPLITS = ("train", "validation", "valid", "dev", "eval", "test")
+
+
+def split_of(path: str, root: str) -> str | None:
+    """The split a shard belongs to, from a folder name or its file name, if any.
+
+    Example:
+        >>> split_of("d/data/train-00000-of-00002.parquet", "d"), split_of("d/test/0.parquet", "d")
+        ('train', 'test')
+        >>> split_of("d/raw/chat.parquet", "d") is None
+        True
+    """
+    rel = Path(path).relative_to(root).parts
+    for part in rel[:-1]:
+        if part in KNOWN_SPLITS:
+            return part
+    m = re.match(r"^(?:[\w.]*?-)?(" + "|".join(KNOWN_SPLITS) + r")(?:[-_.]|$)", rel[-1])
+    return m.group(1) if m else None
+
+
+def _shards_of_split(
+    root: str, found: list[Source], split: str | None, skipped: list[str]
+) -> list[Source]:
+    """Parquet/Arrow shards of a walked folder (the Hub's ``data/train-*.parquet`` layout):
+    with ``split``, keep that split's shards; without, refuse to mix several splits."""
+    shards = {s.path: split_of(s.path, root) for s in found if s.kind in ("parquet", "arrow")}
+    named = {v for v in shards.values() if v}
+    if split is None:
+        if len(named) > 1:
+            raise InputError(
+                f"{root}: holds shards of several splits ({', '.join(sorted(named))}); "
+                f"pass --split {sorted(named)[0]} (or another)"
+            )
+        return found
+    if not named:
+        return found
+    keep = []
+    for s in found:
+        if s.path in shards and shards[s.path] != split:
+            skipped.append(s.path)
+        else:
+            keep.append(s)
+    return keep
 
 
 def _add(

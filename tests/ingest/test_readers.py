@@ -192,3 +192,24 @@ def test_kind_of_and_jsonable() -> None:
         "b": "hi",
         "m": [{}],
     }
+
+
+def test_hub_parquet_layout_needs_a_split(tmp_path: Path) -> None:
+    import polars as pl
+
+    (tmp_path / "ds" / "data").mkdir(parents=True)
+    for split, n in (("train", 3), ("test", 1)):
+        pl.DataFrame(
+            {"prompt": [f"q{i}" for i in range(n)], "completion": ["a"] * n}
+        ).write_parquet(tmp_path / "ds" / "data" / f"{split}-00000-of-00001.parquet")
+    with pytest.raises(InputError) as e:
+        expand([str(tmp_path / "ds")])
+    assert str(e.value) == (
+        f"{tmp_path / 'ds'}: holds shards of several splits (test, train); "
+        "pass --split test (or another)"
+    )
+    good, bad = run(tmp_path / "ds", split="train")
+    assert len(good) == 3 and bad == []
+    sources, skipped = expand([str(tmp_path / "ds")], split="test")
+    assert [Path(s.path).name for s in sources] == ["test-00000-of-00001.parquet"]
+    assert [Path(s).name for s in skipped] == ["train-00000-of-00001.parquet"]
