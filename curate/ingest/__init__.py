@@ -182,6 +182,11 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
         cid = content_id(body)
     except (TypeError, ValueError) as e:
         return Rejected(loc, "conversion_error", f"not JSON-serialisable: {e}", rec)
+    meta = body.get("metadata")
+    if isinstance(meta, dict) and meta.get("id") == cid:
+        del meta["id"]  # curate's own id, from re-ingesting curate output
+        if not meta:
+            del body["metadata"]
     data = {"id": cid, **body, "source": loc.to_dict()}
     return Example(data, loc, cid)
 
@@ -432,6 +437,8 @@ def ingest_paths(
             res = FileResult(src.path, det.format if det else None, det.reason if det else "empty")
             report.files.append(res)
             if det is None:
+                if on_file is not None:
+                    on_file(res)
                 continue
             for batch in _batched(raws, det.format, options):
                 for line, reason in batch:

@@ -403,7 +403,12 @@ def _text(fb: IO[bytes], path: str) -> Iterator[IO[str]]:
 
 def _table_error(path: str, e: Exception) -> InputError:
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return InputError(f"{path}: cannot read the table: {first}")
+    hint = ""
+    if "utf-8" in first.lower() or "utf8" in first.lower():
+        hint = ". Re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT)"
+    elif "fields" in first:
+        hint = ". Check the delimiter (.csv is comma-, .tsv tab-separated) and the quoting"
+    return InputError(f"{path}: cannot read the table: {first}{hint}")
 
 
 @contextlib.contextmanager
@@ -438,6 +443,8 @@ def _read_csv(path: str, sep: str) -> Iterator[Raw]:
             lf = pl.scan_csv(plain, separator=sep, infer_schema=False, encoding="utf8")
             batches = (df.to_dicts() for df in lf.collect_batches(chunk_size=BATCH_ROWS))
             yield from _rows(path, batches)
+        except pl.exceptions.NoDataError:
+            return  # an empty file: no records, like an empty JSONL
         except (pl.exceptions.PolarsError, OSError) as e:
             raise _table_error(path, e) from e
 
