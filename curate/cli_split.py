@@ -32,7 +32,7 @@ def split(
         ),
     ] = "both",
     near: Annotated[
-        bool, typer.Option(help="Also group near-duplicates (curate.dedup.cluster_keys).")
+        bool, typer.Option(help="Also group near-duplicates (MinHash, as curate dedup finds them).")
     ] = True,
     near_threshold: Annotated[float, typer.Option(help="Jaccard similarity for --near.")] = 0.8,
     stratify_by: Annotated[

@@ -571,7 +571,9 @@ class Scan:
     prompt_hash: np.ndarray
     tokens: np.ndarray
     preference: np.ndarray
-    strata: list[str] | None
+    #: stratum code per accepted example and the names of the codes (first-seen order)
+    strata: np.ndarray | None
+    strata_names: list[str]
     fields: set[str]
     #: per accepted example, its near-duplicate cluster's representative (row index), or
     #: None when near-duplicates were not grouped
@@ -594,6 +596,8 @@ def scan_file(
         strat_field = options.stratify_by
     acc = ScanResult()
     n_rejected = 0
+    codes = array("i")
+    names: dict[str, int] = {}
     near_params, index = _near_index(options)
     tasks = (
         ScanTask(path, b, options.format, options.trl_shape, encoding, strat_field, near_params)
@@ -604,7 +608,7 @@ def scan_file(
         acc.n_blank += res.n_blank
         for name in ("line", "id_hash", "cluster_hash", "prompt_hash", "tokens", "preference"):
             getattr(acc, name).extend(getattr(res, name))
-        acc.strata.extend(res.strata)
+        codes.extend(names.setdefault(v, len(names)) for v in res.strata)
         acc.fields |= res.fields
         if index is not None and res.near_features is not None:
             index.add(res.near_features)
@@ -625,7 +629,8 @@ def scan_file(
         if acc.tokens
         else np.zeros(0, np.int64),
         preference=np.array(acc.preference, dtype=bool),
-        strata=acc.strata if strat_field else None,
+        strata=np.frombuffer(codes, dtype=np.int32).astype(np.int64) if strat_field else None,
+        strata_names=list(names),
         fields=acc.fields,
         near_rep=_near_reps(index),
     )
@@ -843,6 +848,9 @@ def write_split(
             f.write("# paste into your axolotl config (written by curate split)\n" + block)
         configs.append("axolotl.yaml")
 
+    files["rejected.jsonl"] = {"rows": sum(reasons.values())}
+    for name in configs:
+        files[name] = {}
     tokens = scan.tokens[idx]
     train_mask = ~is_eval
     eval_labels = np.unique(labels[is_eval])
@@ -914,15 +922,24 @@ def _check_sides(is_eval: np.ndarray, labels: np.ndarray, n_groups: int, n_eval:
 def _strata(
     scan: Scan, idx: np.ndarray, options: SplitOptions
 ) -> tuple[np.ndarray | None, list[str]]:
+    """Stratum codes of the kept examples, renumbered so that names sort."""
     if not options.stratify_by:
         return None, []
     if options.stratify_by == "tokens":
-        labels = [token_bucket(int(t)) for t in scan.tokens[idx].tolist()]
+        bounds = np.array(TOKEN_BUCKETS)
+        raw = np.searchsorted(bounds, scan.tokens[idx], side="left")
+        all_names = [token_bucket(int(b)) for b in bounds] + [f">{TOKEN_BUCKETS[-1]}"]
     else:
         assert scan.strata is not None
-        labels = [scan.strata[i] for i in idx.tolist()]
-    names, codes = np.unique(np.array(labels, dtype=object).astype(str), return_inverse=True)
-    return codes.astype(np.int64), [str(x) for x in names]
+        raw = scan.strata[idx]
+        all_names = scan.strata_names
+    used = np.unique(raw)
+    names = [all_names[int(u)] for u in used]
+    order = sorted(range(len(names)), key=lambda k: names[k])
+    remap = np.zeros(len(all_names), dtype=np.int64)
+    for new, k in enumerate(order):
+        remap[used[k]] = new
+    return remap[raw], [names[k] for k in order]
 
 
 def _strata_report(
