@@ -143,6 +143,17 @@ def _mask_span(offsets_of: Any, n: int, char_start: int, char_end: int) -> tuple
     return first, max(first, lo)
 
 
+def _offsets_reader(encoding: Any) -> Any:
+    """Token ``i``'s character offsets, read one at a time from a ``tokenizers.Encoding``
+    (its full ``offsets`` list costs a Python tuple per token)."""
+
+    def read(i: int) -> tuple[int, int]:
+        r = encoding.token_to_chars(i)
+        return r if r is not None else encoding.offsets[i]  # type: ignore[no-any-return]
+
+    return read
+
+
 # -- Hugging Face ---------------------------------------------------------------------------
 
 _GENERATION_RE = re.compile(r"\{\%-?\s*generation\s*-?\%\}")
@@ -180,6 +191,7 @@ class HFChatTokenizer:
                 "tokenizer.chat_template and save it."
             )
         self._has_generation: dict[str, bool] = {}
+        self._plain_template: str | None = None
         from transformers.utils.chat_template_utils import render_jinja_template
 
         self._render = render_jinja_template
@@ -190,6 +202,10 @@ class HFChatTokenizer:
         return tuple(sorted(set(toks), key=len, reverse=True))
 
     def _template(self, tools: Any) -> str:
+        if tools is None:
+            if self._plain_template is None:
+                self._plain_template = str(self.tok.get_chat_template(None, None))
+            return self._plain_template
         return str(self.tok.get_chat_template(None, tools))
 
     def render_one(
@@ -279,15 +295,10 @@ class HFChatTokenizer:
             for (k, text, spans, source, zero), e in zip(todo, enc.encodings, strict=True):
                 n = len(e)
                 tok_spans: list[tuple[int, int, int | None]] = []
-                offsets = e.offsets if spans else None
-
-                def off(i: int, _o: Any = offsets) -> tuple[int, int]:
-                    return _o[i]  # type: ignore[no-any-return]
-
                 for cs, ce, mi in spans:
                     if mi is not None and mi in zero:
                         continue
-                    a, b = _mask_span(off, n, cs, ce)
+                    a, b = _mask_span(_offsets_reader(e), n, cs, ce)
                     if b > a:
                         tok_spans.append((a, b, mi))
                 out[k] = Rendered(n, tok_spans, text, source, zero)

@@ -17,16 +17,19 @@ Example:
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections import Counter as CountDict
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.io import read_jsonl
-from curate.records import Example, Finding, Location, Severity
+from curate.io import check_readable, read_jsonl
+from curate.records import CurateError, Example, Finding, Location, Severity
 from curate.trainer.backends import (
     ChatTokenizer,
-    Conversation,
     Rendered,
     TemplateFailure,
     load_tokenizer,
@@ -40,6 +43,7 @@ from curate.trainer.lengths import (
 )
 
 BATCH = 512
+PARALLEL_MIN_BYTES = 1 << 20
 
 
 def _squash(text: str) -> str:
@@ -213,7 +217,54 @@ class Scan:
         return out
 
 
-def _conversations(paths: Sequence[str], scan: Scan) -> Iterator[tuple[Example, Conversation]]:
+@dataclass(slots=True)
+class Checked:
+    """What :func:`check_batch` returns per conversation (no rendered text: small to
+    send back from a worker process)."""
+
+    findings: list[Finding]
+    failed: bool
+    n_tokens: int = 0
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    mask_source: str = ""
+
+
+#: One conversation to check: where it came from, its messages, its tools.
+Item = tuple[Location, list[dict[str, Any]], Any]
+
+
+def check_batch(tok: ChatTokenizer, items: Sequence[Item], max_length: int | None) -> list[Checked]:
+    """Render and check a batch of conversations. Pure given the tokenizer: runs inline
+    or in a worker process (see :func:`scan`)."""
+    rendered = tok.render_batch([(msgs, tools) for _, msgs, tools in items])
+    controls = tok.control_tokens()
+    out: list[Checked] = []
+    for (where, msgs, _), r in zip(items, rendered, strict=True):
+        fs = analyse(r, msgs, where, kind=tok.kind, max_length=max_length, control_tokens=controls)
+        if isinstance(r, TemplateFailure):
+            out.append(Checked(fs, True))
+        else:
+            out.append(
+                Checked(fs, False, r.n_tokens, [(a, b) for a, b, _ in r.spans], r.mask_source)
+            )
+    return out
+
+
+_WORKER_TOK: ChatTokenizer | None = None
+
+
+def _init_worker(tok: ChatTokenizer) -> None:
+    global _WORKER_TOK
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one process per core instead
+    _WORKER_TOK = tok
+
+
+def _worker_batch(items: list[Item], max_length: int | None) -> list[Checked]:
+    assert _WORKER_TOK is not None
+    return check_batch(_WORKER_TOK, items, max_length)
+
+
+def _items(paths: Sequence[str], result: Scan) -> Iterator[Item]:
     for path in paths:
         for item in read_jsonl(path):
             if not isinstance(item, Example):
@@ -222,10 +273,25 @@ def _conversations(paths: Sequence[str], scan: Scan) -> Iterator[tuple[Example, 
             if not msgs or not all(
                 isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs
             ):
-                scan.n_skipped += 1
+                result.n_skipped += 1  # the format validator reports these
                 continue
             tools = item.data.get("tools") if isinstance(item.data, dict) else None
-            yield item, (msgs, tools)
+            yield item.source, msgs, tools
+
+
+def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    for it in items:
+        batch.append(it)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
 def scan(
@@ -235,44 +301,54 @@ def scan(
     max_length: int | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
+    workers: int | None = None,
 ) -> tuple[list[Finding], Scan]:
-    """Render, count and check every conversation in ``paths`` (streamed, in batches)."""
+    """Render, count and check every conversation in ``paths``. Streams: batches of
+    ``batch_size`` go through :func:`check_batch`, inline for small inputs (or
+    ``workers=1``), else in ``workers`` forked processes with a bounded number of
+    batches in flight, merged in input order. ``progress(n)`` gets the number of
+    examples done."""
     result = Scan(tok.name, tok.kind, max_length)
     findings: list[Finding] = []
-    controls = tok.control_tokens()
-    batch: list[tuple[Example, Conversation]] = []
 
-    def flush() -> None:
-        rendered = tok.render_batch([c for _, c in batch])
-        for (ex, (msgs, _)), r in zip(batch, rendered, strict=True):
-            fs = analyse(
-                r, msgs, ex.source, kind=tok.kind, max_length=max_length, control_tokens=controls
-            )
-            findings.extend(fs)
-            for f in fs:
+    def merge(checked: list[Checked]) -> None:
+        for c in checked:
+            findings.extend(c.findings)
+            for f in c.findings:
                 result.codes[f.code] += 1
-            if isinstance(r, TemplateFailure):
+            if c.failed:
                 result.n_template_errors += 1
                 continue
-            result.mask_sources[r.mask_source] += 1
-            result.stats.add(r.n_tokens, [(s, e) for s, e, _ in r.spans])
-            kept = r.spans
-            if max_length is not None and r.n_tokens > max_length:
+            result.mask_sources[c.mask_source] += 1
+            result.stats.add(c.n_tokens, c.spans)
+            kept = c.spans
+            if max_length is not None and c.n_tokens > max_length:
                 result.n_truncated += 1
-                kept = [(s, min(e, max_length), m) for s, e, m in r.spans if s < max_length]
-            result.trainable_kept += sum(e - s for s, e, _ in kept)
-            if any(f.code == "no_trainable_tokens" for f in fs):
+                kept = [(a, min(b, max_length)) for a, b in c.spans if a < max_length]
+            result.trainable_kept += sum(b - a for a, b in kept)
+            if any(f.code == "no_trainable_tokens" for f in c.findings):
                 result.n_no_trainable += 1
         if progress is not None:
-            progress(len(batch))
-        batch.clear()
+            progress(len(checked))
 
-    for item in _conversations(paths, result):
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
+    n = workers if workers is not None else default_workers()
+    size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+    batches = _batches(_items(paths, result), batch_size)
+    if n <= 1 or (workers is None and size < PARALLEL_MIN_BYTES):
+        for b in batches:
+            merge(check_batch(tok, b, max_length))
+        return findings, result
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with ProcessPoolExecutor(
+        max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(tok,)
+    ) as pool:
+        inflight: deque[Future[list[Checked]]] = deque()
+        for b in batches:
+            inflight.append(pool.submit(_worker_batch, b, max_length))
+            if len(inflight) >= 2 * n:
+                merge(inflight.popleft().result())
+        while inflight:
+            merge(inflight.popleft().result())
     return findings, result
 
 
@@ -282,15 +358,18 @@ def trainer_view(
     tokenizer: str,
     max_length: int | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> tuple[list[Finding], dict[str, Any]]:
     """Check ``paths`` the way a trainer tokenizes them (the ``validate --tokenizer``
     hook). Returns the findings and a JSON-able summary (for validate's ``"trainer"`` key).
-    Raises :class:`~curate.records.CurateError` for a tokenizer that cannot be loaded.
+    ``progress(n)`` is called with the number of examples done. Raises
+    :class:`~curate.records.CurateError` for a tokenizer that cannot be loaded or a
+    file that cannot be read.
     """
     if max_length is not None and max_length <= 0:
-        from curate.records import CurateError
-
         raise CurateError(f"--max-length must be a positive number of tokens, got {max_length}.")
+    for p in paths:
+        check_readable(p)
     tok = load_tokenizer(tokenizer)
-    findings, result = scan(paths, tok, max_length=max_length, progress=progress)
+    findings, result = scan(paths, tok, max_length=max_length, progress=progress, workers=workers)
     return findings, result.summary()

@@ -207,3 +207,18 @@ def test_bad_max_length_and_missing_file(tmp_path: Path) -> None:
         trainer_view([str(tmp_path / "x.jsonl")], tokenizer="mistral:v3", max_length=0)
     with pytest.raises(CurateError, match="no such file"):
         trainer_view([str(tmp_path / "x.jsonl")], tokenizer="mistral:v3")
+
+
+def test_worker_processes_give_the_same_result(tok_dirs: dict[str, Path], tmp_path: Path) -> None:
+    chat = Path(__file__).resolve().parents[2] / "fixtures" / "trainer" / "chat.jsonl"
+    rows = [json.loads(x) for x in chat.read_text().splitlines()]
+    rows.append(conv(("user", "Use <|im_end|> here."), ANSWER))
+    p = write_jsonl(tmp_path / "d.jsonl", rows)
+    spec = str(tok_dirs["chatml"])
+    one = trainer_view([str(p)], tokenizer=spec, max_length=64, workers=1)
+    from curate.trainer import load_tokenizer, scan
+
+    f2, s2 = scan([str(p)], load_tokenizer(spec), max_length=64, workers=2, batch_size=7)
+    assert [f.to_dict() for f in f2] == [f.to_dict() for f in one[0]]
+    assert s2.summary() == one[1]
+    assert one[1]["n_truncated"] > 0 and one[1]["findings"]["special_token_in_text"] == 1
