@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.dedup.lsh import UnionFind, candidates, lsh_params, verify
+from curate.dedup.lsh import ShingleStore, UnionFind, candidates, lsh_params, verify
 from curate.dedup.minhash import MinHasher, shingle_batch
 from curate.dedup.text import check_scope, normalize_text, raw_turns
 
@@ -181,21 +181,6 @@ def _digest(turns: list[tuple[str, str]]) -> bytes:
         h.update(text.encode("utf-8", "surrogatepass"))
         h.update(b"\x1e")
     return h.digest()
-
-
-class ShingleStore(Sequence[np.ndarray]):
-    """Read-only view of document ``i``'s shingles inside one flat array."""
-
-    def __init__(self, flat: np.ndarray, lens: np.ndarray) -> None:
-        self.flat = flat
-        self.off = np.zeros(len(lens) + 1, dtype=np.int64)
-        np.cumsum(lens, out=self.off[1:])
-
-    def __len__(self) -> int:
-        return len(self.off) - 1
-
-    def __getitem__(self, i: Any) -> Any:
-        return self.flat[self.off[i] : self.off[i + 1]]
 
 
 @dataclass

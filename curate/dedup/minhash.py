@@ -143,7 +143,7 @@ class MinHasher:
         return self.signatures_flat(flat, lens)
 
     def signatures_flat(
-        self, flat: np.ndarray, lens: np.ndarray, chunk: int = 1 << 22
+        self, flat: np.ndarray, lens: np.ndarray, chunk: int = 1 << 18
     ) -> np.ndarray:
         """Signatures of documents given as one flat shingle array and their lengths
         (see :func:`shingle_batch`); about ``chunk`` hash values are computed at a time."""
