@@ -3,11 +3,13 @@
     python bench/split.py                 # 1,000,000 examples, near-duplicates off and on
     python bench/split.py --n 200000 --no-near-run
 
-Prints, for each run, wall time, examples/s and peak RSS of the process tree, next to a
-named baseline measured in the same run: ``baseline: read+json.loads x2`` (two plain
-passes that read every line and parse it with ``json.loads``: the floor any two-pass
-splitter pays). The data, shaped like ``curate ingest`` output (``id``, ``source``): 3-message conversations of ~60 tokens, 3% exact duplicates and
-3% sharing a prompt with another example, ``metadata.lang`` in 4 values.
+Prints, for each run, wall time, examples/s, CPU seconds (this process and its worker
+pool) and peak RSS, next to a named baseline measured in the same run: ``baseline:
+read+json.loads x2`` (two plain passes that read every line and parse it with
+``json.loads``: the floor any two-pass splitter pays). The data is shaped like ``curate
+ingest`` output (``id``, ``source``): 3-message conversations of ~60 tokens, 3% exact
+duplicates and 3% sharing a prompt with another example, ``metadata.lang`` in 4 values.
+The load average is printed too: other work on the machine slows the wall times.
 """
 
 from __future__ import annotations
@@ -70,6 +72,13 @@ def baseline(path: Path) -> float:
     return time.perf_counter() - t
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker pool)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def peak_rss_mb() -> float:
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -91,24 +100,27 @@ def main() -> None:
     if not src.exists():
         t = time.perf_counter()
         make_file(src, args.n)
-        print(
-            f"generated {src} ({os.path.getsize(src) / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s"
-        )
+        dt = time.perf_counter() - t
+        print(f"generated {src} ({os.path.getsize(src) / 1e6:.0f} MB) in {dt:.1f}s")
     n_lines = sum(1 for _ in open(src, "rb"))
     b = baseline(src)
     print(f"baseline: read+json.loads x2      {b:7.1f}s  {n_lines / b:10,.0f} lines/s")
     runs = [("split (exact+prompt groups)", False)]
     if not args.no_near_run:
         runs.append(("split (+near-duplicates)", True))
+    print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for name, near in runs:
         t = time.perf_counter()
+        cpu = cpu_seconds()
         m = split_path(
             src, tmp / f"out-{near}", SplitOptions(eval_fraction=0.1, near=near, format=args.format)
         )
         dt = time.perf_counter() - t
+        cpu = cpu_seconds() - cpu
         c = m["counts"]
         print(
             f"{name:<33} {dt:7.1f}s  {n_lines / dt:10,.0f} lines/s  {dt / b:4.1f}x baseline  "
+            f"cpu {cpu:,.0f}s  "
             f"train {c['train']:,} eval {c['eval']:,} groups {m['groups']['total']:,} "
             f"straddling {m['leakage']['groups_straddling']}  peak RSS {peak_rss_mb():,.0f} MB",
             flush=True,
