@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from curate.dedup.core import BY_CONTAINMENT, NEAR, DuplicateIndex, Features, Params, featurize
-from curate.dedup.text import exact_key
+from curate.dedup.text import exact_key, pick_turns, scope_turns, turn_digest
 from curate.records import Example, Finding, Severity
 from curate.validators.base import ExampleRef
 
@@ -55,10 +55,11 @@ class ExactDuplicates:
 
     def features(self, ex: Example) -> tuple[bytes, bytes, bytes]:
         """(conversation key, prompt key, answer key): 48 bytes, pure."""
+        turns = scope_turns(ex.data, "conversation")
         return (
-            exact_key(ex.data, "conversation"),
-            exact_key(ex.data, "user"),
-            exact_key(ex.data, "assistant"),
+            turn_digest(turns),
+            turn_digest(pick_turns(turns, "user")),
+            turn_digest(pick_turns(turns, "assistant")),
         )
 
     def add(self, ref: ExampleRef, feature: tuple[bytes, bytes, bytes]) -> Iterator[Finding]:

@@ -36,7 +36,7 @@ import numpy as np
 
 from curate.dedup.lsh import ShingleStore, UnionFind, candidates, lsh_params, verify
 from curate.dedup.minhash import MinHasher, shingle_batch
-from curate.dedup.text import check_scope, normalize_text, raw_turns
+from curate.dedup.text import check_scope, normalize_text, pick_turns, raw_turns, turn_digest
 
 KEPT, EXACT, NEAR, CONTAMINATED = 0, 1, 2, 3
 STATUS_NAMES = ("kept", "exact_duplicate", "near_duplicate", "contaminated")
@@ -132,10 +132,10 @@ def featurize(records: Sequence[Any], params: Params) -> Features:
     scope = params.scope
     for i, rec in enumerate(records):
         turns = [(role, normalize_text(text)) for role, text in raw_turns(rec)]
-        picked = _pick(turns, scope)
-        exact[i] = _digest(picked)
-        prompt[i] = _digest(_pick(turns, "user"))
-        answer[i] = _digest(_pick(turns, "assistant"))
+        picked = pick_turns(turns, scope)
+        exact[i] = turn_digest(picked)
+        prompt[i] = turn_digest(pick_turns(turns, "user"))
+        answer[i] = turn_digest(pick_turns(turns, "assistant"))
         if scope == "conversation":
             th = [_turn_hash(r, t) for r, t in turns if r not in ("system", "developer")]
             n_turns[i] = len(th)
@@ -163,24 +163,6 @@ def featurize(records: Sequence[Any], params: Params) -> Features:
 def _turn_hash(role: str, text: str) -> bytes:
     data = f"{role}\x1f{text}".encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=8).digest()
-
-
-def _pick(turns: list[tuple[str, str]], scope: str) -> list[tuple[str, str]]:
-    if scope == "user":
-        return [t for t in turns if t[0] in ("system", "developer", "user")]
-    if scope == "assistant":
-        return [t for t in turns if t[0] == "assistant"]
-    return turns
-
-
-def _digest(turns: list[tuple[str, str]]) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    for role, text in turns:
-        h.update(role.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-        h.update(text.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1e")
-    return h.digest()
 
 
 @dataclass
@@ -433,7 +415,7 @@ def _conflicts(f: Features, is_ref: np.ndarray, status: np.ndarray) -> list[list
     idx = np.flatnonzero(~is_ref & (status == KEPT))
     if len(idx) < 2:
         return []
-    empty = np.array([_digest([])], dtype="S16")[0]  # as stored (numpy strips NULs)
+    empty = np.array([turn_digest([])], dtype="S16")[0]  # as stored (numpy strips NULs)
     keys = f.prompt[idx]
     order = np.argsort(keys, kind="stable")
     sk = keys[order]

@@ -106,14 +106,17 @@ def raw_turns(data: Any) -> list[tuple[str, str]]:
 
 def scope_turns(data: Any, scope: str = "conversation") -> list[tuple[str, str]]:
     """The normalised ``(role, text)`` turns of ``data`` that ``scope`` compares."""
-    turns = raw_turns(data)
+    check_scope(scope)
+    return [(role, normalize_text(text)) for role, text in pick_turns(raw_turns(data), scope)]
+
+
+def pick_turns(turns: list[tuple[str, str]], scope: str) -> list[tuple[str, str]]:
+    """The ``(role, text)`` turns that ``scope`` compares."""
     if scope == "user":
-        turns = [t for t in turns if t[0] in _PROMPT_ROLES]
-    elif scope == "assistant":
-        turns = [t for t in turns if t[0] in _ANSWER_ROLES]
-    elif scope != "conversation":
-        check_scope(scope)
-    return [(role, normalize_text(text)) for role, text in turns]
+        return [t for t in turns if t[0] in _PROMPT_ROLES]
+    if scope == "assistant":
+        return [t for t in turns if t[0] in _ANSWER_ROLES]
+    return turns
 
 
 def scope_text(data: Any, scope: str = "conversation") -> str:
@@ -121,7 +124,8 @@ def scope_text(data: Any, scope: str = "conversation") -> str:
     return "\n".join(text for _, text in scope_turns(data, scope))
 
 
-def _digest(turns: list[tuple[str, str]]) -> bytes:
+def turn_digest(turns: list[tuple[str, str]]) -> bytes:
+    """16-byte hash of a list of ``(role, text)`` turns."""
     h = hashlib.blake2b(digest_size=16)
     for role, text in turns:
         h.update(role.encode("utf-8", "surrogatepass"))
@@ -133,7 +137,7 @@ def _digest(turns: list[tuple[str, str]]) -> bytes:
 
 def exact_key(data: Any, scope: str = "conversation") -> bytes:
     """16-byte key: equal for records whose normalised turns in ``scope`` are equal."""
-    return _digest(scope_turns(data, scope))
+    return turn_digest(scope_turns(data, scope))
 
 
 def turn_hashes(data: Any) -> list[bytes]:
