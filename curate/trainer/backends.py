@@ -115,6 +115,38 @@ def text_of(content: Any) -> str | None:
     return None
 
 
+def error_text(e: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line; a pydantic validation error as its first error
+    (``messages.0.content: Input should be a valid string``)."""
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        try:
+            errs = errors()
+            first = errs[0]
+            loc = ".".join(str(x) for x in first.get("loc", ()))
+            more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
+            return f"{type(e).__name__}: {loc}: {first.get('msg')}{more}"[:limit]
+        except Exception:
+            pass
+    text = " ".join(str(e).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(e).__name__}: {text}"
+
+
+def _error_index(e: BaseException) -> int | None:
+    """The message index a pydantic error points at (``messages.3....``), if any."""
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        try:
+            loc = errors()[0].get("loc", ())
+            if len(loc) > 1 and loc[0] == "messages" and isinstance(loc[1], int):
+                return int(loc[1])
+        except Exception:
+            return None
+    return None
+
+
 def _weight_zero(m: dict[str, Any]) -> bool:
     w = m.get("weight")
     return w is not None and not isinstance(w, bool) and w == 0
@@ -283,9 +315,7 @@ class HFChatTokenizer:
             try:
                 text, spans, source = self._char_spans(messages, tools)
             except Exception as e:
-                out[k] = TemplateFailure(
-                    f"{type(e).__name__}: {e}", self._failing_index(messages, tools)
-                )
+                out[k] = TemplateFailure(error_text(e), self._failing_index(messages, tools))
                 continue
             zero = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
             zero = [i for i in zero if _weight_zero(messages[i])]
@@ -431,8 +461,7 @@ class MistralChatTokenizer:
                     req["tools"] = tools
                 res = self.tok.encode_chat_completion(self._request.model_validate(req))
             except Exception as e:
-                msg = str(e).split("\n    For further information")[0]
-                out.append(TemplateFailure(f"{type(e).__name__}: {msg}", None))
+                out.append(TemplateFailure(error_text(e), _error_index(e)))
                 continue
             tokens = res.tokens
             assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]

@@ -56,6 +56,21 @@ def _role(messages: list[dict[str, Any]], i: int | None) -> str:
     return str(messages[i].get("role"))
 
 
+def _template_hint(message: str) -> str:
+    low = message.lower()
+    if "system" in low:
+        fix = "fold the system prompt into the first user message"
+    elif "alternate" in low or "consecutive" in low:
+        fix = "merge consecutive turns of the same role"
+    elif "nonetype" in low or "none" in low:
+        fix = "give every message a string content (the template cannot render a null one)"
+    elif "last role" in low:
+        fix = "end the conversation with the assistant turn to learn"
+    else:
+        fix = "reshape the conversation to what the template accepts"
+    return f"the trainer fails on this example: {fix}, or drop it"
+
+
 def analyse(
     r: Rendered | TemplateFailure,
     messages: list[dict[str, Any]],
@@ -84,9 +99,7 @@ def analyse(
                 f"{engine} rejects this conversation"
                 f"{at if r.message_index is not None else ''}: {r.message}",
                 where.with_message(r.message_index),
-                hint="the trainer stops on this example: reshape it to what the template accepts "
-                "(e.g. fold the system prompt into the first user turn, merge consecutive turns "
-                "of one role) or drop it",
+                hint=_template_hint(r.message),
             )
         )
         return out

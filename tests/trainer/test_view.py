@@ -222,3 +222,20 @@ def test_worker_processes_give_the_same_result(tok_dirs: dict[str, Path], tmp_pa
     assert [f.to_dict() for f in f2] == [f.to_dict() for f in one[0]]
     assert s2.summary() == one[1]
     assert one[1]["n_truncated"] > 0 and one[1]["findings"]["special_token_in_text"] == 1
+
+
+def test_template_error_text_is_one_line_and_points_at_the_message(tmp_path: Path) -> None:
+    p = write_jsonl(
+        tmp_path / "d.jsonl",
+        [{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "ok"}]}],
+    )
+    (f,) = trainer_view([str(p)], tokenizer="mistral:v3")[0]
+    assert (f.code, f.location.message_index) == ("template_error", 0)
+    assert f.message == (
+        "mistral-common rejects this conversation at message 0 (user): ValidationError: "
+        "messages.0.user.content.str: Input should be a valid string (+1 more)"
+    )
+    assert f.hint == (
+        "the trainer fails on this example: reshape the conversation to what the template "
+        "accepts, or drop it"
+    )
