@@ -176,10 +176,14 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
         return Rejected(loc, r.reason, r.message, rec)
     except InputError:
         raise
+    except RecursionError:
+        return Rejected(loc, "nested_too_deep", "record is nested too deeply to convert", rec)
     except Exception as e:  # a bug in a converter must not lose the record
         return Rejected(loc, "conversion_error", f"{type(e).__name__}: {e}", rec)
     try:
         cid = content_id(body)
+    except RecursionError:
+        return Rejected(loc, "nested_too_deep", "record is nested too deeply to hash", rec)
     except (TypeError, ValueError) as e:
         return Rejected(loc, "conversion_error", f"not JSON-serialisable: {e}", rec)
     meta = body.get("metadata")

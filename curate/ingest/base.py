@@ -42,6 +42,7 @@ REASONS: dict[str, str] = {
     "bad_tools": "the tools definition is not a JSON list of functions",
     "no_prompt": "preference data without a prompt and without a shared conversation prefix",
     "not_chat": "a language-modelling row (plain text) has no user/assistant turns",
+    "nested_too_deep": "the record nests lists/objects too deeply to process",
     "conversion_error": "an unexpected error while converting (please report it)",
 }
 

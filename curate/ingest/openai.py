@@ -39,7 +39,8 @@ class OpenAIChat(BaseIngestor):
     def convert(self, record: dict[str, Any], options: IngestOptions) -> dict[str, Any]:
         messages = record.get("messages")
         if messages is None:
-            raise Reject("missing_field", 'field "messages" is missing')
+            state = "null" if "messages" in record else "missing"
+            raise Reject("missing_field", f'field "messages" is {state}')
         if not isinstance(messages, list):
             raise Reject(
                 "wrong_type", f'field "messages" is a JSON {json_type(messages)}, expected an array'

@@ -366,10 +366,15 @@ def _read_json_array(path: str) -> Iterator[Raw]:
                     yield Raw(Location(path, row=row), obj)
                     pos = end
                     break
-                except json.JSONDecodeError as e:
-                    if not eof and len(buf) - pos < MAX_ELEMENT_CHARS and fill():
+                except (json.JSONDecodeError, RecursionError) as e:
+                    if (
+                        isinstance(e, json.JSONDecodeError)
+                        and not eof
+                        and len(buf) - pos < MAX_ELEMENT_CHARS
+                        and fill()
+                    ):
                         continue
-                    msg = e.msg
+                    msg = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
                     # malformed: skip to the next element boundary ("}, {" after an object)
                     boundary = after_object if buf[pos] == "{" else after_other
                     while True:

@@ -238,3 +238,32 @@ def test_empty_csv_counts_as_an_empty_file(tmp_path: Path) -> None:
     )
     assert [(f.format, f.read) for f in seen] == [(None, 0), ("columns", 4)]
     assert rep.read == 4
+
+
+def test_nasty_records_are_rejected_not_crashed(tmp_path: Path) -> None:
+    ok = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    deep = {
+        "messages": [{"role": "user", "content": "x", "extra": json.loads("[" * 600 + "]" * 600)}]
+    }
+    huge = {"messages": [{"role": "user", "content": "x" * 2_000_000}, ok["messages"][1]]}
+    p = tmp_path / "nasty.jsonl"
+    p.write_text(
+        "\n".join(
+            [
+                json.dumps(ok),
+                json.dumps(deep),
+                "[" * 100_000,
+                "null",
+                '{"messages": null}',
+                json.dumps(huge),
+            ]
+        )
+    )
+    good, bad = run(p)
+    assert [g["source"]["line"] for g in good] == [1, 6]
+    assert [(r.source.line, r.reason, r.message) for r in bad] == [
+        (2, "nested_too_deep", "record is nested too deeply to hash"),
+        (3, "invalid_json", "invalid JSON: nested too deeply to parse"),
+        (4, "not_an_object", "record is a JSON null, not an object"),
+        (5, "missing_field", 'field "messages" is null'),
+    ]

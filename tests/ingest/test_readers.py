@@ -213,3 +213,14 @@ def test_hub_parquet_layout_needs_a_split(tmp_path: Path) -> None:
     sources, skipped = expand([str(tmp_path / "ds")], split="test")
     assert [Path(s.path).name for s in sources] == ["test-00000-of-00001.parquet"]
     assert [Path(s).name for s in skipped] == ["train-00000-of-00001.parquet"]
+
+
+def test_json_array_element_nested_too_deep(tmp_path: Path) -> None:
+    p = tmp_path / "deep.json"
+    p.write_text('[{"a": 1}, ' + "[" * 100_000 + "]" * 100_000 + ', {"a": 2}]')
+    rows = list(read_raw(str(p)))
+    assert [(r.loc.row, r.error) for r in rows] == [
+        (1, None),
+        (2, ("invalid_json", "invalid JSON in array element: nested too deeply")),
+        (3, None),
+    ]
