@@ -195,8 +195,10 @@ class HFChatTokenizer:
     """A ``transformers`` fast tokenizer with its chat template.
 
     Example:
-        >>> import os, sys, tempfile
-        >>> sys.path.insert(0, "fixtures/trainer"); import build_tokenizers
+        >>> import sys, tempfile, curate
+        >>> from pathlib import Path
+        >>> sys.path.insert(0, str(Path(curate.__file__).parents[1] / "fixtures" / "trainer"))
+        >>> import build_tokenizers
         >>> folder = build_tokenizers.build("chatml_gen", tempfile.mkdtemp())
         >>> tok = load_tokenizer(str(folder))
         >>> r = tok.render_batch([([{"role": "user", "content": "Hi"},
