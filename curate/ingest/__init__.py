@@ -419,6 +419,8 @@ def ingest_paths(
         raise InputError(f"{output}: the output and the rejects file must differ")
     if out_path.is_dir():
         raise InputError(f"{output}: is a directory; pass a file name like {output}/out.jsonl")
+    if out_path.name.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
+        raise InputError(f"{output}: curate writes plain JSONL; name it .jsonl and compress later")
     sources, skipped = expand([str(p) for p in paths], split=split, exclude={out_path, rej_path})
     if not sources:
         raise InputError(
@@ -434,7 +436,10 @@ def ingest_paths(
     from curate.io import atomic_write
 
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(atomic_write(out_path))
+        try:
+            out = stack.enter_context(atomic_write(out_path))
+        except OSError as e:
+            raise InputError(f"{output}: cannot write here ({e.strerror or e})") from e
         rej_file = None
         for src in sources:
             det, raws = _open(src, fmt, options)

@@ -191,6 +191,9 @@ def _shards_of_split(
     return keep
 
 
+_walking: set[Path] = set()
+
+
 def _add(
     p: Path,
     out: list[Source],
@@ -208,10 +211,19 @@ def _add(
         out.append(Source(str(p), "hf", split))
         return
     if p.is_dir():
-        for child in sorted(p.iterdir(), key=lambda c: c.name):
+        real = p.resolve()
+        if real in _walking:
+            return  # a symlink loop
+        _walking.add(real)
+        try:
+            children = sorted(p.iterdir(), key=lambda c: c.name)
+        except OSError as e:
+            raise InputError(f"{p}: cannot list the directory ({e.strerror or e})") from e
+        for child in children:
             if child.name.startswith("."):
                 continue
             _add(child, out, skipped, skip, split, explicit=False)
+        _walking.discard(real)
         return
     kind = kind_of(p)
     if p.name.endswith((".rejects.jsonl", ".rejects.jsonl.gz")) and not explicit:

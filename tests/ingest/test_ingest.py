@@ -267,3 +267,8 @@ def test_nasty_records_are_rejected_not_crashed(tmp_path: Path) -> None:
         (4, "not_an_object", "record is a JSON null, not an object"),
         (5, "missing_field", 'field "messages" is null'),
     ]
+
+
+def test_compressed_output_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="curate writes plain JSONL; name it .jsonl"):
+        ingest_paths([FIXTURES / "dolly" / "good.jsonl"], tmp_path / "o.jsonl.gz")

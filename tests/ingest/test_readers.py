@@ -224,3 +224,11 @@ def test_json_array_element_nested_too_deep(tmp_path: Path) -> None:
         (2, ("invalid_json", "invalid JSON in array element: nested too deeply")),
         (3, None),
     ]
+
+
+def test_symlink_loops_are_walked_once(tmp_path: Path) -> None:
+    (tmp_path / "raw" / "sub").mkdir(parents=True)
+    (tmp_path / "raw" / "sub" / "a.jsonl").write_text("{}\n")
+    (tmp_path / "raw" / "sub" / "up").symlink_to("..")
+    sources, _ = expand([str(tmp_path / "raw")])
+    assert [Path(s.path).name for s in sources] == ["a.jsonl"]
