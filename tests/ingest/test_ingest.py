@@ -270,5 +270,5 @@ def test_nasty_records_are_rejected_not_crashed(tmp_path: Path) -> None:
 
 
 def test_compressed_output_names_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="curate writes plain JSONL; name it .jsonl"):
+    with pytest.raises(InputError, match=r"curate writes plain JSONL; name it \.jsonl"):
         ingest_paths([FIXTURES / "dolly" / "good.jsonl"], tmp_path / "o.jsonl.gz")
