@@ -64,7 +64,7 @@ def _word_hashes(ws: list[str]) -> np.ndarray:
 def _ngram_hash(w: np.ndarray, n: int, count: int) -> np.ndarray:
     """64-bit hashes of the ``count`` n-grams starting at ``w[0..count-1]``."""
     with np.errstate(over="ignore"):
-        h = w[:count] * _K1
+        h: np.ndarray = w[:count] * _K1
         for k in range(1, n):
             h = (h ^ (h >> np.uint64(29))) * _K2 + w[k : count + k] * _K3
         h ^= h >> np.uint64(33)

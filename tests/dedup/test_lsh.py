@@ -67,3 +67,18 @@ def test_union_find_root_is_smallest() -> None:
     uf.union(4, 2)
     uf.union(3, 5)
     assert [uf.find(i) for i in range(6)] == [0, 1, 2, 2, 2, 2]
+
+
+def test_jaccard_many_matches_pairwise() -> None:
+    from curate.dedup.lsh import ShingleStore, jaccard_many
+    from curate.dedup.minhash import jaccard
+
+    rng = np.random.default_rng(4)
+    docs = [
+        np.unique(rng.integers(0, 60, rng.integers(0, 40)).astype(np.uint32)) for _ in range(50)
+    ]
+    store = ShingleStore(np.concatenate(docs), np.array([len(d) for d in docs]))
+    pairs = np.array([(i, j) for i in range(50) for j in range(i + 1, 50)])
+    got = jaccard_many(pairs, store.flat, store.off, chunk=97)  # many small chunks
+    want = [jaccard(docs[i], docs[j]) for i, j in pairs.tolist()]
+    assert np.allclose(got, want)

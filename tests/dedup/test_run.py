@@ -118,3 +118,13 @@ def test_empty_and_garbage_inputs(tmp_path: Path) -> None:
     assert (s.read, s.kept, s.removed_exact, s.removed_invalid) == (4, 2, 1, 1)
     rej = rows(s.rejects)  # type: ignore[arg-type]
     assert rej[0]["reason"] == "invalid_encoding" and rej[0]["raw"].startswith("\\xff\\xfe")
+
+
+def test_compressed_input(tmp_path: Path) -> None:
+    import gzip
+
+    gz = tmp_path / "train.jsonl.gz"
+    gz.write_bytes(gzip.compress(TRAIN.read_bytes()))
+    s = dedup_paths([gz], tmp_path / "o.jsonl")
+    assert (s.read, s.kept, s.removed_exact, s.removed_near) == (11, 6, 2, 2)
+    assert (tmp_path / "o.jsonl").read_bytes().split(b"\n")[0] == TRAIN.read_bytes().split(b"\n")[0]

@@ -81,3 +81,14 @@ def test_threshold_with_exact_jaccard(
     assert [(f.location.line, f.related.line) for f in near] == expected
     if threshold == 0.5:
         assert "(id " in near[0].message and ": Jaccard 0.98 >= 0.5" in near[0].message
+
+
+def test_through_the_process_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import curate.validate as validate_mod
+
+    monkeypatch.setattr(validate_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(validate_mod, "BATCH_LINES", 3)
+    fs = dup_findings([TRAIN], ExactDuplicates(), NearDuplicates(), workers=2)
+    got = [(f.code, f.location.line, f.related.line) for f in fs]
+    assert ("exact_duplicate", 3, 1) in got and ("near_duplicate", 4, 2) in got
+    assert ("near_duplicate", 6, 5) in got and ("exact_duplicate", 11, 9) in got
