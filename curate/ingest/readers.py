@@ -149,21 +149,32 @@ def expand(
 KNOWN_SPLITS = ("train", "validation", "valid", "dev", "eval", "test")
 
 
-def split_of(path: str, root: str) -> str | None:
-    """The split a shard belongs to, from a folder name or its file name, if any.
+def split_of(path: str, root: str, wanted: str | None = None) -> str | None:
+    """The split a shard belongs to, if its path says: the Hub's ``{split}-00000-of-00002``
+    file names (also with a dataset-name prefix, as in the ``datasets`` cache), a file named
+    after a common split (``test.parquet``), or a folder named after a common split or
+    ``wanted``.
 
     Example:
-        >>> split_of("d/data/train-00000-of-00002.parquet", "d"), split_of("d/test/0.parquet", "d")
-        ('train', 'test')
+        >>> split_of("d/data/train_sft-00000-of-00002.parquet", "d")
+        'train_sft'
+        >>> split_of("d/test/0.parquet", "d"), split_of("d/x/dev.arrow", "d")
+        ('test', 'dev')
         >>> split_of("d/raw/chat.parquet", "d") is None
         True
     """
     rel = Path(path).relative_to(root).parts
-    for part in rel[:-1]:
-        if part in KNOWN_SPLITS:
+    name = rel[-1]
+    m = re.match(r"^(?:.*?-)?([A-Za-z][\w.]*?)-\d{5}-of-\d{5}", name)
+    if m:
+        return m.group(1)
+    stem = name.split(".", 1)[0]
+    if stem in KNOWN_SPLITS or (wanted is not None and stem == wanted):
+        return stem
+    for part in reversed(rel[:-1]):
+        if part in KNOWN_SPLITS or (wanted is not None and part == wanted):
             return part
-    m = re.match(r"^(?:[\w.]*?-)?(" + "|".join(KNOWN_SPLITS) + r")(?:[-_.]|$)", rel[-1])
-    return m.group(1) if m else None
+    return None
 
 
 def _shards_of_split(
@@ -171,7 +182,9 @@ def _shards_of_split(
 ) -> list[Source]:
     """Parquet/Arrow shards of a walked folder (the Hub's ``data/train-*.parquet`` layout):
     with ``split``, keep that split's shards; without, refuse to mix several splits."""
-    shards = {s.path: split_of(s.path, root) for s in found if s.kind in ("parquet", "arrow")}
+    shards = {
+        s.path: split_of(s.path, root, split) for s in found if s.kind in ("parquet", "arrow")
+    }
     named = {v for v in shards.values() if v}
     if split is None:
         if len(named) > 1:

@@ -232,3 +232,20 @@ def test_symlink_loops_are_walked_once(tmp_path: Path) -> None:
     (tmp_path / "raw" / "sub" / "up").symlink_to("..")
     sources, _ = expand([str(tmp_path / "raw")])
     assert [Path(s.path).name for s in sources] == ["a.jsonl"]
+
+
+def test_hub_split_names_beyond_train_and_test(tmp_path: Path) -> None:
+    import polars as pl
+
+    root = tmp_path / "ultrachat" / "data"
+    root.mkdir(parents=True)
+    df = pl.DataFrame({"prompt": ["q"], "completion": ["a"]})
+    for name in ("train_sft-00000-of-00002", "train_sft-00001-of-00002", "test_sft-00000-of-00001"):
+        df.write_parquet(root / f"{name}.parquet")
+    with pytest.raises(InputError, match=r"several splits \(test_sft, train_sft\)"):
+        expand([str(tmp_path / "ultrachat")])
+    sources, _ = expand([str(tmp_path / "ultrachat")], split="train_sft")
+    assert [Path(s.path).name for s in sources] == [
+        "train_sft-00000-of-00002.parquet",
+        "train_sft-00001-of-00002.parquet",
+    ]

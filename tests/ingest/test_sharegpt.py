@@ -133,3 +133,22 @@ def test_sharegpt_preference_bad_rows() -> None:
     assert len(good) == 1
     assert reasons(bad) == [(2, "unknown_role"), (3, "missing_field")]
     assert bad[0].message == 'field "chosen" must hold assistant turns only'
+
+
+def test_role_content_variant_keeps_openai_tool_calls() -> None:
+    call = {"id": "c9", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    rec = {
+        "conversations": [
+            {"role": "user", "content": "Run f"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c9", "content": "done"},
+            {"role": "assistant", "content": "f is done."},
+        ]
+    }
+    out = get("sharegpt").convert(rec, OPTS)
+    assert out["messages"] == [
+        {"role": "user", "content": "Run f"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c9", "content": "done"},
+        {"role": "assistant", "content": "f is done."},
+    ]
