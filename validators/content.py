@@ -33,12 +33,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from curate.records import Example, Finding, Severity
 from curate.validators import text_quality as tq
 from curate.validators.base import Validator
 from curate.validators.pii import find_pii
-from curate.validators.secrets import DETECT_SECRETS_AVAILABLE, Hit, find_secrets
-
-from curate.records import Example, Finding, Severity
+from curate.validators.secrets import (
+    _LONG_RUN,
+    _TOKEN_TABLE,
+    DETECT_SECRETS_AVAILABLE,
+    Hit,
+    find_secrets,
+)
 
 E, W, INFO = "error", "warning", "info"
 
@@ -178,20 +183,6 @@ def iter_texts(data: Any) -> Iterator[TextRef]:
             yield key, None, role, value
 
 
-def _pairs(data: Any) -> Iterator[tuple[str, int | None, str, str]]:
-    """(field, message_index, prompt, reply) for each reply and the user turn before it."""
-    if not isinstance(data, dict):
-        return
-    prompt: str | None = None
-    for field, index, role, text in iter_texts(data):
-        if field.endswith("tool_calls") or ".tool_calls[" in field:
-            continue
-        if role == "user":
-            prompt = text if field != "input" or prompt is None else f"{prompt}\n{text}"
-        elif role == "assistant" and prompt is not None:
-            yield field, index, prompt, text
-
-
 # -- masking for messages -------------------------------------------------------------
 
 
@@ -220,172 +211,174 @@ def mask(value: str, code: str) -> str:
     return f"*** ({len(value)} chars)"
 
 
-# -- the validators -------------------------------------------------------------------
+# -- the validator --------------------------------------------------------------------
 
-
-def _sev(value: str) -> Severity:
-    return Severity(value)
+#: bytes.translate tables for the per-example gates (one C pass each, no regex)
+_DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
 
 
 @dataclass(frozen=True, slots=True)
-class _Base:
-    #: (code, severity) for each enabled rule of this validator
+class ContentCheck:
+    """Every content rule in one pass over an example's strings.
+
+    Cheap gates run once per example on all its text joined: a secret needs a run of 16
+    key characters (or a private-key header, or ``://`` and ``@``), a number-shaped PII
+    item needs 4 digits, an e-mail an ``@``, a placeholder a bracket or brace, a control
+    character a non-printable character. Only what passes a gate meets the regexes.
+
+    Args:
+        severities: ``(code, severity)`` for each enabled rule.
+        secrets_allowed_roles / pii_allowed_roles / placeholder_allowed_roles: roles
+            whose turns those rules skip.
+    """
+
     severities: tuple[tuple[str, str], ...]
-    allowed_roles: tuple[str, ...] = ()
+    secrets_allowed_roles: tuple[str, ...] = ()
+    pii_allowed_roles: tuple[str, ...] = ()
+    placeholder_allowed_roles: tuple[str, ...] = ()
+    name: str = "content"
 
-    def _enabled(self) -> dict[str, str]:
-        return dict(self.severities)
-
-    def _finding(
-        self,
-        ex: Example,
-        sev: str,
-        hit: Hit,
-        field: str,
-        index: int | None,
-        role: str | None,
-        what: str,
-        extra: dict[str, Any] | None = None,
-    ) -> Finding:
-        where = f"{role} message" if role else field
-        hint_key = hit.code.split("_")[0] if hit.code.startswith(("secret", "pii")) else hit.code
-        hint_key = {"secret": "secrets"}.get(hint_key, hint_key)
-        data: dict[str, Any] = {"span": [hit.start, hit.end], "rule": hit.rule, "field": field}
-        if extra:
-            data.update(extra)
-        return Finding(
-            hit.code,
-            _sev(sev),
-            f"{what} in {where}",
-            ex.source.with_message(index),
-            hint=_HINTS.get(hint_key),
-            data=data,
+    def check(self, ex: Example) -> Iterator[Finding]:
+        texts = [t for t in iter_texts(ex.data) if t[3]]
+        if not texts:
+            return
+        enabled = dict(self.severities)
+        joined = "\n".join(t[3] for t in texts)
+        raw = joined.encode("utf-8", "surrogatepass")
+        ascii_only = len(raw) == len(joined)
+        secret_gate = any(c.startswith("secret") for c in enabled) and (
+            _LONG_RUN in raw.translate(_TOKEN_TABLE) or "PRIVATE KEY" in joined or "PuTTY" in joined
         )
-
-
-@dataclass(frozen=True, slots=True)
-class SecretsCheck(_Base):
-    """API keys and tokens, private keys, passwords in URLs, high-entropy values after a
-    key-like name (:func:`curate.validators.secrets.find_secrets`)."""
-
-    name: str = "content.secrets"
-
-    def check(self, ex: Example) -> Iterator[Finding]:
-        enabled = self._enabled()
-        for field, index, role, text in iter_texts(ex.data):
-            if role in self.allowed_roles:
-                continue
-            for h in find_secrets(text):
-                sev = enabled.get(h.code)
-                if sev is None:
-                    continue
-                kind = h.rule.replace("_", " ")
-                what = f"{kind} {mask(text[h.start : h.end], h.code)}"
-                if h.code == "secret_password_in_url":
-                    what = f"password in URL {mask(text[h.start : h.end], h.code)}"
-                yield self._finding(ex, sev, h, field, index, role, what)
-
-
-@dataclass(frozen=True, slots=True)
-class PIICheck(_Base):
-    """E-mail addresses, phone numbers, card numbers, public IPs, IBANs
-    (:func:`curate.validators.pii.find_pii`), except in ``allowed_roles``."""
-
-    name: str = "content.pii"
-
-    def check(self, ex: Example) -> Iterator[Finding]:
-        enabled = self._enabled()
-        for field, index, role, text in iter_texts(ex.data):
-            if role in self.allowed_roles:
-                continue
-            for h in find_pii(text):
-                sev = enabled.get(h.code)
-                if sev is not None:
-                    what = f"{_LABELS[h.rule]} {mask(text[h.start : h.end], h.code)}"
-                    yield self._finding(ex, sev, h, field, index, role, what)
-
-
-@dataclass(frozen=True, slots=True)
-class TextCheck(_Base):
-    """Placeholders, mojibake and control characters in any turn; boilerplate, refusals,
-    echoes, truncation, loops and language switches in assistant turns."""
-
-    name: str = "content.text"
-
-    def check(self, ex: Example) -> Iterator[Finding]:
-        enabled = self._enabled()
-        data = ex.data
+        digits = raw.translate(_DIGIT_TABLE).count(b"0") >= 4
+        pii_gate = any(c.startswith("pii") for c in enabled) and (digits or "@" in joined)
+        ph_gate = "template_placeholder" in enabled and (
+            "{" in joined or "<" in joined or "[" in joined
+        )
+        ctl_gate = "control_characters" in enabled and not (
+            joined.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
+        )
+        moj_gate = "mojibake" in enabled and not ascii_only
         prompt: str | None = None
-        for field, index, role, text in iter_texts(data):
+        for field, index, role, text in texts:
             if role == "user":
                 prompt = text
-            if not text:
-                continue
-            sev = enabled.get("template_placeholder")
-            if sev and role not in self.allowed_roles:
+            if secret_gate and role not in self.secrets_allowed_roles:
+                for h in find_secrets(text):
+                    sev = enabled.get(h.code)
+                    if sev is not None:
+                        value = mask(text[h.start : h.end], h.code)
+                        kind = "password in URL" if h.rule == "password_in_url" else h.rule
+                        what = f"{kind.replace('_', ' ')} {value}"
+                        yield _finding(ex, sev, h, field, index, role, what)
+            if pii_gate and role not in self.pii_allowed_roles:
+                for h in find_pii(text):
+                    sev = enabled.get(h.code)
+                    if sev is not None:
+                        what = f"{_LABELS[h.rule]} {mask(text[h.start : h.end], h.code)}"
+                        yield _finding(ex, sev, h, field, index, role, what)
+            if ph_gate and role not in self.placeholder_allowed_roles:
+                sev = enabled["template_placeholder"]
                 for h in tq.find_placeholders(text):
                     what = f"unfilled placeholder {text[h.start : h.end]!r}"
-                    yield self._finding(ex, sev, h, field, index, role, what)
-            sev = enabled.get("control_characters")
-            if sev:
+                    yield _finding(ex, sev, h, field, index, role, what)
+            if ctl_gate:
                 h = tq.find_control_chars(text)
                 if h is not None:
-                    n = sum(1 for _ in tq._CONTROL_RE.finditer(text))
+                    n = len(tq._CONTROL_RE.findall(text))
                     what = f"{n} control character(s), first {h.rule} at {h.start}"
-                    yield self._finding(ex, sev, h, field, index, role, what)
-            sev = enabled.get("mojibake")
-            if sev:
+                    yield _finding(ex, enabled["control_characters"], h, field, index, role, what)
+            if moj_gate:
                 h = tq.find_mojibake(text)
                 if h is not None:
                     what = f"mojibake {text[h.start : h.end][:20]!r}"
-                    yield self._finding(ex, sev, h, field, index, role, what)
-            if role != "assistant" or ".tool_calls[" in field:
-                continue
-            sev = enabled.get("assistant_boilerplate")
-            if sev:
-                h = tq.find_boilerplate(text, prompt)
-                if h is not None:
-                    what = f"AI boilerplate {text[h.start : h.end]!r}"
-                    yield self._finding(ex, sev, h, field, index, role, what)
-            sev = enabled.get("assistant_refusal")
-            if sev:
-                h = tq.find_refusal(text)
-                if h is not None:
-                    what = f"refusal {text[h.start : h.end][:60]!r}"
-                    yield self._finding(ex, sev, h, field, index, role, what)
-            sev = enabled.get("truncated_reply")
-            if sev:
-                for h in tq.find_truncation(text):
-                    why = "open code block" if h.rule == "open_code_block" else "ends with "
-                    if h.rule != "open_code_block":
-                        why += repr(text[h.start : h.end])
-                    yield self._finding(ex, sev, h, field, index, role, f"reply cut off ({why})")
-            sev = enabled.get("repetition_loop")
-            if sev:
-                h = tq.find_repetition(text)
-                if h is not None:
-                    what = (
-                        f"loop of {h.end - h.start} chars ({(h.end - h.start) * 100 // len(text)}%"
-                        f" of the reply), starting {text[h.start : h.start + 30]!r}"
-                    )
-                    yield self._finding(ex, sev, h, field, index, role, what)
-        sev_echo = enabled.get("prompt_echo")
-        sev_lang = enabled.get("language_mismatch")
-        if not sev_echo and not sev_lang:
+                    yield _finding(ex, enabled["mojibake"], h, field, index, role, what)
+            if role == "assistant" and ".tool_calls[" not in field:
+                yield from self._reply(ex, enabled, field, index, text, prompt)
+
+    def _reply(
+        self,
+        ex: Example,
+        enabled: dict[str, str],
+        field: str,
+        index: int | None,
+        text: str,
+        prompt: str | None,
+    ) -> Iterator[Finding]:
+        role = "assistant"
+        sev = enabled.get("assistant_boilerplate")
+        if sev:
+            h = tq.find_boilerplate(text, prompt)
+            if h is not None:
+                what = f"AI boilerplate {text[h.start : h.end]!r}"
+                yield _finding(ex, sev, h, field, index, role, what)
+        sev = enabled.get("assistant_refusal")
+        if sev:
+            h = tq.find_refusal(text)
+            if h is not None:
+                what = f"refusal {text[h.start : h.end][:60]!r}"
+                yield _finding(ex, sev, h, field, index, role, what)
+        sev = enabled.get("truncated_reply")
+        if sev:
+            for h in tq.find_truncation(text):
+                why = "open code block"
+                if h.rule != "open_code_block":
+                    why = f"ends with {text[h.start : h.end]!r}"
+                yield _finding(ex, sev, h, field, index, role, f"reply cut off ({why})")
+        sev = enabled.get("repetition_loop")
+        if sev:
+            h = tq.find_repetition(text)
+            if h is not None:
+                what = (
+                    f"loop of {h.end - h.start} chars ({(h.end - h.start) * 100 // len(text)}%"
+                    f" of the reply), starting {text[h.start : h.start + 30]!r}"
+                )
+                yield _finding(ex, sev, h, field, index, role, what)
+        if prompt is None:
             return
-        for field, index, prompt, reply in _pairs(data):
-            if sev_echo and tq.is_echo(prompt, reply):
-                h = Hit("prompt_echo", 0, len(reply), "same_words", "")
-                what = "reply repeats the prompt"
-                yield self._finding(ex, sev_echo, h, field, index, "assistant", what)
-            if sev_lang:
-                mm = tq.language_mismatch(prompt, reply)
-                if mm is not None:
-                    h = Hit("language_mismatch", 0, len(reply), "py3langid", "")
-                    what = f"reply in {mm[1]!r}, prompt in {mm[0]!r} (confidence {mm[2]:.2f})"
-                    yield self._finding(
-                        ex, sev_lang, h, field, index, "assistant", what, {"languages": mm[:2]}
-                    )
+        sev = enabled.get("prompt_echo")
+        if sev and tq.is_echo(prompt, text):
+            h = Hit("prompt_echo", 0, len(text), "same_words", "")
+            yield _finding(ex, sev, h, field, index, role, "reply repeats the prompt")
+        sev = enabled.get("language_mismatch")
+        if sev:
+            mm = tq.language_mismatch(prompt, text)
+            if mm is not None:
+                h = Hit("language_mismatch", 0, len(text), "py3langid", "")
+                what = f"reply in {mm[1]!r}, prompt in {mm[0]!r} (confidence {mm[2]:.2f})"
+                extra = {"languages": list(mm[:2])}
+                yield _finding(ex, sev, h, field, index, role, what, extra)
+
+
+def _hint(code: str) -> str | None:
+    if code.startswith("secret"):
+        return _HINTS["secrets"]
+    if code.startswith("pii"):
+        return _HINTS["pii"]
+    return _HINTS.get(code)
+
+
+def _finding(
+    ex: Example,
+    sev: str,
+    hit: Hit,
+    field: str,
+    index: int | None,
+    role: str | None,
+    what: str,
+    extra: dict[str, Any] | None = None,
+) -> Finding:
+    data: dict[str, Any] = {"span": [hit.start, hit.end], "rule": hit.rule, "field": field}
+    if extra:
+        data.update(extra)
+    where = f"{role} message" if role else field
+    return Finding(
+        hit.code,
+        Severity(sev),
+        f"{what} in {where}",
+        ex.source.with_message(index),
+        hint=_hint(hit.code),
+        data=data,
+    )
 
 
 # -- building from config -------------------------------------------------------------
@@ -433,24 +426,24 @@ def severities(config: dict[str, Any] | None = None) -> dict[str, str]:
 
 
 def content_validators(config: dict[str, Any] | None = None) -> list[Validator]:
-    """The content validators under ``config`` (the ``[tool.curate.content]`` table).
+    """The content validators under ``config`` (the ``[tool.curate.content]`` table): one
+    :class:`ContentCheck` running every enabled rule, or none when all are off.
 
     Raises:
         ValueError: an unknown key (the message lists the valid ones) or a bad value.
     """
     sev, roles = _parse(config)
-
-    def pick(group: str) -> tuple[tuple[str, str], ...]:
-        return tuple((c, s) for c, s in sev.items() if RULES[c][1] == group and s != "off")
-
-    out: list[Validator] = []
-    if pick("secrets"):
-        out.append(SecretsCheck(pick("secrets"), roles["secrets_allowed_roles"]))
-    if pick("pii"):
-        out.append(PIICheck(pick("pii"), roles["pii_allowed_roles"]))
-    if pick("text"):
-        out.append(TextCheck(pick("text"), roles["placeholder_allowed_roles"]))
-    return out
+    enabled = tuple((c, s) for c, s in sev.items() if s != "off")
+    if not enabled:
+        return []
+    return [
+        ContentCheck(
+            enabled,
+            secrets_allowed_roles=roles["secrets_allowed_roles"],
+            pii_allowed_roles=roles["pii_allowed_roles"],
+            placeholder_allowed_roles=roles["placeholder_allowed_roles"],
+        )
+    ]
 
 
 def check_all(ex: Example, validators: Iterable[Validator]) -> list[Finding]:
@@ -460,9 +453,7 @@ def check_all(ex: Example, validators: Iterable[Validator]) -> list[Finding]:
 
 __all__ = [
     "RULES",
-    "PIICheck",
-    "SecretsCheck",
-    "TextCheck",
+    "ContentCheck",
     "content_validators",
     "iter_texts",
     "mask",

@@ -29,7 +29,7 @@ import re
 from curate.validators.secrets import Hit
 
 _EMAIL_RE = re.compile(
-    r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@"
+    r"(?<![\w.+\-:/%])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@"
     r"((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(?![\w\-])"
 )
 _RESERVED_DOMAINS = (
@@ -181,15 +181,15 @@ def find_pii(text: str) -> list[Hit]:
             ):
                 continue
             hits.append(Hit("pii_email", m.start(), m.end(), "email", "EMAIL"))
-    if "." in text:
-        for m in _IPV4_RE.finditer(text):
-            ip = m.group(1)
-            if ip in _PUBLIC_RESOLVERS or _VERSION_BEFORE_RE.search(text, 0, m.start()):
-                continue
-            if not ipaddress.IPv4Address(ip).is_global:
-                continue
-            hits.append(Hit("pii_ip_address", m.start(), m.end(), "ipv4", "IP_ADDRESS"))
     if _DIGITS_RE.search(text) is not None:
+        if "." in text:
+            for m in _IPV4_RE.finditer(text):
+                ip = m.group(1)
+                if ip in _PUBLIC_RESOLVERS or _VERSION_BEFORE_RE.search(text, 0, m.start()):
+                    continue
+                if not ipaddress.IPv4Address(ip).is_global:
+                    continue
+                hits.append(Hit("pii_ip_address", m.start(), m.end(), "ipv4", "IP_ADDRESS"))
         for m in _CARD_RE.finditer(text):
             digits = re.sub(r"[ \-]", "", m.group())
             if digits in TEST_CARDS or not _card_network(digits) or not luhn_ok(digits):

@@ -155,7 +155,7 @@ _IDENTITY_QUESTION_RE = re.compile(
     r"(?i)\b(?:who|what) (?:are|r) (?:you|u)\b|\byour name\b|\bwhat (?:model|llm)\b|"
     r"\bare you\s+(?:(?:a|an)\s+)?(?:human|real|person|robot|bot|machine|ai|sentient|conscious|"
     r"alive|based on|trained|made|created|developed|(?-i:[A-Z])[\w\-.]*\s*\?)|"
-    r"\byourself\b|\bwho (?:made|created|trained|built|developed) you\b|"
+    r"\byourself\b|\babout you\b|\bwho (?:made|created|trained|built|developed) you\b|"
     r"你是谁|你叫什么|你是什么"
 )
 
@@ -164,22 +164,24 @@ _ABOUT_YOU_RE = re.compile(r"(?i)\b(?:you|your|yourself)\b")
 _REQUEST_RE = re.compile(r"(?i)\b(?:can|could|would|will|please|help)\b")
 
 
-def _is_identity_question(prompt: str) -> bool:
-    """ "Who are you?", "Are you GPT-4?", "Who programmed you?": a question to the
-    assistant about itself (named forms, or any short question about "you" that is not
-    a request)."""
-    if _IDENTITY_QUESTION_RE.search(prompt):
-        return True
+def _about_you(prompt: str) -> bool:
+    """A short question to the assistant about itself that is not a request ("Are you
+    davinci?", "Who programmed you?")."""
     return (
         len(prompt) <= 60 and bool(_ABOUT_YOU_RE.search(prompt)) and not _REQUEST_RE.search(prompt)
     )
+
+
+#: substrings every boilerplate match contains (checked before the regex runs)
+_BOILERPLATE_GATES = ("as a", "i am ", "i'm ", "knowledge cutoff", "training data", "t have ")
 
 
 def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
     """The first "As an AI language model"-style disclaimer in an assistant reply.
 
     A reply to an identity question (``prompt`` "Who are you?", "Are you ChatGPT?") is an
-    identity answer, not boilerplate, and is not reported.
+    identity answer, not boilerplate, and is not reported; to any other short question
+    about "you", only "As an AI..." is (not "I am an AI...").
 
     Example:
         >>> t = "As an AI language model, I do not have opinions."
@@ -188,11 +190,14 @@ def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
         >>> find_boilerplate("I'm a language model trained by LMSYS.", "Who are you?") is None
         True
     """
-    if "AI" not in text and "ai " not in text and "model" not in text and "have" not in text:
+    low = text.lower()
+    if not any(g in low for g in _BOILERPLATE_GATES):
         return None
-    identity_q = prompt is not None and _is_identity_question(prompt)
+    named_q = prompt is not None and _IDENTITY_QUESTION_RE.search(prompt) is not None
+    about_you = prompt is not None and _about_you(prompt)
     for m in _BOILERPLATE_RE.finditer(text):
-        if identity_q:  # "Who are you?" "I am an AI assistant..." is the answer, not filler
+        # "Who are you?" -> "I am an AI assistant...": the answer, not filler
+        if named_q or (about_you and m.group()[:1] in "Ii"):
             continue
         return Hit("assistant_boilerplate", m.start(), m.end(), "ai_disclaimer", "")
     return None
@@ -208,10 +213,11 @@ def find_refusal(text: str) -> Hit | None:
         >>> find_refusal("Sure! I can help with that.") is None
         True
     """
-    m = _REFUSAL_RE.search(text[:300].lstrip())
+    head = text[:300].lstrip(" \t\r\n\"'*_#>-")
+    m = _REFUSAL_RE.match(head)
     if m is None:
         return None
-    off = len(text) - len(text.lstrip())
+    off = text.find(head[:40])
     return Hit("assistant_refusal", off + m.start(), off + m.end(), "refusal_opening", "")
 
 
@@ -234,6 +240,8 @@ def is_echo(prompt: str, reply: str, *, min_chars: int = 12) -> bool:
         >>> is_echo("Fix the grammar: she go home.", "She goes home.")
         False
     """
+    if len(reply) < min_chars or not 0.6 * len(prompt) <= len(reply) <= 1.7 * len(prompt):
+        return False
     r = _norm(reply)
     if len(r) < min_chars:
         return False
@@ -305,10 +313,13 @@ def find_repetition(
     """
     if len(text) < min_chars:
         return None
+    hit = _periodic_run(text, min_repeats)
+    if hit is None:
+        return None
     raw = text.encode("utf-8", "surrogatepass")
     if len(zlib.compress(raw, 1)) > max_ratio * len(raw):
         return None
-    return _periodic_run(text, min_repeats)
+    return hit
 
 
 def _periodic_run(text: str, min_repeats: int) -> Hit | None:
@@ -399,11 +410,37 @@ _TRANSLATE_RE = re.compile(
     r"(?i)translat|tradu[ci]|übersetz|翻译|翻譯|翻訳|перевод|переве|"
     r"\b(?:in|into|to) (?:english|french|spanish|german|italian|portuguese|chinese|japanese|"
     r"korean|russian|arabic|hindi|dutch|polish|turkish|swedish|greek|hebrew|latin|"
-    r"vietnamese|indonesian|thai)\b|"
-    r"\b(?:english|french|spanish|german|italian|portuguese|chinese|japanese|korean|russian|"
-    r"arabic|hindi|dutch|latin)\b"
+    r"vietnamese|indonesian|thai)\b"
 )
-_EN_STOP = (" the ", " and ", " is ", " of ", " to ", " you ", " that ", " in ")
+#: language names by ISO 639-1 code: a prompt naming the reply's language asked for it
+LANGUAGE_NAMES = {
+    "en": ("english", "inglés", "anglais", "englisch", "英语", "英文"),
+    "es": ("spanish", "español", "espagnol", "spanisch", "castellano", "西班牙"),
+    "fr": ("french", "français", "francés", "französisch", "法语", "法文"),
+    "de": ("german", "deutsch", "alemán", "allemand", "德语"),
+    "it": ("italian", "italiano", "italien", "意大利"),
+    "pt": ("portuguese", "português", "portugués", "葡萄牙"),
+    "nl": ("dutch", "nederlands", "holländisch"),
+    "ru": ("russian", "русск", "ruso", "俄语"),
+    "zh": ("chinese", "mandarin", "中文", "汉语", "chino", "chinois"),
+    "ja": ("japanese", "日本語", "日语", "japonés"),
+    "ko": ("korean", "한국어", "韩语"),
+    "ar": ("arabic", "العربية", "árabe"),
+    "hi": ("hindi", "हिन्दी"),
+    "tr": ("turkish", "türkçe"),
+    "pl": ("polish", "polski"),
+    "sv": ("swedish", "svenska"),
+    "el": ("greek", "ελληνικά"),
+    "he": ("hebrew", "עברית"),
+    "la": ("latin",),
+    "vi": ("vietnamese", "tiếng việt"),
+    "id": ("indonesian", "bahasa"),
+    "th": ("thai", "ภาษาไทย"),
+}
+_EN_STOP = (
+    " the ", " and ", " is ", " of ", " to ", " you ", " that ", " in ", " a ", " for ",
+    " it ", " with ", " are ", " this ", " what ", " how ", " can ", " my ", " your ",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -416,9 +453,11 @@ def _identifier() -> Any:
 
 def _script(text: str) -> str:
     """The dominant script among the first 200 letters (cheap: code-point ranges)."""
+    if text.isascii():
+        return "latin" if any(c.isalpha() for c in text[:200]) else ""
     counts: dict[str, int] = {}
     seen = 0
-    for ch in text:
+    for ch in text[:400]:
         if not ch.isalpha():
             continue
         o = ord(ch)
@@ -454,8 +493,15 @@ def _script(text: str) -> str:
 
 
 def _english_like(text: str) -> bool:
-    low = text[:400].lower()
-    return sum(w in low for w in _EN_STOP) >= 2
+    low = f" {text[:400].lower()} "
+    need = 1 if len(low) < 120 else 2
+    hits = 0
+    for w in _EN_STOP:
+        if w in low:
+            hits += 1
+            if hits >= need:
+                return True
+    return False
 
 
 def language_mismatch(
@@ -463,9 +509,10 @@ def language_mismatch(
 ) -> tuple[str, str, float] | None:
     """``(prompt_lang, reply_lang, confidence)`` when a reply is in another language than
     its prompt, else ``None``. Skipped: texts under ``min_chars`` letters after code is
-    removed, prompts that ask for a translation or name a language, and pairs where
+    removed, prompts that ask for a translation or name the reply's language, and pairs where
     either side's language is identified with less than ``min_confidence``.
-    Both texts looking English (common function words) skips the model entirely.
+    Both texts looking English (common function words), or both in one script that
+    (nearly) one language writes (Han, Hangul, Thai...), skip the model entirely.
 
     Example:
         >>> language_mismatch("What is the capital of France and why is it famous?",
@@ -475,20 +522,27 @@ def language_mismatch(
     """
     if _langid is None:
         return None
+    if len(prompt) < min_chars or len(reply) < min_chars:
+        return None
+    if _english_like(prompt) and _english_like(reply):
+        return None
     p = _CODE_RE.sub(" ", prompt) if "`" in prompt else prompt
     r = _CODE_RE.sub(" ", reply) if "`" in reply else reply
     if len(p) < min_chars or len(r) < min_chars:
-        return None
-    if _english_like(p) and _english_like(r):
         return None
     if _TRANSLATE_RE.search(prompt):
         return None
     sp, sr = _script(p), _script(r)
     if not sp or not sr:
         return None
+    if sp == sr and sp not in ("latin", "cyrillic", "arabic"):
+        return None  # one script that (nearly) one language writes: han, hangul, thai...
     ident = _identifier()
     lp, cp = ident.classify(p[:400])
     lr, cr = ident.classify(r[:400])
     if lp == lr or min(cp, cr) < min_confidence:
+        return None
+    low = prompt.lower()
+    if any(name in low for name in LANGUAGE_NAMES.get(lr, ())):
         return None
     return lp, lr, float(min(cp, cr))

@@ -1,0 +1,144 @@
+"""Benchmark: what the content checks add to `curate validate`, same file, same run.
+
+Baseline: ``validate_path`` with the format, length and token checks only (what
+``--no-content`` runs). Measured: the same call plus ``content_validators()``. The file
+is 100,000 chat examples built from every public sample (read with ``curate.ingest``:
+English Alpaca, ShareGPT chats and tool calls, DPO, Chinese preference data), with 1 in
+100 examples taken from fixtures/content/ so the detectors find something. The target
+is an overhead under 30%.
+
+    python bench/content.py                    # 100,000 examples, all cores, then 1 worker
+    python bench/content.py --n 20000
+    python bench/content.py --samples          # findings on the public samples (counts +
+                                               # 10 random ones, for a precision check)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT.parent / "shared" / "samples"
+FIXTURES = ROOT / "fixtures" / "content"
+
+
+def _as_chat(data: Any) -> dict[str, Any] | None:
+    """A canonical record as plain chat messages (a DPO record: prompt + preferred)."""
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("messages"), list):
+        return {"messages": data["messages"]}
+    inp = data.get("input")
+    if isinstance(inp, dict) and isinstance(inp.get("messages"), list):
+        return {"messages": inp["messages"] + list(data.get("preferred_output") or [])}
+    return None
+
+
+def sample_records() -> list[tuple[str, Any]]:
+    """(file, canonical record) for every example of every public sample."""
+    from curate.ingest import read
+    from curate.records import Example
+
+    out = []
+    for p in sorted(SAMPLES.glob("*.json*")):
+        for item in read(p):
+            if isinstance(item, Example):
+                out.append((p.name, item))
+    return out
+
+
+def generate(path: Path, n: int, seed: int = 0) -> None:
+    rnd = random.Random(seed)
+    chats = [c for _, ex in sample_records() if (c := _as_chat(ex.data)) is not None]
+    planted = [
+        json.loads(line)
+        for f in sorted(FIXTURES.glob("*.jsonl"))
+        if "clean" not in f.name
+        for line in f.read_text(encoding="utf-8").splitlines()
+    ]
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            rec = rnd.choice(planted) if i % 100 == 99 else rnd.choice(chats)
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def timed(path: Path, workers: int | None, content: bool) -> tuple[float, Counter[str]]:
+    from curate.validate import validate_path
+    from curate.validators.content import RULES, content_validators
+
+    vs = content_validators() if content else []
+    t0 = time.perf_counter()
+    rep = validate_path([str(path)], validators=vs, workers=workers)
+    dt = time.perf_counter() - t0
+    return dt, Counter({k: v for k, v in rep.total.findings_by_code.items() if k in RULES})
+
+
+def bench(n: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "content_bench.jsonl"
+        generate(path, n)
+        size = path.stat().st_size / 1e6
+        print(f"{n:,} examples, {size:.1f} MB: {path.name}")
+        timed(path, 1, True)  # warm: tokenizer ranks, language model, page cache
+        for workers, label in ((None, "all cores"), (1, "1 worker")):
+            base, _ = min((timed(path, workers, False) for _ in range(2)), key=lambda r: r[0])
+            runs = [timed(path, workers, True) for _ in range(2)]
+            with_content, counts = min(runs, key=lambda r: r[0])
+            over = (with_content - base) / base * 100
+            print(
+                f"[{label}] baseline validate (--no-content): {base:.2f} s | "
+                f"with content checks: {with_content:.2f} s | overhead {over:+.1f}% "
+                f"(target < 30%)"
+            )
+        print("findings by code:", dict(sorted(counts.items())))
+
+
+def samples(k: int = 10, seed: int = 7) -> None:
+    """Counts by code on every public sample, and ``k`` random findings with context."""
+    from curate.validators.content import content_validators, iter_texts
+
+    vs = content_validators()
+    found = []
+    per_file: Counter[tuple[str, str]] = Counter()
+    for name, ex in sample_records():
+        for v in vs:
+            for f in v.check(ex):
+                found.append((f, ex))
+                per_file[(name, f.code)] += 1
+    print("findings by file and code:")
+    for (name, code), c in sorted(per_file.items()):
+        print(f"  {name:40s} {code:24s} {c}")
+    print("total by code:", dict(sorted(Counter(f.code for f, _ in found).items())))
+    print(f"\n{k} random findings (seed {seed}):")
+    for f, ex in random.Random(seed).sample(found, min(k, len(found))):
+        text = {fld: t for fld, _, _, t in iter_texts(ex.data)}[f.data["field"]]
+        s, e = f.data["span"]
+        ctx = text[max(0, s - 50) : min(len(text), e + 30)]
+        if f.code.startswith(("secret", "pii")):
+            ctx = ctx.replace(text[s:e], "<<found>>")
+        print(f"- {f.format_line()}\n    context: {ctx[:240]!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--samples", action="store_true", help="report findings on the samples")
+    args = ap.parse_args(argv)
+    if not SAMPLES.is_dir():
+        sys.exit(f"public samples not found at {SAMPLES}")
+    if args.samples:
+        samples()
+    else:
+        bench(args.n)
+
+
+if __name__ == "__main__":
+    main()

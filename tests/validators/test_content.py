@@ -1,0 +1,288 @@
+"""Content validators through the real validate pipeline, on real-looking fixtures."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from curate.records import Example, Location, Severity
+from curate.validate import validate_path
+from curate.validators.content import (
+    RULES,
+    content_validators,
+    iter_texts,
+    mask,
+    missing_extras,
+    severities,
+)
+from tests.conftest import write_jsonl
+
+CONTENT_CODES = set(RULES)
+
+
+def _content(paths: list[Path], config: dict | None = None) -> list:
+    rep = validate_path([str(p) for p in paths], validators=content_validators(config))
+    return [f for f in rep.findings if f.code in CONTENT_CODES]
+
+
+def _rows(findings: list) -> list[tuple[int, int | None, str]]:
+    return [(f.location.line, f.location.message_index, f.code) for f in findings]
+
+
+def test_secrets_fixture_every_line_found(fixtures: Path) -> None:
+    found = _content([fixtures / "content/secrets.jsonl"])
+    assert _rows(found) == [
+        (1, 0, "secret_token"),
+        (2, 1, "secret_token"),
+        (3, 1, "secret_token"),
+        (4, 0, "secret_private_key"),
+        (5, 1, "secret_password_in_url"),
+        (6, 1, "secret_token"),
+        (7, 0, "secret_token"),
+        (8, 0, "secret_high_entropy"),
+        (9, 0, "secret_token"),
+        (10, 0, "secret_token"),
+        (11, 0, "secret_token"),
+        (12, 0, "secret_token"),
+    ]
+    rules = [f.data["rule"] for f in found]
+    assert rules == [
+        "openai_key",
+        "aws_access_key",
+        "github_token",
+        "private_key",
+        "password_in_url",
+        "slack_token",
+        "stripe_key",
+        "keyword_entropy",
+        "anthropic_key",
+        "google_api_key",
+        "huggingface_token",
+        "jwt",
+    ]
+    assert found[1].message == "aws access key AKIA…RT (20 chars) in assistant message"
+    assert found[1].severity is Severity.ERROR
+    assert found[7].severity is Severity.WARNING
+
+
+def test_secret_spans_point_at_the_secret_and_messages_mask_it(fixtures: Path) -> None:
+    found = _content([fixtures / "content/secrets.jsonl"])
+    rows = [ln for ln in (fixtures / "content/secrets.jsonl").read_text().splitlines()]
+    import json
+
+    for f in found:
+        text = dict(
+            (fld, t) for fld, _, _, t in iter_texts(json.loads(rows[f.location.line - 1]))
+        )[f.data["field"]]
+        s, e = f.data["span"]
+        secret = text[s:e]
+        assert len(secret) >= 10
+        assert secret not in f.message  # never the whole secret
+    gh = found[2]
+    text = json.loads(rows[2])["messages"][1]["content"]
+    s, e = gh.data["span"]
+    assert text[s:e] == "ghp_R8kLm2QzX4vN7bTc1YwP9dHs6FjA3eGu5KoE"
+    pw = found[4]
+    text = json.loads(rows[4])["messages"][1]["content"]
+    assert text[slice(*pw.data["span"])] == "Tr0ub4dor-x93Q"
+
+
+def test_look_alikes_of_secrets_are_not_secrets(fixtures: Path) -> None:
+    # commit hashes, checksums, AWS's documented example key, os.environ, UUIDs,
+    # "username:password@localhost", base64 images, long class names
+    assert _content([fixtures / "content/secrets_clean.jsonl"]) == []
+
+
+def test_pii_fixture(fixtures: Path) -> None:
+    found = _content([fixtures / "content/pii.jsonl"])
+    assert _rows(found) == [
+        (1, 0, "pii_email"),
+        (1, 1, "pii_phone"),
+        (2, 1, "pii_credit_card"),
+        (3, 1, "pii_iban"),
+        (4, 0, "pii_ip_address"),
+        (5, 1, "pii_phone"),
+    ]
+    assert [f.message for f in found] == [
+        "e-mail address m***@outlook.com in user message",
+        "phone number …58 in assistant message",
+        "card number …1486 in assistant message",
+        "IBAN DE…3000 in assistant message",
+        "IP address 52.14.201.x in user message",
+        "phone number …09 in assistant message",
+    ]
+    assert [f.severity.value for f in found] == [
+        "warning",
+        "warning",
+        "error",
+        "error",
+        "info",
+        "warning",
+    ]
+
+
+def test_pii_allowed_in_user_turns_but_not_assistant(fixtures: Path) -> None:
+    found = _content([fixtures / "content/pii.jsonl"], {"pii_allowed_roles": ["user"]})
+    assert _rows(found) == [
+        (1, 1, "pii_phone"),
+        (2, 1, "pii_credit_card"),
+        (3, 1, "pii_iban"),
+        (5, 1, "pii_phone"),
+    ]
+
+
+def test_look_alikes_of_pii_are_not_pii(fixtures: Path) -> None:
+    # example.com, versions and dates, Stripe's test card, private IPs and 8.8.8.8,
+    # the fictional 555 numbers, a 13-digit sum, an ISBN
+    assert _content([fixtures / "content/pii_clean.jsonl"]) == []
+
+
+def test_text_fixture(fixtures: Path) -> None:
+    found = _content([fixtures / "content/text.jsonl"])
+    assert _rows(found) == [
+        (1, 1, "template_placeholder"),
+        (1, 1, "template_placeholder"),
+        (2, 1, "template_placeholder"),
+        (2, 1, "template_placeholder"),
+        (3, 1, "assistant_boilerplate"),
+        (4, 1, "assistant_refusal"),
+        (5, 1, "prompt_echo"),
+        (6, 1, "truncated_reply"),
+        (7, 1, "truncated_reply"),
+        (8, 1, "truncated_reply"),
+        (8, 1, "repetition_loop"),
+        (9, 1, "mojibake"),
+        (10, 1, "control_characters"),
+        (11, 1, "language_mismatch"),
+    ]
+    msgs = {(f.location.line, f.code): f.message for f in found}
+    assert msgs[(1, "template_placeholder")] == (
+        "unfilled placeholder '{{author}}' in assistant message"
+    )
+    assert msgs[(3, "assistant_boilerplate")] == (
+        "AI boilerplate 'As an AI language model' in assistant message"
+    )
+    assert msgs[(7, "truncated_reply")] == "reply cut off (open code block) in assistant message"
+    assert msgs[(6, "truncated_reply")] == "reply cut off (ends with 'the') in assistant message"
+    assert msgs[(10, "control_characters")] == (
+        "1 control character(s), first U+000C at 16 in assistant message"
+    )
+    assert msgs[(11, "language_mismatch")].startswith("reply in 'es', prompt in 'en' (confidence")
+    first = found[0]
+    assert first.data == {"span": [12, 20], "rule": "mustache", "field": "messages[1].content"}
+    assert first.hint == "fill the template in (or drop the example) before training"
+
+
+def test_normal_text_has_no_text_findings(fixtures: Path) -> None:
+    # f-strings in code, LaTeX, a requested translation, an identity answer, "I cannot
+    # stress enough", one-word and list answers, Vue templates, HTML tags, citations,
+    # correct French, a markdown table
+    assert _content([fixtures / "content/text_clean.jsonl"]) == []
+
+
+def test_severity_config_changes_and_turns_off(fixtures: Path) -> None:
+    cfg = {"pii": "error", "pii_ip_address": "off", "secrets": "off"}
+    found = _content([fixtures / "content/pii.jsonl", fixtures / "content/secrets.jsonl"], cfg)
+    assert {f.code for f in found} == {"pii_email", "pii_phone", "pii_credit_card", "pii_iban"}
+    assert {f.severity for f in found} == {Severity.ERROR}
+
+
+def test_config_errors_name_valid_keys() -> None:
+    with pytest.raises(ValueError, match=r"unknown \[tool.curate.content\] key\(s\) pii_emial"):
+        content_validators({"pii_emial": "off"})
+    with pytest.raises(ValueError, match="valid keys: .*pii_email.*"):
+        content_validators({"pii_emial": "off"})
+    with pytest.raises(ValueError, match=r"pii = 'fatal': choose one of error, warning, info, off"):
+        content_validators({"pii": "fatal"})
+    with pytest.raises(ValueError, match="pii_allowed_roles must be a list of role names"):
+        content_validators({"pii_allowed_roles": "user"})
+
+
+def test_everything_off_means_no_validators() -> None:
+    assert content_validators({"secrets": "off", "pii": "off", "text": "off"}) == []
+    assert severities()["secret_token"] == "error"
+    assert severities()["language_mismatch"] == "info"
+
+
+def test_validators_pickle_for_worker_processes() -> None:
+    for v in content_validators({"pii_allowed_roles": ["user"]}):
+        clone = pickle.loads(pickle.dumps(v))
+        assert clone == v
+
+
+def test_parallel_run_matches_inline(tmp_path: Path, fixtures: Path) -> None:
+    src = (fixtures / "content/secrets.jsonl").read_text() + (
+        fixtures / "content/text.jsonl"
+    ).read_text()
+    big = tmp_path / "big.jsonl"
+    big.write_text(src * 400)  # > the 4 MB parallel threshold? no: force workers below
+    inline = validate_path([str(big)], validators=content_validators(), workers=1)
+    import curate.validate as cv
+
+    old = cv.PARALLEL_MIN_BYTES
+    cv.PARALLEL_MIN_BYTES = 0
+    try:
+        par = validate_path([str(big)], validators=content_validators(), workers=2)
+    finally:
+        cv.PARALLEL_MIN_BYTES = old
+    assert inline.total.findings_by_code == par.total.findings_by_code
+    assert inline.total.findings_by_code["secret_token"] == 400 * 9
+
+
+def test_preference_and_non_chat_records(tmp_path: Path) -> None:
+    rows = [
+        {
+            "input": {"messages": [{"role": "user", "content": "Who should I email?"}]},
+            "preferred_output": [{"role": "assistant", "content": "Write to ops@acme-corp.io."}],
+            "non_preferred_output": [
+                {"role": "assistant", "content": "As an AI language model, I cannot know."}
+            ],
+        },
+        {"instruction": "Sign the letter", "output": "Kind regards,\n[Your Name]"},
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "key AKIA4QZ7XJ2LKM9NB3RT"}]},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "mail", "arguments": '{"to": "li.wei@qq.com"}'},
+                        }
+                    ],
+                },
+            ]
+        },
+    ]
+    p = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    found = _content([p])
+    got = [(f.location.line, f.code, f.data["field"]) for f in found]
+    assert got == [
+        (1, "pii_email", "preferred_output[0].content"),
+        (1, "assistant_boilerplate", "non_preferred_output[0].content"),
+        (2, "template_placeholder", "output"),
+        (3, "secret_token", "messages[0].content[0].text"),
+        (3, "pii_email", "messages[1].tool_calls[0].function.arguments"),
+    ]
+
+
+def test_odd_records_do_not_crash() -> None:
+    vs = content_validators()
+    for data in (None, 3, "text", [], {"messages": "x"}, {"messages": [None, 1, {"role": 5}]}):
+        ex = Example(data, Location("f.jsonl", 1))
+        assert [f for v in vs for f in v.check(ex)] == []
+
+
+def test_mask_never_shows_a_whole_value() -> None:
+    assert mask("AKIA4QZ7XJ2LKM9NB3RT", "secret_token") == "AKIA…RT (20 chars)"
+    assert mask("short", "secret_high_entropy") == "*** (5 chars)"
+    assert mask("DE89 3704 0044 0532 0130 00", "pii_iban") == "DE…3000"
+
+
+def test_no_extras_missing_here() -> None:
+    # the [content] extra is installed in this environment
+    assert missing_extras() == []
