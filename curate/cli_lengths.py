@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +48,13 @@ def lengths(
         int | None,
         typer.Option(help="Also show what this max_length costs.", min=1),
     ] = None,
+    rows: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write one JSON line per example here (file, line, tokens, trainable, "
+            "truncated, trainable_after_truncation, findings)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Token lengths as the trainer renders them, and a max_length that keeps a chosen
@@ -54,16 +62,24 @@ def lengths(
 
     Example: curate lengths data.jsonl --tokenizer mistral:v3 --keep 0.95 --keep 0.99
     """
-    from curate.io import check_readable
+    from curate.io import atomic_write, check_readable, dumps
     from curate.trainer import load_tokenizer, scan
 
     for f in files:
         check_readable(f)
     shares = sorted(set(keep)) if keep else [0.95, 0.99, 1.0]
     tok = load_tokenizer(tokenizer)
-    with progress_bar(None, "rendering", enabled=not json_out) as advance:
+    with contextlib.ExitStack() as stack:
+        on_row = None
+        if rows is not None:
+            out = stack.enter_context(atomic_write(rows))
+
+            def on_row(row: dict[str, Any]) -> None:
+                out.write(dumps(row) + "\n")
+
+        advance = stack.enter_context(progress_bar(None, "rendering", enabled=not json_out))
         findings, result = scan(
-            [str(f) for f in files], tok, max_length=max_length, progress=advance
+            [str(f) for f in files], tok, max_length=max_length, progress=advance, on_row=on_row
         )
     summary = result.summary(shares=shares)
     if json_out:

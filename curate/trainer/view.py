@@ -235,6 +235,7 @@ class Checked:
     """What :func:`check_batch` returns per conversation (no rendered text: small to
     send back from a worker process)."""
 
+    where: Location
     findings: list[Finding]
     failed: bool
     n_tokens: int = 0
@@ -255,10 +256,12 @@ def check_batch(tok: ChatTokenizer, items: Sequence[Item], max_length: int | Non
     for (where, msgs, _), r in zip(items, rendered, strict=True):
         fs = analyse(r, msgs, where, kind=tok.kind, max_length=max_length, control_tokens=controls)
         if isinstance(r, TemplateFailure):
-            out.append(Checked(fs, True))
+            out.append(Checked(where, fs, True))
         else:
             out.append(
-                Checked(fs, False, r.n_tokens, [(a, b) for a, b, _ in r.spans], r.mask_source)
+                Checked(
+                    where, fs, False, r.n_tokens, [(a, b) for a, b, _ in r.spans], r.mask_source
+                )
             )
     return out
 
@@ -303,6 +306,20 @@ def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
+def _row(c: Checked, max_length: int | None, kept: int) -> dict[str, Any]:
+    """Per-example numbers: where, tokens, trainable tokens, after truncation, codes."""
+    trainable = sum(b - a for a, b in c.spans)
+    return {
+        "file": c.where.file,
+        "line": c.where.line,
+        "tokens": None if c.failed else c.n_tokens,
+        "trainable": None if c.failed else trainable,
+        "truncated": bool(not c.failed and max_length is not None and c.n_tokens > max_length),
+        "trainable_after_truncation": None if c.failed else kept,
+        "findings": [f.code for f in c.findings],
+    }
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -315,12 +332,14 @@ def scan(
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
     workers: int | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[list[Finding], Scan]:
     """Render, count and check every conversation in ``paths``. Streams: batches of
     ``batch_size`` go through :func:`check_batch`, inline for small inputs (or
     ``workers=1``), else in ``workers`` forked processes with a bounded number of
     batches in flight, merged in input order. ``progress(n)`` gets the number of
-    examples done."""
+    examples done; ``on_row(row)`` gets one dict per example in input order (file, line,
+    tokens, trainable, truncated, trainable_after_truncation, findings)."""
     result = Scan(tok.name, tok.kind, max_length)
     findings: list[Finding] = []
 
@@ -331,6 +350,8 @@ def scan(
                 result.codes[f.code] += 1
             if c.failed:
                 result.n_template_errors += 1
+                if on_row is not None:
+                    on_row(_row(c, max_length, 0))
                 continue
             result.mask_sources[c.mask_source] += 1
             result.stats.add(c.n_tokens, c.spans)
@@ -338,9 +359,12 @@ def scan(
             if max_length is not None and c.n_tokens > max_length:
                 result.n_truncated += 1
                 kept = [(a, min(b, max_length)) for a, b in c.spans if a < max_length]
-            result.trainable_kept += sum(b - a for a, b in kept)
+            n_kept = sum(b - a for a, b in kept)
+            result.trainable_kept += n_kept
             if any(f.code == "no_trainable_tokens" for f in c.findings):
                 result.n_no_trainable += 1
+            if on_row is not None:
+                on_row(_row(c, max_length, n_kept))
         if progress is not None:
             progress(len(checked))
 

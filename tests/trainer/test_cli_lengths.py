@@ -70,3 +70,21 @@ def test_lengths_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert code == 2 and "no such file" in err
     code, _, err = run(capsys, "lengths", str(CHAT))
     assert code == 2 and "--tokenizer" in err
+
+
+def test_lengths_writes_one_row_per_example(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    p = write_jsonl(
+        tmp_path / "d.jsonl",
+        [conv(("user", "Hi"), ("assistant", "Hello")), conv(("system", "x"), ("user", "Hi"))],
+    )
+    out = tmp_path / "rows.jsonl"
+    code, _, _ = run(
+        capsys, "lengths", str(p), "--tokenizer", str(tok_dirs["no_system"]), "--rows", str(out)
+    )
+    assert code == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["line"], r["findings"]) for r in rows] == [(1, []), (2, ["template_error"])]
+    assert rows[0]["tokens"] > rows[0]["trainable"] > 0 and rows[0]["truncated"] is False
+    assert rows[1]["tokens"] is None
