@@ -98,13 +98,9 @@ def ingest(
     from curate.ingest import FileResult, ingest_paths
 
     maps = parse_maps(map_)
-    total = sum(Path(s).stat().st_size for s in sources if Path(s).is_file())
-
-    with progress_bar(total or None, "ingesting", enabled=not json_out) as advance:
+    with progress_bar(None, "ingesting records", enabled=not json_out) as advance:
 
         def on_file(res: FileResult) -> None:
-            p = Path(res.file)
-            advance(p.stat().st_size if p.is_file() else 0)
             if json_out:
                 return
             if res.format is None:
@@ -127,6 +123,7 @@ def ingest(
             system=system,
             split=split,
             on_file=on_file,
+            progress=advance,
         )
     code = 1 if report.rejected and not allow_rejects else 0
     if json_out:

@@ -390,6 +390,7 @@ def ingest_paths(
     system: str | None = None,
     split: str | None = None,
     on_file: Callable[[FileResult], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Ingest files, globs and directories into one canonical chat JSONL; the Python twin
     of ``curate ingest``.
@@ -408,6 +409,7 @@ def ingest_paths(
         system: system prompt added to examples without one.
         split: split of saved Hugging Face ``DatasetDict`` inputs.
         on_file: called with each file's counts when it is done (progress, logging).
+        progress: called with the number of records read, as reading advances.
 
     Raises:
         InputError: unreadable input, unknown or ambiguous format, output equal to an input.
@@ -450,6 +452,8 @@ def ingest_paths(
                     on_file(res)
                 continue
             for batch in _batched(raws, det.format, options):
+                if progress is not None:
+                    progress(len(batch))
                 for line, reason in batch:
                     res.read += 1
                     if reason is None:
