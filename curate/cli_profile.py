@@ -73,6 +73,7 @@ def profile_command(
             f"wrote {output}: {len(suite['expectations'])} expectations learned from {n:,} "
             f"examples. Check new data with: curate validate NEW --expectations {output}",
             markup=False,
+            soft_wrap=True,
         )
 
 

@@ -61,6 +61,7 @@ def report_command(
             f"{data['findings']['total']:,} findings, "
             f"{data['duplicates']['n_clusters']:,} duplicate clusters",
             markup=False,
+            soft_wrap=True,
         )
 
 

@@ -54,7 +54,9 @@ NUMERIC = (
     "tokens_total",
 )
 #: boolean columns profiled as a proportion
-PROPORTIONS = ("has_system", "uses_tools", "has_error")
+PROPORTIONS = ("has_system", "uses_tools")
+#: columns that need the per-example format checks run again inside validate
+FINDING_COLUMNS = frozenset({"codes", "n_errors", "has_error"})
 #: categorical columns profiled as a set of values
 CATEGORIES = ("roles", "script")
 QUANTILES = (0.1, 0.5, 0.9)
@@ -314,6 +316,13 @@ def _gx() -> Any:
     return gx
 
 
+def _preimport_gx() -> None:
+    try:
+        _gx()
+    except CurateError:  # reported when the check actually needs it
+        pass
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -463,6 +472,16 @@ def _build_suite(gx: Any, suite_dict: dict[str, Any], source: str) -> Any:
         return gx.ExpectationSuite(**d)
     except Exception as e:
         raise InputError(f"{source}: the suite does not load in Great Expectations ({e})") from e
+
+
+def _suite_columns(suite: dict[str, Any]) -> set[str]:
+    return {
+        str(e["kwargs"]["column"])
+        for e in suite.get("expectations", [])
+        if isinstance(e, dict)
+        and isinstance(e.get("kwargs"), dict)
+        and e["kwargs"].get("column") is not None
+    }
 
 
 def check_table(
@@ -627,6 +646,7 @@ class ExpectationsValidator:
     _suite: dict[str, Any] | None = field(default=None, repr=False)
     _limit: int = field(default=0, repr=False)
     _encoding: str = field(default="o200k_base", repr=False)
+    _need_codes: bool = field(default=True, repr=False)
 
     def __post_init__(self) -> None:
         from curate.tokens import model_spec
@@ -635,6 +655,14 @@ class ExpectationsValidator:
         spec = model_spec(self.model)
         self._limit = self.max_tokens if self.max_tokens is not None else spec.max_tokens
         self._encoding = spec.encoding
+        # validate reports per-example findings itself; run the format checks again for
+        # the table only when the suite looks at them
+        self._need_codes = bool(_suite_columns(self._suite) & FINDING_COLUMNS)
+        # Great Expectations takes ~2 s to import: do it while validate reads the data
+        # (the workers do the heavy part; finish() waits on the import lock if needed)
+        import threading
+
+        threading.Thread(target=_preimport_gx, name="curate-gx-import", daemon=True).start()
 
     def __getstate__(self) -> dict[str, Any]:
         # workers only need what features() reads
@@ -644,6 +672,7 @@ class ExpectationsValidator:
             "_limit": self._limit,
             "_encoding": self._encoding,
             "target": self.target,
+            "_need_codes": self._need_codes,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -656,7 +685,10 @@ class ExpectationsValidator:
         from curate.validators.format import OpenAIFormat
 
         count = _shared_count(_counter(self._encoding))
-        codes, n_errors = _check_codes(ex, (OpenAIFormat(target=self.target),))
+        codes: list[str] = []
+        n_errors = 0
+        if self._need_codes:
+            codes, n_errors = _check_codes(ex, (OpenAIFormat(target=self.target),))
         row = example_row(ex, count, max_tokens=self._limit, codes=codes, n_errors=n_errors)
         if row["tokens_total"] is not None and row["tokens_total"] > self._limit:
             row["codes"] = ",".join(dict.fromkeys([*codes, "too_long"]))

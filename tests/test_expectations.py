@@ -139,6 +139,32 @@ def test_the_same_check_inside_validate(suite_path: str) -> None:
     assert report.exit_code() == 1
 
 
+def test_error_rate_expectation_is_opt_in_and_works_inside_validate(tmp_path: Path) -> None:
+    suite = {
+        "name": "errors",
+        "expectations": [
+            {
+                "type": "expect_column_mean_to_be_between",
+                "kwargs": {"column": "has_error", "min_value": 0.0, "max_value": 0.05},
+            }
+        ],
+    }
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(suite))
+    assert all(
+        e["kwargs"].get("column") != "has_error" for e in profile([str(CLEAN)])["expectations"]
+    )
+    bad = str(FIXTURES / "openai" / "cookbook_errors.jsonl")
+    alone = check_expectations([bad], str(path))
+    v = ExpectationsValidator(str(path), paths=[bad])
+    assert v._need_codes
+    inside = [f for f in validate_path([bad], corpus_validators=[v]).findings if f.code == CODE]
+    assert [f.message for f in inside] == [f.message for f in alone]
+    assert alone[0].message.startswith(
+        "expect_column_mean_to_be_between on has_error: observed 0.9"
+    )
+
+
 def test_validator_pickles_light_for_workers(suite_path: str) -> None:
     import pickle
 
