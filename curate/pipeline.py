@@ -15,7 +15,9 @@ split       :func:`curate.split.split_path`                ``split/`` (+ ``manif
 
 The run stops after ``validate`` when a finding reaches ``[run].fail_on`` (exit 1), and at
 any stage that raises a usage or input error (exit 2); the summary says where. Every stage
-is deterministic, so re-running an unchanged config rewrites byte-identical files.
+is deterministic, so re-running an unchanged config rewrites byte-identical files. When
+the dedup stage removed near-duplicates, split does not look for them again (set
+``[split] near = true`` to force it).
 
 A config (paths are relative to the config file's folder)::
 
@@ -216,7 +218,11 @@ def run_config(
 
         current = "split"
         note(current)
-        _split(cfg.get("split", {}), data, workdir, stages[current])
+        split_cfg = dict(cfg.get("split", {}))
+        if ded.get("enabled", True) and ded.get("near", True):
+            # dedup already removed near-duplicates: grouping them again finds none
+            split_cfg.setdefault("near", False)
+        _split(split_cfg, data, workdir, stages[current])
     except CurateError as e:
         stages[current]["status"] = "failed"
         stages[current]["message"] = str(e)

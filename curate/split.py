@@ -172,7 +172,7 @@ def content_keys(data: dict[str, Any]) -> tuple[int, int]:
     msgs = data.get("messages")
     turns: list[tuple[str, str]] = []
     simple = isinstance(msgs, list)
-    if simple:
+    if isinstance(msgs, list):
         for m in msgs:
             c = m.get("content")
             if type(c) is not str or (len(m) > 2 and ("tool_calls" in m or "function_call" in m)):
@@ -288,8 +288,6 @@ def reject_row(
 
 def scan_batch(task: ScanTask) -> ScanResult:
     """Scan one batch of raw lines (pure: same task, same result)."""
-    from curate.tokens import count_examples
-
     out = ScanResult()
     kept: list[dict[str, Any]] = []
     lossless = task.format == "openai" or (task.format == "trl" and task.trl_shape == "messages")
@@ -333,10 +331,56 @@ def scan_batch(task: ScanTask) -> ScanResult:
 
         out.near_features = featurize([k["data"] for k in kept], task.near_params)
     if kept:
-        counts = count_examples(
-            [(k["messages"], k["tools"]) for k in kept], _counter(task.encoding)
+        out.tokens.extend(
+            count_totals([(k["messages"], k["tools"]) for k in kept], _counter(task.encoding))
         )
-        out.tokens.extend(c.total for c in counts)
+    return out
+
+
+def count_totals(items: list[tuple[list[Any], Any]], counter: Any) -> list[int]:
+    """Total tokens per ``(messages, tools)`` item, by the cookbook's formula: the same
+    numbers as :func:`curate.tokens.count_examples`, with a fast path for the common case
+    (no tools, every message exactly ``{role, content}`` with string values) that sends
+    all their texts to tiktoken in one batch.
+
+    Example:
+        >>> from curate.tokens import Counter, count_example
+        >>> msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+        >>> c = Counter("cl100k_base")
+        >>> count_totals([(msgs, None)], c) == [count_example(msgs, counter=c).total]
+        True
+    """
+    from curate.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, count_examples
+
+    out: list[int] = [0] * len(items)
+    texts: list[str] = []
+    simple: list[tuple[int, int, int]] = []  # (item index, first text, n messages)
+    slow: list[int] = []
+    for i, (msgs, tools) in enumerate(items):
+        start = len(texts)
+        ok = tools is None
+        if ok:
+            for m in msgs:
+                if (
+                    len(m) != 2
+                    or type(m.get("role")) is not str
+                    or type(m.get("content")) is not str
+                ):
+                    ok = False
+                    break
+                texts.append(m["role"])
+                texts.append(m["content"])
+        if ok:
+            simple.append((i, start, len(msgs)))
+        else:
+            del texts[start:]
+            slow.append(i)
+    counts = counter.count_many(texts) if texts else []
+    for i, start, n in simple:
+        out[i] = TOKENS_PER_REPLY + n * TOKENS_PER_MESSAGE + sum(counts[start : start + 2 * n])
+    if slow:
+        for i, c in zip(slow, count_examples([items[i] for i in slow], counter), strict=True):
+            out[i] = c.total
     return out
 
 
@@ -1016,7 +1060,13 @@ def _pass2(
         if options.format == "hf":
             schema = hf_schema(kind, scan.fields)
             sinks = [ParquetSink(outdir / f"{s}.parquet", schema) for s in names]
-            stack.callback(lambda: [s.abort() for s in sinks if s.writer.is_open])
+
+            def abort_open() -> None:
+                for sink in sinks:
+                    if sink.writer.is_open:
+                        sink.abort()
+
+            stack.callback(abort_open)
             data_files = [f"{s}.parquet" for s in names]
         else:
             outs = [stack.enter_context(atomic_write(outdir / f"{s}.jsonl")) for s in names]
@@ -1037,8 +1087,8 @@ def _pass2(
             for r in res.rejects:
                 reject(r)
         if options.format == "hf":
-            for s in sinks:
-                s.close()
+            for sink in sinks:
+                sink.close()
     files: dict[str, dict[str, Any]] = {}
     for i, s in enumerate(names):
         files[data_files[i]] = {"rows": counts[i]}

@@ -312,3 +312,12 @@ def test_cli_split_json_and_errors(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "--group-by 'topic' is not one of: both, cluster, prompt, none" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_token_counts_match_curate_validate(tmp_path: Path) -> None:
+    from curate.validate import validate_path
+
+    m = split_path(CHAT, tmp_path, SplitOptions(eval_size=10, model="gpt-3.5-turbo", near=False))
+    report = validate_path([CHAT], model="gpt-3.5-turbo")
+    assert m["tokens"]["encoding"] == "cl100k_base"
+    assert m["tokens"]["train"] + m["tokens"]["eval"] == report.tokens_total
