@@ -223,9 +223,11 @@ def run_config(
             # dedup already removed near-duplicates: grouping them again finds none
             split_cfg.setdefault("near", False)
         _split(split_cfg, data, workdir, stages[current])
-    except CurateError as e:
+    except (CurateError, ValueError, TypeError) as e:
+        # ValueError / TypeError: a config value of the wrong kind (threshold = 2, "0.1")
+        msg = str(e) if isinstance(e, CurateError) else f"[{current}] bad setting: {e}"
         stages[current]["status"] = "failed"
-        stages[current]["message"] = str(e)
+        stages[current]["message"] = msg
         summary["exit_code"] = 2
         summary["stopped_at"] = current
     return summary

@@ -1122,4 +1122,14 @@ def split_path(
         (8, 2, 0)
     """
     options.check()
-    return write_split(check_input(path), Path(outdir), options, progress=progress)
+    src = check_input(path)
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise CurateError(f"{outdir}: exists and is not a folder; -o takes a folder name")
+    ours = {"train.jsonl", "eval.jsonl", "train.parquet", "eval.parquet", "rejected.jsonl"}
+    if Path(src).resolve().parent == out.resolve() and Path(src).name in ours:
+        raise CurateError(
+            f"{path}: would be overwritten by the split's own {Path(src).name}; "
+            "write the split to another folder (-o)"
+        )
+    return write_split(src, out, options, progress=progress)

@@ -136,3 +136,13 @@ def test_cli_run_json_and_exit_codes(project: Path) -> None:
     assert missing.returncode == 2
     assert "nope.toml: no such config file" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_setting_of_the_wrong_kind_fails_its_stage_cleanly(project: Path) -> None:
+    cfg = project / "curate.toml"
+    cfg.write_text(cfg.read_text().replace("threshold = 0.8", "threshold = 2.0"))
+    s = run_config(cfg)
+    assert s["exit_code"] == 2 and s["stopped_at"] == "dedup"
+    assert stage(s, "dedup")["message"].startswith(
+        "[dedup] bad setting: threshold must be in (0, 1]"
+    )

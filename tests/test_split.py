@@ -321,3 +321,30 @@ def test_token_counts_match_curate_validate(tmp_path: Path) -> None:
     report = validate_path([CHAT], model="gpt-3.5-turbo")
     assert m["tokens"]["encoding"] == "cl100k_base"
     assert m["tokens"]["train"] + m["tokens"]["eval"] == report.tokens_total
+
+
+def test_bom_crlf_and_gzip_inputs(tmp_path: Path) -> None:
+    import gzip
+
+    lines = [json.dumps(rec(i)) for i in range(10)]
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    m = split_path(crlf, tmp_path / "a", SplitOptions(eval_size=2, near=False))
+    assert (m["counts"]["train"], m["counts"]["eval"], m["counts"]["rejected"]) == (8, 2, 0)
+    gz = tmp_path / "in.jsonl.gz"
+    gz.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    m2 = split_path(gz, tmp_path / "b", SplitOptions(eval_size=2, near=False))
+    assert (tmp_path / "a" / "train.jsonl").read_bytes() == (
+        tmp_path / "b" / "train.jsonl"
+    ).read_bytes()
+    assert m2["input"]["sha256"] == file_sha256(gz)
+
+
+def test_output_may_not_overwrite_the_input(tmp_path: Path) -> None:
+    src = write(tmp_path / "train.jsonl", [rec(i) for i in range(10)])
+    with pytest.raises(CurateError, match=r"would be overwritten by the split's own train\.jsonl"):
+        split_path(src, tmp_path, SplitOptions(eval_size=2))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(CurateError, match="exists and is not a folder"):
+        split_path(src, tmp_path / "afile", SplitOptions(eval_size=2))
+    assert len(src.read_text().splitlines()) == 10
