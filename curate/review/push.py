@@ -180,7 +180,14 @@ def collect_findings(path: str, *, duplicates: bool = True) -> dict[int, list[Fi
         from curate.validators.duplicates import ExactDuplicates, NearDuplicates
 
         corpus = [ExactDuplicates(), NearDuplicates()]
-    report = validate_path([path], corpus_validators=corpus, max_findings=10_000_000)
+    # workers=1 with corpus validators: validate_path pickles them (with their growing state)
+    # into each pool task while the main process updates them, which fails on files >= 4 MB
+    report = validate_path(
+        [path],
+        corpus_validators=corpus,
+        max_findings=10_000_000,
+        workers=1 if corpus else None,
+    )
     by_line: dict[int, list[Finding]] = {}
     for f in report.findings:
         if f.location.file == path and f.location.line is not None:
