@@ -73,9 +73,9 @@ def test_secret_spans_point_at_the_secret_and_messages_mask_it(fixtures: Path) -
     import json
 
     for f in found:
-        text = dict(
-            (fld, t) for fld, _, _, t in iter_texts(json.loads(rows[f.location.line - 1]))
-        )[f.data["field"]]
+        text = dict((fld, t) for fld, _, _, t in iter_texts(json.loads(rows[f.location.line - 1])))[
+            f.data["field"]
+        ]
         s, e = f.data["span"]
         secret = text[s:e]
         assert len(secret) >= 10
