@@ -157,7 +157,8 @@ def _norm(text: str) -> str:
 def content_keys(data: dict[str, Any]) -> tuple[int, int]:
     """``(exact, prompt)`` 64-bit keys of a record's normalised turns (NFKC, case-folded,
     whitespace collapsed, as :mod:`curate.dedup` normalises): equal exact keys mean
-    duplicates, equal prompt keys mean the same system and user turns. Messages with
+    duplicates, equal prompt keys mean the same system and user turns (``0`` when a
+    record has none). Messages with
     tool calls or non-text content are read through :mod:`curate.dedup.text`.
 
     Example:
@@ -185,14 +186,17 @@ def content_keys(data: dict[str, Any]) -> tuple[int, int]:
         turns = scope_turns(data, "conversation")
     exact = hashlib.blake2b(digest_size=8)
     prompt = hashlib.blake2b(digest_size=8)
+    has_prompt = False
     for role, text in turns:
         piece = f"{role}\x1f{text}\x1e".encode("utf-8", "surrogatepass")
         exact.update(piece)
         if role in PROMPT_ROLES:
             prompt.update(piece)
+            has_prompt = True
+    # no system or user turn: no prompt to share (0 = no key), not one giant group
     return (
         int.from_bytes(exact.digest(), "little") or 1,
-        int.from_bytes(prompt.digest(), "little") or 1,
+        (int.from_bytes(prompt.digest(), "little") or 1) if has_prompt else 0,
     )
 
 
@@ -1007,12 +1011,14 @@ def _leakage(
 ) -> dict[str, int]:
     """Checked on the final assignment, independently of how it was made."""
     tr, ev = ~is_eval, is_eval
+    prompts = scan.prompt_hash[idx]
+    has_prompt = prompts != 0
     return {
         "groups_straddling": len(np.intersect1d(labels[tr], labels[ev])),
         "shared_duplicate_keys": len(
             np.intersect1d(scan.cluster_hash[idx][tr], scan.cluster_hash[idx][ev])
         ),
-        "shared_prompts": len(np.intersect1d(scan.prompt_hash[idx][tr], scan.prompt_hash[idx][ev])),
+        "shared_prompts": len(np.intersect1d(prompts[tr & has_prompt], prompts[ev & has_prompt])),
     }
 
 

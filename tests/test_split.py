@@ -348,3 +348,13 @@ def test_output_may_not_overwrite_the_input(tmp_path: Path) -> None:
     with pytest.raises(CurateError, match="exists and is not a folder"):
         split_path(src, tmp_path / "afile", SplitOptions(eval_size=2))
     assert len(src.read_text().splitlines()) == 10
+
+
+def test_records_without_a_prompt_are_not_one_group(tmp_path: Path) -> None:
+    rows = [
+        {"id": f"a{i}", "messages": [{"role": "assistant", "content": f"note {i}"}]}
+        for i in range(10)
+    ]
+    m = split_path(write(tmp_path / "in.jsonl", rows), tmp_path / "o", SplitOptions(eval_size=3))
+    assert m["groups"]["total"] == 10 and m["counts"]["eval"] == 3
+    assert m["leakage"]["shared_prompts"] == 0
