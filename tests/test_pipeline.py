@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -123,19 +121,25 @@ def test_missing_input_fails_at_ingest(tmp_path: Path) -> None:
     assert "nope.jsonl" in stage(s, "ingest")["message"]
 
 
-def test_cli_run_json_and_exit_codes(project: Path) -> None:
-    cmd = [sys.executable, "-c", "from curate.cli import main; main()", "run"]
-    ok = subprocess.run(
-        [*cmd, str(project / "curate.toml"), "--json"], capture_output=True, text=True, check=False
-    )
-    assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)["stages"][-1]["counts"]["straddling"] == 0
-    missing = subprocess.run(
-        [*cmd, str(project / "nope.toml")], capture_output=True, text=True, check=False
-    )
-    assert missing.returncode == 2
-    assert "nope.toml: no such config file" in missing.stderr
-    assert "Traceback" not in missing.stderr
+def test_cli_run_json_and_exit_codes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from curate.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(project / "curate.toml"), "--json"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 0, err
+    assert json.loads(out)["stages"][-1]["counts"]["straddling"] == 0
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(project / "curate.toml")])
+    out, _ = capsys.readouterr()
+    assert e.value.code == 0
+    assert "ok split" in " ".join(out.split())
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(project / "nope.toml")])
+    _, err = capsys.readouterr()
+    assert e.value.code == 2
+    assert "nope.toml: no such config file" in " ".join(err.split())
+    assert "Traceback" not in err
 
 
 def test_a_setting_of_the_wrong_kind_fails_its_stage_cleanly(project: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -292,26 +290,35 @@ def test_usage_errors_name_the_problem(tmp_path: Path) -> None:
         split_path(CHAT, tmp_path / "o", SplitOptions(eval_size=5, stratify_by=""))
 
 
-def test_cli_split_json_and_errors(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-c", "from curate.cli import main; main()", "split", str(CHAT)]
-    ok = subprocess.run(
-        [*cmd, "-o", str(tmp_path / "o"), "--eval-fraction", "0.1", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from curate.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(e.value.code or 0), out, err
+
+
+def test_cli_split_json_human_and_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = str(tmp_path / "o")
+    code, out, err = cli(
+        capsys, "split", str(CHAT), "-o", out_dir, "--eval-fraction", "0.1", "--json"
     )
-    assert ok.returncode == 0, ok.stderr
-    m = json.loads(ok.stdout)
+    assert code == 0, err
+    m = json.loads(out)
     assert m["counts"]["train"] + m["counts"]["eval"] == 120
-    bad = subprocess.run(
-        [*cmd, "-o", str(tmp_path / "o"), "--eval-size", "3", "--group-by", "topic"],
-        capture_output=True,
-        text=True,
-        check=False,
+    code, out, _ = cli(capsys, "split", str(BAD), "-o", out_dir, "--eval-size", "1", "--no-near")
+    assert code == 0
+    assert "read 10: train 3" in out and "eval 1" in out and "rejected 6" in out
+    assert "straddling groups 0, shared duplicate keys 0, shared prompts 0" in out
+    code, _, err = cli(
+        capsys, "split", str(CHAT), "-o", out_dir, "--eval-size", "3", "--group-by", "topic"
     )
-    assert bad.returncode == 2
-    assert "--group-by 'topic' is not one of: both, cluster, prompt, none" in bad.stderr
-    assert "Traceback" not in bad.stderr
+    assert code == 2
+    assert "--group-by 'topic' is not one of: both, cluster, prompt, none" in err
+    assert "Traceback" not in err
 
 
 def test_token_counts_match_curate_validate(tmp_path: Path) -> None:
