@@ -130,7 +130,7 @@ def test_never_overwrites_the_input(tmp_path: Path, fixtures: Path) -> None:
         redact_path(src, tmp_path / "o.jsonl", audit=src)
     with pytest.raises(InputError, match="output and audit must be different files"):
         redact_path(src, tmp_path / "o.jsonl", audit=tmp_path / "o.jsonl")
-    with pytest.raises(ValueError, match="unknown .* key"):
+    with pytest.raises(ValueError, match=r"unknown .* key"):
         redact_path(src, tmp_path / "o.jsonl", config={"pii_mail": "off"})
 
 

@@ -156,16 +156,33 @@ GATES: dict[str, tuple[str, ...]] = {
     "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     "groq_key": ("gsk_",),
     "xai_key": ("xai-",),
-    "aws_access_key": ("a3t", "abia", "acca", "akia", "asia", "aws"),  # on lower-cased text
+    "aws_access_key": ("A3T", "ABIA", "ACCA", "AKIA", "ASIA"),
+    "aws_secret_key": ("aws",),
     "slack_token": ("xox", "hooks.slack.com"),
     "stripe_key": ("k_live_",),
     "artifactory_token": ("AKC", "AP"),
     "azure_storage_key": ("AccountKey=",),
-    "cloudant_credentials": ("cloudant", "cl_", "cl-", "clkey", "clpass", "clpw", "clapi", "clou"),
-    "discord_bot_token": (".",),
+    "cloudant_credentials": (
+        "cloudant",
+        "cl_",
+        "cl-",
+        "clkey",
+        "clpass",
+        "clpw",
+        "clapi",
+        "cltoken",
+        "clou_",
+        "clou-",
+        "cloukey",
+        "cloupass",
+        "cloupw",
+        "clouapi",
+        "cloutoken",
+    ),
+    "discord_bot_token": (".",),  # and a 50-character run, checked in find_secrets
     "gitlab_token": ("gl", "GR1348941"),
     "ibm_cloud_iam_key": ("ibm", "iam"),
-    "ibm_cos_hmac_key": ("cos", "hmac"),
+    "ibm_cos_hmac_key": ("hmac", "cos_", "cos-", "cossecret", "cosaccess", "ibmcos"),
     "jwt": ("eyJ",),
     "mailchimp_key": ("-us",),
     "npm_token": ("_authToken",),
@@ -173,7 +190,7 @@ GATES: dict[str, tuple[str, ...]] = {
     "sendgrid_key": ("SG.",),
     "softlayer_credentials": ("softlayer", "sl_", "sl-", "slkey", "slapi", "slpass", "slpw"),
     "square_oauth_secret": ("sq0csp-",),
-    "telegram_bot_token": (":",),
+    "telegram_bot_token": (":",),  # and 8 digits, checked in find_secrets
     "twilio_key": ("AC", "SK"),
 }
 
@@ -196,11 +213,23 @@ def _compile_patterns() -> list[tuple[str, re.Pattern[str]]]:
 
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = _compile_patterns()
+
+
 #: (rule, regex, gate substrings, gate on lower-cased text?) per pattern
+def _gate(rule: str, rx: re.Pattern[str]) -> tuple[str, ...]:
+    if rule == "aws_access_key" and rx.pattern.startswith("aws"):
+        return GATES["aws_secret_key"]
+    return GATES.get(rule, ("",))
+
+
 _GATED: list[tuple[str, re.Pattern[str], tuple[str, ...], bool]] = [
-    (rule, rx, GATES.get(rule, ("",)), bool(rx.flags & re.IGNORECASE) or rule == "aws_access_key")
-    for rule, rx in PATTERNS
+    (rule, rx, _gate(rule, rx), bool(rx.flags & re.IGNORECASE)) for rule, rx in PATTERNS
 ]
+#: detect-secrets' keyword rule, case-sensitive, for the lower-cased text (faster than
+#: re.IGNORECASE, which turns off the regex engine's prefix scan)
+_KEYWORD_LOWER_RE = re.compile(_KEYWORD_RE.pattern.replace("(?i)", "", 1))
+_KEYWORD_GATES = ("key", "token", "secret", "pass", "pwd", "bearer")
+_DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
 
 
 def shannon_entropy(data: str) -> float:
@@ -251,7 +280,9 @@ def find_secrets(text: str) -> list[Hit]:
     a key-like name such as ``api_key=`` or ``password:``).
     """
     hits: list[Hit] = []
-    has_long = _LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_TOKEN_TABLE)
+    raw = text.encode("utf-8", "surrogatepass")
+    runs = raw.translate(_TOKEN_TABLE)
+    has_long = _LONG_RUN in runs
     if "PRIVATE KEY" in text or "PuTTY-User-Key" in text:
         for m in _PRIVATE_KEY_RE.finditer(text):
             hits.append(Hit("secret_private_key", m.start(), m.end(), "private_key", "PRIVATE_KEY"))
@@ -265,6 +296,8 @@ def find_secrets(text: str) -> list[Hit]:
             )
     if has_long:
         lower = text.lower()
+        has_50 = b"a" * 50 in runs
+        n_digits = raw.translate(_DIGIT_TABLE).count(b"0")
         for rule, rx, gates, on_lower in _GATED:
             hay = lower if on_lower else text
             for g in gates:
@@ -272,14 +305,24 @@ def find_secrets(text: str) -> list[Hit]:
                     break
             else:
                 continue
+            if (rule == "discord_bot_token" and not has_50) or (
+                rule == "telegram_bot_token" and n_digits < 8
+            ):
+                continue
             for m in rx.finditer(text):
                 s, e = _token_span(text, m)
                 value = text[s:e]
                 if _looks_dummy(value) or (rule in _LOOSE and not _mixed(value)):
                     continue
                 hits.append(Hit("secret_token", s, e, rule, "SECRET"))
-        for m in _KEYWORD_RE.finditer(text):
-            value = m.group(1).rstrip(".=")
+        same_len = len(lower) == len(text)
+        keyword_matches = (
+            (_KEYWORD_LOWER_RE.finditer(lower) if same_len else _KEYWORD_RE.finditer(text))
+            if any(g in lower for g in _KEYWORD_GATES)
+            else ()
+        )
+        for m in keyword_matches:
+            value = text[m.start(1) : m.end(1)].rstrip(".=")
             s = m.start(1)
             e = s + len(value)
             if (

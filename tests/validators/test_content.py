@@ -192,7 +192,7 @@ def test_severity_config_changes_and_turns_off(fixtures: Path) -> None:
 def test_config_errors_name_valid_keys() -> None:
     with pytest.raises(ValueError, match=r"unknown \[tool.curate.content\] key\(s\) pii_emial"):
         content_validators({"pii_emial": "off"})
-    with pytest.raises(ValueError, match="valid keys: .*pii_email.*"):
+    with pytest.raises(ValueError, match=r"valid keys: .*pii_email.*"):
         content_validators({"pii_emial": "off"})
     with pytest.raises(ValueError, match=r"pii = 'fatal': choose one of error, warning, info, off"):
         content_validators({"pii": "fatal"})
