@@ -32,6 +32,8 @@ import numpy as np
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _WORD = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])\w)+")
+_HAS_CJK = re.compile(rf"[{_CJK}]")
+_SIMPLE_WORD = re.compile(r"\w+")  # the same words when a text has no CJK character
 _MASK32 = np.uint64(0xFFFFFFFF)
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -44,7 +46,7 @@ _CACHE_MAX = 2_000_000
 
 def words(text: str) -> list[str]:
     """The words of an (already normalised) text."""
-    return _WORD.findall(text)
+    return _WORD.findall(text) if _HAS_CJK.search(text) else _SIMPLE_WORD.findall(text)
 
 
 def _word_hashes(ws: list[str]) -> np.ndarray:
@@ -88,11 +90,10 @@ def shingle_batch(texts: Sequence[str], n: int = 3) -> tuple[np.ndarray, np.ndar
         >>> lens.tolist()
         [2, 0, 1]
     """
-    findall = _WORD.findall
     all_words: list[str] = []
     counts = np.empty(len(texts), dtype=np.int64)
     for i, t in enumerate(texts):
-        ws = findall(t)
+        ws = words(t)
         counts[i] = len(ws)
         all_words.extend(ws)
     if not all_words:

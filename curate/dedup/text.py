@@ -126,13 +126,8 @@ def scope_text(data: Any, scope: str = "conversation") -> str:
 
 def turn_digest(turns: list[tuple[str, str]]) -> bytes:
     """16-byte hash of a list of ``(role, text)`` turns."""
-    h = hashlib.blake2b(digest_size=16)
-    for role, text in turns:
-        h.update(role.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-        h.update(text.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1e")
-    return h.digest()
+    blob = "".join([f"{role}\x1f{text}\x1e" for role, text in turns])
+    return hashlib.blake2b(blob.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def exact_key(data: Any, scope: str = "conversation") -> bytes:
