@@ -323,9 +323,18 @@ class DuplicateIndex:
             all_sims = np.concatenate([e[1] for e in edges])
             all_how = np.concatenate([np.full(len(e[0]), e[2], np.int8) for e in edges])
             _apply_near(plan, all_pairs, all_sims, all_how)
-        # exact copies follow their first copy into its cluster
+        # exact copies follow their first copy: into its cluster, or out as contaminated
         ex_idx = np.flatnonzero(status == EXACT)
+        first_copy = dup_of[ex_idx]
+        leaked = status[first_copy] == CONTAMINATED
+        li, lf = ex_idx[leaked], first_copy[leaked]
+        status[li] = CONTAMINATED
+        dup_of[li] = dup_of[lf]
+        sim[li] = sim[lf]
+        how[li] = how[lf]
+        ex_idx = ex_idx[~leaked]
         rep[ex_idx] = rep[dup_of[ex_idx]]
+        rep[li] = dup_of[li]
         plan.conflicts = _conflicts(f, is_ref, status)
         return plan
 

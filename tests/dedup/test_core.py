@@ -97,6 +97,11 @@ def test_contamination_removes_training_copies_only() -> None:
     assert plan.is_ref.tolist() == [False, False, False, True]
     assert plan.counts()["removed_contaminated"] == 2
     assert plan.clusters() == {}
+    # an exact copy of a nearly leaked example is contaminated too, pointing at the eval one
+    plan = solve([*train[:2], train[1]], refs=[eval_q])
+    assert plan.status.tolist() == [KEPT, CONTAMINATED, CONTAMINATED, KEPT]
+    assert plan.dup_of.tolist()[:3] == [-1, 3, 3]
+    assert plan.similarity[2] == plan.similarity[1] < 1.0
 
 
 def test_exact_only_and_empty() -> None:
