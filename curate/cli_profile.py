@@ -58,6 +58,9 @@ def profile_command(
     )
     with atomic_write(output) as f:
         f.write(json.dumps(suite, indent=2, ensure_ascii=False) + "\n")
+    from curate.report import _readable
+
+    _readable(output)
     n = suite["meta"]["curate"]["profiled_examples"]
     if json_out:
         print_json(

@@ -58,8 +58,8 @@ def report_command(
         s = data["summary"]
         console.print(
             f"wrote {output}: {s['n_examples']:,} examples, {s['tokens_total']:,} tokens, "
-            f"{data['findings']['total']:,} findings, "
-            f"{data['duplicates']['n_clusters']:,} duplicate clusters",
+            f"findings: {data['findings']['total']:,}, "
+            f"duplicate clusters: {data['duplicates']['n_clusters']:,}",
             markup=False,
             soft_wrap=True,
         )

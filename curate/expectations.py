@@ -20,8 +20,9 @@ Example:
     ...                     {"role": "assistant", "content": "hello"}]}
     >>> _ = open(p, "w").write(json.dumps(row) + "\\n")
     >>> suite = profile([p])
-    >>> sorted({e["type"] for e in suite["expectations"]})[:2]
-    ['expect_column_mean_to_be_between', 'expect_column_quantile_values_to_be_between']
+    >>> types = {e["type"] for e in suite["expectations"]}
+    >>> "expect_column_quantile_values_to_be_between" in types
+    True
 """
 
 from __future__ import annotations
@@ -281,6 +282,11 @@ def profile(
     from curate.stats import stats_table
 
     table = stats_table(paths, model=model, max_tokens=max_tokens)
+    if table.height == 0:
+        raise CurateError(
+            f"no examples to profile in {', '.join(str(p) for p in paths)}: no line parsed as "
+            "JSON (run curate validate on it to see why)"
+        )
     return profile_table(table, name=name, tolerance=tolerance)
 
 

@@ -521,7 +521,16 @@ def write_report(
     page = render_html(data)
     with atomic_write(output) as f:
         f.write(page)
+    _readable(output)
     return data
+
+
+def _readable(path: str | os.PathLike[str]) -> None:
+    """Give a written file the usual mode (0666 less the umask): atomic_write's temporary
+    file is created 0600, and a report or suite is meant to be shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 __all__ = ["bars_svg", "build_report", "histogram_svg", "render_html", "write_report"]
