@@ -101,6 +101,8 @@ def dedup(
             )
     except ValueError as e:
         raise CurateError(str(e)) from e
+    except OSError as e:  # an output that cannot be written (read errors are InputError)
+        raise CurateError(f"{e.filename or 'output'}: cannot write: {e.strerror or e}") from e
     if json_out:
         print_json(s.to_dict())
         return

@@ -58,3 +58,12 @@ def test_user_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_help_has_example(capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = run(["dedup", "--help"], capsys)
     assert code == 0 and "Example: curate dedup" in stdout and "--against" in stdout
+
+
+def test_unwritable_output_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run(["dedup", str(TRAIN), "-o", str(blocker / "out.jsonl")], capsys)
+    assert code == 2 and "cannot write" in err and "Traceback" not in err
