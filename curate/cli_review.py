@@ -74,8 +74,10 @@ def push_cmd(
 
     client = connect(api_url, api_key, data_dir=data_dir)
     name = dataset or default_dataset_name(input)
-    total: list[int] = []
-    with progress_bar(None, f"push {name}") as advance:
+    total = None if only_flagged else _count_lines(input)
+    if sample is not None:
+        total = sample if total is None else min(sample, total)
+    with progress_bar(total, f"push {name}") as advance:
         result = push(
             input,
             dataset=name,
@@ -86,7 +88,6 @@ def push_cmd(
             seed=seed,
             duplicates=duplicates,
             progress=advance,
-            on_total=total.append,
         )
     out = result.to_dict()
     if json_out:
@@ -231,6 +232,16 @@ def status_cmd(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
         console.print(f"not running (data dir {state['data_dir']})", highlight=False)
     if not state["running"]:
         raise typer.Exit(1)
+
+
+def _count_lines(path: Path) -> int | None:
+    """Non-blank lines of a file (the progress bar's total), None if unreadable."""
+    from curate.io import iter_raw_lines
+
+    try:
+        return sum(1 for _, raw in iter_raw_lines(path) if raw.strip())
+    except Exception:
+        return None  # push reports the real problem
 
 
 def register(app: typer.Typer) -> None:

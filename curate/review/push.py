@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.io import check_readable, read_jsonl
-from curate.records import CurateError, Example, Finding
+from curate.records import CurateError, Example, Finding, InputError
 from curate.review import settings as S
 
 BATCH_RECORDS = 500
@@ -329,6 +329,8 @@ def push(
         raise CurateError(f"--sample must be at least 1 (got {sample})")
     if batch_size < 1:
         raise CurateError(f"batch size must be at least 1 (got {batch_size})")
+    if os.path.getsize(file) == 0:
+        raise InputError(f"{file}: file is empty: no examples to push")
     started = time.monotonic()
     findings = collect_findings(file, duplicates=duplicates)
     chosen = choose_lines(file, findings, only_flagged=only_flagged, sample=sample, seed=seed)
