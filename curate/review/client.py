@@ -62,6 +62,7 @@ def connect(
     import warnings
 
     url, key = resolve_credentials(api_url, api_key, data_dir=data_dir)
+    _probe(url)
     logging.getLogger("argilla").setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
@@ -74,3 +75,21 @@ def connect(
             "key (or run `curate review status` for the local server)."
         ) from exc
     return client
+
+
+def _probe(url: str, timeout: float = 10.0) -> None:
+    """Fail fast (the SDK retries for many seconds) when nothing answers at ``url``."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/version", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # something answers; the SDK will say what is wrong
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CurateError(
+            f"cannot reach Argilla at {url}: {reason}. Check the URL (or run "
+            "`curate review status` / `curate review serve` for the local server)."
+        ) from exc

@@ -462,24 +462,34 @@ def default_rejects_path(out: str | os.PathLike[str]) -> str:
 
 
 def find_dataset(client: Any, name: str, workspace: str | None) -> Any:
-    """The named dataset (in ``workspace`` or any visible one); a clear error if missing."""
+    """The named dataset (in ``workspace`` or, if unique, any visible one); a clear error else."""
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if workspace:
-            ws = client.workspaces(workspace)
-            if ws is None:
-                raise CurateError(f"Argilla workspace {workspace!r} not found")
-            ds = client.datasets(name=name, workspace=ws)
-        else:
-            ds = next((d for d in client.datasets if d.name == name), None)
-    if ds is None:
-        have = sorted({d.name for d in client.datasets})
+    resp = client.api.http_client.get("/api/v1/me/datasets")
+    resp.raise_for_status()
+    items = resp.json().get("items", [])
+    spaces = {str(w.id): w.name for w in client.workspaces}
+    matches = [
+        d
+        for d in items
+        if d.get("name") == name
+        and (workspace is None or spaces.get(str(d.get("workspace_id"))) == workspace)
+    ]
+    if not matches:
+        have = sorted({str(d.get("name")) for d in items})
+        where = f" in workspace {workspace!r}" if workspace else ""
         raise CurateError(
-            f"Argilla dataset {name!r} not found (have: {', '.join(have) or 'none'}). "
+            f"Argilla dataset {name!r} not found{where} (have: {', '.join(have) or 'none'}). "
             "Push it first with `curate review push`."
         )
+    if len(matches) > 1:
+        found = ", ".join(sorted(spaces.get(str(d.get("workspace_id")), "?") for d in matches))
+        raise CurateError(
+            f"Argilla dataset {name!r} exists in several workspaces ({found}): pass --workspace"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = client.datasets(name=name, workspace=spaces[str(matches[0]["workspace_id"])])
     missing = S.missing_parts(ds.settings)
     if missing:
         raise CurateError(

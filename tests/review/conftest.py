@@ -48,9 +48,14 @@ def client(argilla_state: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def dataset_name() -> str:
-    """A fresh dataset name per test (tests share one server, possibly in parallel)."""
-    return f"t-{uuid.uuid4().hex[:10]}"
+def dataset_name(client: Any) -> Iterator[str]:
+    """A fresh dataset name per test (tests share one server, possibly in parallel); the
+    datasets made under it (``NAME`` and ``NAME-*``) are deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    yield name
+    for ds in list(client.datasets):
+        if ds.name == name or ds.name.startswith(f"{name}-"):
+            ds.delete()
 
 
 @pytest.fixture
