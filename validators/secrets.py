@@ -225,6 +225,15 @@ def _gate(rule: str, rx: re.Pattern[str]) -> tuple[str, ...]:
 _GATED: list[tuple[str, re.Pattern[str], tuple[str, ...], bool]] = [
     (rule, rx, _gate(rule, rx), bool(rx.flags & re.IGNORECASE)) for rule, rx in PATTERNS
 ]
+#: the patterns grouped by gate, so each gate is checked once per text
+_GROUPS: list[tuple[tuple[str, ...], bool, list[tuple[str, re.Pattern[str]]]]] = []
+for _rule, _rx, _gates, _lower in _GATED:
+    for _g in _GROUPS:
+        if _g[0] == _gates and _g[1] == _lower:
+            _g[2].append((_rule, _rx))
+            break
+    else:
+        _GROUPS.append((_gates, _lower, [(_rule, _rx)]))
 #: detect-secrets' keyword rule, case-sensitive, for the lower-cased text (faster than
 #: re.IGNORECASE, which turns off the regex engine's prefix scan)
 _KEYWORD_LOWER_RE = re.compile(_KEYWORD_RE.pattern.replace("(?i)", "", 1))
@@ -298,23 +307,24 @@ def find_secrets(text: str) -> list[Hit]:
         lower = text.lower()
         has_50 = b"a" * 50 in runs
         n_digits = raw.translate(_DIGIT_TABLE).count(b"0")
-        for rule, rx, gates, on_lower in _GATED:
+        for gates, on_lower, group in _GROUPS:
             hay = lower if on_lower else text
             for g in gates:
                 if g in hay:
                     break
             else:
                 continue
-            if (rule == "discord_bot_token" and not has_50) or (
-                rule == "telegram_bot_token" and n_digits < 8
-            ):
-                continue
-            for m in rx.finditer(text):
-                s, e = _token_span(text, m)
-                value = text[s:e]
-                if _looks_dummy(value) or (rule in _LOOSE and not _mixed(value)):
+            for rule, rx in group:
+                if (rule == "discord_bot_token" and not has_50) or (
+                    rule == "telegram_bot_token" and n_digits < 8
+                ):
                     continue
-                hits.append(Hit("secret_token", s, e, rule, "SECRET"))
+                for m in rx.finditer(text):
+                    s, e = _token_span(text, m)
+                    value = text[s:e]
+                    if _looks_dummy(value) or (rule in _LOOSE and not _mixed(value)):
+                        continue
+                    hits.append(Hit("secret_token", s, e, rule, "SECRET"))
         same_len = len(lower) == len(text)
         keyword_matches = (
             (_KEYWORD_LOWER_RE.finditer(lower) if same_len else _KEYWORD_RE.finditer(text))

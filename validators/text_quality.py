@@ -141,6 +141,9 @@ _BOILERPLATE_RE = re.compile(
     r"|\bmy (?:knowledge cutoff|training data (?:only )?goes up to)\b"
     r"|\bI (?:do not|don't) have (?:personal )?(?:opinions|feelings|emotions|beliefs)\b"
 )
+_BOILERPLATE_LOWER_RE = re.compile(
+    _BOILERPLATE_RE.pattern.replace("(?i)", "", 1).replace("\\bI", "\\bi")
+)
 _REFUSAL_RE = re.compile(
     r"(?i)^\W*(?:(?:I'm|I am) (?:sorry|afraid)|(?:my )?apologies|I apologi[sz]e|sorry)?[,.!]?\s*"
     r"(?:but\s+)?(?:I|we)\s+(?:cannot|can't|can ?not|won't|will not|am unable to|'m unable to|"
@@ -193,9 +196,11 @@ def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
     low = text.lower()
     if not any(g in low for g in _BOILERPLATE_GATES):
         return None
+    # case-sensitive scan of the lower-cased text: re.IGNORECASE is several times slower
+    finder = _BOILERPLATE_LOWER_RE.finditer(low) if len(low) == len(text) else None
     named_q = prompt is not None and _IDENTITY_QUESTION_RE.search(prompt) is not None
     about_you = prompt is not None and _about_you(prompt)
-    for m in _BOILERPLATE_RE.finditer(text):
+    for m in finder or _BOILERPLATE_RE.finditer(text):
         # "Who are you?" -> "I am an AI assistant...": the answer, not filler
         if named_q or (about_you and m.group()[:1] in "Ii"):
             continue
@@ -365,6 +370,9 @@ def _periodic_run(text: str, min_repeats: int) -> Hit | None:
 _CONTROL_RE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]"
 )
+#: characters every common mojibake holds: UTF-8 lead bytes read as Latin-1/Windows-1252
+#: (Â Ã â Ð Ñ ...), as Windows-1251 (Р С), C1 controls, and the replacement character
+_MOJIBAKE_GATE_RE = re.compile("[\u0080-\u009f\u00c2-\u00f4\u0420\u0421\u0432\ufffd]")
 _MOJIBAKE_FALLBACK_RE = re.compile("Ã[\u0080-\u00bf]|â€[\u0080-\u00bf™œ“”˜]|Â[\u00a0-\u00bf]|ï»¿")
 
 
@@ -392,7 +400,7 @@ def find_mojibake(text: str) -> Hit | None:
         >>> find_mojibake("Le café est ouvert — « bienvenue »") is None
         True
     """
-    if text.isascii():
+    if text.isascii() or _MOJIBAKE_GATE_RE.search(text) is None:
         return None
     if _ftfy_badness is not None:
         if not _ftfy_badness.is_bad(text):
@@ -524,6 +532,8 @@ def language_mismatch(
         return None
     if len(prompt) < min_chars or len(reply) < min_chars:
         return None
+    if reply.lstrip()[:1] in "{[<" or prompt.lstrip()[:1] in "{[<":
+        return None  # JSON, markup: not prose
     if _english_like(prompt) and _english_like(reply):
         return None
     p = _CODE_RE.sub(" ", prompt) if "`" in prompt else prompt
