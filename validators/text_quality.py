@@ -415,7 +415,8 @@ def find_mojibake(text: str) -> Hit | None:
 # -- language -------------------------------------------------------------------------
 
 _TRANSLATE_RE = re.compile(
-    r"(?i)translat|tradu[ci]|übersetz|翻译|翻譯|翻訳|перевод|переве|"
+    r"(?i)translat|tradu[ci]|übersetz|翻译|翻譯|翻訳|перевод|переве|\blanguage\b|\bidioma\b|"
+    r"\bsprache\b|\blangue\b|语言|"
     r"\b(?:in|into|to) (?:english|french|spanish|german|italian|portuguese|chinese|japanese|"
     r"korean|russian|arabic|hindi|dutch|polish|turkish|swedish|greek|hebrew|latin|"
     r"vietnamese|indonesian|thai)\b"
@@ -501,7 +502,10 @@ def _script(text: str) -> str:
 
 
 def _english_like(text: str) -> bool:
-    low = f" {text[:400].lower()} "
+    head = text[:300]
+    if " the " in head and (" and " in head or " to " in head or " of " in head or len(head) < 120):
+        return True  # the common case, without lower-casing
+    low = f" {head.lower()} "
     need = 1 if len(low) < 120 else 2
     hits = 0
     for w in _EN_STOP:
@@ -548,8 +552,8 @@ def language_mismatch(
     if sp == sr and sp not in ("latin", "cyrillic", "arabic"):
         return None  # one script that (nearly) one language writes: han, hangul, thai...
     ident = _identifier()
-    lp, cp = ident.classify(p[:400])
-    lr, cr = ident.classify(r[:400])
+    lp, cp = ident.classify(p[:250])
+    lr, cr = ident.classify(r[:250])
     if lp == lr or min(cp, cr) < min_confidence:
         return None
     low = prompt.lower()
