@@ -217,7 +217,7 @@ def test_parallel_run_matches_inline(tmp_path: Path, fixtures: Path) -> None:
         fixtures / "content/text.jsonl"
     ).read_text()
     big = tmp_path / "big.jsonl"
-    big.write_text(src * 400)  # > the 4 MB parallel threshold? no: force workers below
+    big.write_text(src * 400)  # small: the parallel threshold is lowered below instead
     inline = validate_path([str(big)], validators=content_validators(), workers=1)
     import curate.validate as cv
 
