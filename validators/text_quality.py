@@ -158,7 +158,8 @@ _IDENTITY_QUESTION_RE = re.compile(
     r"(?i)\b(?:who|what) (?:are|r) (?:you|u)\b|\byour name\b|\bwhat (?:model|llm)\b|"
     r"\bare you\s+(?:(?:a|an)\s+)?(?:human|real|person|robot|bot|machine|ai|sentient|conscious|"
     r"alive|based on|trained|made|created|developed|(?-i:[A-Z])[\w\-.]*\s*\?)|"
-    r"\byourself\b|\babout you\b|\b(?:who|what) you are\b|\bwho (?:made|created|trained|built|developed) you\b|"
+    r"\byourself\b|\babout you\b|\b(?:who|what) you are\b|"
+    r"\bwho (?:made|created|trained|built|developed) you\b|"
     r"你是谁|你叫什么|你是什么"
 )
 
