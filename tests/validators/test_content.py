@@ -310,7 +310,7 @@ print(codes["secret_token"], codes["mojibake"], codes.get("language_mismatch", 0
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    # 3 notes; 7 of the 9 provider tokens (Slack, Stripe, AWS, GitHub, OpenAI, Anthropic,
+    # 3 notes; 8 of the 9 provider tokens (Slack, Stripe, AWS, GitHub, OpenAI, Anthropic,
     # Google, Hugging Face are built in; JWT is detect-secrets only); mojibake still found
     assert out[0] == "3"
     assert int(out[1]) >= 7
