@@ -53,6 +53,16 @@ class ExactDuplicates:
     _first: dict[bytes, ExampleRef] = field(default_factory=dict, repr=False)
     _prompts: dict[bytes, tuple[ExampleRef, bytes]] = field(default_factory=dict, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # workers need no state; the main process keeps adding to it while tasks are
+        # pickled in the pool's feeder thread
+        return {"name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.name = state["name"]
+        self._first = {}
+        self._prompts = {}
+
     def features(self, ex: Example) -> tuple[bytes, bytes, bytes]:
         """(conversation key, prompt key, answer key): 48 bytes, pure."""
         turns = scope_turns(ex.data, "conversation")

@@ -212,26 +212,41 @@ class DuplicateIndex:
         params: see :class:`Params`; must match the one the features were made with.
     """
 
+    #: small batches (one example each, from ``validate``) are joined in groups of this
+    #: many, so memory does not go to per-batch overhead
+    JOIN_EVERY = 1024
+
     def __init__(self, params: Params | None = None) -> None:
         self.params = params or Params()
         self._batches: list[Features] = []
         self._ref: list[np.ndarray] = []
+        self._pending: list[Features] = []
+        self._pending_ref: list[np.ndarray] = []
         self.n = 0
 
     def add(self, feats: Features, *, reference: bool = False) -> range:
         """Append a batch; returns the document indices it got."""
-        self._batches.append(feats)
-        self._ref.append(np.full(len(feats), reference, dtype=bool))
+        self._pending.append(feats)
+        self._pending_ref.append(np.full(len(feats), reference, dtype=bool))
+        if len(self._pending) >= self.JOIN_EVERY:
+            self._flush()
         start = self.n
         self.n += len(feats)
         return range(start, self.n)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._batches.append(self._join(self._pending))
+            self._ref.append(np.concatenate(self._pending_ref))
+            self._pending, self._pending_ref = [], []
 
     def features(self) -> Features:
         """All features added so far, as one batch."""
         return self._concat()[0]
 
-    def _concat(self) -> tuple[Features, np.ndarray]:
-        bs = self._batches
+    def _join(self, bs: list[Features]) -> Features:
+        if len(bs) == 1:
+            return bs[0]
         p = self.params.num_perm if self.params.near else 0
         windows: dict[int, np.ndarray] = {}
         off = 0
@@ -244,7 +259,7 @@ class DuplicateIndex:
             arrs = [getattr(b, name) for b in bs]
             return np.concatenate(arrs) if arrs else np.zeros(shape, dtype=dtype)
 
-        f = Features(
+        return Features(
             cat("exact", "S16"),
             cat("prompt", "S16"),
             cat("answer", "S16"),
@@ -256,8 +271,15 @@ class DuplicateIndex:
             cat("sh_len", np.int64),
             np.concatenate([b.stored() for b in bs]) if bs else np.zeros(0, bool),
         )
-        is_ref = np.concatenate(self._ref) if self._ref else np.zeros(0, bool)
-        # the batches are now held once, in the concatenated arrays
+
+    def _concat(self) -> tuple[Features, np.ndarray]:
+        self._flush()
+        if not self._batches:
+            self._batches = [featurize([], self.params)]
+            self._ref = [np.zeros(0, bool)]
+        f = self._join(self._batches)
+        is_ref = np.concatenate(self._ref)
+        # the batches are now held once, in the joined arrays
         self._batches = [f]
         self._ref = [is_ref]
         return f, is_ref

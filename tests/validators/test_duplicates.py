@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from curate.records import Example, Location
 from curate.validate import validate_path
 from curate.validators import duplicates as dup_mod
-from curate.validators.base import CorpusValidator
+from curate.validators.base import CorpusValidator, ExampleRef
 from curate.validators.duplicates import ExactDuplicates, NearDuplicates
 from tests.conftest import FIXTURES
 
@@ -29,6 +30,11 @@ def test_protocol_and_pickling() -> None:
         w = pickle.loads(pickle.dumps(v))
         assert w.name == v.name
     assert pickle.loads(pickle.dumps(NearDuplicates(0.7, "user"))).threshold == 0.7
+    # the state stays in the main process: tasks sent to workers do not carry it
+    v = ExactDuplicates()
+    ex = Example({"messages": [{"role": "user", "content": "hi"}]}, Location("t.jsonl", 1))
+    list(v.add(ExampleRef(ex.id, ex.source, 0), v.features(ex)))
+    assert len(pickle.dumps(v)) < 200 and pickle.loads(pickle.dumps(v))._first == {}
 
 
 def test_exact_and_conflicting_answers_stream() -> None:
