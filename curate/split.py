@@ -400,8 +400,11 @@ def group_labels(n: int, keys: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
         return np.zeros(0, dtype=np.int64), 0
     if not keys:
         return np.arange(n, dtype=np.int64), n
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    try:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise CurateError("grouping needs scipy: pip install 'curate[split]'") from e
 
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
