@@ -179,79 +179,92 @@ def example_row(
     """
     data = ex.data
     loc = ex.source
-    row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(
-        id=ex.id,
-        file=loc.file,
-        line=loc.line,
-        row=loc.row,
-        format=loc.format or format,
-        source=source_of(data, loc.file),
-        codes=",".join(dict.fromkeys(codes)),
-        n_errors=n_errors,
-    )
     msgs = ex.messages
+    row: dict[str, Any] = {
+        "id": ex.id,
+        "file": loc.file,
+        "line": loc.line,
+        "row": loc.row,
+        "format": loc.format or format,
+        "source": source_of(data, loc.file),
+        "n_messages": None,
+        "n_turns": None,
+        "roles": None,
+        "has_system": None,
+        "chars_system": None,
+        "chars_user": None,
+        "chars_assistant": None,
+        "chars_tool": None,
+        "tokens_system": None,
+        "tokens_user": None,
+        "tokens_assistant": None,
+        "tokens_tool": None,
+        "tokens_total": None,
+        "context_share": None,
+        "uses_tools": None,
+        "n_tool_calls": None,
+        "script": None,
+        "codes": ",".join(dict.fromkeys(codes)) if codes else "",
+        "n_errors": n_errors,
+    }
     if msgs is None:
         return row
-    chars = dict.fromkeys(ROLES, 0)
-    toks = dict.fromkeys(ROLES, 0)
-    roles: dict[str, None] = {}
+    chars = {"system": 0, "user": 0, "assistant": 0, "tool": 0}
+    toks = {"system": 0, "user": 0, "assistant": 0, "tool": 0}
+    roles: set[str] = set()
     total = TOKENS_PER_REPLY
     countable = True
     n_turns = n_tool_calls = 0
-    has_system = uses_tools = False
-    script_text: list[str] = []
+    uses_tools = False
+    script_text: str | None = None
     for m in msgs:
         total += TOKENS_PER_MESSAGE
         if not isinstance(m, dict):
             countable = False
             continue
-        role = m.get("role")
-        role_name = role if isinstance(role, str) else "?"
-        roles[role_name] = None
         for key, v in m.items():
-            t = value_text(v)
-            if t is not None:
-                total += count(t)
+            if isinstance(v, str):
+                total += count(v)
+            elif v is not None:
+                total += count(value_text(v))  # type: ignore[arg-type]
             if key == "name":
                 total += TOKENS_PER_NAME
-        text = content_text(m.get("content"))
+        role = m.get("role")
+        roles.add(role if isinstance(role, str) else "?")
+        c = m.get("content")
+        text = c if isinstance(c, str) else content_text(c)
         if role == "user":
             n_turns += 1
-        elif role == "system":
-            has_system = True
         elif role == "tool" or role == "function":
             uses_tools = True
+            role = "tool"
         calls = m.get("tool_calls")
-        if isinstance(calls, list) and calls:
-            n_tool_calls += len(calls)
+        if calls:
+            n_tool_calls += len(calls) if isinstance(calls, list) else 1
             uses_tools = True
         if m.get("function_call"):
             n_tool_calls += 1
             uses_tools = True
-        bucket = "tool" if role == "function" else role
-        if text is not None and bucket in chars:
-            chars[bucket] += len(text)
-            toks[bucket] += count(text)
-            if bucket in ("user", "assistant") and len(script_text) < 4:
-                script_text.append(text[:SCRIPT_SAMPLE_CHARS])
+        if text is not None and role in chars:
+            chars[role] += len(text)  # type: ignore[index]
+            toks[role] += count(text)  # type: ignore[index]
+            if script_text is None and (role == "user" or role == "assistant") and text:
+                script_text = text
     tools = data.get("tools") if isinstance(data, dict) else None
     if tools:
         uses_tools = True
-    t = value_text(tools)
-    if t is not None:
-        total += count(t)
-    row.update(
-        n_messages=len(msgs),
-        n_turns=n_turns,
-        roles="+".join(sorted(roles)),
-        has_system=has_system,
-        uses_tools=uses_tools,
-        n_tool_calls=n_tool_calls,
-        script=guess_script("\n".join(script_text)) if script_text else None,
-        **{f"chars_{r}": chars[r] for r in ROLES},
-        **{f"tokens_{r}": toks[r] for r in ROLES},
-    )
+    if tools is not None:
+        total += count(value_text(tools))  # type: ignore[arg-type]
+    row["n_messages"] = len(msgs)
+    row["n_turns"] = n_turns
+    row["roles"] = "+".join(sorted(roles))
+    row["has_system"] = "system" in roles
+    row["uses_tools"] = uses_tools
+    row["n_tool_calls"] = n_tool_calls
+    row["script"] = guess_script(script_text) if script_text else None
+    for r in ROLES:
+        row["chars_" + r] = chars[r]
+        row["tokens_" + r] = toks[r]
     if countable and msgs:
         row["tokens_total"] = total
         row["context_share"] = total / max_tokens if max_tokens > 0 else None
