@@ -124,12 +124,11 @@ class NearDuplicates:
     scope: str = "conversation"
     name: str = "near_duplicates"
     _params: Params = field(init=False, repr=False)
-    _index: DuplicateIndex = field(init=False, repr=False)
+    _rows: list[tuple[Any, ...]] = field(default_factory=list, init=False, repr=False)
     _refs: list[ExampleRef] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._params = Params(threshold=self.threshold, scope=self.scope)
-        self._index = DuplicateIndex(self._params)
 
     def __getstate__(self) -> dict[str, Any]:  # workers need the parameters only
         return {"threshold": self.threshold, "scope": self.scope, "name": self.name}
@@ -137,21 +136,56 @@ class NearDuplicates:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.threshold, self.scope, self.name = state["threshold"], state["scope"], state["name"]
         self._refs = []
+        self._rows = []
         self.__post_init__()
 
-    def features(self, ex: Example) -> Features:
-        """Keys, the MinHash signature and, for short examples (at most
-        ``MAX_KEPT_SHINGLES`` shingles), the shingles: at most ~1.5 KB per example."""
-        return featurize([ex.data], self._params).drop_shingles(MAX_KEPT_SHINGLES)
+    def features(self, ex: Example) -> tuple[Any, ...]:
+        """Plain bytes (cheap to send between processes): the exact and containment keys,
+        the MinHash signature and, for short examples (at most ``MAX_KEPT_SHINGLES``
+        shingles), the shingles: at most ~1.6 KB per example."""
+        f = featurize([ex.data], self._params)
+        n_sh = int(f.sh_len[0])
+        return (
+            f.exact.tobytes(),
+            f.conv.tobytes(),
+            int(f.n_turns[0]),
+            f.windows[0].tobytes() if 0 in f.windows else b"",
+            f.sig.tobytes(),
+            n_sh,
+            f.sh_flat.tobytes() if n_sh <= MAX_KEPT_SHINGLES else None,
+        )
 
-    def add(self, ref: ExampleRef, feature: Features) -> Iterable[Finding]:
+    def add(self, ref: ExampleRef, feature: tuple[Any, ...]) -> Iterable[Finding]:
         self._refs.append(ref)
-        self._index.add(feature)
+        self._rows.append(feature)
         return ()
 
+    def _features(self) -> Features:
+        rows, self._rows = self._rows, []
+        n = len(rows)
+        exact = np.frombuffer(b"".join(r[0] for r in rows), dtype="S16")
+        windows = {i: np.frombuffer(r[3], dtype="S8") for i, r in enumerate(rows) if r[3]}
+        sig = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.uint32)
+        stored = np.fromiter((r[6] is not None for r in rows), dtype=bool, count=n)
+        return Features(
+            exact,
+            np.zeros(n, dtype="S16"),
+            np.zeros(n, dtype="S16"),
+            np.frombuffer(b"".join(r[1] for r in rows), dtype="S8"),
+            np.fromiter((r[2] for r in rows), dtype=np.int32, count=n),
+            windows,
+            sig.reshape(n, self._params.num_perm),
+            np.frombuffer(b"".join(r[6] for r in rows if r[6] is not None), dtype=np.uint32),
+            np.fromiter((r[5] for r in rows), dtype=np.int64, count=n),
+            stored,
+        )
+
     def finish(self) -> Iterator[Finding]:
-        plan = self._index.solve()
-        stored = self._index.features().stored()
+        feats = self._features()
+        index = DuplicateIndex(self._params)
+        index.add(feats)
+        plan = index.solve()
+        stored = feats.stored()
         refs = self._refs
         for i in np.flatnonzero(plan.status == NEAR).tolist():
             other = refs[int(plan.dup_of[i])]
