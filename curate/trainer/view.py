@@ -43,7 +43,7 @@ from curate.trainer.lengths import (
 )
 
 BATCH = 512
-PARALLEL_MIN_BYTES = 1 << 20
+PARALLEL_MIN_BYTES = 4 << 20
 
 
 def _squash(text: str) -> str:
