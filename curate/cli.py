@@ -215,12 +215,13 @@ def validate(
     if tok is not None:
         from curate.trainer import trainer_view
 
-        with progress_bar(total_bytes, "rendering", enabled=not json_out) as advance:
+        with progress_bar(report.n_examples, "rendering", enabled=not json_out) as advance:
             t_findings, t_summary = trainer_view(
                 [str(p) for p in files],
                 tokenizer=str(tok),
                 max_length=option(max_length, cfg, "max_length", None),
                 progress=advance,
+                workers=option(workers, cfg, "workers", None),
             )
         report.add_findings(t_findings)
         report.extra["trainer"] = t_summary
