@@ -231,12 +231,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_pid(path: Path) -> int | None:
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
     try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return None
-    return pid if _pid_alive(pid) else None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def _read_pid(path: Path) -> int | None:
+    """The pid in a pid file if that process still runs, and is the one we started (a pid
+    file left by a reboot or a killed session may name an unrelated process by now)."""
+    try:
+        fields = path.read_text().split()
+        pid = int(fields[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if not _pid_alive(pid):
+        return None
+    if len(fields) > 1 and Path("/proc").is_dir() and _start_time(pid) != fields[1]:
+        return None
+    return pid
 
 
 def _spawn(paths: ServerPaths, name: str, argv: list[str], env: dict[str, str]) -> int:
@@ -252,7 +268,7 @@ def _spawn(paths: ServerPaths, name: str, argv: list[str], env: dict[str, str]) 
             cwd=str(paths.data_dir),
             start_new_session=True,  # survives the CLI and is stopped as a process group
         )
-    paths.pid_file(name).write_text(str(proc.pid))
+    paths.pid_file(name).write_text(f"{proc.pid} {_start_time(proc.pid) or ''}".strip())
     return proc.pid
 
 

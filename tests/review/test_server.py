@@ -27,6 +27,19 @@ def test_status_of_a_missing_server(tmp_path: Path) -> None:
     assert server.stop(tmp_path / "none") == []
 
 
+def test_stale_pid_files_never_name_a_foreign_process(tmp_path: Path) -> None:
+    """After a reboot a pid file may name an unrelated live process: it must be left alone."""
+    import os
+
+    paths = server.ServerPaths(tmp_path)
+    paths.run.mkdir(parents=True)
+    paths.pid_file("server").write_text(f"{os.getpid()} 1")  # our pid, another start time
+    assert server.status(tmp_path)["processes"]["server"] is None
+    assert server.stop(tmp_path) == []  # and this test process is still alive
+    paths.pid_file("server").write_text(f"{os.getpid()} {server._start_time(os.getpid())}")
+    assert server.status(tmp_path)["processes"]["server"] == os.getpid()
+
+
 def test_engine_helpers_outside_the_server() -> None:
     assert engine.HAVE_SERVER is False  # the toolkit's env has no argilla_server
     assert engine._terms_match(["a", "b"], ["b"]) is True
