@@ -162,7 +162,12 @@ def pull_cmd(
     console.print(
         f"read {out['read']}: kept {out['kept']} ({out['corrected']} corrected), "
         f"rejected {out['rejected']}, not reviewed {out['not_reviewed']}; decisions: {outcomes}. "
-        f"Wrote {out['outputs']['out']}, {out['outputs']['rejects']}"
+        + (
+            f"{out['not_in_input']} records of the dataset are not in {input} (another file?). "
+            if out["not_in_input"]
+            else ""
+        )
+        + f"Wrote {out['outputs']['out']}, {out['outputs']['rejects']}"
         + (f", {out['audit_lines']} audit lines to {out['outputs']['audit']}" if audit else "")
         + f" in {out['seconds']} s",
         highlight=False,

@@ -211,6 +211,8 @@ class PullResult:
     rejected: int = 0
     corrected: int = 0
     not_reviewed: int = 0
+    #: records of the Argilla dataset whose id is not in the input file (wrong file?)
+    not_in_input: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     audit_lines: int = 0
     seconds: float = 0.0
@@ -223,6 +225,7 @@ class PullResult:
             "rejected": self.rejected,
             "corrected": self.corrected,
             "not_reviewed": self.not_reviewed,
+            "not_in_input": self.not_in_input,
             "outcomes": dict(sorted(self.outcomes.items())),
             "audit_lines": self.audit_lines,
             "seconds": round(self.seconds, 2),
@@ -287,6 +290,7 @@ def apply_decisions(
     outcomes: Counter[str] = Counter()
     audit_rows: list[str] = []
     unresolved: list[str] = []
+    matched: set[str] = set()
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with atomic_write(out) as kept_f, atomic_write(rejects) as rej_f:
 
@@ -316,6 +320,7 @@ def apply_decisions(
                 res.not_reviewed += 1
                 keep(data)
                 continue
+            matched.add(item.id)
             outcome = decision.outcome
             outcomes[outcome] += 1
             old_hash = content_id(data)
@@ -392,6 +397,7 @@ def apply_decisions(
                 f.write(row + "\n")
         res.audit_lines = len(audit_rows)
     res.outcomes = dict(outcomes)
+    res.not_in_input = len(set(decisions) - matched)
     res.seconds = time.monotonic() - started
     res.outputs = {"out": str(out), "rejects": str(rejects), "audit": str(audit) if audit else ""}
     return res

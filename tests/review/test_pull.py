@@ -101,6 +101,7 @@ def test_apply_decisions_accounting_and_audit(tmp_path: Path) -> None:
     res = apply_decisions(src, decisions, out=out, rejects=rej, audit=audit, dataset="d")
     assert (res.read, res.kept, res.rejected, res.corrected, res.not_reviewed) == (7, 4, 3, 1, 1)
     assert res.read == res.kept + res.rejected
+    assert res.not_in_input == 0
     kept = {r["id"]: r for r in read(out)}
     assert sorted(kept) == ["e1", "e3", "e5", "e6"]
     assert kept["e3"]["messages"][1]["content"] == "Fixed."
@@ -141,8 +142,9 @@ def test_apply_pending_policies(tmp_path: Path) -> None:
     _write(src, [_ex(1), _ex(2)])
     decisions = {"e1": Decision("e1", "pending"), "e2": Decision("e2", "conflict")}
     out, rej = tmp_path / "out.jsonl", tmp_path / "rej.jsonl"
-    res = apply_decisions(src, decisions, out=out, rejects=rej, audit=None, pending="drop")
-    assert (res.kept, res.rejected) == (0, 2)
+    more = {**decisions, "elsewhere": Decision("elsewhere", "accept")}
+    res = apply_decisions(src, more, out=out, rejects=rej, audit=None, pending="drop")
+    assert (res.kept, res.rejected, res.not_in_input) == (0, 2, 1)
     assert [r["reason"] for r in read(rej)] == ["review_pending", "review_conflict"]
     out.unlink()
     rej.unlink()
