@@ -149,7 +149,8 @@ def build_record(ex: Example, findings: list[Finding], *, tokens: int) -> dict[s
     """The Argilla record for one example, as plain data (pure; no Argilla import)."""
     data = ex.data if isinstance(ex.data, dict) else {}
     messages = ex.messages or []
-    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    raw_source = data.get("source")
+    source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
     codes = sorted({f.code for f in findings})
     worst = worst_severity(findings)
     return {

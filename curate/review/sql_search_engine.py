@@ -381,9 +381,9 @@ class SQLSearchEngine(SearchEngine):  # type: ignore[misc,valid-type]
                 .where(Record.dataset_id == dataset.id)
             )
             for record_id, user_id, status, values in responses.all():
-                row = rows.get(record_id)
-                if row is not None:
-                    row.responses.append(
+                target = rows.get(record_id)
+                if target is not None:
+                    target.responses.append(
                         {"user_id": user_id, "status": str(status), "values": values or {}}
                     )
             suggestions = await db.execute(
@@ -399,9 +399,9 @@ class SQLSearchEngine(SearchEngine):  # type: ignore[misc,valid-type]
                 .where(Question.dataset_id == dataset.id)
             )
             for record_id, name, value, score, agent, stype in suggestions.all():
-                row = rows.get(record_id)
-                if row is not None:
-                    row.suggestions[name] = {
+                target = rows.get(record_id)
+                if target is not None:
+                    target.suggestions[name] = {
                         "value": value,
                         "score": score,
                         "agent": agent,
