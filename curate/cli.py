@@ -248,21 +248,21 @@ def _extra_validators(
     cfg: dict[str, Any], *, dup_mode: str, near_threshold: float, content: bool
 ) -> tuple[list[Any], list[Any]]:
     """The optional validators: content checks and duplicate finders."""
-    import importlib.util
-
     validators: list[Any] = []
     corpus: list[Any] = []
-    if content and importlib.util.find_spec("curate.validators.content") is not None:
-        from curate.validators.content import content_validators
+    if content:
+        from curate.validators.content import content_validators, missing_extras
 
         section = cfg.get("content", {})
         try:
             validators.extend(content_validators(section if isinstance(section, dict) else {}))
         except ValueError as e:
             raise CurateError(f"[tool.curate.content]: {e}") from e
+        for note in missing_extras():
+            err_console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
     if dup_mode not in {d.value for d in Dups}:
         raise CurateError(f"duplicates must be one of none, exact, near (got {dup_mode!r})")
-    if dup_mode != "none" and importlib.util.find_spec("curate.validators.duplicates") is not None:
+    if dup_mode != "none":
         from curate.validators.duplicates import ExactDuplicates, NearDuplicates
 
         corpus.append(ExactDuplicates())
