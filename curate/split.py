@@ -760,8 +760,8 @@ def export_batch(task: ExportTask) -> ExportResult:
                 reject_row(
                     parsed,
                     "mixed_kinds",
-                    f"a {names[other]} record in a {names[task.kind]} dataset (set by its "
-                    "first example): split each kind into its own output",
+                    f"a {names[other]} record in a mostly {names[task.kind]} dataset: "
+                    "one export holds one kind; split each kind into its own output",
                     raw,
                 )
             )
@@ -834,8 +834,10 @@ def write_split(
 
             scan = scan_file(path, options, reject, executor, progress)
             n_read = scan.n_lines - scan.n_blank
-            # one export holds one kind: the first accepted example's
-            kind = "preference" if len(scan.preference) and scan.preference[0] else "sft"
+            # one export holds one kind (trainers take one method per file): the majority's;
+            # ties go to supervised data
+            n_pref = int(np.count_nonzero(scan.preference))
+            kind = "preference" if n_pref * 2 > len(scan.preference) else "sft"
             keep = scan.preference == (kind == "preference")
             n_mixed = int((~keep).sum())
             idx = np.flatnonzero(keep)

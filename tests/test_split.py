@@ -365,3 +365,26 @@ def test_records_without_a_prompt_are_not_one_group(tmp_path: Path) -> None:
     m = split_path(write(tmp_path / "in.jsonl", rows), tmp_path / "o", SplitOptions(eval_size=3))
     assert m["groups"]["total"] == 10 and m["counts"]["eval"] == 3
     assert m["leakage"]["shared_prompts"] == 0
+
+
+def test_mixed_kinds_keep_the_majority(tmp_path: Path) -> None:
+    pref = {
+        "input": {"messages": [{"role": "user", "content": "Pick one"}]},
+        "preferred_output": [{"role": "assistant", "content": "A"}],
+        "non_preferred_output": [{"role": "assistant", "content": "B"}],
+    }
+    chat = [
+        {
+            "messages": [
+                {"role": "user", "content": f"q{i}"},
+                {"role": "assistant", "content": f"a{i}"},
+            ]
+        }
+        for i in range(9)
+    ]
+    m = split_path(
+        write(tmp_path / "mixed.jsonl", [pref, *chat]), tmp_path / "out", SplitOptions(eval_size=2)
+    )
+    assert m["kind"] == "sft"
+    assert m["counts"]["train"] + m["counts"]["eval"] == 9
+    assert m["counts"]["rejected_by_reason"] == {"mixed_kinds": 1}
