@@ -166,7 +166,7 @@ def validate(
     Example: curate validate fixtures/openai/good.jsonl --model gpt-4o-mini
     """
     from curate.tokens import MODELS
-    from curate.validate import validate_path
+    from curate.validate import standard_validators, validate_path
 
     cfg = load_config()
     model_name = option(model, cfg, "model", "gpt-4o-mini")
@@ -178,11 +178,13 @@ def validate(
     if fail not in {f.value for f in FailOn}:
         raise CurateError(f"fail_on must be one of error, warning, info, never (got {fail!r})")
     dup_mode = str(option(duplicates.value if duplicates else None, cfg, "duplicates", "exact"))
-    validators, corpus = _extra_validators(
-        cfg,
-        dup_mode=dup_mode,
+    section = cfg.get("content", {})
+    validators, corpus = standard_validators(
+        content_config=section if isinstance(section, dict) else {},
+        duplicates=dup_mode,
         near_threshold=float(option(near_threshold, cfg, "near_threshold", 0.8)),
         content=bool(option(content, cfg, "content_checks", True)),
+        notes=lambda note: err_console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True),
     )
     total_bytes = sum(p.stat().st_size for p in files if p.is_file())
     with progress_bar(total_bytes, "validating", enabled=not json_out) as advance:
@@ -242,33 +244,6 @@ def validate(
                 "Use --fail-on to change the threshold."
             )
     raise typer.Exit(code)
-
-
-def _extra_validators(
-    cfg: dict[str, Any], *, dup_mode: str, near_threshold: float, content: bool
-) -> tuple[list[Any], list[Any]]:
-    """The optional validators: content checks and duplicate finders."""
-    validators: list[Any] = []
-    corpus: list[Any] = []
-    if content:
-        from curate.validators.content import content_validators, missing_extras
-
-        section = cfg.get("content", {})
-        try:
-            validators.extend(content_validators(section if isinstance(section, dict) else {}))
-        except ValueError as e:
-            raise CurateError(f"[tool.curate.content]: {e}") from e
-        for note in missing_extras():
-            err_console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True)
-    if dup_mode not in {d.value for d in Dups}:
-        raise CurateError(f"duplicates must be one of none, exact, near (got {dup_mode!r})")
-    if dup_mode != "none":
-        from curate.validators.duplicates import ExactDuplicates, NearDuplicates
-
-        corpus.append(ExactDuplicates())
-        if dup_mode == "near":
-            corpus.append(NearDuplicates(threshold=near_threshold))
-    return validators, corpus
 
 
 def _price_source(model: str, price: float | None, models: dict[str, Any]) -> str:

@@ -80,7 +80,9 @@ FAIL_ON = ("error", "warning", "info", "never")
 KEYS: dict[str, frozenset[str]] = {
     "run": frozenset({"workdir", "fail_on"}),
     "ingest": frozenset({"inputs", "format", "system", "maps", "split"}),
-    "validate": frozenset({"enabled", "model", "max_tokens", "target", "workers"}),
+    "validate": frozenset(
+        {"enabled", "model", "max_tokens", "target", "workers", "content", "duplicates"}
+    ),
     "dedup": frozenset(
         {"enabled", "threshold", "scope", "near", "num_perm", "seed", "against", "workers"}
     ),
@@ -267,14 +269,19 @@ def _validate(
     sec: dict[str, Any], data: Path, workdir: Path, fail_on: str, st: dict[str, Any]
 ) -> int:
     from curate.export import write_json
-    from curate.validate import validate_path
+    from curate.validate import standard_validators, validate_path
 
+    validators, corpus = standard_validators(
+        content=bool(sec.get("content", True)), duplicates=str(sec.get("duplicates", "exact"))
+    )
     report = validate_path(
         [data],
         model=sec.get("model", "gpt-4o-mini"),
         max_tokens=sec.get("max_tokens"),
         target=sec.get("target", "curate"),
         workers=sec.get("workers"),
+        validators=validators,
+        corpus_validators=corpus,
     )
     out = workdir / "02-validation.json"
     write_json(out, report.to_dict())

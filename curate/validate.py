@@ -332,6 +332,52 @@ def _run_ordered(
         yield pending.popleft().result()
 
 
+DUPLICATE_MODES = ("none", "exact", "near")
+
+
+def standard_validators(
+    *,
+    content: bool = True,
+    content_config: dict[str, Any] | None = None,
+    duplicates: str = "exact",
+    near_threshold: float = 0.8,
+    notes: Callable[[str], None] | None = None,
+) -> tuple[list[Validator], list[CorpusValidator]]:
+    """The validators ``curate validate`` runs beside the format check by default: the
+    content checks (``[tool.curate.content]`` config) and the duplicate finders
+    (``none``, ``exact`` or ``near``). ``notes`` receives a line per missing optional
+    library. Returns ``(validators, corpus_validators)`` for :func:`validate_path`.
+
+    Example:
+        >>> v, c = standard_validators(content=False, duplicates="exact")
+        >>> [x.name for x in c]
+        ['exact_duplicates']
+    """
+    from curate.records import CurateError
+
+    validators: list[Validator] = []
+    corpus: list[CorpusValidator] = []
+    if content:
+        from curate.validators.content import content_validators, missing_extras
+
+        try:
+            validators.extend(content_validators(content_config or {}))
+        except ValueError as e:
+            raise CurateError(f"[tool.curate.content]: {e}") from e
+        for note in missing_extras():
+            if notes is not None:
+                notes(note)
+    if duplicates not in DUPLICATE_MODES:
+        raise CurateError(f"duplicates must be one of none, exact, near (got {duplicates!r})")
+    if duplicates != "none":
+        from curate.validators.duplicates import ExactDuplicates, NearDuplicates
+
+        corpus.append(ExactDuplicates())
+        if duplicates == "near":
+            corpus.append(NearDuplicates(threshold=near_threshold))
+    return validators, corpus
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
