@@ -173,21 +173,14 @@ def build_record(ex: Example, findings: list[Finding], *, tokens: int) -> dict[s
 
 # ----------------------------------------------------------------------------- selection
 def collect_findings(path: str, *, duplicates: bool = True) -> dict[int, list[Finding]]:
-    """Validate ``path`` and group the findings by source line."""
-    from curate.validate import validate_path
+    """Validate ``path`` (format, content, exact and near duplicates) and group the
+    findings by source line."""
+    from curate.validate import standard_validators, validate_path
 
-    corpus: list[Any] = []
-    if duplicates:
-        from curate.validators.duplicates import ExactDuplicates, NearDuplicates
-
-        corpus = [ExactDuplicates(), NearDuplicates()]
-    # workers=1 with corpus validators: validate_path pickles them (with their growing state)
-    # into each pool task while the main process updates them, which fails on files >= 4 MB
+    # the same checks as curate validate (content included), with near duplicates on
+    validators, corpus = standard_validators(duplicates="near" if duplicates else "none")
     report = validate_path(
-        [path],
-        corpus_validators=corpus,
-        max_findings=10_000_000,
-        workers=1 if corpus else None,
+        [path], validators=validators, corpus_validators=corpus, max_findings=10_000_000
     )
     by_line: dict[int, list[Finding]] = {}
     for f in report.findings:
