@@ -153,7 +153,7 @@ def build_report(
 
     def mix(col: str) -> list[list[Any]]:
         vc = table[col].fill_null("(none)").value_counts(sort=True)
-        return [[str(v), int(c)] for v, c in vc.iter_rows()]
+        return [[str(v) if v != "" else "(empty)", int(c)] for v, c in vc.iter_rows()]
 
     n_too_long = int((totals > limit).sum()) if totals.len() else 0
     summary = {
