@@ -70,11 +70,14 @@ REDACTION_LABELS = frozenset(
     {"EMAIL", "PHONE", "CREDIT_CARD", "IP_ADDRESS", "IBAN", "SECRET", "PRIVATE_KEY", "PASSWORD"}
 )
 _MODEL_TOKENS = frozenset({"EOS", "BOS", "UNK", "PAD", "SEP", "CLS", "MASK", "START", "END"})
+#: every alternative opens with its bracket and checks the character before it with a
+#: lookbehind placed after it (same matches as a leading lookbehind), so the regex engine
+#: skips straight to ``{``, ``<`` and ``[`` instead of trying every position
 _PLACEHOLDER_RE = re.compile(
     r"(?P<mustache>\{\{\s*[A-Za-z_][\w.\- ]{0,40}?\s*\}\})"
-    r"|(?<![\w\\$}^_{])(?P<brace>\{[A-Za-z_][A-Za-z0-9_]{2,40}\})(?![\w{])"
+    r"|(?P<brace>\{(?<![\w\\$}^_{]\{)[A-Za-z_][A-Za-z0-9_]{2,40}\})(?![\w{])"
     r"|(?P<angle><[A-Z][A-Z0-9_]*(?: [A-Z0-9_]+)*>)"
-    r"|(?<![\w\]!])(?P<bracket>\[(?:(?i:insert|enter|add|your|type|put)\b[^\]\n]{0,60}"
+    r"|(?P<bracket>\[(?<![\w\]!]\[)(?:(?i:insert|enter|add|your|type|put)\b[^\]\n]{0,60}"
     r"|(?:[A-Z][\w'’]*\s){0,4}(?i:name|date|address|e-?mail|phone(?: number)?|company|"
     r"recipient|title|position|city|organi[sz]ation|website|amount|placeholder)"
     r"(?:\s[A-Z][\w'’]*){0,3})\](?![(\[:]))"
@@ -176,8 +179,19 @@ def _about_you(prompt: str) -> bool:
     )
 
 
-#: substrings every boilerplate match contains (checked before the regex runs)
-_BOILERPLATE_GATES = ("as a", "i am ", "i'm ", "knowledge cutoff", "training data", "t have ")
+#: substrings one of which every boilerplate match contains (checked on the lower-cased
+#: text before the regex runs): "as an ai" / "i'm just an ai" hold "an ai" or "a ai" (or
+#: spell out "artificial intelligence"), and so on for each alternative of the regex
+_BOILERPLATE_GATES = (
+    "an ai",
+    "a ai",
+    "artificial intelligence",
+    "language model",
+    "my knowledge cutoff",
+    "my training data",
+    "i do not have ",
+    "i don't have ",
+)
 
 
 def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
