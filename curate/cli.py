@@ -24,7 +24,7 @@ from rich.table import Table
 import curate
 from curate.config import load_config
 from curate.console import console, err_console, print_error, print_json, progress_bar
-from curate.records import CurateError, Finding, Severity
+from curate.records import CurateError, Finding, Location, Severity
 
 app = typer.Typer(
     name="curate",
@@ -186,6 +186,12 @@ def validate(
         content=bool(option(content, cfg, "content_checks", True)),
         notes=lambda note: err_console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True),
     )
+    suite = option(expectations, cfg, "expectations_suite", None)
+    suite_dict: dict[str, Any] = {}
+    if suite is not None:
+        from curate.expectations import load_suite
+
+        suite_dict = load_suite(str(suite))  # a bad suite fails before the long pass
     total_bytes = sum(p.stat().st_size for p in files if p.is_file())
     with progress_bar(total_bytes, "validating", enabled=not json_out) as advance:
         report = validate_path(
@@ -200,16 +206,18 @@ def validate(
             validators=validators,
             corpus_validators=corpus,
             progress=advance,
+            stats=suite is not None,
         )
-    suite = option(expectations, cfg, "expectations_suite", None)
     if suite is not None:
-        from curate.expectations import check_expectations
+        from curate.expectations import check_table
 
+        where = Location(str(files[0])) if len(files) == 1 else Location("<total>")
         report.add_findings(
-            check_expectations(
-                [str(p) for p in files],
-                str(suite),
-                model=model_name,
+            check_table(
+                report.stats_table(),
+                suite_dict,
+                location=where,
+                suite_source=str(suite),
                 data_docs=str(data_docs) if data_docs else None,
             )
         )

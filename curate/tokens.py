@@ -278,8 +278,14 @@ def count_example(
     return count_examples([(messages, tools)], counter)[0]
 
 
-def count_examples(items: list[tuple[list[Any], Any]], counter: Counter) -> list[TokenCount]:
-    """Count a batch of ``(messages, tools)`` pairs in one tiktoken batch call."""
+def count_examples(
+    items: list[tuple[list[Any], Any]],
+    counter: Counter,
+    known: dict[str, int] | None = None,
+) -> list[TokenCount]:
+    """Count a batch of ``(messages, tools)`` pairs, each distinct text once. When
+    ``known`` is given, every counted text's count is recorded in it (so a second view of
+    the same batch, such as the statistics table, needs no second tokenization)."""
     texts: list[str] = []
     plan: list[tuple[int, list[tuple[int, int, bool]]]] = []  # (fixed, [(start, end, is_asst)])
     for messages, tools in items:
@@ -310,6 +316,8 @@ def count_examples(items: list[tuple[list[Any], Any]], counter: Counter) -> list
                 spans.append((len(texts) - 1, len(texts), False))
         plan.append((fixed, spans))
     counts = counter.count_many(texts) if texts else []
+    if known is not None:
+        known.update(zip(texts, counts, strict=True))
     out: list[TokenCount] = []
     for fixed, spans in plan:
         total = fixed

@@ -61,6 +61,8 @@ class BatchTask:
     max_tokens: int
     validators: tuple[Validator, ...]
     corpus_validators: tuple[CorpusValidator, ...]
+    #: also build the per-example statistics rows (curate.stats) from the same pass
+    stats: bool = False
 
 
 @dataclass(slots=True)
@@ -74,6 +76,8 @@ class BatchResult:
     error_lines: list[int] = field(default_factory=list)
     #: per parsed example: (id, line, [feature per corpus validator])
     features: list[tuple[str, int, list[Any]]] = field(default_factory=list)
+    #: per parsed example, with ``task.stats``: a curate.stats row (COLUMNS order)
+    stats_rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 _COUNTERS: dict[str, Counter] = {}
@@ -90,6 +94,8 @@ def check_batch(task: BatchTask) -> BatchResult:
     """Validate one batch of raw lines. Pure: same task, same result."""
     out = BatchResult()
     countable: list[tuple[Example, list[Any], Any]] = []
+    stats_input: list[tuple[Example, list[Finding]]] = []
+    known: dict[str, int] | None = {} if task.stats else None
     for line, raw in task.lines:
         out.n_bytes += len(raw) + 1
         out.findings.extend(line_findings(task.file, line, raw))
@@ -103,19 +109,22 @@ def check_batch(task: BatchTask) -> BatchResult:
             continue
         ex = parsed
         has_error = False
+        n_before = len(out.findings)
         for v in task.validators:
             for f in v.check(ex):
                 out.findings.append(f)
                 has_error = has_error or f.severity is Severity.ERROR
         if has_error:
             out.error_lines.append(line)
+        if task.stats:
+            stats_input.append((ex, out.findings[n_before:]))
         counted = countable_messages(ex.data)
         if counted is not None and all(isinstance(m, dict) for m in counted[0]):
             countable.append((ex, *counted))
         if task.corpus_validators:
             out.features.append((ex.id, line, [cv.features(ex) for cv in task.corpus_validators]))
     if countable:
-        counts = count_examples([(m, t) for _, m, t in countable], _counter(task.encoding))
+        counts = count_examples([(m, t) for _, m, t in countable], _counter(task.encoding), known)
         error_set = set(out.error_lines)
         for (ex, msgs, _), c in zip(countable, counts, strict=True):
             line = ex.source.line or 0
@@ -126,7 +135,38 @@ def check_batch(task: BatchTask) -> BatchResult:
                 out.findings.append(too_long(c.total, ex.source, max_tokens=task.max_tokens))
                 if line not in error_set:
                     out.error_lines.append(line)
+    if task.stats:
+        out.stats_rows = _stats_rows(stats_input, out, task, known or {})
     return out
+
+
+def _stats_rows(
+    items: list[tuple[Example, list[Finding]]],
+    res: BatchResult,
+    task: BatchTask,
+    known: dict[str, int],
+) -> list[tuple[Any, ...]]:
+    """The curate.stats rows of a batch, reusing the token counts validate just made."""
+    from curate.stats import COLUMNS, example_row
+
+    counter = _counter(task.encoding)
+
+    def count(text: str) -> int:
+        n = known.get(text)
+        return n if n is not None else counter.count(text)
+
+    too_long = {f.location.line for f in res.findings if f.code == "too_long"}
+    rows = []
+    for ex, found in items:
+        codes = {f.code for f in found}
+        if ex.source.line in too_long:
+            codes.add("too_long")
+        n_err = sum(f.severity is Severity.ERROR for f in found) + ("too_long" in codes)
+        row = example_row(
+            ex, count, max_tokens=task.max_tokens, codes=sorted(codes), n_errors=n_err
+        )
+        rows.append(tuple(row[c] for c in COLUMNS))
+    return rows
 
 
 # -- results ----------------------------------------------------------------------------
@@ -215,6 +255,18 @@ class ValidationReport:
     epochs: int | None
     price_per_million: float
     extra: dict[str, Any] = field(default_factory=dict)
+    stats_frames: list[Any] = field(default_factory=list, repr=False)
+
+    def stats_table(self) -> Any:
+        """The per-example statistics table (:mod:`curate.stats`) built during the run
+        (``validate_path(..., stats=True)``), as one polars DataFrame."""
+        import polars as pl
+
+        from curate.stats import schema
+
+        if not self.stats_frames:
+            return pl.DataFrame(schema=schema())
+        return pl.concat(self.stats_frames, how="vertical")
 
     @property
     def n_examples(self) -> int:
@@ -395,6 +447,7 @@ def validate_path(
     validators: Sequence[Validator] = (),
     corpus_validators: Sequence[CorpusValidator] = (),
     progress: Callable[[int], None] | None = None,
+    stats: bool = False,
 ) -> ValidationReport:
     """Validate chat fine-tuning JSONL files; the Python twin of ``curate validate``.
 
@@ -411,6 +464,8 @@ def validate_path(
         validators: extra per-example validators, run after the format check.
         corpus_validators: cross-example validators (duplicates, leakage).
         progress: called with the number of bytes read, as reading advances.
+        stats: also build the per-example statistics table (``report.stats_table()``)
+            in the same pass, from the same token counts (for dataset expectations).
 
     Raises:
         curate.records.InputError: a path is missing, a directory or unreadable.
@@ -437,19 +492,22 @@ def validate_path(
         executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
     total = FileReport("<total>")
     reports: list[FileReport] = []
+    frames: list[Any] = []
     index = 0
     try:
         for path in files:
             rep = FileReport(path)
             reports.append(rep)
             tasks = (
-                BatchTask(path, b, spec.encoding, limit, all_validators, cvs)
+                BatchTask(path, b, spec.encoding, limit, all_validators, cvs, stats)
                 for b in _batches(path)
             )
             seen_lines = False
             for res in _run_ordered(tasks, executor, in_flight=2 * n_workers + 2):
                 seen_lines = True
                 _merge(res, rep, total, max_findings)
+                if res.stats_rows:
+                    frames.append(_frame(res.stats_rows))
                 for ex_id, line, feats in res.features:
                     ref = ExampleRef(ex_id, Location(path, line), index)
                     index += 1
@@ -472,7 +530,15 @@ def validate_path(
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
-    return ValidationReport(reports, total, spec, limit, epochs, unit_price)
+    return ValidationReport(reports, total, spec, limit, epochs, unit_price, stats_frames=frames)
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> Any:
+    import polars as pl
+
+    from curate.stats import schema
+
+    return pl.DataFrame(rows, schema=schema(), orient="row")
 
 
 def sniff_not_jsonl(path: str) -> None:

@@ -182,3 +182,26 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     for name in names:
         code, out, _ = run(capsys, name, "--help")
         assert code == 0 and "Usage:" in out, name
+
+
+def test_expectations_join_the_findings(
+    capsys: pytest.CaptureFixture[str], fixtures: Path, tmp_path: Path
+) -> None:
+    suite = tmp_path / "suite.json"
+    code, _, _ = run(
+        capsys, "profile", str(fixtures / "expectations/clean.jsonl"), "-o", str(suite)
+    )
+    assert code == 0 and suite.is_file()
+    args = ["--no-content", "--duplicates", "none", "--expectations", str(suite), "--json"]
+    code, out, _ = run(capsys, "validate", str(fixtures / "expectations/clean_batch2.jsonl"), *args)
+    assert code == 0 and json.loads(out)["findings_by_code"] == {}
+    code, out, _ = run(
+        capsys, "validate", str(fixtures / "expectations/drift_no_system.jsonl"), *args
+    )
+    d = json.loads(out)
+    assert code == 1
+    messages = [f["message"] for f in d["findings"] if f["code"] == "expectation_failed"]
+    assert (
+        "expect_column_mean_to_be_between on has_system: observed 0.4667, expected 0.8042 to 1"
+        in messages
+    )

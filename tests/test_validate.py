@@ -275,3 +275,19 @@ def test_preference_examples_are_counted(make_jsonl: Any) -> None:
 
     msgs = row["input"]["messages"] + row["preferred_output"] + row["non_preferred_output"]
     assert d["tokens"]["total"] == count_example(msgs, encoding_name="o200k_base").total
+
+
+def test_stats_table_from_the_validate_pass_equals_curate_stats(fixtures: Path) -> None:
+    """`validate_path(stats=True)` builds curate.stats' table from its own token pass."""
+    from curate.stats import stats_table
+
+    files = [
+        fixtures / "expectations/clean.jsonl",
+        fixtures / "openai/good.jsonl",
+        fixtures / "openai/cookbook_toy.jsonl",
+    ]
+    ours = validate_path(files, model="gpt-3.5-turbo", stats=True).stats_table()
+    ref = stats_table([str(f) for f in files], model="gpt-3.5-turbo")
+    cols = [c for c in ref.columns if c not in ("codes", "n_errors")]
+    assert ours.height == ref.height == 240 + 4 + 5
+    assert ours.select(cols).sort(["file", "line"]).equals(ref.select(cols).sort(["file", "line"]))
