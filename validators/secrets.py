@@ -222,18 +222,44 @@ def _gate(rule: str, rx: re.Pattern[str]) -> tuple[str, ...]:
     return GATES.get(rule, ("",))
 
 
+#: the shortest run of key characters (:data:`_TOKEN_CHARS`) a match of the rule's
+#: patterns holds: the value each regex captures (``([0-9a-f]{64})``, ``[a-z0-9]{32}-us\d``,
+#: ``glpat-`` + 20...). Rules not listed need the 16 every text here has.
+MIN_RUN: dict[str, int] = {
+    "aws_secret_key": 40,
+    "cloudant_credentials": 24,
+    "discord_bot_token": 50,
+    "gitlab_token": 25,
+    "ibm_cloud_iam_key": 44,
+    "ibm_cos_hmac_key": 48,
+    "mailchimp_key": 36,
+    "softlayer_credentials": 64,
+    "telegram_bot_token": 35,
+    "twilio_key": 34,
+}
+
+
+def _min_run(rule: str, rx: re.Pattern[str]) -> int:
+    if rule == "aws_access_key" and rx.pattern.startswith("aws"):
+        return MIN_RUN["aws_secret_key"]
+    return MIN_RUN.get(rule, 16)
+
+
 _GATED: list[tuple[str, re.Pattern[str], tuple[str, ...], bool]] = [
     (rule, rx, _gate(rule, rx), bool(rx.flags & re.IGNORECASE)) for rule, rx in PATTERNS
 ]
-#: the patterns grouped by gate, so each gate is checked once per text
-_GROUPS: list[tuple[tuple[str, ...], bool, list[tuple[str, re.Pattern[str]]]]] = []
+#: the patterns grouped by gate, so each gate is checked once per text; each group
+#: carries the smallest run its patterns need, each pattern its own
+_GROUPS: list[tuple[tuple[str, ...], bool, int, list[tuple[str, re.Pattern[str], int]]]] = []
 for _rule, _rx, _gates, _lower in _GATED:
-    for _g in _GROUPS:
+    _need = _min_run(_rule, _rx)
+    for _i, _g in enumerate(_GROUPS):
         if _g[0] == _gates and _g[1] == _lower:
-            _g[2].append((_rule, _rx))
+            _g[3].append((_rule, _rx, _need))
+            _GROUPS[_i] = (_g[0], _g[1], min(_g[2], _need), _g[3])
             break
     else:
-        _GROUPS.append((_gates, _lower, [(_rule, _rx)]))
+        _GROUPS.append((_gates, _lower, _need, [(_rule, _rx, _need)]))
 #: detect-secrets' keyword rule, case-sensitive, for the lower-cased text (faster than
 #: re.IGNORECASE, which turns off the regex engine's prefix scan)
 _KEYWORD_LOWER_RE = re.compile(_KEYWORD_RE.pattern.replace("(?i)", "", 1))
@@ -305,19 +331,25 @@ def find_secrets(text: str) -> list[Hit]:
             )
     if has_long:
         lower = text.lower()
-        has_50 = b"a" * 50 in runs
+        # the longest run of key characters: patterns needing a longer one cannot match.
+        # Case-insensitive patterns' letter classes also match a few non-ASCII letters
+        # (the Kelvin sign for k), so for non-ASCII text only case-sensitive ones are skipped.
+        longest = max(map(len, runs.split()))
+        ascii_text = len(raw) == len(text)
         n_digits = raw.translate(_DIGIT_TABLE).count(b"0")
-        for gates, on_lower, group in _GROUPS:
+        for gates, on_lower, need, group in _GROUPS:
+            if need > longest and (ascii_text or not on_lower):
+                continue
             hay = lower if on_lower else text
             for g in gates:
                 if g in hay:
                     break
             else:
                 continue
-            for rule, rx in group:
-                if (rule == "discord_bot_token" and not has_50) or (
-                    rule == "telegram_bot_token" and n_digits < 8
-                ):
+            for rule, rx, need in group:
+                if need > longest and (ascii_text or not rx.flags & re.IGNORECASE):
+                    continue
+                if rule == "telegram_bot_token" and n_digits < 8:
                     continue
                 for m in rx.finditer(text):
                     s, e = _token_span(text, m)
