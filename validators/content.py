@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from curate.records import Example, Finding, Severity
@@ -213,6 +214,45 @@ def mask(value: str, code: str) -> str:
 
 # -- the validator --------------------------------------------------------------------
 
+
+@lru_cache(maxsize=64)
+def _plan(severities: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], bool, bool]:
+    """``(severity by enabled code, any secret rule on, any PII rule on)``, worked out once
+    per configuration instead of once per example (the dict is only read)."""
+    enabled = dict(severities)
+    return (
+        enabled,
+        any(c.startswith("secret") for c in enabled),
+        any(c.startswith("pii") for c in enabled),
+    )
+
+
+def _texts(data: Any) -> list[TextRef]:
+    """The non-empty :func:`iter_texts` of a record, with a fast path for the common chat
+    record whose messages are plain dicts with string content and no tool calls."""
+    msgs = data.get("messages") if isinstance(data, dict) else None
+    if isinstance(msgs, list):
+        out: list[TextRef] = []
+        for i, m in enumerate(msgs):
+            if type(m) is dict and "tool_calls" not in m:
+                content = m.get("content")
+                if type(content) is str:
+                    if content:
+                        role = m.get("role")
+                        out.append(
+                            (
+                                f"messages[{i}].content",
+                                i,
+                                role if isinstance(role, str) else None,
+                                content,
+                            )
+                        )
+                    continue
+            out.extend(t for t in _message_texts(m, f"messages[{i}]", i) if t[3])
+        return out
+    return [t for t in iter_texts(data) if t[3]]
+
+
 #: bytes.translate tables for the per-example gates (one C pass each, no regex)
 _DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
 
@@ -239,18 +279,17 @@ class ContentCheck:
     name: str = "content"
 
     def check(self, ex: Example) -> Iterator[Finding]:
-        texts = [t for t in iter_texts(ex.data) if t[3]]
+        texts = _texts(ex.data)
         if not texts:
             return
-        enabled = dict(self.severities)
-        joined = "\n".join(t[3] for t in texts)
+        enabled, secrets_on, pii_on = _plan(self.severities)
+        joined = "\n".join([t[3] for t in texts])
         raw = joined.encode("utf-8", "surrogatepass")
         ascii_only = len(raw) == len(joined)
-        secret_gate = any(c.startswith("secret") for c in enabled) and (
+        secret_gate = secrets_on and (
             _LONG_RUN in raw.translate(_TOKEN_TABLE) or "PRIVATE KEY" in joined or "PuTTY" in joined
         )
-        digits = raw.translate(_DIGIT_TABLE).count(b"0") >= 4
-        pii_gate = any(c.startswith("pii") for c in enabled) and (digits or "@" in joined)
+        pii_gate = pii_on and ("@" in joined or raw.translate(_DIGIT_TABLE).count(b"0") >= 4)
         ph_gate = "template_placeholder" in enabled and (
             "{" in joined or "<" in joined or "[" in joined
         )
