@@ -41,9 +41,8 @@ import hashlib
 import os
 import unicodedata
 from array import array
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,8 @@ from typing import Any
 import numpy as np
 
 from curate.export import FORMATS, TRL_SHAPES, ExportError, convert, record_kind, training_messages
-from curate.io import dumps, iter_raw_lines, parse_line
+from curate.io import dumps, parse_line
+from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import CurateError, Example, Finding, InputError
 
 GROUP_BY = ("both", "cluster", "prompt", "none")
@@ -570,43 +570,14 @@ def _sklearn_groups(
 
 
 def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
-    batch: list[tuple[int, bytes]] = []
-    size = 0
-    for line, raw in iter_raw_lines(path):
-        batch.append((line, raw))
-        size += len(raw)
-        if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def run_ordered(
-    fn: Callable[[Any], Any], tasks: Iterable[Any], executor: Executor | None, in_flight: int
-) -> Iterator[Any]:
-    """``map(fn, tasks)`` in order, in ``executor`` with a bounded number in flight."""
-    if executor is None:
-        for t in tasks:
-            yield fn(t)
-        return
-    pending: deque[Future[Any]] = deque()
-    for t in tasks:
-        pending.append(executor.submit(fn, t))
-        if len(pending) >= in_flight:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    return line_batches(path, max_lines=BATCH_LINES, max_bytes=BATCH_BYTES)
 
 
 def make_executor(path: str, workers: int | None) -> ProcessPoolExecutor | None:
     n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
     if n <= 1 or os.path.getsize(path) < PARALLEL_MIN_BYTES:
         return None
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    return ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+    return fork_pool(n)
 
 
 @dataclass(slots=True)

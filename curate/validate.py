@@ -22,15 +22,15 @@ from __future__ import annotations
 import os
 from array import array
 from collections import Counter as CountDict
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from curate.io import empty_file_finding, iter_raw_lines, line_findings, parse_line
+from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import Example, Finding, Location, Severity
 from curate.tokens import (
     Counter,
@@ -356,32 +356,7 @@ class ValidationReport:
 
 
 def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
-    batch: list[tuple[int, bytes]] = []
-    size = 0
-    for line, raw in iter_raw_lines(path):
-        batch.append((line, raw))
-        size += len(raw)
-        if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def _run_ordered(
-    tasks: Iterable[BatchTask], executor: Executor | None, in_flight: int
-) -> Iterator[BatchResult]:
-    if executor is None:
-        for t in tasks:
-            yield check_batch(t)
-        return
-    pending: deque[Future[BatchResult]] = deque()
-    for t in tasks:
-        pending.append(executor.submit(check_batch, t))
-        if len(pending) >= in_flight:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    return line_batches(path, max_lines=BATCH_LINES, max_bytes=BATCH_BYTES)
 
 
 DUPLICATE_MODES = ("none", "exact", "near")
@@ -485,11 +460,8 @@ def validate_path(
     big = any(os.path.getsize(p) >= PARALLEL_MIN_BYTES for p in files)
     executor: ProcessPoolExecutor | None = None
     if n_workers > 1 and big:
-        import multiprocessing as mp
-
         _counter(spec.encoding)  # load once; forked workers inherit it
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+        executor = fork_pool(n_workers)
     total = FileReport("<total>")
     reports: list[FileReport] = []
     frames: list[Any] = []
@@ -503,7 +475,7 @@ def validate_path(
                 for b in _batches(path)
             )
             seen_lines = False
-            for res in _run_ordered(tasks, executor, in_flight=2 * n_workers + 2):
+            for res in run_ordered(check_batch, tasks, executor, in_flight=2 * n_workers + 2):
                 seen_lines = True
                 _merge(res, rep, total, max_findings)
                 if res.stats_rows:

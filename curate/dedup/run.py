@@ -21,9 +21,8 @@ Example:
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from curate.dedup.core import (
     featurize,
 )
 from curate.io import BOM, atomic_write, check_readable, dumps, iter_raw_lines, parse_line
+from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import Finding, InputError
 
 BATCH_LINES = 2000
@@ -90,16 +90,7 @@ def _featurize_task(args: tuple[str, list[tuple[int, bytes]], Params]) -> LinesR
 
 
 def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
-    batch: list[tuple[int, bytes]] = []
-    size = 0
-    for line, raw in iter_raw_lines(path):
-        batch.append((line, raw))
-        size += len(raw)
-        if len(batch) >= BATCH_LINES or size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+    return line_batches(path, max_lines=BATCH_LINES, max_bytes=BATCH_BYTES)
 
 
 @dataclass
@@ -211,10 +202,7 @@ def dedup_paths(
     big = sum(os.path.getsize(p) for p in all_files) >= PARALLEL_MIN_BYTES
     executor: ProcessPoolExecutor | None = None
     if n_workers > 1 and big:
-        import multiprocessing as mp
-
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx)
+        executor = fork_pool(n_workers)
     try:
         for fi, path in enumerate(all_files):
             is_ref = fi >= len(files)
@@ -271,17 +259,8 @@ def dedup_paths(
 def _run(
     path: str, params: Params, executor: ProcessPoolExecutor | None, in_flight: int
 ) -> Iterator[LinesResult]:
-    if executor is None:
-        for b in _batches(path):
-            yield featurize_lines(path, b, params)
-        return
-    pending: deque[Future[LinesResult]] = deque()
-    for b in _batches(path):
-        pending.append(executor.submit(_featurize_task, (path, b, params)))
-        if len(pending) >= in_flight:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    tasks = ((path, b, params) for b in _batches(path))
+    return run_ordered(_featurize_task, tasks, executor, in_flight)
 
 
 def _reject_row(

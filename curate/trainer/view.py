@@ -17,16 +17,15 @@ Example:
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections import Counter as CountDict
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from curate.io import check_readable, read_jsonl
+from curate.parallel import fork_pool, run_ordered
 from curate.records import CurateError, Example, Finding, Location, Severity
 from curate.trainer.backends import (
     ChatTokenizer,
@@ -375,17 +374,11 @@ def scan(
         for b in batches:
             merge(check_batch(tok, b, max_length))
         return findings, result
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(
-        max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(tok,)
-    ) as pool:
-        inflight: deque[Future[list[Checked]]] = deque()
-        for b in batches:
-            inflight.append(pool.submit(_worker_batch, b, max_length))
-            if len(inflight) >= 2 * n:
-                merge(inflight.popleft().result())
-        while inflight:
-            merge(inflight.popleft().result())
+    with fork_pool(n, initializer=_init_worker, initargs=(tok,)) as pool:
+        for checked in run_ordered(
+            partial(_worker_batch, max_length=max_length), batches, pool, in_flight=2 * n
+        ):
+            merge(checked)
     return findings, result
 
 
