@@ -57,9 +57,10 @@ def sample_records() -> list[tuple[str, Any]]:
 
 
 def _uniquify(rec: Any, i: int) -> Any:
-    """The record with a tag naming example ``i`` appended to every message string, so no
-    string repeats across examples (real datasets repeat system prompts and templates;
-    this measures the case where nothing repeats)."""
+    """The record with a tag naming example ``i`` in front of every message string, so no
+    string (nor its first characters) repeats across examples: real datasets repeat system
+    prompts and templates, this measures the case where nothing repeats. The tag changes
+    some findings (a refusal no longer opens the reply), so counts differ from the default."""
     msgs = rec.get("messages") if isinstance(rec, dict) else None
     if not isinstance(msgs, list):
         return rec
@@ -72,7 +73,7 @@ def _uniquify(rec: Any, i: int) -> Any:
     out = []
     for m in msgs:
         if isinstance(m, dict) and isinstance(m.get("content"), str) and m["content"]:
-            m = {**m, "content": f"{m['content']}\n\n(ref {tag})"}
+            m = {**m, "content": f"(ref {tag}) {m['content']}"}
         out.append(m)
     return {**rec, "messages": out}
 

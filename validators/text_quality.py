@@ -484,6 +484,15 @@ def _identifier() -> Any:
     )
 
 
+@lru_cache(maxsize=4096)
+def _classify(head: str) -> tuple[str, float]:
+    """py3langid's ``(language, probability)`` for a text's first 250 characters. Cached
+    (bounded: 4,096 heads of 250 characters at most): a prompt answered by several replies
+    (preference data) or a repeated template is classified once per process."""
+    lang, conf = _identifier().classify(head)
+    return str(lang), float(conf)
+
+
 def _script(text: str) -> str:
     """The dominant script among the first 200 letters (cheap: code-point ranges)."""
     if text.isascii():
@@ -575,10 +584,11 @@ def language_mismatch(
         return None
     if sp == sr and sp not in ("latin", "cyrillic", "arabic"):
         return None  # one script that (nearly) one language writes: han, hangul, thai...
-    ident = _identifier()
-    lp, cp = ident.classify(p[:250])
-    lr, cr = ident.classify(r[:250])
-    if lp == lr or min(cp, cr) < min_confidence:
+    lp, cp = _classify(p[:250])
+    if cp < min_confidence:
+        return None  # the reply's language cannot make this a confident mismatch
+    lr, cr = _classify(r[:250])
+    if lp == lr or cr < min_confidence:
         return None
     low = prompt.lower()
     if any(name in low for name in LANGUAGE_NAMES.get(lr, ())):
