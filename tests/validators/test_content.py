@@ -316,3 +316,130 @@ print(codes["secret_token"], codes["mojibake"], codes.get("language_mismatch", 0
     assert int(out[1]) >= 7
     assert out[2] == "1"
     assert out[3] == "0"
+
+
+# -- speed rewrites keep the same matches ----------------------------------------------
+
+
+def _plain_forms() -> list[tuple[str, object, object]]:
+    """(name, the readable lookbehind-first regex, the shipped fast form) pairs."""
+    import re
+
+    from curate.validators import pii, text_quality
+
+    return [
+        (
+            "phone",
+            re.compile(
+                r"(?<![\w+\-/.])(?:"
+                r"\+\d{1,3}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?\d{1,4}(?:[ .\-]\d{2,5}){1,4}"
+                r"|\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}"
+                r"|\d{3}[.\-]\d{3}[.\-]\d{4}"
+                r")(?![\w\-/]|\.\d)"
+            ),
+            pii._PHONE_RE,
+        ),
+        (
+            "card",
+            re.compile(r"(?<![\w\-.])\d(?:[ \-]?\d){12,18}(?![\w\-]|\.\d)"),
+            pii._CARD_RE,
+        ),
+        (
+            "ipv4",
+            re.compile(
+                r"(?<![\w.])((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+                r"(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?![\w.]*\d)(?!\.\w)"
+            ),
+            pii._IPV4_RE,
+        ),
+        (
+            "iban",
+            re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30})(?![A-Za-z0-9])"),
+            pii._IBAN_RE,
+        ),
+        (
+            "placeholder",
+            re.compile(
+                r"(?P<mustache>\{\{\s*[A-Za-z_][\w.\- ]{0,40}?\s*\}\})"
+                r"|(?<![\w\\$}^_{])(?P<brace>\{[A-Za-z_][A-Za-z0-9_]{2,40}\})(?![\w{])"
+                r"|(?P<angle><[A-Z][A-Z0-9_]*(?: [A-Z0-9_]+)*>)"
+                r"|(?<![\w\]!])(?P<bracket>\[(?:(?i:insert|enter|add|your|type|put)\b[^\]\n]{0,60}"
+                r"|(?:[A-Z][\w'’]*\s){0,4}(?i:name|date|address|e-?mail|phone(?: number)?|"
+                r"company|recipient|title|position|city|organi[sz]ation|website|amount|"
+                r"placeholder)(?:\s[A-Z][\w'’]*){0,3})\](?![(\[:]))"
+            ),
+            text_quality._PLACEHOLDER_RE,
+        ),
+    ]
+
+
+def test_fast_regexes_match_exactly_what_the_plain_forms_match(fixtures: Path) -> None:
+    import random
+
+    texts = [
+        line
+        for f in sorted((fixtures / "content").glob("*.jsonl"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+    ]
+    rnd = random.Random(3)
+    alphabet = "0123456789 .-+()/{}[]<>$\\_!wA Z DEGB\n" + "abcNAME"
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 80))) for _ in range(3000)]
+    texts += ["+44 20 7946 0958", "(415) 867-5309", "x{name}", "${name}", "![Your Name]"]
+    for name, plain, fast in _plain_forms():
+        for t in texts:
+            want = [(m.span(), m.groups(), m.lastgroup) for m in plain.finditer(t)]  # type: ignore[attr-defined]
+            got = [(m.span(), m.groups(), m.lastgroup) for m in fast.finditer(t)]  # type: ignore[attr-defined]
+            assert got == want, (name, t)
+
+
+def test_shortest_provider_tokens_still_found_past_the_run_gate() -> None:
+    from curate.validators.secrets import MIN_RUN, find_secrets
+
+    # the shortest values the patterns accept: one character less is not a token
+    telegram = "bot = Bot('839201746:" + "A1b2C3d4E5" * 3 + "xY9z0')"
+    twilio = "sid = AC" + "a1b2c3d4" * 4
+    gitlab = "export GL=glpat-" + "Ab1_Cd2-Ef3Gh4Ij5Kl6"
+    assert [h.rule for h in find_secrets(telegram)] == ["telegram_bot_token"]
+    assert [h.rule for h in find_secrets(twilio)] == ["twilio_key"]
+    assert [h.rule for h in find_secrets(gitlab)] == ["gitlab_token"]
+    assert MIN_RUN["telegram_bot_token"] == 35 and MIN_RUN["twilio_key"] == 34
+    assert find_secrets(telegram.replace("xY9z0", "xY9z")) == []
+
+
+def test_string_collection_fast_path_matches_iter_texts() -> None:
+    from curate.validators.content import _texts
+
+    records = [
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": ""}]},
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "x"}]},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"function": {"name": "f", "arguments": "{\"a\": 1}"}}]},
+                {"role": 3, "content": "odd role"},
+                "not a message",
+                {"role": "tool", "content": "42", "tool_calls": "junk"},
+            ]
+        },
+        {"input": {"messages": [{"role": "user", "content": "q"}]},
+         "preferred_output": [{"role": "assistant", "content": "a"}]},
+        {"instruction": "Say hi", "output": "Hi", "id": "x"},
+        ["not", "a", "dict"],
+    ]  # fmt: skip
+    for rec in records:
+        assert _texts(rec) == [t for t in iter_texts(rec) if t[3]]
+
+
+def test_language_check_on_a_low_confidence_prompt_is_quiet() -> None:
+    from curate.validators.text_quality import _classify, language_mismatch
+
+    prompt = "Qué es esto?? ok ok ok 123 456 789 000 lol xd xd xd ???"
+    reply = (
+        "La capital de Francia es París. Es famosa por su historia, sus museos y la torre "
+        "Eiffel, que es uno de los monumentos más visitados del mundo."
+    )
+    if _classify(prompt[:250])[1] < 0.9:
+        assert language_mismatch(prompt, reply) is None
+    en = "What is the capital of France and why is it famous? Please explain briefly."
+    assert language_mismatch(en, reply)[:2] == ("en", "es")  # type: ignore[index]
+    assert _classify.cache_info().hits + _classify.cache_info().misses >= 2
