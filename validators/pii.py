@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 
 from curate.validators.secrets import Hit
 
@@ -67,6 +68,8 @@ _IPV4_RE = re.compile(
 )
 _VERSION_BEFORE_RE = re.compile(r"(?i)(?:version|ver\.?|v|release|build)\s*$")
 _IBAN_RE = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]){11,30})(?![A-Za-z0-9])")
+#: every IPv4 address holds a digit, a dot and a digit (a cheap search before the full regex)
+_DIGIT_DOT_DIGIT_RE = re.compile(r"\d\.\d")
 _DIGITS_RE = re.compile(r"\d[\d \-.()/]{5,}\d")
 #: bytes.translate table that keeps digits as "0": counting digits without a regex
 _DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
@@ -162,6 +165,22 @@ def iban_ok(iban: str) -> bool:
         return False
 
 
+def _emails(text: str) -> Iterator[re.Match[str]]:
+    """``_EMAIL_RE.finditer(text)``, faster: every match holds an ``@`` at most 64
+    characters after its start (the local part cannot hold one), so each search starts
+    64 characters before the next ``@`` instead of scanning the prose before it."""
+    pos = 0
+    while True:
+        at = text.find("@", pos)
+        if at < 0:
+            return
+        m = _EMAIL_RE.search(text, max(pos, at - 64))
+        if m is None:
+            return
+        yield m
+        pos = m.end()
+
+
 def find_pii(text: str) -> list[Hit]:
     """All personal data in ``text``, as :class:`Hit` s in text order.
 
@@ -170,7 +189,7 @@ def find_pii(text: str) -> list[Hit]:
     """
     hits: list[Hit] = []
     if "@" in text:
-        for m in _EMAIL_RE.finditer(text):
+        for m in _emails(text):
             domain = m.group(1).lower()
             if domain in _RESERVED_DOMAINS or domain.endswith(_RESERVED_TLDS):
                 continue
@@ -190,7 +209,7 @@ def find_pii(text: str) -> list[Hit]:
     if n_digits >= 4 and _DIGITS_RE.search(text) is not None:
         # each rule needs this many digits: an IPv4 address 4,
         # a phone 7 (checked below), a card 13 (the regex's shortest match)
-        if "." in text:
+        if "." in text and _DIGIT_DOT_DIGIT_RE.search(text) is not None:
             for m in _IPV4_RE.finditer(text):
                 ip = m.group(1)
                 if ip in _PUBLIC_RESOLVERS or _VERSION_BEFORE_RE.search(text, 0, m.start()):

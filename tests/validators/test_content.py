@@ -443,3 +443,20 @@ def test_language_check_on_a_low_confidence_prompt_is_quiet() -> None:
     en = "What is the capital of France and why is it famous? Please explain briefly."
     assert language_mismatch(en, reply)[:2] == ("en", "es")  # type: ignore[index]
     assert _classify.cache_info().hits + _classify.cache_info().misses >= 2
+
+
+def test_email_search_from_each_at_sign_matches_finditer(fixtures: Path) -> None:
+    import random
+
+    from curate.validators.pii import _EMAIL_RE, _emails
+
+    rnd = random.Random(5)
+    alphabet = "ab.Z9-_+%:/@ \n" + "x" * 5
+    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 200))) for _ in range(3000)]
+    texts += [
+        "x" * 100 + "mail jane.doe@gmail.com, " + "y" * 70 + "@z.org or a@b.co",
+        "@@@ " + "a" * 64 + "@b.cc " + "a" * 65 + "@b.cc",
+        (fixtures / "content/pii.jsonl").read_text(encoding="utf-8"),
+    ]
+    for t in texts:
+        assert [m.span() for m in _emails(t)] == [m.span() for m in _EMAIL_RE.finditer(t)], t
