@@ -253,6 +253,12 @@ def _texts(data: Any) -> list[TextRef]:
     return [t for t in iter_texts(data) if t[3]]
 
 
+#: the ASCII characters str.isprintable rejects, less tab and newlines
+_ASCII_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+#: UTF-8 of every character the mojibake gate looks for (text_quality._MOJIBAKE_GATE_RE):
+#: lead bytes C2/C3 (U+0080-U+00FF), Р С в (U+0420, U+0421, U+0432) and U+FFFD. Lead
+#: bytes never occur inside another character's encoding, so a miss here is a miss there.
+_MOJIBAKE_BYTES = (b"\xc2", b"\xc3", b"\xd0\xa0", b"\xd0\xa1", b"\xd0\xb2", b"\xef\xbf\xbd")
 #: bytes.translate tables for the per-example gates (one C pass each, no regex)
 _DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
 
@@ -262,9 +268,12 @@ class ContentCheck:
     """Every content rule in one pass over an example's strings.
 
     Cheap gates run once per example on all its text joined: a secret needs a run of 16
-    key characters (or a private-key header, or ``://`` and ``@``), a number-shaped PII
-    item needs 4 digits, an e-mail an ``@``, a placeholder a bracket or brace, a control
-    character a non-printable character. Only what passes a gate meets the regexes.
+    key characters (or a private-key header; a password in a URL is only looked for when
+    the example has such a run too), a number-shaped PII item needs 4 digits, an e-mail an
+    ``@``, a placeholder a bracket or brace, a control character a non-printable
+    character. Only what passes a gate meets the regexes; the rule functions then gate
+    again per string and per pattern (see :mod:`curate.validators.secrets` and
+    :mod:`curate.validators.pii`).
 
     Args:
         severities: ``(code, severity)`` for each enabled rule.
@@ -293,10 +302,16 @@ class ContentCheck:
         ph_gate = "template_placeholder" in enabled and (
             "{" in joined or "<" in joined or "[" in joined
         )
-        ctl_gate = "control_characters" in enabled and not (
-            joined.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
+        ctl_gate = "control_characters" in enabled and (
+            # ASCII: one pass over the bytes; else str.isprintable (False for more than
+            # the rule reports, e.g. no-break spaces: the rule itself decides then)
+            len(raw.translate(None, _ASCII_CONTROLS)) != len(raw)
+            if ascii_only
+            else not joined.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
         )
-        moj_gate = "mojibake" in enabled and not ascii_only
+        moj_gate = (
+            "mojibake" in enabled and not ascii_only and any(seq in raw for seq in _MOJIBAKE_BYTES)
+        )
         prompt: str | None = None
         for field, index, role, text in texts:
             if role == "user":

@@ -460,3 +460,26 @@ def test_email_search_from_each_at_sign_matches_finditer(fixtures: Path) -> None
     ]
     for t in texts:
         assert [m.span() for m in _emails(t)] == [m.span() for m in _EMAIL_RE.finditer(t)], t
+
+
+def test_byte_gates_never_hide_what_the_rules_look_for() -> None:
+    from curate.validators import text_quality as tq
+    from curate.validators.content import _ASCII_CONTROLS, _MOJIBAKE_BYTES
+
+    for cp in [*range(0x80, 0xD800), *range(0xE000, 0x10000), 0x1F600]:
+        ch = chr(cp)
+        if tq._MOJIBAKE_GATE_RE.search(ch):
+            assert any(seq in ch.encode("utf-8") for seq in _MOJIBAKE_BYTES), hex(cp)
+    for cp in range(128):
+        text = f"a{chr(cp)}b"
+        flagged = len(text.encode().translate(None, _ASCII_CONTROLS)) != len(text)
+        assert flagged == (
+            not text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
+        )
+    ex = Example(
+        {"messages": [{"role": "user", "content": "The cafÃ© is open\x07"}]}, Location("m.jsonl", 1)
+    )
+    assert sorted(f.code for v in content_validators() for f in v.check(ex)) == [
+        "control_characters",
+        "mojibake",
+    ]
