@@ -112,10 +112,12 @@ def find_placeholders(text: str) -> list[Hit]:
     """
     if "{" not in text and "<" not in text and "[" not in text:
         return []
-    code = _code_spans(text)
+    code: list[tuple[int, int]] | None = None  # worked out at the first candidate
     hits = []
     looks_like_code: bool | None = None
     for m in _PLACEHOLDER_RE.finditer(text):
+        if code is None:
+            code = _code_spans(text)
         if code and _in_spans(m.start(), code):
             continue
         kind = m.lastgroup or "placeholder"
