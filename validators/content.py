@@ -215,6 +215,29 @@ def mask(value: str, code: str) -> str:
 # -- the validator --------------------------------------------------------------------
 
 
+#: per-string results of the rules that look at one string alone (secrets, PII,
+#: placeholders) for system prompts, which real datasets repeat in every example: each
+#: distinct one is scanned once per process. Bounded: strings over _MEMO_MAX_CHARS are not
+#: kept and the table is emptied when it holds _MEMO_MAX_ENTRIES (at most 8 M characters).
+_MEMO: dict[str, list[list[Hit] | None]] = {}
+_MEMO_MAX_ENTRIES = 256
+_MEMO_MAX_CHARS = 32_768
+
+
+def _memo(text: str) -> list[list[Hit] | None]:
+    """The cached ``[secrets, pii, placeholders]`` hits of ``text`` (``None``: not computed
+    yet). The find functions are pure and their lists are only read, so a cached list is
+    what a new call would return."""
+    slot = _MEMO.get(text)
+    if slot is None:
+        slot = [None, None, None]
+        if len(text) <= _MEMO_MAX_CHARS:
+            if len(_MEMO) >= _MEMO_MAX_ENTRIES:
+                _MEMO.clear()
+            _MEMO[text] = slot
+    return slot
+
+
 @lru_cache(maxsize=64)
 def _plan(severities: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], bool, bool]:
     """``(severity by enabled code, any secret rule on, any PII rule on)``, worked out once
@@ -316,8 +339,15 @@ class ContentCheck:
         for field, index, role, text in texts:
             if role == "user":
                 prompt = text
+            # system prompts repeat across examples: their per-string results are cached
+            memo = _memo(text) if role == "system" else None
             if secret_gate and role not in self.secrets_allowed_roles:
-                for h in find_secrets(text):
+                found = memo[0] if memo is not None else None
+                if found is None:
+                    found = find_secrets(text)
+                    if memo is not None:
+                        memo[0] = found
+                for h in found:
                     sev = enabled.get(h.code)
                     if sev is not None:
                         value = mask(text[h.start : h.end], h.code)
@@ -325,14 +355,24 @@ class ContentCheck:
                         what = f"{kind.replace('_', ' ')} {value}"
                         yield _finding(ex, sev, h, field, index, role, what)
             if pii_gate and role not in self.pii_allowed_roles:
-                for h in find_pii(text):
+                found = memo[1] if memo is not None else None
+                if found is None:
+                    found = find_pii(text)
+                    if memo is not None:
+                        memo[1] = found
+                for h in found:
                     sev = enabled.get(h.code)
                     if sev is not None:
                         what = f"{_LABELS[h.rule]} {mask(text[h.start : h.end], h.code)}"
                         yield _finding(ex, sev, h, field, index, role, what)
             if ph_gate and role not in self.placeholder_allowed_roles:
                 sev = enabled["template_placeholder"]
-                for h in tq.find_placeholders(text):
+                found = memo[2] if memo is not None else None
+                if found is None:
+                    found = tq.find_placeholders(text)
+                    if memo is not None:
+                        memo[2] = found
+                for h in found:
                     what = f"unfilled placeholder {text[h.start : h.end]!r}"
                     yield _finding(ex, sev, h, field, index, role, what)
             if ctl_gate:

@@ -483,3 +483,32 @@ def test_byte_gates_never_hide_what_the_rules_look_for() -> None:
         "control_characters",
         "mojibake",
     ]
+
+
+def test_repeated_system_prompt_is_scanned_once_and_reported_every_time() -> None:
+    from curate.validators import content as content_mod
+
+    system = "You are SupportBot for [Company Name]. Escalate to ops@northwind-tools.io."
+    exs = [
+        Example(
+            {
+                "messages": [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": f"Question {i}?"},
+                    {"role": "assistant", "content": "Here is the answer."},
+                ]
+            },
+            Location("sys.jsonl", i + 1),
+        )
+        for i in range(3)
+    ]
+    content_mod._MEMO.clear()
+    (check,) = content_validators()
+    found = [[(f.code, f.data["span"], f.message) for f in check.check(ex)] for ex in exs]
+    assert found[0] == found[1] == found[2]
+    assert [c for c, _, _ in found[0]] == ["pii_email", "template_placeholder"]
+    assert content_mod._MEMO[system][1] is not None  # cached PII result
+    assert len(content_mod._MEMO) == 1  # user and assistant turns are not cached
+    for i in range(content_mod._MEMO_MAX_ENTRIES + 5):  # bounded
+        content_mod._memo(f"prompt {i}")
+    assert len(content_mod._MEMO) <= content_mod._MEMO_MAX_ENTRIES
