@@ -21,7 +21,7 @@ Example:
     >>> from curate.records import Example, Location
     >>> ex = Example({"messages": [{"role": "user", "content": "hi"}]}, Location("f.jsonl", 1))
     >>> [f.code for f in OpenAIFormat().check(ex)]
-    ['example_missing_assistant_message', 'last_not_assistant']
+    ['last_not_assistant', 'example_missing_assistant_message']
 """
 
 from __future__ import annotations
