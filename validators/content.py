@@ -291,8 +291,8 @@ class ContentCheck:
     """Every content rule in one pass over an example's strings.
 
     Cheap gates run once per example on all its text joined: a secret needs a run of 16
-    key characters (or a private-key header; a password in a URL is only looked for when
-    the example has such a run too), a number-shaped PII item needs 4 digits, an e-mail an
+    key characters, a private-key header, or a URL with an ``@`` (a password in a URL can be
+    short), a number-shaped PII item needs 4 digits, an e-mail an
     ``@``, a placeholder a bracket or brace, a control character a non-printable
     character. Only what passes a gate meets the regexes; the rule functions then gate
     again per string and per pattern (see :mod:`curate.validators.secrets` and
@@ -319,7 +319,10 @@ class ContentCheck:
         raw = joined.encode("utf-8", "surrogatepass")
         ascii_only = len(raw) == len(joined)
         secret_gate = secrets_on and (
-            _LONG_RUN in raw.translate(_TOKEN_TABLE) or "PRIVATE KEY" in joined or "PuTTY" in joined
+            _LONG_RUN in raw.translate(_TOKEN_TABLE)
+            or "PRIVATE KEY" in joined
+            or "PuTTY" in joined
+            or ("://" in joined and "@" in joined)  # a short password in a URL
         )
         pii_gate = pii_on and ("@" in joined or raw.translate(_DIGIT_TABLE).count(b"0") >= 4)
         ph_gate = "template_placeholder" in enabled and (

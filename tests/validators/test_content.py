@@ -512,3 +512,21 @@ def test_repeated_system_prompt_is_scanned_once_and_reported_every_time() -> Non
     for i in range(content_mod._MEMO_MAX_ENTRIES + 5):  # bounded
         content_mod._memo(f"prompt {i}")
     assert len(content_mod._MEMO) <= content_mod._MEMO_MAX_ENTRIES
+
+
+def test_short_password_in_url_without_any_long_key_run(tmp_path: Path) -> None:
+    """The per-example secret gate must not skip a short URL password (found in review)."""
+    from curate.records import Example, Location
+    from curate.validators.content import content_validators
+
+    ex = Example(
+        {
+            "messages": [
+                {"role": "user", "content": "How do I connect?"},
+                {"role": "assistant", "content": "Use postgres://bob:Xy7pQ2@db:5432/app"},
+            ]
+        },
+        Location("t.jsonl", 1),
+    )
+    codes = [f.code for v in content_validators() for f in v.check(ex)]
+    assert codes == ["secret_password_in_url"]
