@@ -50,7 +50,10 @@ def corpus() -> list[str]:
     return texts
 
 
-def generate(path: Path, n: int, seed: int = 0) -> None:
+def generate(path: Path, n: int, seed: int = 0, repeated: bool = False) -> None:
+    """``n`` chat examples from real text. By default each user and assistant content
+    joins two random texts, so contents rarely repeat; ``repeated`` draws whole texts
+    from the pool (about 2,000 distinct), the way templated and distilled data repeats."""
     rnd = random.Random(seed)
     texts = corpus()
     with path.open("w", encoding="utf-8") as f:
@@ -60,13 +63,13 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
             if sys_prompt:
                 msgs.append({"role": "system", "content": sys_prompt})
             for _ in range(rnd.choice([1, 1, 1, 2, 3])):
-                # two real texts joined, so contents rarely repeat (as in real data)
-                msgs.append(
-                    {"role": "user", "content": f"{rnd.choice(texts)}\n\n{rnd.choice(texts)}"}
-                )
-                msgs.append(
-                    {"role": "assistant", "content": f"{rnd.choice(texts)} {rnd.choice(texts)}"}
-                )
+                if repeated:
+                    user, reply = rnd.choice(texts), rnd.choice(texts)
+                else:  # two real texts joined, so contents rarely repeat
+                    user = f"{rnd.choice(texts)}\n\n{rnd.choice(texts)}"
+                    reply = f"{rnd.choice(texts)} {rnd.choice(texts)}"
+                msgs.append({"role": "user", "content": user})
+                msgs.append({"role": "assistant", "content": reply})
             f.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
 
 
@@ -165,6 +168,7 @@ def main() -> None:
     ap.add_argument("--model", default="gpt-4o-mini")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--scale", default="", help="comma-separated sizes: curate only, memory growth")
+    ap.add_argument("--repeated", action="store_true", help="contents repeat (see generate)")
     args = ap.parse_args()
     from curate.tokens import model_spec
 
@@ -172,7 +176,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.jsonl"
         t = time.perf_counter()
-        generate(path, args.n)
+        generate(path, args.n, repeated=args.repeated)
         size_mb = path.stat().st_size / 1e6
         print(
             f"generated {args.n:,} examples ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f}s; "
