@@ -1,8 +1,8 @@
 """Benchmark: `curate validate` against the OpenAI cookbook's approach, same file, same run.
 
-Baseline ("cookbook"): json.loads of every line into a list, the cookbook's format-error
-loop, then len(encoding.encode(value)) for every value of every message (its
-num_tokens_from_messages / num_assistant_tokens_from_messages), exactly as the notebook.
+Baseline ("cookbook"): the notebook's own code as transcribed in tests/reference/cookbook.py:
+json.loads of every line into a list, its format-error loop, then len(encoding.encode(value))
+for every value of every message and its statistics.
 Both run in fresh subprocesses so peak memory (max RSS, workers included) is measured
 separately. Counts must agree, or the benchmark fails.
 
@@ -73,64 +73,23 @@ def generate(path: Path, n: int, seed: int = 0, repeated: bool = False) -> None:
             f.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
 
 
+# The baseline is the notebook's own code, transcribed once in tests/reference/cookbook.py
+# (the parity tests use the same module): load every line, the format-error loop, then the
+# per-message token counts and the statistics.
 COOKBOOK = r"""
 import json, sys, time, resource
-from collections import defaultdict
-import numpy as np
+sys.path.insert(0, sys.argv[3])
 from curate.tokens import install_rank_files
-install_rank_files()  # the rank files only; the counting below is tiktoken + the notebook
-import tiktoken
+install_rank_files()  # the rank files only; the counting is tiktoken + the notebook
+from tests.reference import cookbook
 t0 = time.perf_counter()
-encoding = tiktoken.get_encoding(sys.argv[2])
-with open(sys.argv[1], "r", encoding="utf-8") as f:
-    dataset = [json.loads(line) for line in f]
-format_errors = defaultdict(int)
-for ex in dataset:
-    if not isinstance(ex, dict):
-        format_errors["data_type"] += 1; continue
-    messages = ex.get("messages", None)
-    if not messages:
-        format_errors["missing_messages_list"] += 1; continue
-    for message in messages:
-        if "role" not in message or "content" not in message:
-            format_errors["message_missing_key"] += 1
-        if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
-            format_errors["message_unrecognized_key"] += 1
-        if message.get("role", None) not in ("system", "user", "assistant", "function"):
-            format_errors["unrecognized_role"] += 1
-        content = message.get("content", None)
-        function_call = message.get("function_call", None)
-        if (not content and not function_call) or not isinstance(content, str):
-            format_errors["missing_content"] += 1
-    if not any(message.get("role", None) == "assistant" for message in messages):
-        format_errors["example_missing_assistant_message"] += 1
-def num_tokens_from_messages(messages, tokens_per_message=3, tokens_per_name=1):
-    num_tokens = 0
-    for message in messages:
-        num_tokens += tokens_per_message
-        for key, value in message.items():
-            num_tokens += len(encoding.encode(value))
-            if key == "name":
-                num_tokens += tokens_per_name
-    num_tokens += 3
-    return num_tokens
-def num_assistant_tokens_from_messages(messages):
-    num_tokens = 0
-    for message in messages:
-        if message["role"] == "assistant":
-            num_tokens += len(encoding.encode(message["content"]))
-    return num_tokens
-convo_lens = []; assistant_lens = []; n_missing_system = 0
-for ex in dataset:
-    messages = ex["messages"]
-    if not any(m["role"] == "system" for m in messages):
-        n_missing_system += 1
-    convo_lens.append(num_tokens_from_messages(messages))
-    assistant_lens.append(num_assistant_tokens_from_messages(messages))
+dataset = cookbook.load(sys.argv[1])
+errors = cookbook.format_errors(dataset)
+st = cookbook.stats(dataset, sys.argv[2], 1 << 62)
 elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "n": len(dataset), "total": sum(convo_lens),
-                  "assistant": sum(assistant_lens), "n_missing_system": n_missing_system,
-                  "errors": dict(format_errors),
+print(json.dumps({"seconds": elapsed, "n": len(dataset), "total": sum(st["convo_lens"]),
+                  "assistant": sum(st["assistant_lens"]),
+                  "n_missing_system": st["n_missing_system"], "errors": errors,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -182,7 +141,7 @@ def main() -> None:
             f"generated {args.n:,} examples ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f}s; "
             f"{os.cpu_count()} cores; model {args.model} ({enc})"
         )
-        base = run(COOKBOOK, str(path), enc)
+        base = run(COOKBOOK, str(path), enc, str(ROOT))
         ours = run(CURATE, str(path), args.model, str(args.workers))
         agree = (base["n"], base["total"], base["assistant"], base["n_missing_system"]) == (
             ours["n"],

@@ -119,4 +119,5 @@ def stats(dataset: list[Any], encoding_name: str, max_tokens: int) -> dict[str, 
         "epochs": n_epochs,
         "estimated_training_tokens": n_epochs * n_billing_tokens_in_dataset,
         "convo_lens": convo_lens,
+        "assistant_lens": assistant_message_lens,
     }
