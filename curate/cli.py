@@ -23,7 +23,14 @@ from rich.table import Table
 
 import curate
 from curate.config import load_config
-from curate.console import console, err_console, print_error, print_json, progress_bar
+from curate.console import (
+    console,
+    err_console,
+    print_error,
+    print_json,
+    print_wide,
+    progress_bar,
+)
 from curate.records import CurateError, Finding, Location, Severity
 
 app = typer.Typer(
@@ -279,6 +286,8 @@ def print_compact(report: Any) -> None:
 def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> None:
     """Human output: a summary table, then findings grouped by code with file:line."""
     table = Table(title=None, show_edge=False, header_style="bold")
+    rows = report.files + ([report.total] if len(report.files) > 1 else [])
+    longest = max((len(rep.file) for rep in rows), default=4)
     for col in (
         "file",
         "examples",
@@ -289,8 +298,11 @@ def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> No
         "epochs",
         "est. cost",
     ):
-        table.add_column(col, justify="left" if col == "file" else "right")
-    rows = report.files + ([report.total] if len(report.files) > 1 else [])
+        if col == "file":
+            # Paths are never cut with an ellipsis: a user must be able to find the file.
+            table.add_column(col, justify="left", overflow="fold", min_width=min(longest, 60))
+        else:
+            table.add_column(col, justify="right", no_wrap=True)
     for rep in rows:
         b = report.billing(rep)
         table.add_row(
@@ -303,7 +315,7 @@ def print_report(report: Any, *, verbose: bool = False, per_code: int = 5) -> No
             str(b["epochs"]),
             f"${b['estimated_cost_usd']:,.2f}",
         )
-    console.print(table)
+    print_wide(table, needed=longest + 80)
     t = report.total
     console.print(
         f"model {report.model.name} ({report.model.encoding}), max {report.max_tokens:,} tokens "

@@ -20,6 +20,18 @@ console = Console(width=120 if _plain else None, soft_wrap=False, highlight=Fals
 err_console = Console(stderr=True, width=120 if not sys.stderr.isatty() else None, highlight=False)
 
 
+def print_wide(renderable: Any, *, needed: int) -> None:
+    """Print a table on stdout; in pipes the width grows to ``needed`` so nothing is cut.
+
+    A terminal keeps its own width (columns fold instead); a pipe or CI log has no width,
+    so a long path would otherwise be shortened with an ellipsis.
+    """
+    if _plain and needed > (console.width or 0):
+        Console(width=needed, soft_wrap=False, highlight=False, file=console.file).print(renderable)
+    else:
+        console.print(renderable)
+
+
 def interactive() -> bool:
     """True when a progress bar may be drawn: stderr is a terminal and not in CI."""
     return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"

@@ -26,6 +26,19 @@ def test_clean_file_exits_0_with_summary(
     assert "model gpt-4o-mini (o200k_base), max 65,536 tokens per example" in out
 
 
+def test_long_paths_are_printed_whole_in_pipes(
+    capsys: pytest.CaptureFixture[str], fixtures: Path, tmp_path: Path
+) -> None:
+    # CI clones into deep folders; the summary table used to cut the path with an ellipsis.
+    deep = tmp_path.joinpath(*(["a-rather-long-folder-name"] * 4), "openai")
+    deep.mkdir(parents=True)
+    target = deep / "good.jsonl"
+    target.write_bytes((fixtures / "openai/good.jsonl").read_bytes())
+    code, out, _ = run(capsys, "validate", str(target))
+    assert code == 0
+    assert str(target) in out
+
+
 def test_findings_exit_1_grouped_by_code(
     capsys: pytest.CaptureFixture[str], fixtures: Path
 ) -> None:
