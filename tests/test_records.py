@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from curate.records import Example, Finding, Location, Rejected, Severity, content_id
 
 
@@ -58,3 +60,74 @@ def test_finding_and_rejected_serialise() -> None:
     assert f.format_line() == "t.jsonl:4: error too_long (message 1): 5000 tokens Fix: shorten it"
     r = Rejected(Location("a.csv", 3, format="csv"), "missing_column", "no prompt", {"x": 1})
     assert r.to_dict()["source"] == {"file": "a.csv", "line": 3, "format": "csv"}
+
+
+def _reference_content_id(record: object) -> str:
+    """content_id as first written (normalise every string, then serialise): the fast
+    path must give byte-identical ids."""
+    import hashlib
+    import json
+
+    from curate.records import PROVENANCE_KEYS, _normalise
+
+    if isinstance(record, dict):
+        record = {k: v for k, v in record.items() if k not in PROVENANCE_KEYS}
+    blob = json.dumps(
+        _normalise(record), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+    return hashlib.blake2b(blob, digest_size=10).hexdigest()
+
+
+def test_content_id_is_pinned_and_equals_the_normalise_first_form() -> None:
+    import itertools
+    import json
+
+    # ids are stable across versions: this one was computed by the first implementation
+    ex = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    assert content_id(ex) == _reference_content_id(ex) == "b07345541460bbd3c885"
+    pinned = content_id({"messages": [{"role": "user", "content": "caf\u00e9"}]})
+    assert pinned == "52dabf061b10c8f25abc"
+    assert pinned == _reference_content_id(
+        {"messages": [{"role": "user", "content": "cafe\u0301"}]}
+    )
+    # pieces that compose, reorder or sit next to JSON escapes (an escape ends in a letter
+    # that could take a combining mark), non-NFC keys (never normalised), Hangul jamo
+    pieces = [
+        "a",
+        "e\u0301",
+        "\u0301",
+        "\n",
+        "\t",
+        '"',
+        "\\",
+        "\x01",
+        "\u1100",
+        "\u1161",
+        "\u0323\u0302",
+        "\u0302\u0323",
+        "n",
+        "\u212b",
+        "\u00e9",
+        "\U0001f600",
+        "\u2028",
+    ]
+    for a, b in itertools.product(pieces, repeat=2):
+        for rec in (
+            {"messages": [{"role": "user", "content": a + b}]},
+            {a + b: [a, {b: a}], "n": 1.5, "t": True, "z": None},
+            [a, b, a + b],
+            a + b,
+        ):
+            assert content_id(rec) == _reference_content_id(rec), (a, b, rec)
+    # deep records go the recursive way and still fail the way ingest expects
+    deep = {
+        "messages": [{"role": "user", "content": "x", "extra": json.loads("[" * 600 + "]" * 600)}]
+    }
+    with pytest.raises(RecursionError):
+        content_id(deep)
+    mid = {"x": json.loads("[" * 150 + "]" * 150)}
+    assert content_id(mid) == _reference_content_id(mid)
+    tup = {"messages": ("cafe\u0301", "x")}  # tuples are not normalised, only serialised
+    assert content_id(tup) == _reference_content_id(tup)
+    with pytest.raises(TypeError):
+        content_id({"messages": {1, 2}})
