@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from curate.records import CurateError
 from curate.tokens import (
@@ -105,3 +107,44 @@ def test_counter_memo_gives_same_counts() -> None:
 )
 def test_default_epochs(n: int, epochs: int) -> None:
     assert default_epochs(n) == epochs
+
+
+# The chunked counter (Counter on o200k_base / cl100k_base) sums the counts of space-led
+# chunks; these compare it with tiktoken's own count on text built to stress the split:
+# every kind of Unicode whitespace before and after spaces, marks, digits, contractions,
+# CJK without spaces, punctuation runs, special-token strings.
+_ALPHABET = (
+    "aAzZéÉßıİ  \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2003\u2028\u202f\u3000"
+    "0123456789²½'’\".,;:!?-_/\\()[]{}<>@#$%^&*=+~`|"
+    "\u0301\u0308日本語中文한국어\u0627\u0644\u05d0🙂👍🏽\u200b\u200d"
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(alphabet=_ALPHABET, max_size=60), min_size=1, max_size=8))
+def test_chunked_counter_equals_tiktoken(texts: list[str]) -> None:
+    for name in ("o200k_base", "cl100k_base"):
+        c = Counter(name, memo_size=0)
+        expected = [len(c.enc.encode_ordinary(t)) for t in texts]
+        assert c.count_many(texts) == expected
+        assert c.count_many(texts) == expected  # warm memo: same counts
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_chunked_counter_on_words_with_every_whitespace(name: str) -> None:
+    words = ["Hello", "world", "don't", "I'm", "123456", "x²", "日本語", "<|endoftext|>", ""]
+    spaces = [" ", "  ", "\n ", " \n", "\t ", "\xa0 ", " \xa0", "\u3000 ", "\r\n "]
+    texts = [a + s + b for a in words for s in spaces for b in words]
+    texts += [" " + t for t in texts] + [t + " " for t in texts]
+    c = Counter(name, memo_size=0)
+    assert c.count_many(texts) == [len(c.enc.encode_ordinary(t)) for t in texts]
+
+
+def test_chunked_counter_on_real_text(samples: Path) -> None:
+    import json
+
+    texts: list[str] = []
+    for r in json.loads((samples / "alpaca_en_demo.json").read_text(encoding="utf-8"))[:300]:
+        texts += [str(v) for v in r.values() if v]
+    c = Counter("o200k_base", memo_size=0)
+    assert c.count_many(texts) == [len(c.enc.encode_ordinary(t)) for t in texts]
