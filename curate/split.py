@@ -154,6 +154,48 @@ def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def norm_turns(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """A record's normalised ``(role, text)`` turns (NFKC, case-folded, whitespace
+    collapsed): :func:`curate.dedup.text.scope_turns` with the ``conversation`` scope,
+    with a fast path for plain ``{role, content}`` messages.
+
+    Example:
+        >>> norm_turns({"messages": [{"role": "user", "content": " Hi  THERE"}]})
+        [('user', 'hi there')]
+    """
+    msgs = data.get("messages")
+    turns: list[tuple[str, str]] = []
+    if isinstance(msgs, list):
+        for m in msgs:
+            c = m.get("content")
+            if type(c) is not str or (len(m) > 2 and ("tool_calls" in m or "function_call" in m)):
+                break
+            turns.append((m.get("role"), _norm(c)))
+        else:
+            return turns
+    from curate.dedup.text import scope_turns
+
+    return scope_turns(data, "conversation")
+
+
+def turn_keys(turns: list[tuple[str, str]]) -> tuple[int, int]:
+    """``(exact, prompt)`` 64-bit keys of normalised turns (see :func:`content_keys`)."""
+    exact = hashlib.blake2b(digest_size=8)
+    prompt = hashlib.blake2b(digest_size=8)
+    has_prompt = False
+    for role, text in turns:
+        piece = f"{role}\x1f{text}\x1e".encode("utf-8", "surrogatepass")
+        exact.update(piece)
+        if role in PROMPT_ROLES:
+            prompt.update(piece)
+            has_prompt = True
+    # no system or user turn: no prompt to share (0 = no key), not one giant group
+    return (
+        int.from_bytes(exact.digest(), "little") or 1,
+        (int.from_bytes(prompt.digest(), "little") or 1) if has_prompt else 0,
+    )
+
+
 def content_keys(data: dict[str, Any]) -> tuple[int, int]:
     """``(exact, prompt)`` 64-bit keys of a record's normalised turns (NFKC, case-folded,
     whitespace collapsed, as :mod:`curate.dedup` normalises): equal exact keys mean
@@ -170,34 +212,7 @@ def content_keys(data: dict[str, Any]) -> tuple[int, int]:
         >>> ka[0] == kb[0], ka[1] == kb[1]
         (False, True)
     """
-    msgs = data.get("messages")
-    turns: list[tuple[str, str]] = []
-    simple = isinstance(msgs, list)
-    if isinstance(msgs, list):
-        for m in msgs:
-            c = m.get("content")
-            if type(c) is not str or (len(m) > 2 and ("tool_calls" in m or "function_call" in m)):
-                simple = False
-                break
-            turns.append((m.get("role"), _norm(c)))
-    if not simple:
-        from curate.dedup.text import scope_turns
-
-        turns = scope_turns(data, "conversation")
-    exact = hashlib.blake2b(digest_size=8)
-    prompt = hashlib.blake2b(digest_size=8)
-    has_prompt = False
-    for role, text in turns:
-        piece = f"{role}\x1f{text}\x1e".encode("utf-8", "surrogatepass")
-        exact.update(piece)
-        if role in PROMPT_ROLES:
-            prompt.update(piece)
-            has_prompt = True
-    # no system or user turn: no prompt to share (0 = no key), not one giant group
-    return (
-        int.from_bytes(exact.digest(), "little") or 1,
-        (int.from_bytes(prompt.digest(), "little") or 1) if has_prompt else 0,
-    )
+    return turn_keys(norm_turns(data))
 
 
 def field_value(data: Any, path: str) -> str:
@@ -261,8 +276,8 @@ class ScanResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     #: optional fields some record uses (they shape the hf export's schema)
     fields: set[str] = field(default_factory=set)
-    #: curate.dedup.Features of the accepted records (near-duplicate grouping)
-    near_features: Any = None
+    #: curate.dedup.group.Sketch of the accepted records (near-duplicate grouping)
+    near_sketch: Any = None
 
 
 _COUNTERS: dict[str, Any] = {}
@@ -294,6 +309,7 @@ def scan_batch(task: ScanTask) -> ScanResult:
     """Scan one batch of raw lines (pure: same task, same result)."""
     out = ScanResult()
     kept: list[dict[str, Any]] = []
+    turns: list[list[tuple[str, str]]] = []
     lossless = task.format == "openai" or (task.format == "trl" and task.trl_shape == "messages")
     for line, raw in task.lines:
         out.n_lines += 1
@@ -312,7 +328,10 @@ def scan_batch(task: ScanTask) -> ScanResult:
         except ExportError as e:
             out.rejects.append(reject_row(parsed, e.reason, str(e), raw))
             continue
-        exact, prompt = content_keys(data)
+        t = norm_turns(data)
+        exact, prompt = turn_keys(t)
+        if task.near_params is not None:
+            turns.append(t)
         given = data.get("id")
         out.line.append(line)
         # the given id, else the normalised content: both stay the same across runs
@@ -331,9 +350,9 @@ def scan_batch(task: ScanTask) -> ScanResult:
                 out.fields.update(k for k in ("name", "tool_calls", "tool_call_id") if m.get(k))
         kept.append({"messages": msgs, "tools": tools, "data": data})
     if task.near_params is not None:
-        from curate.dedup import featurize
+        from curate.dedup.group import sketch
 
-        out.near_features = featurize([k["data"] for k in kept], task.near_params)
+        out.near_sketch = sketch(turns, task.near_params)
     if kept:
         out.tokens.extend(
             count_totals([(k["messages"], k["tools"]) for k in kept], _counter(task.encoding))
@@ -391,14 +410,17 @@ def count_totals(items: list[tuple[list[Any], Any]], counter: Any) -> list[int]:
 # -- grouping and assignment (pure numpy) ----------------------------------------------------
 
 
-def group_labels(n: int, keys: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
-    """Connected components of examples linked by equal non-zero keys.
+def group_labels(
+    n: int, keys: Sequence[np.ndarray], edges: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """Connected components of examples linked by equal non-zero keys (and by the
+    ``(m, 2)`` example pairs in ``edges``, such as near-duplicate links).
 
     Returns ``(labels, n_groups)`` with labels in ``0..n_groups-1``.
     """
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
-    if not keys:
+    if not keys and (edges is None or not len(edges)):
         return np.arange(n, dtype=np.int64), n
     try:
         from scipy.sparse import coo_matrix
@@ -415,8 +437,11 @@ def group_labels(n: int, keys: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
         rows.append(idx)
         cols.append(offset + inv.astype(np.int64))
         offset += len(uniq)
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
+    if edges is not None and len(edges):
+        rows.append(edges[:, 0].astype(np.int64))
+        cols.append(edges[:, 1].astype(np.int64))
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset)).tocsr()
     _, comp = connected_components(graph, directed=False)
     _, labels = np.unique(comp[:n], return_inverse=True)
@@ -597,9 +622,9 @@ class Scan:
     strata: np.ndarray | None
     strata_names: list[str]
     fields: set[str]
-    #: per accepted example, its near-duplicate cluster's representative (row index), or
-    #: None when near-duplicates were not grouped
-    near_rep: np.ndarray | None = None
+    #: the near-duplicate sketches of the accepted examples (a
+    #: curate.dedup.group.NearGrouper), or None when near-duplicates are not grouped
+    near: Any = None
 
 
 def scan_file(
@@ -620,7 +645,7 @@ def scan_file(
     n_rejected = 0
     codes = array("i")
     names: dict[str, int] = {}
-    near_params, index = _near_index(options)
+    near_params, grouper = _near_grouper(options)
     tasks = (
         ScanTask(path, b, options.format, options.trl_shape, encoding, strat_field, near_params)
         for b in _batches(path)
@@ -632,8 +657,8 @@ def scan_file(
             getattr(acc, name).extend(getattr(res, name))
         codes.extend(names.setdefault(v, len(names)) for v in res.strata)
         acc.fields |= res.fields
-        if index is not None and res.near_features is not None:
-            index.add(res.near_features)
+        if grouper is not None and res.near_sketch is not None:
+            grouper.add(res.near_sketch)
         for r in res.rejects:
             reject(r)
             n_rejected += 1
@@ -654,7 +679,7 @@ def scan_file(
         strata=np.frombuffer(codes, dtype=np.int32).astype(np.int64) if strat_field else None,
         strata_names=list(names),
         fields=acc.fields,
-        near_rep=_near_reps(index),
+        near=grouper,
     )
 
 
@@ -750,25 +775,47 @@ def export_batch(task: ExportTask) -> ExportResult:
 # -- the driver --------------------------------------------------------------------------------
 
 
-def _near_index(options: SplitOptions) -> tuple[Any, Any]:
-    """``(Params, DuplicateIndex)`` from :mod:`curate.dedup` when near-duplicates are
+def _near_grouper(options: SplitOptions) -> tuple[Any, Any]:
+    """``(Params, NearGrouper)`` from :mod:`curate.dedup` when near-duplicates are
     grouped, else ``(None, None)``."""
     if not options.near or options.group_by not in ("both", "cluster"):
         return None, None
-    try:
-        from curate.dedup import DuplicateIndex, Params
-    except ImportError:  # pragma: no cover - dedup is part of curate
-        return None, None
+    from curate.dedup import Params
+    from curate.dedup.group import NearGrouper
+
     params = Params(threshold=options.near_threshold, seed=options.seed)
-    return params, DuplicateIndex(params)
+    return params, NearGrouper(params)
 
 
-def _near_reps(index: Any) -> np.ndarray | None:
-    if index is None:
-        return None
-    if index.n == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.asarray(index.solve().rep, dtype=np.int64)
+def near_edges(scan: Scan, idx: np.ndarray) -> np.ndarray:
+    """Near-duplicate links between the examples ``idx`` (rows of ``scan``), as pairs of
+    positions in ``idx``. Only the first copy of each exact duplicate takes part (the
+    others join its group through their exact key)."""
+    keep = np.zeros(len(scan.line), dtype=bool)
+    keep[idx] = True
+    _, first = np.unique(scan.cluster_hash[idx], return_index=True)
+    valid = np.zeros(len(scan.line), dtype=bool)
+    valid[idx[first]] = True
+    pairs = scan.near.pairs(valid & keep)
+    pos = np.full(len(scan.line), -1, dtype=np.int64)
+    pos[idx] = np.arange(len(idx))
+    return pos[pairs]
+
+
+def near_note(options: SplitOptions) -> str:
+    """How the manifest says near-duplicates were grouped."""
+    from curate.dedup import Params
+    from curate.dedup.group import BITS, margin
+
+    p = Params(threshold=options.near_threshold, seed=options.seed)
+    m = margin(p.threshold, p.num_perm)
+    return (
+        f"grouped (curate.dedup MinHash LSH over word {p.shingle}-grams, {p.num_perm} "
+        f"permutations; a pair is linked when its Jaccard estimated from {BITS}-bit "
+        f"signatures is >= {p.threshold - m:.3f}, i.e. --near-threshold {p.threshold} "
+        f"minus a {m:.3f} margin for the estimate's error; no shingles are kept, so "
+        "groups can be a little looser than curate dedup's exact-Jaccard clusters)"
+    )
 
 
 def write_split(
@@ -814,21 +861,7 @@ def write_split(
             idx = np.flatnonzero(keep)
             n = len(idx)
             n_eval = eval_target(options, n)
-            keys: list[np.ndarray] = []
-            near_note = "not grouped (--group-by excludes clusters)"
-            if options.group_by in ("both", "cluster"):
-                keys.append(scan.cluster_hash[idx])
-                if scan.near_rep is not None:
-                    # representative row + 1: a non-zero key shared by the cluster
-                    keys.append(scan.near_rep[idx].astype(np.uint64) + np.uint64(1))
-                    near_note = (
-                        f"grouped (curate.dedup MinHash, Jaccard >= {options.near_threshold})"
-                    )
-                else:
-                    near_note = "not grouped (near=false)"
-            if options.group_by in ("both", "prompt"):
-                keys.append(scan.prompt_hash[idx])
-            labels, n_groups = group_labels(n, keys)
+            labels, n_groups, note = _group(scan, idx, options)
             strata_codes, strata_names = _strata(scan, idx, options)
             is_eval = assign_eval(
                 labels,
@@ -902,7 +935,7 @@ def write_split(
         },
         "groups": {
             "by": options.group_by,
-            "near_duplicates": near_note,
+            "near_duplicates": note,
             "total": n_groups,
             "train": len(train_labels),
             "eval": len(eval_labels),
@@ -926,6 +959,25 @@ def write_split(
     )
     write_json(outdir / "manifest.json", manifest)
     return manifest
+
+
+def _group(scan: Scan, idx: np.ndarray, options: SplitOptions) -> tuple[np.ndarray, int, str]:
+    """Group labels of the examples ``idx``, their count and the manifest's note on
+    near-duplicates."""
+    keys: list[np.ndarray] = []
+    edges = None
+    note = "not grouped (--group-by excludes clusters)"
+    if options.group_by in ("both", "cluster"):
+        keys.append(scan.cluster_hash[idx])
+        if scan.near is not None:
+            edges = near_edges(scan, idx)
+            note = near_note(options)
+        else:
+            note = "not grouped (near=false)"
+    if options.group_by in ("both", "prompt"):
+        keys.append(scan.prompt_hash[idx])
+    labels, n_groups = group_labels(len(idx), keys, edges)
+    return labels, n_groups, note
 
 
 def _check_sides(is_eval: np.ndarray, labels: np.ndarray, n_groups: int, n_eval: int) -> None:

@@ -1,0 +1,266 @@
+"""Near-duplicate *grouping* in bounded memory (what ``curate split`` keeps together).
+
+``curate dedup`` removes documents, so it verifies every LSH candidate pair by the exact
+Jaccard of the stored shingle sets (:meth:`curate.dedup.DuplicateIndex.solve`); those
+shingles grow with every document's length. Grouping for a split only has to keep
+near-duplicates on one side, where a slightly looser grouping merely makes a group
+bigger (never a leak). So this module keeps a fixed-size sketch per document and never
+keeps shingles:
+
+- :func:`sketch` (pure, in worker processes) turns a batch of normalised turn lists into
+  a :class:`Sketch`: the low ``bits`` bits of each of the ``num_perm`` MinHash values
+  (b-bit minwise hashing, Li and König 2010: 128 bytes a document at 8 bits instead of
+  512), and the keys that find a conversation contained in another one (as
+  :mod:`curate.dedup.core` does).
+- :class:`NearGrouper` collects sketches and :meth:`NearGrouper.pairs` returns the linked
+  pairs: LSH banding (the same bands as ``curate dedup``), then each candidate pair's
+  Jaccard *estimated* from the signatures (corrected for b-bit collisions) must reach
+  ``threshold - margin``. The margin (default :data:`MARGIN`, 2.5 standard deviations of
+  the estimate at the threshold: 0.088 at 0.8 and 128 permutations) makes a true pair at
+  the threshold fail the estimate with probability under 1%, at the price of also
+  linking some pairs a little under the threshold.
+
+The same band collisions as 32-bit signatures are found (equal 32-bit values have equal
+low bits), so every candidate ``curate dedup`` considers is considered here too.
+
+Example:
+    >>> turns = [[("user", "tell me a story about a cat"), ("assistant", "once upon a time")],
+    ...          [("user", "tell me a story about a cat"), ("assistant", "once upon a time!")],
+    ...          [("user", "what is two plus two"), ("assistant", "four")]]
+    >>> g = NearGrouper(Params())
+    >>> g.add(sketch(turns, g.params))
+    >>> g.pairs().tolist()
+    [[0, 1]]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from curate.dedup.core import MAX_WINDOW_TURNS, Params, _hasher, _seq_key, _turn_hash
+from curate.dedup.lsh import MAX_GROUP_PAIRS, _triu, lsh_params
+from curate.dedup.minhash import shingle_batch
+
+#: bits kept of each MinHash value (8, 16 or 32)
+BITS = 8
+#: how far under the threshold the estimated Jaccard may be, in standard deviations of
+#: the estimate of a pair exactly at the threshold
+MARGIN_SD = 2.5
+_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
+_EMPTY_ROLES = ("system", "developer")
+
+
+def margin(threshold: float, num_perm: int, sd: float = MARGIN_SD) -> float:
+    """How far under ``threshold`` an estimated Jaccard still links a pair.
+
+    Example:
+        >>> round(margin(0.8, 128), 3)
+        0.088
+    """
+    return sd * math.sqrt(threshold * (1.0 - threshold) / num_perm)
+
+
+@dataclass(slots=True)
+class Sketch:
+    """Fixed-size features of ``n`` documents (plus containment windows).
+
+    ``sig``: ``(n, num_perm)`` low bits of the MinHash values; ``empty``: no shingles;
+    ``conv``: key of the non-system turn sequence (0 when fewer than 2 turns);
+    ``win_doc`` / ``win_key``: for conversations of 3 to 64 non-system turns, every inner
+    contiguous run of at least 2 turns (the document index and the run's key).
+    """
+
+    sig: np.ndarray
+    empty: np.ndarray
+    conv: np.ndarray
+    win_doc: np.ndarray
+    win_key: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sig)
+
+
+def _u64(keys: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(keys), dtype=np.uint64).copy() if keys else np.zeros(0, np.uint64)
+
+
+def sketch(turns: Sequence[Sequence[tuple[str, str]]], params: Params, bits: int = BITS) -> Sketch:
+    """Pure: the sketches of documents given as normalised ``(role, text)`` turns (the
+    ``conversation`` scope of :func:`curate.dedup.text.scope_turns`: the same text
+    ``curate dedup`` shingles)."""
+    texts = ["\n".join(t for _, t in doc) for doc in turns]
+    sh_flat, sh_len = shingle_batch(texts, params.shingle)
+    full = _hasher(params.num_perm, params.seed).signatures_flat(sh_flat, sh_len)
+    sig = full.astype(_DTYPES[bits]) if bits != 32 else full
+    conv: list[bytes] = []
+    win_doc: list[int] = []
+    win_key: list[bytes] = []
+    zero = b"\0" * 8
+    for i, doc in enumerate(turns):
+        th = [_turn_hash(r, t) for r, t in doc if r not in _EMPTY_ROLES]
+        t = len(th)
+        conv.append(_seq_key(th) if t >= 2 else zero)
+        if 3 <= t <= MAX_WINDOW_TURNS:
+            for a in range(t):
+                for b in range(a + 2, t + 1):
+                    if b - a < t:
+                        win_doc.append(i)
+                        win_key.append(_seq_key(th[a:b]))
+    return Sketch(sig, sh_len == 0, _u64(conv), np.array(win_doc, dtype=np.int64), _u64(win_key))
+
+
+class NearGrouper:
+    """Collects :class:`Sketch` batches in input order; :meth:`pairs` links them.
+
+    Memory per document: ``num_perm * bits / 8`` bytes of signature plus 9 bytes (and
+    8 bytes per containment window of a multi-turn conversation).
+    """
+
+    def __init__(self, params: Params | None = None, bits: int = BITS) -> None:
+        self.params = params or Params()
+        self.bits = bits
+        self._parts: list[Sketch] = []
+        self.n = 0
+
+    def add(self, sk: Sketch) -> None:
+        self._parts.append(sk)
+        self.n += len(sk)
+
+    def _join(self) -> Sketch:
+        parts, self._parts = self._parts, []
+        if len(parts) == 1:
+            joined = parts[0]
+        else:
+            width = self.params.num_perm
+            dtype = _DTYPES[self.bits]
+            sig = np.empty((self.n, width), dtype=dtype)
+            off = 0
+            docs: list[np.ndarray] = []
+            for p in parts:
+                sig[off : off + len(p)] = p.sig
+                docs.append(p.win_doc + off)
+                off += len(p)
+            joined = Sketch(
+                sig,
+                np.concatenate([p.empty for p in parts]) if parts else np.zeros(0, bool),
+                np.concatenate([p.conv for p in parts]) if parts else np.zeros(0, np.uint64),
+                np.concatenate(docs) if docs else np.zeros(0, np.int64),
+                np.concatenate([p.win_key for p in parts]) if parts else np.zeros(0, np.uint64),
+            )
+            del parts, p
+        self._parts = [joined]
+        return joined
+
+    def estimate(self, sig: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        """Estimated Jaccard of each pair: the share of equal signature values, corrected
+        for the chance ``2**-bits`` that two different minima share their low bits."""
+        est = np.empty(len(pairs))
+        step = 1 << 15
+        for s in range(0, len(pairs), step):
+            p = pairs[s : s + step]
+            est[s : s + step] = (sig[p[:, 0]] == sig[p[:, 1]]).mean(axis=1)
+        if self.bits < 32:
+            c = 2.0**-self.bits
+            est = (est - c) / (1.0 - c)
+        return est
+
+    def pairs(self, valid: np.ndarray | None = None, *, sd: float = MARGIN_SD) -> np.ndarray:
+        """Linked pairs ``(i, j)``, ``i < j``, sorted, as an ``(m, 2)`` ``int64`` array:
+        LSH candidates whose estimated Jaccard reaches ``threshold - margin``, and
+        conversations whose turns are a contiguous run of another's. Only documents with
+        ``valid`` set take part (default: all; pass the first copy of each exact
+        duplicate, the others follow it through their exact key)."""
+        sk = self._join()
+        n = len(sk)
+        if valid is None:
+            valid = np.ones(n, dtype=bool)
+        out: list[np.ndarray] = []
+        p = self.params
+        cand = candidates(sk.sig, *lsh_params(p.threshold, p.num_perm), valid & ~sk.empty)
+        if len(cand):
+            est = self.estimate(sk.sig, cand)
+            out.append(cand[est >= p.threshold - margin(p.threshold, p.num_perm, sd) - 1e-12])
+        out.append(_contained(sk, valid))
+        both = np.concatenate(out)
+        if not len(both):
+            return np.zeros((0, 2), dtype=np.int64)
+        code = np.unique(both[:, 0] * n + both[:, 1])
+        return np.stack([code // n, code % n], axis=1)
+
+
+def _contained(sk: Sketch, valid: np.ndarray) -> np.ndarray:
+    """Pairs (a, b): a's whole non-system turn sequence is an inner run of b's turns
+    (a is linked to the first valid document with that sequence, as ``curate dedup``)."""
+    if not len(sk.win_key):
+        return np.zeros((0, 2), dtype=np.int64)
+    has = np.flatnonzero(valid & (sk.conv != 0))
+    keys, first = np.unique(sk.conv[has], return_index=True)
+    first = has[first]
+    ok = valid[sk.win_doc]
+    wk, wd = sk.win_key[ok], sk.win_doc[ok]
+    pos = np.searchsorted(keys, wk)
+    pos = np.minimum(pos, max(len(keys) - 1, 0))
+    hit = (keys[pos] == wk) if len(keys) else np.zeros(len(wk), bool)
+    a, b = first[pos[hit]], wd[hit]
+    a, b = a[a != b], b[a != b]
+    return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
+
+
+def _band_keys(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
+    cols = sig[:, band * rows : (band + 1) * rows]
+    if cols.dtype.itemsize * rows <= 8:  # pack the values: the key is exact
+        key = np.zeros(len(sig), dtype=np.uint64)
+        shift = 8 * cols.dtype.itemsize
+        for c in range(rows):
+            key |= cols[:, c].astype(np.uint64) << np.uint64(shift * c)
+        return key
+    key = np.full(len(sig), np.uint64(band * 0x9E3779B97F4A7C15 % 2**64), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in range(rows):
+            key = (key ^ cols[:, c].astype(np.uint64)) * np.uint64(0x100000001B3)
+            key ^= key >> np.uint64(29)
+    return key
+
+
+def candidates(sig: np.ndarray, bands: int, rows: int, valid: np.ndarray) -> np.ndarray:
+    """Unique pairs ``i < j`` of ``valid`` documents equal on all ``rows`` values of at
+    least one band (as :func:`curate.dedup.lsh.candidates`: all pairs of a bucket of up to
+    :data:`~curate.dedup.lsh.MAX_GROUP_PAIRS` documents, else a chain and a star)."""
+    n = len(sig)
+    ids = np.flatnonzero(valid)
+    if len(ids) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    parts: list[np.ndarray] = []
+    for band in range(bands):
+        keys = _band_keys(sig, band, rows)
+        if len(ids) < n:
+            keys = keys[ids]
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        same = sk[1:] == sk[:-1]
+        if not same.any():
+            continue
+        parts.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
+        starts = np.flatnonzero(np.concatenate(([True], ~same)))
+        sizes = np.diff(np.concatenate((starts, [len(sk)])))
+        big = sizes > 2
+        for s, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
+            members = order[s : s + size]
+            if size <= MAX_GROUP_PAIRS:
+                ii, jj = _triu(size)
+                parts.append(np.stack([members[ii], members[jj]], axis=1))
+            else:
+                parts.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
+    if not parts:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = ids[np.concatenate(parts)]
+    pairs.sort(axis=1)
+    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([code // n, code % n], axis=1)
+
+
+__all__ = ["BITS", "MARGIN_SD", "NearGrouper", "Sketch", "candidates", "margin", "sketch"]
