@@ -55,6 +55,39 @@ def _f(code: str, sev: Severity, msg: str, loc: Location, hint: str) -> Finding:
     return Finding(code, sev, msg, loc, hint=hint)
 
 
+_PLAIN_ROLES = ("user", "assistant")
+
+
+def _plain_conversation(messages: list[Any]) -> bool:
+    """True when every message is ``{"role", "content"}`` with a non-blank string content
+    free of special-token strings, roles are an optional leading system message then
+    alternating user/assistant turns, and the last is the assistant's: such a
+    conversation gets no finding from the per-message checks (a property test holds
+    them to that), so they are skipped.
+
+    Example:
+        >>> _plain_conversation([{"role": "user", "content": "hi"},
+        ...                      {"role": "assistant", "content": "hello"}])
+        True
+        >>> _plain_conversation([{"role": "user", "content": "hi"}])
+        False
+    """
+    prev = None
+    for i, m in enumerate(messages):
+        if type(m) is not dict or len(m) != 2 or "role" not in m or "content" not in m:
+            return False
+        role, content = m["role"], m["content"]
+        if type(content) is not str or not content or content.isspace() or "<|" in content:
+            return False
+        if role == "system":
+            if i:
+                return False
+        elif role not in _PLAIN_ROLES or role == prev:
+            return False
+        prev = role
+    return prev == "assistant"
+
+
 @dataclass(frozen=True, slots=True)
 class OpenAIFormat:
     """Cookbook format checks plus OpenAI's current chat format.
@@ -105,6 +138,13 @@ class OpenAIFormat:
             )
             return
         yield from self._top_level(data, loc)
+        if not _plain_conversation(messages):
+            # the common case skips this: it is proved finding-free without it
+            yield from self._messages(data, messages, loc)
+
+    def _messages(
+        self, data: dict[str, Any], messages: list[Any], loc: Location
+    ) -> Iterator[Finding]:
         has_assistant = False
         call_ids: set[str] = set()
         answered: set[str] = set()

@@ -5,10 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curate.io import read_jsonl
 from curate.records import Example, Location, Severity
-from curate.validators.format import OpenAIFormat
+from curate.validators.format import OpenAIFormat, _plain_conversation
 from tests.reference import cookbook
 
 
@@ -245,3 +247,50 @@ def test_preference_records() -> None:
         ("invalid_preference_output", None),
         ("invalid_preference_output", None),
     ]
+
+
+_ROLE = st.sampled_from(["system", "user", "assistant", "tool", "function", "bot", None, 1])
+_CONTENT = st.one_of(
+    st.sampled_from(["hi", "", "  ", "\n", "a <|im_end|> b", "<|x", "ok "]),
+    st.text(max_size=5),
+    st.none(),
+    st.integers(),
+    st.lists(st.just({"type": "text", "text": "x"}), max_size=1),
+)
+_MESSAGE = st.one_of(
+    st.fixed_dictionaries({"role": _ROLE, "content": _CONTENT}),
+    st.fixed_dictionaries(
+        {"role": _ROLE, "content": _CONTENT},
+        optional={"name": st.just("n"), "weight": st.sampled_from([0, 1, 2]), "x": st.just(1)},
+    ),
+    st.sampled_from(["text", None, 3]),
+)
+
+
+@st.composite
+def _near_plain(draw: st.DrawFn) -> list[Any]:
+    """An alternating conversation (often plain), with up to two messages replaced by
+    random ones or edited, so the fast path's boundary is crossed both ways."""
+    n = draw(st.integers(1, 4))
+    msgs: list[Any] = [{"role": "system", "content": "be brief"}] if draw(st.booleans()) else []
+    for _ in range(n):
+        msgs += [{"role": "user", "content": "q?"}, {"role": "assistant", "content": "a."}]
+    for _ in range(draw(st.integers(0, 2))):
+        i = draw(st.integers(0, len(msgs) - 1))
+        msgs[i] = draw(_MESSAGE)
+    if draw(st.booleans()):
+        msgs = msgs[: draw(st.integers(1, len(msgs)))]
+    return msgs
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(st.lists(_MESSAGE, min_size=1, max_size=6), _near_plain()))
+def test_fast_path_only_skips_conversations_with_no_findings(messages: list[Any]) -> None:
+    # check() skips the per-message checks when _plain_conversation() says they would
+    # find nothing; hold it to that on random conversations
+    fmt = OpenAIFormat()
+    full = list(fmt._messages({"messages": messages}, messages, Location("t.jsonl", 1)))
+    if _plain_conversation(messages):
+        assert full == []
+    ex = Example({"messages": messages}, Location("t.jsonl", 1))
+    assert [f.code for f in fmt.check(ex)] == [f.code for f in full]
