@@ -490,6 +490,42 @@ def _suite_columns(suite: dict[str, Any]) -> set[str]:
     }
 
 
+#: kwargs that name the columns an expectation reads
+_COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
+
+
+def _needed_columns(suite: dict[str, Any], have: Sequence[str]) -> list[str] | None:
+    """The table columns ``suite`` reads (in table order, ``has_error`` last when named),
+    so only those go to pandas; ``None`` (all of them) when some expectation does not say
+    (a table-level one such as ``expect_table_row_count_to_be_between``).
+
+    Example:
+        >>> s = {"expectations": [{"type": "expect_column_values_to_be_unique",
+        ...                        "kwargs": {"column": "id"}}]}
+        >>> _needed_columns(s, ["id", "file", "tokens_total"])
+        ['id']
+    """
+    named: set[str] = set()
+    for e in suite.get("expectations", []):
+        kw = e.get("kwargs") if isinstance(e, dict) else None
+        if not isinstance(kw, dict):
+            return None
+        cols: list[Any] = []
+        for key in _COLUMN_KWARGS:
+            v = kw.get(key)
+            if isinstance(v, list):
+                cols.extend(v)
+            elif v is not None:
+                cols.append(v)
+        if not cols:
+            return None
+        named.update(str(c) for c in cols)
+    out = [c for c in have if c in named]
+    if "has_error" in named:
+        out.append("has_error")
+    return out or None
+
+
 def check_table(
     table: pl.DataFrame,
     suite: dict[str, Any],
@@ -518,7 +554,9 @@ def check_table(
         )
     ctx = _context(data_docs)
     gx = ctx.gx
-    df = _with_derived(table).to_pandas()
+    needed = _needed_columns(suite, table.columns) if data_docs is None else None
+    t = _with_derived(table)
+    df = (t if needed is None else t.select(needed)).to_pandas()
     for col in df.columns:
         if df[col].dtype == bool:
             df[col] = df[col].astype("int8")

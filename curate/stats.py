@@ -162,6 +162,121 @@ def example_texts(ex: Example) -> list[str]:
     return out
 
 
+#: the values of an example without ``messages``, from ``n_messages`` to ``script``
+_NO_MESSAGES: tuple[None, ...] = (None,) * 17
+
+
+def row_values(
+    ex: Example,
+    count: Callable[[str], int],
+    *,
+    max_tokens: int,
+    format: str = "jsonl",
+    total: int | None = None,
+) -> tuple[Any, ...]:
+    """The values of ``ex``'s row in :data:`COLUMNS` order, up to ``script`` (without
+    ``codes`` and ``n_errors``, which come from the findings); ``count(text)`` gives a
+    text's token count. ``total`` is the cookbook token count when the caller already has
+    it for these very messages (validate does); then only the per-role contents are
+    counted. One walk over the messages, plain locals (the table is built for every
+    example of a validate run). :func:`example_row` is the same as a dict.
+    """
+    data = ex.data
+    loc = ex.source
+    file = loc.file
+    head = (ex.id, file, loc.line, loc.row, loc.format or format, source_of(data, file))
+    msgs = ex.messages
+    if msgs is None:
+        return head + _NO_MESSAGES
+    ch_sys = ch_user = ch_asst = ch_tool = 0
+    tk_sys = tk_user = tk_asst = tk_tool = 0
+    roles: set[str] = set()
+    tot = TOKENS_PER_REPLY
+    countable = True
+    n_turns = n_tool_calls = 0
+    uses_tools = False
+    script_text: str | None = None
+    for m in msgs:
+        if not isinstance(m, dict):
+            countable = False
+            continue
+        if total is None:
+            tot += TOKENS_PER_MESSAGE
+            for key, v in m.items():
+                if isinstance(v, str):
+                    tot += count(v)
+                elif v is not None:
+                    tot += count(value_text(v))  # type: ignore[arg-type]
+                if key == "name":
+                    tot += TOKENS_PER_NAME
+        role = m.get("role")
+        c = m.get("content")
+        text = c if isinstance(c, str) else content_text(c)
+        if isinstance(role, str):
+            roles.add(role)
+            if role == "user":
+                n_turns += 1
+                if text is not None:
+                    ch_user += len(text)
+                    tk_user += count(text)
+                    if script_text is None and text:
+                        script_text = text
+            elif role == "assistant":
+                if text is not None:
+                    ch_asst += len(text)
+                    tk_asst += count(text)
+                    if script_text is None and text:
+                        script_text = text
+            elif role == "system":
+                if text is not None:
+                    ch_sys += len(text)
+                    tk_sys += count(text)
+            elif role == "tool" or role == "function":
+                uses_tools = True
+                if text is not None:
+                    ch_tool += len(text)
+                    tk_tool += count(text)
+        else:
+            roles.add("?")
+        calls = m.get("tool_calls")
+        if calls:
+            n_tool_calls += len(calls) if isinstance(calls, list) else 1
+            uses_tools = True
+        if m.get("function_call"):
+            n_tool_calls += 1
+            uses_tools = True
+    tools = data.get("tools")
+    if tools:
+        uses_tools = True
+    if total is None and tools is not None:
+        tot += count(value_text(tools))  # type: ignore[arg-type]
+    if countable and msgs:
+        tokens_total: int | None = tot if total is None else total
+        share = tokens_total / max_tokens if max_tokens > 0 else None  # type: ignore[operator]
+    else:
+        tokens_total = share = None
+    return (
+        *head,
+        len(msgs),
+        n_turns,
+        "+".join(sorted(roles)),
+        "system" in roles,
+        ch_sys,
+        ch_user,
+        ch_asst,
+        ch_tool,
+        tk_sys,
+        tk_user,
+        tk_asst,
+        tk_tool,
+        tokens_total,
+        share,
+        uses_tools,
+        n_tool_calls,
+        guess_script(script_text) if script_text else None,
+    )
+
+
 def example_row(
     ex: Example,
     count: Callable[[str], int],
@@ -177,98 +292,9 @@ def example_row(
     3 per message, the tokens of every value, 1 per ``name``, the ``tools`` JSON); it is
     ``None`` when ``messages`` is missing, empty or holds a non-object (as validate).
     """
-    data = ex.data
-    loc = ex.source
-    msgs = ex.messages
-    row: dict[str, Any] = {
-        "id": ex.id,
-        "file": loc.file,
-        "line": loc.line,
-        "row": loc.row,
-        "format": loc.format or format,
-        "source": source_of(data, loc.file),
-        "n_messages": None,
-        "n_turns": None,
-        "roles": None,
-        "has_system": None,
-        "chars_system": None,
-        "chars_user": None,
-        "chars_assistant": None,
-        "chars_tool": None,
-        "tokens_system": None,
-        "tokens_user": None,
-        "tokens_assistant": None,
-        "tokens_tool": None,
-        "tokens_total": None,
-        "context_share": None,
-        "uses_tools": None,
-        "n_tool_calls": None,
-        "script": None,
-        "codes": ",".join(dict.fromkeys(codes)) if codes else "",
-        "n_errors": n_errors,
-    }
-    if msgs is None:
-        return row
-    chars = {"system": 0, "user": 0, "assistant": 0, "tool": 0}
-    toks = {"system": 0, "user": 0, "assistant": 0, "tool": 0}
-    roles: set[str] = set()
-    total = TOKENS_PER_REPLY
-    countable = True
-    n_turns = n_tool_calls = 0
-    uses_tools = False
-    script_text: str | None = None
-    for m in msgs:
-        total += TOKENS_PER_MESSAGE
-        if not isinstance(m, dict):
-            countable = False
-            continue
-        for key, v in m.items():
-            if isinstance(v, str):
-                total += count(v)
-            elif v is not None:
-                total += count(value_text(v))  # type: ignore[arg-type]
-            if key == "name":
-                total += TOKENS_PER_NAME
-        role = m.get("role")
-        roles.add(role if isinstance(role, str) else "?")
-        c = m.get("content")
-        text = c if isinstance(c, str) else content_text(c)
-        if role == "user":
-            n_turns += 1
-        elif role == "tool" or role == "function":
-            uses_tools = True
-            role = "tool"
-        calls = m.get("tool_calls")
-        if calls:
-            n_tool_calls += len(calls) if isinstance(calls, list) else 1
-            uses_tools = True
-        if m.get("function_call"):
-            n_tool_calls += 1
-            uses_tools = True
-        if text is not None and role in chars:
-            chars[role] += len(text)  # type: ignore[index]
-            toks[role] += count(text)  # type: ignore[index]
-            if script_text is None and (role == "user" or role == "assistant") and text:
-                script_text = text
-    tools = data.get("tools") if isinstance(data, dict) else None
-    if tools:
-        uses_tools = True
-    if tools is not None:
-        total += count(value_text(tools))  # type: ignore[arg-type]
-    row["n_messages"] = len(msgs)
-    row["n_turns"] = n_turns
-    row["roles"] = "+".join(sorted(roles))
-    row["has_system"] = "system" in roles
-    row["uses_tools"] = uses_tools
-    row["n_tool_calls"] = n_tool_calls
-    row["script"] = guess_script(script_text) if script_text else None
-    for r in ROLES:
-        row["chars_" + r] = chars[r]
-        row["tokens_" + r] = toks[r]
-    if countable and msgs:
-        row["tokens_total"] = total
-        row["context_share"] = total / max_tokens if max_tokens > 0 else None
-    return row
+    values = row_values(ex, count, max_tokens=max_tokens, format=format)
+    code_text = ",".join(dict.fromkeys(codes)) if codes else ""
+    return dict(zip(COLUMNS, (*values, code_text, n_errors), strict=True))
 
 
 def _check_codes(ex: Example, validators: Sequence[Any]) -> tuple[list[str], int]:

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 from array import array
 from collections import Counter as CountDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -76,8 +77,10 @@ class BatchResult:
     error_lines: list[int] = field(default_factory=list)
     #: per parsed example: (id, line, [feature per corpus validator])
     features: list[tuple[str, int, list[Any]]] = field(default_factory=list)
-    #: per parsed example, with ``task.stats``: a curate.stats row (COLUMNS order)
-    stats_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    #: with ``task.stats``: the curate.stats table of the batch's parsed examples, one
+    #: list per column in COLUMNS order (columns pickle and load into polars faster
+    #: than rows)
+    stats_columns: list[list[Any]] | None = None
 
 
 _COUNTERS: dict[str, Counter] = {}
@@ -94,7 +97,8 @@ def check_batch(task: BatchTask) -> BatchResult:
     """Validate one batch of raw lines. Pure: same task, same result."""
     out = BatchResult()
     countable: list[tuple[Example, list[Any], Any]] = []
-    stats_input: list[tuple[Example, list[Finding]]] = []
+    # with task.stats, per parsed example: [example, codes, n_errors, counted total]
+    stats_input: list[list[Any]] = []
     known: dict[str, int] | None = {} if task.stats else None
     for line, raw in task.lines:
         out.n_bytes += len(raw) + 1
@@ -116,57 +120,72 @@ def check_batch(task: BatchTask) -> BatchResult:
                 has_error = has_error or f.severity is Severity.ERROR
         if has_error:
             out.error_lines.append(line)
-        if task.stats:
-            stats_input.append((ex, out.findings[n_before:]))
         counted = countable_messages(ex.data)
+        item: list[Any] | None = None
+        if task.stats:
+            found = out.findings[n_before:]
+            if found:
+                codes = {f.code for f in found}
+                n_err = sum(f.severity is Severity.ERROR for f in found)
+                item = [ex, codes, n_err, None]
+            else:
+                item = [ex, None, 0, None]
+            stats_input.append(item)
         if counted is not None and all(isinstance(m, dict) for m in counted[0]):
-            countable.append((ex, *counted))
+            # the statistics row reuses the total when it is for these very messages
+            # (a preference record is counted from its input and outputs instead)
+            countable.append((ex, *counted, item))
         if task.corpus_validators:
             out.features.append((ex.id, line, [cv.features(ex) for cv in task.corpus_validators]))
     if countable:
-        counts = count_examples([(m, t) for _, m, t in countable], _counter(task.encoding), known)
+        counts = count_examples(
+            [(m, t) for _, m, t, _ in countable], _counter(task.encoding), known
+        )
         error_set = set(out.error_lines)
-        for (ex, msgs, _), c in zip(countable, counts, strict=True):
+        for (ex, msgs, _, item), c in zip(countable, counts, strict=True):
             line = ex.source.line or 0
             has_system = any(m.get("role") == "system" for m in msgs)
             has_user = any(m.get("role") == "user" for m in msgs)
             out.rows.append((line, len(msgs), c.total, c.assistant, has_system, has_user))
+            if item is not None and msgs is ex.messages:
+                item[3] = c.total
             if c.total > task.max_tokens:
                 out.findings.append(too_long(c.total, ex.source, max_tokens=task.max_tokens))
+                if item is not None:
+                    if item[1] is None:
+                        item[1] = set()
+                    item[1].add("too_long")
+                    item[2] += 1
                 if line not in error_set:
                     out.error_lines.append(line)
     if task.stats:
-        out.stats_rows = _stats_rows(stats_input, out, task, known or {})
+        out.stats_columns = _stats_columns(stats_input, task, known or {})
     return out
 
 
-def _stats_rows(
-    items: list[tuple[Example, list[Finding]]],
-    res: BatchResult,
-    task: BatchTask,
-    known: dict[str, int],
-) -> list[tuple[Any, ...]]:
-    """The curate.stats rows of a batch, reusing the token counts validate just made."""
-    from curate.stats import COLUMNS, example_row
+def _stats_columns(
+    items: list[list[Any]], task: BatchTask, known: dict[str, int]
+) -> list[list[Any]]:
+    """The curate.stats table of a batch as columns, reusing what validate just worked out:
+    the token counts (each text's, and the cookbook total), the finding codes."""
+    from curate.stats import COLUMNS, row_values
 
     counter = _counter(task.encoding)
+    get = known.get
 
     def count(text: str) -> int:
-        n = known.get(text)
+        n = get(text)
         return n if n is not None else counter.count(text)
 
-    too_long = {f.location.line for f in res.findings if f.code == "too_long"}
+    limit = task.max_tokens
     rows = []
-    for ex, found in items:
-        codes = {f.code for f in found}
-        if ex.source.line in too_long:
-            codes.add("too_long")
-        n_err = sum(f.severity is Severity.ERROR for f in found) + ("too_long" in codes)
-        row = example_row(
-            ex, count, max_tokens=task.max_tokens, codes=sorted(codes), n_errors=n_err
-        )
-        rows.append(tuple(row[c] for c in COLUMNS))
-    return rows
+    for ex, codes, n_err, total in items:
+        values = row_values(ex, count, max_tokens=limit, total=total)
+        # a code once per example, sorted (validate's findings come from several checks)
+        rows.append((*values, ",".join(sorted(codes)) if codes else "", n_err))
+    if not rows:
+        return [[] for _ in COLUMNS]
+    return [list(col) for col in zip(*rows, strict=True)]
 
 
 # -- results ----------------------------------------------------------------------------
@@ -461,6 +480,7 @@ def validate_path(
     executor: ProcessPoolExecutor | None = None
     if n_workers > 1 and big:
         _counter(spec.encoding)  # load once; forked workers inherit it
+        _wait_for_imports()
         executor = fork_pool(n_workers)
     total = FileReport("<total>")
     reports: list[FileReport] = []
@@ -478,8 +498,10 @@ def validate_path(
             for res in run_ordered(check_batch, tasks, executor, in_flight=2 * n_workers + 2):
                 seen_lines = True
                 _merge(res, rep, total, max_findings)
-                if res.stats_rows:
-                    frames.append(_frame(res.stats_rows))
+                if res.stats_columns is not None:
+                    if not frames:
+                        _preimport_expectations()  # workers are forked by now
+                    frames.append(_frame(res.stats_columns))
                 for ex_id, line, feats in res.features:
                     ref = ExampleRef(ex_id, Location(path, line), index)
                     index += 1
@@ -505,12 +527,43 @@ def validate_path(
     return ValidationReport(reports, total, spec, limit, epochs, unit_price, stats_frames=frames)
 
 
-def _frame(rows: list[tuple[Any, ...]]) -> Any:
+def _frame(columns: list[list[Any]]) -> Any:
     import polars as pl
 
-    from curate.stats import schema
+    from curate.stats import COLUMNS, schema
 
-    return pl.DataFrame(rows, schema=schema(), orient="row")
+    return pl.DataFrame(dict(zip(COLUMNS, columns, strict=True)), schema=schema())
+
+
+def _preimport_expectations() -> None:
+    """Start importing Great Expectations (about 2 s) in a background thread, when it is
+    installed: a run that builds the statistics table checks a suite on it next, and the
+    import then overlaps the validation pass. Called once the pool's workers exist (a
+    fork while another thread imports could copy a held import lock)."""
+    import importlib.util
+    import threading
+
+    if (
+        "great_expectations" in sys.modules
+        or importlib.util.find_spec("great_expectations") is None
+    ):
+        return
+    from curate.expectations import _preimport_gx
+
+    thread = threading.Thread(target=_preimport_gx, name="curate-gx-import", daemon=True)
+    _IMPORTING.append(thread)
+    thread.start()
+
+
+#: background import threads started by this process (see _preimport_expectations)
+_IMPORTING: list[Any] = []
+
+
+def _wait_for_imports() -> None:
+    """Let a background import finish before forking workers (a fork copies its held
+    module locks into the children); only a second run in the same process waits."""
+    while _IMPORTING:
+        _IMPORTING.pop().join()
 
 
 def sniff_not_jsonl(path: str) -> None:
