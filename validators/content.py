@@ -215,26 +215,50 @@ def mask(value: str, code: str) -> str:
 # -- the validator --------------------------------------------------------------------
 
 
-#: per-string results of the rules that look at one string alone (secrets, PII,
-#: placeholders) for system prompts, which real datasets repeat in every example: each
-#: distinct one is scanned once per process. Bounded: strings over _MEMO_MAX_CHARS are not
-#: kept and the table is emptied when it holds _MEMO_MAX_ENTRIES (at most 8 M characters).
-_MEMO: dict[str, list[list[Hit] | None]] = {}
-_MEMO_MAX_ENTRIES = 256
+#: Per-string results of every rule that looks at one string alone, per process: real
+#: datasets repeat strings (system prompts, tool schemas, templated prompts and replies,
+#: a prompt answered twice in preference data, duplicates), and each distinct one is then
+#: scanned once. The same policy as the token counter's memo (curate.tokens.Counter).
+#: Bounded: strings over _MEMO_MAX_CHARS are not kept, and the table is emptied when it
+#: holds _MEMO_MAX_ENTRIES strings or _MEMO_MAX_TOTAL characters.
+_MEMO: dict[str, list[Any]] = {}
+_MEMO_MAX_ENTRIES = 32_768
 _MEMO_MAX_CHARS = 32_768
+_MEMO_MAX_TOTAL = 8_000_000
+_memo_total = [0]  # characters held by _MEMO
+#: a slot not worked out yet (``None`` is a result: nothing found)
+_TODO: Any = object()
+#: slot indexes: the rules' results for one string
+(
+    _SECRETS,  # list[Hit]
+    _PII,  # list[Hit]
+    _PLACEHOLDERS,  # list[Hit]
+    _CONTROL,  # Hit | None
+    _MOJIBAKE,  # Hit | None
+    _BOILERPLATE,  # (first disclaimer, first not opening with "I")
+    _REFUSAL,  # Hit | None
+    _TRUNCATION,  # list[Hit]
+    _REPETITION,  # Hit | None
+    _ASKS,  # as a prompt: (identity question, short question about "you")
+    _PAIR,  # as a reply: [its prompt, echo?, language mismatch]
+) = range(11)
+_N_SLOTS = 11
 
 
-def _memo(text: str) -> list[list[Hit] | None]:
-    """The cached ``[secrets, pii, placeholders]`` hits of ``text`` (``None``: not computed
-    yet). The find functions are pure and their lists are only read, so a cached list is
-    what a new call would return."""
+def _memo(text: str) -> list[Any]:
+    """The slots of ``text``'s cached results (``_TODO``: not worked out yet). The rule
+    functions are pure and their results are only read, so a cached result is what a new
+    call would return."""
     slot = _MEMO.get(text)
     if slot is None:
-        slot = [None, None, None]
-        if len(text) <= _MEMO_MAX_CHARS:
-            if len(_MEMO) >= _MEMO_MAX_ENTRIES:
+        slot = [_TODO] * _N_SLOTS
+        n = len(text)
+        if n <= _MEMO_MAX_CHARS:
+            if len(_MEMO) >= _MEMO_MAX_ENTRIES or _memo_total[0] + n > _MEMO_MAX_TOTAL:
                 _MEMO.clear()
+                _memo_total[0] = 0
             _MEMO[text] = slot
+            _memo_total[0] += n
     return slot
 
 
@@ -278,12 +302,52 @@ def _texts(data: Any) -> list[TextRef]:
 
 #: the ASCII characters str.isprintable rejects, less tab and newlines
 _ASCII_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
 #: UTF-8 of every character the mojibake gate looks for (text_quality._MOJIBAKE_GATE_RE):
 #: lead bytes C2/C3 (U+0080-U+00FF), Р С в (U+0420, U+0421, U+0432) and U+FFFD. Lead
 #: bytes never occur inside another character's encoding, so a miss here is a miss there.
 _MOJIBAKE_BYTES = (b"\xc2", b"\xc3", b"\xd0\xa0", b"\xd0\xa1", b"\xd0\xb2", b"\xef\xbf\xbd")
-#: bytes.translate tables for the per-example gates (one C pass each, no regex)
+#: bytes.translate table that keeps digits as "0": counting digits without a regex
 _DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
+_NO_HITS: list[Hit] = []  # shared, only read
+
+
+def _example_gates(texts: list[TextRef]) -> tuple[bool, bool, bool, bool, bool]:
+    """Necessary conditions, on all of an example's strings at once, for each per-string
+    rule to find anything in any one of them: ``(secrets, pii, placeholders, control
+    characters, mojibake)``. Strings are joined with a newline, which no rule's match
+    needs, so a ``False`` holds for every string (and may be cached for it). One join, one
+    encode and a few C-speed scans, instead of each rule's own gates on each string."""
+    joined = "\n".join([t[3] for t in texts])
+    raw = joined.encode("utf-8", "surrogatepass")
+    ascii_only = len(raw) == len(joined)
+    return (
+        _LONG_RUN in raw.translate(_TOKEN_TABLE)
+        or "PRIVATE KEY" in joined
+        or "PuTTY" in joined
+        or ("://" in joined and "@" in joined),  # a short password in a URL
+        "@" in joined or raw.translate(_DIGIT_TABLE).count(b"0") >= 4,
+        "{" in joined or "<" in joined or "[" in joined,
+        # ASCII: one pass over the bytes; else str.isprintable (False for more than the
+        # rule reports, e.g. no-break spaces: the rule itself decides then)
+        len(raw.translate(None, _ASCII_CONTROLS)) != len(raw)
+        if ascii_only
+        else not joined.replace("\n", "").replace("\t", "").replace("\r", "").isprintable(),
+        not ascii_only and any(seq in raw for seq in _MOJIBAKE_BYTES),
+    )
+
+
+def _control_of(text: str) -> Hit | None:
+    """:func:`text_quality.find_control_chars`, after a cheap gate: ASCII text is
+    checked with one ``bytes.translate`` pass, other text with ``str.isprintable`` (which
+    rejects more than the rule reports, e.g. no-break spaces: the rule decides then)."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        if len(raw.translate(None, _ASCII_CONTROLS)) == len(raw):
+            return None
+    elif text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():
+        return None
+    return tq.find_control_chars(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,41 +379,22 @@ class ContentCheck:
         if not texts:
             return
         enabled, secrets_on, pii_on = _plan(self.severities)
-        joined = "\n".join([t[3] for t in texts])
-        raw = joined.encode("utf-8", "surrogatepass")
-        ascii_only = len(raw) == len(joined)
-        secret_gate = secrets_on and (
-            _LONG_RUN in raw.translate(_TOKEN_TABLE)
-            or "PRIVATE KEY" in joined
-            or "PuTTY" in joined
-            or ("://" in joined and "@" in joined)  # a short password in a URL
-        )
-        pii_gate = pii_on and ("@" in joined or raw.translate(_DIGIT_TABLE).count(b"0") >= 4)
-        ph_gate = "template_placeholder" in enabled and (
-            "{" in joined or "<" in joined or "[" in joined
-        )
-        ctl_gate = "control_characters" in enabled and (
-            # ASCII: one pass over the bytes; else str.isprintable (False for more than
-            # the rule reports, e.g. no-break spaces: the rule itself decides then)
-            len(raw.translate(None, _ASCII_CONTROLS)) != len(raw)
-            if ascii_only
-            else not joined.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
-        )
-        moj_gate = (
-            "mojibake" in enabled and not ascii_only and any(seq in raw for seq in _MOJIBAKE_BYTES)
-        )
+        ph_on = "template_placeholder" in enabled
+        ctl_on = "control_characters" in enabled
+        moj_on = "mojibake" in enabled
         prompt: str | None = None
+        prompt_slot: list[Any] | None = None
+        gates: tuple[bool, bool, bool, bool, bool] | None = None  # worked out at a cache miss
         for field, index, role, text in texts:
+            slot = _memo(text)
             if role == "user":
-                prompt = text
-            # system prompts repeat across examples: their per-string results are cached
-            memo = _memo(text) if role == "system" else None
-            if secret_gate and role not in self.secrets_allowed_roles:
-                found = memo[0] if memo is not None else None
-                if found is None:
-                    found = find_secrets(text)
-                    if memo is not None:
-                        memo[0] = found
+                prompt, prompt_slot = text, slot
+            if secrets_on and role not in self.secrets_allowed_roles:
+                found = slot[_SECRETS]
+                if found is _TODO:
+                    if gates is None:
+                        gates = _example_gates(texts)
+                    found = slot[_SECRETS] = find_secrets(text) if gates[0] else _NO_HITS
                 for h in found:
                     sev = enabled.get(h.code)
                     if sev is not None:
@@ -357,40 +402,49 @@ class ContentCheck:
                         kind = "password in URL" if h.rule == "password_in_url" else h.rule
                         what = f"{kind.replace('_', ' ')} {value}"
                         yield _finding(ex, sev, h, field, index, role, what)
-            if pii_gate and role not in self.pii_allowed_roles:
-                found = memo[1] if memo is not None else None
-                if found is None:
-                    found = find_pii(text)
-                    if memo is not None:
-                        memo[1] = found
+            if pii_on and role not in self.pii_allowed_roles:
+                found = slot[_PII]
+                if found is _TODO:
+                    if gates is None:
+                        gates = _example_gates(texts)
+                    found = slot[_PII] = find_pii(text) if gates[1] else _NO_HITS
                 for h in found:
                     sev = enabled.get(h.code)
                     if sev is not None:
                         what = f"{_LABELS[h.rule]} {mask(text[h.start : h.end], h.code)}"
                         yield _finding(ex, sev, h, field, index, role, what)
-            if ph_gate and role not in self.placeholder_allowed_roles:
+            if ph_on and role not in self.placeholder_allowed_roles:
+                found = slot[_PLACEHOLDERS]
+                if found is _TODO:
+                    if gates is None:
+                        gates = _example_gates(texts)
+                    found = tq.find_placeholders(text) if gates[2] else _NO_HITS
+                    slot[_PLACEHOLDERS] = found
                 sev = enabled["template_placeholder"]
-                found = memo[2] if memo is not None else None
-                if found is None:
-                    found = tq.find_placeholders(text)
-                    if memo is not None:
-                        memo[2] = found
                 for h in found:
                     what = f"unfilled placeholder {text[h.start : h.end]!r}"
                     yield _finding(ex, sev, h, field, index, role, what)
-            if ctl_gate:
-                h = tq.find_control_chars(text)
+            if ctl_on:
+                h = slot[_CONTROL]
+                if h is _TODO:
+                    if gates is None:
+                        gates = _example_gates(texts)
+                    h = slot[_CONTROL] = _control_of(text) if gates[3] else None
                 if h is not None:
                     n = len(tq._CONTROL_RE.findall(text))
                     what = f"{n} control character(s), first {h.rule} at {h.start}"
                     yield _finding(ex, enabled["control_characters"], h, field, index, role, what)
-            if moj_gate:
-                h = tq.find_mojibake(text)
+            if moj_on:
+                h = slot[_MOJIBAKE]
+                if h is _TODO:
+                    if gates is None:
+                        gates = _example_gates(texts)
+                    h = slot[_MOJIBAKE] = tq.find_mojibake(text) if gates[4] else None
                 if h is not None:
                     what = f"mojibake {text[h.start : h.end][:20]!r}"
                     yield _finding(ex, enabled["mojibake"], h, field, index, role, what)
             if role == "assistant" and ".tool_calls[" not in field:
-                yield from self._reply(ex, enabled, field, index, text, prompt)
+                yield from self._reply(ex, enabled, field, index, text, slot, prompt, prompt_slot)
 
     def _reply(
         self,
@@ -399,31 +453,48 @@ class ContentCheck:
         field: str,
         index: int | None,
         text: str,
+        slot: list[Any],
         prompt: str | None,
+        prompt_slot: list[Any] | None,
     ) -> Iterator[Finding]:
         role = "assistant"
         sev = enabled.get("assistant_boilerplate")
         if sev:
-            h = tq.find_boilerplate(text, prompt)
+            hits = slot[_BOILERPLATE]
+            if hits is _TODO:
+                hits = slot[_BOILERPLATE] = tq.boilerplate_hits(text)
+            h = hits[0]
+            if h is not None and prompt is not None and prompt_slot is not None:
+                asks = prompt_slot[_ASKS]
+                if asks is _TODO:
+                    asks = prompt_slot[_ASKS] = tq.asks_about_assistant(prompt)
+                h = None if asks[0] else hits[1] if asks[1] else h
             if h is not None:
                 what = f"AI boilerplate {text[h.start : h.end]!r}"
                 yield _finding(ex, sev, h, field, index, role, what)
         sev = enabled.get("assistant_refusal")
         if sev:
-            h = tq.find_refusal(text)
+            h = slot[_REFUSAL]
+            if h is _TODO:
+                h = slot[_REFUSAL] = tq.find_refusal(text)
             if h is not None:
                 what = f"refusal {text[h.start : h.end][:60]!r}"
                 yield _finding(ex, sev, h, field, index, role, what)
         sev = enabled.get("truncated_reply")
         if sev:
-            for h in tq.find_truncation(text):
+            found = slot[_TRUNCATION]
+            if found is _TODO:
+                found = slot[_TRUNCATION] = tq.find_truncation(text)
+            for h in found:
                 why = "open code block"
                 if h.rule != "open_code_block":
                     why = f"ends with {text[h.start : h.end]!r}"
                 yield _finding(ex, sev, h, field, index, role, f"reply cut off ({why})")
         sev = enabled.get("repetition_loop")
         if sev:
-            h = tq.find_repetition(text)
+            h = slot[_REPETITION]
+            if h is _TODO:
+                h = slot[_REPETITION] = tq.find_repetition(text)
             if h is not None:
                 what = (
                     f"loop of {h.end - h.start} chars ({(h.end - h.start) * 100 // len(text)}%"
@@ -432,18 +503,26 @@ class ContentCheck:
                 yield _finding(ex, sev, h, field, index, role, what)
         if prompt is None:
             return
-        sev = enabled.get("prompt_echo")
-        if sev and tq.is_echo(prompt, text):
+        echo_sev = enabled.get("prompt_echo")
+        lang_sev = enabled.get("language_mismatch")
+        if not echo_sev and not lang_sev:
+            return
+        pair = slot[_PAIR]
+        if pair is _TODO or pair[0] != prompt:  # kept for the last prompt this reply answered
+            pair = slot[_PAIR] = [prompt, _TODO, _TODO]
+        if echo_sev and pair[1] is _TODO:
+            pair[1] = tq.is_echo(prompt, text)
+        if lang_sev and pair[2] is _TODO:
+            pair[2] = tq.language_mismatch(prompt, text)
+        if echo_sev and pair[1]:
             h = Hit("prompt_echo", 0, len(text), "same_words", "")
-            yield _finding(ex, sev, h, field, index, role, "reply repeats the prompt")
-        sev = enabled.get("language_mismatch")
-        if sev:
-            mm = tq.language_mismatch(prompt, text)
-            if mm is not None:
-                h = Hit("language_mismatch", 0, len(text), "py3langid", "")
-                what = f"reply in {mm[1]!r}, prompt in {mm[0]!r} (confidence {mm[2]:.2f})"
-                extra = {"languages": list(mm[:2])}
-                yield _finding(ex, sev, h, field, index, role, what, extra)
+            yield _finding(ex, echo_sev, h, field, index, role, "reply repeats the prompt")
+        mm = pair[2] if lang_sev else None
+        if mm is not None:
+            h = Hit("language_mismatch", 0, len(text), "py3langid", "")
+            what = f"reply in {mm[1]!r}, prompt in {mm[0]!r} (confidence {mm[2]:.2f})"
+            extra = {"languages": list(mm[:2])}
+            yield _finding(ex, lang_sev, h, field, index, role, what, extra)
 
 
 def _hint(code: str) -> str | None:

@@ -210,6 +210,37 @@ def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
         >>> find_boilerplate("I'm a language model trained by LMSYS.", "Who are you?") is None
         True
     """
+    first, first_not_i = boilerplate_hits(text)
+    if first is None:
+        return None
+    named_q, about_you = asks_about_assistant(prompt) if prompt is not None else (False, False)
+    if named_q:
+        return None
+    return first_not_i if about_you else first
+
+
+def asks_about_assistant(prompt: str) -> tuple[bool, bool]:
+    """``(identity question, short question about "you")`` for a prompt: what
+    :func:`find_boilerplate` needs to know of it (the first silences every disclaimer, the
+    second those that open with "I").
+
+    Example:
+        >>> asks_about_assistant("Who are you?"), asks_about_assistant("Are you there?")
+        ((True, True), (False, True))
+    """
+    return _IDENTITY_QUESTION_RE.search(prompt) is not None, _about_you(prompt)
+
+
+def boilerplate_hits(text: str) -> tuple[Hit | None, Hit | None]:
+    """The first disclaimer in ``text``, and the first that does not open with "I" (what
+    a reply to a short question about "you" is judged by); both depend on the text alone,
+    so they can be cached per string.
+
+    Example:
+        >>> a, b = boilerplate_hits("I am an AI. As an AI model, I think so.")
+        >>> (a.start, a.end), (b.start, b.end)
+        ((0, 10), (12, 26))
+    """
     low = text.lower()
     if not (  # _BOILERPLATE_GATES, unrolled: a generator costs more than these scans
         "an ai" in low
@@ -221,17 +252,17 @@ def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
         or "i do not have " in low
         or "i don't have " in low
     ):
-        return None
+        return None, None
     # case-sensitive scan of the lower-cased text: re.IGNORECASE is several times slower
     finder = _BOILERPLATE_LOWER_RE.finditer(low) if len(low) == len(text) else None
-    named_q = prompt is not None and _IDENTITY_QUESTION_RE.search(prompt) is not None
-    about_you = prompt is not None and _about_you(prompt)
+    first: Hit | None = None
     for m in finder or _BOILERPLATE_RE.finditer(text):
-        # "Who are you?" -> "I am an AI assistant...": the answer, not filler
-        if named_q or (about_you and m.group()[:1] in "Ii"):
-            continue
-        return Hit("assistant_boilerplate", m.start(), m.end(), "ai_disclaimer", "")
-    return None
+        h = Hit("assistant_boilerplate", m.start(), m.end(), "ai_disclaimer", "")
+        if first is None:
+            first = h
+        if m.group()[:1] not in "Ii":
+            return first, h
+    return first, None
 
 
 def find_refusal(text: str) -> Hit | None:

@@ -485,17 +485,18 @@ def test_byte_gates_never_hide_what_the_rules_look_for() -> None:
     ]
 
 
-def test_repeated_system_prompt_is_scanned_once_and_reported_every_time() -> None:
+def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
     from curate.validators import content as content_mod
 
     system = "You are SupportBot for [Company Name]. Escalate to ops@northwind-tools.io."
+    reply = "I'm sorry, but I can't help with that. Call +44 20 7946 0958."
     exs = [
         Example(
             {
                 "messages": [
                     {"role": "system", "content": system},
                     {"role": "user", "content": f"Question {i}?"},
-                    {"role": "assistant", "content": "Here is the answer."},
+                    {"role": "assistant", "content": reply},
                 ]
             },
             Location("sys.jsonl", i + 1),
@@ -506,12 +507,57 @@ def test_repeated_system_prompt_is_scanned_once_and_reported_every_time() -> Non
     (check,) = content_validators()
     found = [[(f.code, f.data["span"], f.message) for f in check.check(ex)] for ex in exs]
     assert found[0] == found[1] == found[2]
-    assert [c for c, _, _ in found[0]] == ["pii_email", "template_placeholder"]
-    assert content_mod._MEMO[system][1] is not None  # cached PII result
-    assert len(content_mod._MEMO) == 1  # user and assistant turns are not cached
-    for i in range(content_mod._MEMO_MAX_ENTRIES + 5):  # bounded
+    assert [c for c, _, _ in found[0]] == [
+        "pii_email",
+        "template_placeholder",
+        "pii_phone",
+        "assistant_refusal",
+    ]
+    assert [f.location.line for ex in exs for f in check.check(ex)][::4] == [1, 2, 3]
+    assert [h.code for h in content_mod._MEMO[system][content_mod._PII]] == ["pii_email"]
+    assert content_mod._MEMO[reply][content_mod._REFUSAL] is not None
+    assert len(content_mod._MEMO) == 5  # the system prompt, the reply, three user turns
+    for i in range(content_mod._MEMO_MAX_ENTRIES + 5):  # bounded by entries...
         content_mod._memo(f"prompt {i}")
     assert len(content_mod._MEMO) <= content_mod._MEMO_MAX_ENTRIES
+    content_mod._memo("x" * (content_mod._MEMO_MAX_CHARS + 1))  # ...by length...
+    assert "x" * (content_mod._MEMO_MAX_CHARS + 1) not in content_mod._MEMO
+    for i in range(content_mod._MEMO_MAX_TOTAL // content_mod._MEMO_MAX_CHARS + 2):  # ...and size
+        content_mod._memo(str(i) * (content_mod._MEMO_MAX_CHARS // len(str(i))))
+    assert sum(map(len, content_mod._MEMO)) <= content_mod._MEMO_MAX_TOTAL
+    assert content_mod._memo_total[0] == sum(map(len, content_mod._MEMO))
+
+
+def test_cached_reply_is_judged_again_against_a_new_prompt() -> None:
+    """A reply's echo, language and identity-question results depend on its prompt: the
+    cache must not hand one prompt's answer to another."""
+    reply = "What is the capital of France?"
+    es = (
+        "La capital de Francia es París. Es famosa por su historia, sus museos y la torre "
+        "Eiffel, que es uno de los monumentos más visitados del mundo."
+    )
+    ai = "I am an AI assistant made to help with questions."
+    cases = [
+        ("What is the capital of France?", reply, ["prompt_echo"]),
+        ("Tell me about the history of Rome, please.", reply, []),
+        ("What is the capital of France and why is it famous?", es, ["language_mismatch"]),
+        ("Translate to Spanish: the capital of France is Paris, famous.", es, []),
+        ("Who are you?", ai, []),
+        ("Write a short poem about autumn leaves, please.", ai, ["assistant_boilerplate"]),
+        ("Who are you?", ai, []),
+    ]
+    (check,) = content_validators()
+    for i, (prompt, answer, want) in enumerate(cases):
+        ex = Example(
+            {
+                "messages": [
+                    {"role": "user", "content": prompt},
+                    {"role": "assistant", "content": answer},
+                ]
+            },
+            Location("pairs.jsonl", i + 1),
+        )
+        assert [f.code for f in check.check(ex)] == want, (prompt, answer)
 
 
 def test_short_password_in_url_without_any_long_key_run(tmp_path: Path) -> None:
