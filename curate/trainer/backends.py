@@ -230,6 +230,14 @@ class HFChatTokenizer:
 
         self._render = render_jinja_template
         self._kwargs = dict(tokenizer.special_tokens_map)
+        # The Rust tokenizer behind it, called the way transformers calls it for
+        # tokenizer(texts, add_special_tokens=False): no truncation, no padding (what
+        # transformers sets before encoding), minus the conversion of every id to Python.
+        self._backend = tokenizer.backend_tokenizer
+        if self._backend.truncation is not None:
+            self._backend.no_truncation()
+        if self._backend.padding is not None:
+            self._backend.no_padding()
 
     def control_tokens(self) -> tuple[str, ...]:
         toks = [t for t in self.tok.added_tokens_encoder if t.strip()]
@@ -323,8 +331,8 @@ class HFChatTokenizer:
             zero = [i for i in zero if _weight_zero(messages[i])]
             todo.append((k, text, spans, source, zero))
         if todo:
-            enc = self.tok([t[1] for t in todo], add_special_tokens=False)
-            for (k, text, spans, source, zero), e in zip(todo, enc.encodings, strict=True):
+            encodings = self._backend.encode_batch([t[1] for t in todo], add_special_tokens=False)
+            for (k, text, spans, source, zero), e in zip(todo, encodings, strict=True):
                 n = len(e)
                 tok_spans: list[tuple[int, int, int | None]] = []
                 for cs, ce, mi in spans:

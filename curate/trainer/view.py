@@ -103,12 +103,20 @@ def analyse(
         )
         return out
     # what the template kept of each message
-    squashed = _squash(r.text) if kind != "tiktoken" else ""
+    squashed: str | None = None
     for i, m in enumerate(messages):
         text = text_of(m.get("content"))
         if not text or not text.strip():
             continue
-        if kind != "tiktoken" and _squash(text) not in squashed:
+        # a text found verbatim is kept (its squashed form is then inside the squashed
+        # render too); only the others pay for comparing with whitespace squashed
+        if kind != "tiktoken" and text not in r.text:
+            if squashed is None:
+                squashed = _squash(r.text)
+            dropped = _squash(text) not in squashed
+        else:
+            dropped = False
+        if dropped:
             out.append(
                 Finding(
                     "template_dropped_content",

@@ -47,6 +47,26 @@ def test_counts_and_mask_equal_apply_chat_template_with_generation_markers(
     assert [mi for _, _, mi in got[0].spans] == [2, 4]
 
 
+def test_truncation_saved_in_tokenizer_json_is_ignored_like_transformers_does(
+    tok_dirs: dict[str, Path], hf: Any, tmp_path: Path
+) -> None:
+    # curate calls the Rust tokenizer directly; a tokenizer.json saved with truncation and
+    # padding on must still count what apply_chat_template counts (transformers turns
+    # both off before encoding)
+    src = hf.from_pretrained(str(tok_dirs["chatml_gen"]))
+    src.backend_tokenizer.enable_truncation(max_length=8)
+    src.backend_tokenizer.enable_padding(length=64)
+    src.save_pretrained(str(tmp_path))
+    assert json.loads((tmp_path / "tokenizer.json").read_text())["truncation"] is not None
+    tok = load_tokenizer(str(tmp_path))
+    ref = hf.from_pretrained(str(tmp_path))
+    data = chats()
+    got = rendered(tok.render_batch([(m, None) for m in data]))
+    expected = [len(ref.apply_chat_template(m, tokenize=True)["input_ids"]) for m in data]
+    assert [r.n_tokens for r in got] == expected
+    assert max(expected) > 64
+
+
 def test_prefix_mask_is_what_each_assistant_turn_adds(tok_dirs: dict[str, Path], hf: Any) -> None:
     tok = load_tokenizer(str(tok_dirs["chatml"]))
     ref = hf.from_pretrained(str(tok_dirs["chatml"]))
