@@ -36,15 +36,23 @@ FINDING_EXAMPLES = 5
 
 
 def _findings(files: list[str], table: Any, model: str, max_tokens: int | None) -> dict[str, Any]:
-    """Findings by code: JSONL through ``validate_path`` (so the report agrees with
-    ``curate validate``), other inputs from the per-example codes of the table."""
+    """Findings by code: JSONL through ``validate_path`` with the checks ``curate
+    validate`` runs by default (format, length, content, exact duplicates), so the report
+    agrees with it; other inputs from the per-example codes of the table."""
     from curate.stats import input_format
-    from curate.validate import validate_path
+    from curate.validate import standard_validators, validate_path
 
     by_code: dict[str, dict[str, Any]] = {}
     jsonl = [f for f in files if input_format(f) == "jsonl"]
     if jsonl:
-        rep = validate_path(jsonl, model=model, max_tokens=max_tokens)
+        validators, corpus = standard_validators()
+        rep = validate_path(
+            jsonl,
+            model=model,
+            max_tokens=max_tokens,
+            validators=validators,
+            corpus_validators=corpus,
+        )
         for code, n in rep.total.findings_by_code.items():
             by_code[code] = {"code": code, "count": n, "severity": None, "examples": []}
         for f in rep.findings:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from curate.cli import app
 from curate.report import bars_svg, build_report, histogram_svg, render_html, write_report
-from curate.validate import validate_path
+from curate.validate import standard_validators, validate_path
 from tests.conftest import FIXTURES, ROOT
 
 CLEAN = FIXTURES / "expectations" / "clean.jsonl"
@@ -43,7 +43,10 @@ def test_summary_numbers_agree_with_validate(data: dict) -> None:
 
 
 def test_findings_by_code_come_from_validate(data: dict) -> None:
-    rep = validate_path([CLEAN, ERRORS], workers=1)
+    # the checks `curate validate` runs by default: content and exact duplicates included
+    validators, corpus = standard_validators()
+    rep = validate_path([CLEAN, ERRORS], workers=1, validators=validators, corpus_validators=corpus)
+    assert rep.total.findings_by_code["conflicting_answers"] > 0
     got = {e["code"]: e["count"] for e in data["findings"]["by_code"]}
     assert got == dict(rep.total.findings_by_code)
     missing = next(e for e in data["findings"]["by_code"] if e["code"] == "missing_content")
