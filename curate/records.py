@@ -194,8 +194,10 @@ def content_id(record: Any) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=10).hexdigest()
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+#: the serialisation ids hash (one encoder object: ``json.dumps`` with these options
+#: builds a new one per call)
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_dumps = _ENCODER.encode
 
 
 #: the fast path of :func:`content_id` takes records with fewer ``[`` and ``{`` than this
