@@ -284,3 +284,36 @@ def test_cli_profile_bad_input_exits_2(tmp_path: Path) -> None:
         main(["profile", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "s.json")])
     assert e.value.code == 2
     assert not (tmp_path / "s.json").exists()
+
+
+def test_only_the_columns_a_suite_reads_go_to_great_expectations() -> None:
+    from curate.expectations import _needed_columns, check_table
+    from curate.records import Location
+    from curate.stats import COLUMNS, stats_table
+
+    suite = profile([str(CLEAN)])
+    needed = _needed_columns(suite, list(COLUMNS))
+    assert needed is not None and "id" in needed and "file" not in needed
+    # a table-level expectation reads no one column: the whole table goes
+    rows = {
+        "name": "rows",
+        "expectations": [
+            {
+                "type": "expect_table_row_count_to_be_between",
+                "kwargs": {"min_value": 1000, "max_value": None},
+            },
+            {
+                "type": "expect_column_pair_values_a_to_be_greater_than_b",
+                "kwargs": {"column_A": "tokens_total", "column_B": "tokens_user", "or_equal": True},
+            },
+        ],
+    }
+    assert _needed_columns(rows, list(COLUMNS)) is None
+    table = stats_table([str(CLEAN)])
+    got = check_table(table, rows, location=Location(str(CLEAN)))
+    assert [f.message for f in got] == [
+        "expect_table_row_count_to_be_between: observed 240, expected >= 1000"
+    ]
+    pair = {"name": "pair", "expectations": rows["expectations"][1:]}
+    assert _needed_columns(pair, list(COLUMNS)) == ["tokens_user", "tokens_total"]
+    assert check_table(table, pair, location=Location(str(CLEAN))) == []

@@ -210,3 +210,34 @@ def test_count_with_rows_matches_count_examples_and_the_table(path: Path) -> Non
     table = stats_table([path]).drop("codes", "n_errors")
     got = pl.DataFrame(rows, schema=schema(), orient="row")
     assert got.drop("codes", "n_errors").equals(table)
+
+
+def test_an_unhashable_role_gives_a_row_not_a_crash() -> None:
+    row = row_of({"messages": [{"role": ["user"], "content": "hi"}, {"role": "assistant"}]})
+    assert row["roles"] == "?+assistant"
+    assert row["chars_user"] == 0 and row["n_turns"] == 0
+    assert "unrecognized_role" in row["codes"].split(",")
+
+
+def test_row_values_with_a_known_total_equal_the_counted_row() -> None:
+    """validate passes its own cookbook total; the row must not change."""
+    from curate.io import iter_raw_lines, parse_line
+    from curate.stats import row_values
+    from curate.tokens import Counter, count_examples
+
+    counter = Counter("o200k_base")
+    n = 0
+    for path in (CLEAN, FIXTURES / "openai" / "tools_and_extras_bad.jsonl"):
+        for line, raw in iter_raw_lines(path):
+            ex = parse_line(str(path), line, raw)
+            if not isinstance(ex, Example) or ex.messages is None:
+                continue
+            if not ex.messages or not all(isinstance(m, dict) for m in ex.messages):
+                continue
+            tools = ex.data.get("tools")
+            total = count_examples([(ex.messages, tools)], counter)[0].total
+            counted = row_values(ex, counter.count, max_tokens=1000)
+            assert row_values(ex, counter.count, max_tokens=1000, total=total) == counted
+            assert counted[list(COLUMNS).index("tokens_total")] == total
+            n += 1
+    assert n > 240

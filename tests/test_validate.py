@@ -291,3 +291,39 @@ def test_stats_table_from_the_validate_pass_equals_curate_stats(fixtures: Path) 
     cols = [c for c in ref.columns if c not in ("codes", "n_errors")]
     assert ours.height == ref.height == 240 + 4 + 5
     assert ours.select(cols).sort(["file", "line"]).equals(ref.select(cols).sort(["file", "line"]))
+
+
+def test_stats_table_codes_and_records_the_table_cannot_count(make_jsonl: Any) -> None:
+    """Rows carry validate's codes (too_long of a preference record included) and an
+    unhashable role neither crashes the table nor loses the row."""
+    dpo = {
+        "input": {"messages": [{"role": "user", "content": "word " * 40}]},
+        "preferred_output": [{"role": "assistant", "content": "Yes."}],
+        "non_preferred_output": [{"role": "assistant", "content": "No."}],
+    }
+    odd = {
+        "messages": [{"role": ["user"], "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    }
+    ok = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    p = make_jsonl([dpo, odd, ok])
+    t = validate_path([p], max_tokens=30, stats=True).stats_table()
+    assert t["line"].to_list() == [1, 2, 3]
+    assert t["codes"].to_list() == ["too_long", "unrecognized_role", ""]
+    assert t["n_errors"].to_list() == [1, 1, 0]
+    assert t["tokens_total"].to_list() == [None, 15, 13]  # the role counts as ["user"]
+    assert t["roles"].to_list() == [None, "?+assistant", "assistant+user"]
+
+
+def test_stats_table_from_worker_processes_equals_inline(tmp_path: Path) -> None:
+    """A file large enough for the process pool gives the same table as one process."""
+    from curate.validate import PARALLEL_MIN_BYTES
+
+    msgs = [{"role": "user", "content": "q " * 300}, {"role": "assistant", "content": "a"}]
+    p = tmp_path / "big.jsonl"
+    line = json.dumps({"messages": msgs})
+    n = PARALLEL_MIN_BYTES // len(line) + 50
+    p.write_text("".join(line[:-1] + f', "n": {i}}}\n' for i in range(n)))
+    pooled = validate_path([p], workers=2, stats=True).stats_table()
+    inline = validate_path([p], workers=1, stats=True).stats_table()
+    assert pooled.height == n and pooled.equals(inline)
+    assert pooled["id"].n_unique() == n
