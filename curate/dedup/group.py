@@ -43,7 +43,7 @@ import numpy as np
 
 from curate.dedup.core import MAX_WINDOW_TURNS, Params, _hasher, _seq_key, _turn_hash
 from curate.dedup.lsh import MAX_GROUP_PAIRS, _triu, lsh_params
-from curate.dedup.minhash import shingle_batch
+from curate.dedup.minhash import _EMPTY, _MASK32, _ngram_hash, words
 
 #: bits kept of each MinHash value (8, 16 or 32)
 BITS = 8
@@ -84,6 +84,114 @@ class Sketch:
         return len(self.sig)
 
 
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz":
+    _WORD_BYTE[_c] = True
+_WORD_BYTE[0x80:] = True  # inside the words of a non-ASCII text (see word_hashes)
+_P = 0x100000001B3
+_PINV = pow(_P, -1, 2**64)
+
+
+_POWERS: dict[int, np.ndarray] = {}
+_POWERS_CACHED = 1 << 22  # 32 MB a table: batches of up to 4 MB of text
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """``base ** k mod 2**64`` for ``k < n`` (cached up to :data:`_POWERS_CACHED`)."""
+    have = _POWERS.get(base)
+    if have is not None and len(have) >= n:
+        return have[:n]
+    size = n if n > _POWERS_CACHED else min(_POWERS_CACHED, max(n, 1 << 16) * 2)
+    out = np.full(size, base, dtype=np.uint64)
+    out[0] = 1
+    np.cumprod(out, out=out)  # wraps mod 2**64
+    if size <= _POWERS_CACHED:
+        _POWERS[base] = out
+    return out[:n]
+
+
+def word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The words of many normalised texts, hashed, without a Python call per word:
+    ``(hashes, counts)``, text ``i``'s word hashes being ``hashes[sum(counts[:i]):]``.
+
+    The words are :func:`curate.dedup.minhash.words` (``\\w`` runs; CJK, kana and Hangul
+    characters one word each): an ASCII text is cut into runs of ``[0-9A-Za-z_]`` bytes
+    with numpy, other texts go through the regular expression and are re-joined with
+    spaces. A word's hash is a polynomial hash of its UTF-8 bytes modulo ``2**64``
+    (computed for all words at once from one prefix sum), then mixed; it depends on the
+    word only, so the Jaccard of two texts' shingle sets is the same as with
+    :func:`curate.dedup.minhash.shingle_batch`'s hashes (up to hash collisions).
+
+    Example:
+        >>> h, counts = word_hashes(["a bc a", "", "été bc"])
+        >>> counts.tolist(), bool(h[0] == h[2]), bool(h[1] == h[4]), bool(h[0] == h[1])
+        ([3, 0, 2], True, True, False)
+    """
+    n = len(texts)
+    prepared = [t if t.isascii() else " ".join(words(t)) for t in texts]
+    data = "\n".join(prepared).encode("utf-8", "surrogatepass")
+    counts = np.zeros(n, dtype=np.int64)
+    if not data:
+        return np.zeros(0, dtype=np.uint64), counts
+    b = np.frombuffer(data, dtype=np.uint8)
+    edge = np.diff(_WORD_BYTE[b].astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edge == 1)
+    ends = np.flatnonzero(edge == -1)
+    if not len(starts):
+        return np.zeros(0, dtype=np.uint64), counts
+    x = b.astype(np.uint64) + np.uint64(1)
+    x *= _powers(_P, len(b))
+    prefix = np.zeros(len(b) + 1, dtype=np.uint64)
+    np.cumsum(x, out=prefix[1:])
+    with np.errstate(over="ignore"):
+        h = (prefix[ends] - prefix[starts]) * _powers(_PINV, len(b))[starts]
+        h ^= (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(31)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(29)
+    lens = np.fromiter(
+        (len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass")) for t in prepared),
+        dtype=np.int64,
+        count=n,
+    )
+    doc_start = np.cumsum(lens + 1) - (lens + 1)
+    doc = np.searchsorted(doc_start, starts, side="right") - 1
+    counts[:] = np.bincount(doc, minlength=n)
+    return h, counts
+
+
+def shingle_hashes(texts: Sequence[str], n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """``(flat, lens)`` like :func:`curate.dedup.minhash.shingle_batch` (sorted unique
+    32-bit hashes of each text's word ``n``-grams; a text of fewer than ``n`` words is one
+    shingle), from :func:`word_hashes`.
+
+    Example:
+        >>> flat, lens = shingle_hashes(["a b c d", "", "a b"])
+        >>> lens.tolist()
+        [2, 0, 1]
+    """
+    w, counts = word_hashes(texts)
+    if not len(w):
+        return _EMPTY.copy(), np.zeros(len(texts), dtype=np.int64)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    keys: list[np.ndarray] = []
+    total = len(w)
+    if total >= n:
+        h = _ngram_hash(w, n, total - n + 1)
+        doc = np.repeat(np.arange(len(texts), dtype=np.uint64), counts)[: total - n + 1]
+        ok = np.arange(total - n + 1) + n <= ends[doc.astype(np.int64)]
+        keys.append((doc[ok] << np.uint64(32)) | h[ok])
+    for i in np.flatnonzero((counts > 0) & (counts < n)).tolist():  # shorter than n words
+        hi = _ngram_hash(w[starts[i] : ends[i]], int(counts[i]), 1)
+        keys.append((np.uint64(i) << np.uint64(32)) | hi)
+    key = np.sort(np.concatenate(keys))
+    if len(key) > 1:
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    lens = np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=len(texts))
+    return (key & _MASK32).astype(np.uint32), lens.astype(np.int64)
+
+
 def _u64(keys: list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(keys), dtype=np.uint64).copy() if keys else np.zeros(0, np.uint64)
 
@@ -93,7 +201,7 @@ def sketch(turns: Sequence[Sequence[tuple[str, str]]], params: Params, bits: int
     ``conversation`` scope of :func:`curate.dedup.text.scope_turns`: the same text
     ``curate dedup`` shingles)."""
     texts = ["\n".join(t for _, t in doc) for doc in turns]
-    sh_flat, sh_len = shingle_batch(texts, params.shingle)
+    sh_flat, sh_len = shingle_hashes(texts, params.shingle)
     full = _hasher(params.num_perm, params.seed).signatures_flat(sh_flat, sh_len)
     sig = full.astype(_DTYPES[bits]) if bits != 32 else full
     conv: list[bytes] = []
@@ -131,27 +239,33 @@ class NearGrouper:
         self.n += len(sk)
 
     def _join(self) -> Sketch:
+        """All batches as one :class:`Sketch`; each batch is freed as soon as it is
+        copied (the joined signature array's pages are only touched as they fill, so
+        the peak stays near one copy)."""
         parts, self._parts = self._parts, []
         if len(parts) == 1:
             joined = parts[0]
         else:
-            width = self.params.num_perm
-            dtype = _DTYPES[self.bits]
-            sig = np.empty((self.n, width), dtype=dtype)
+            parts.reverse()  # pop from the end, in input order
+            sig = np.empty((self.n, self.params.num_perm), dtype=_DTYPES[self.bits])
+            empty, conv, win_doc, win_key = [], [], [], []
             off = 0
-            docs: list[np.ndarray] = []
-            for p in parts:
+            while parts:
+                p = parts.pop()
                 sig[off : off + len(p)] = p.sig
-                docs.append(p.win_doc + off)
+                empty.append(p.empty)
+                conv.append(p.conv)
+                win_doc.append(p.win_doc + off)
+                win_key.append(p.win_key)
                 off += len(p)
+                del p
             joined = Sketch(
                 sig,
-                np.concatenate([p.empty for p in parts]) if parts else np.zeros(0, bool),
-                np.concatenate([p.conv for p in parts]) if parts else np.zeros(0, np.uint64),
-                np.concatenate(docs) if docs else np.zeros(0, np.int64),
-                np.concatenate([p.win_key for p in parts]) if parts else np.zeros(0, np.uint64),
+                np.concatenate(empty) if empty else np.zeros(0, bool),
+                np.concatenate(conv) if conv else np.zeros(0, np.uint64),
+                np.concatenate(win_doc) if win_doc else np.zeros(0, np.int64),
+                np.concatenate(win_key) if win_key else np.zeros(0, np.uint64),
             )
-            del parts, p
         self._parts = [joined]
         return joined
 
