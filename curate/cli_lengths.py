@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from curate.console import console, print_json, progress_bar
+from curate.console import console, err_console, print_json, progress_bar
 
 
 def _fmt(v: Any) -> str:
@@ -82,11 +82,26 @@ def lengths(
             [str(f) for f in files], tok, max_length=max_length, progress=advance, on_row=on_row
         )
     summary = result.summary(shares=shares)
+    # lines that are no example at all, or no conversation, are bad input: say where and
+    # exit 1 (the distribution leaves them out); run curate validate for the full list
+    bad = result.n_unreadable + result.n_skipped
+    code = 1 if bad else 0
     if json_out:
         summary["files"] = [str(f) for f in files]
         print_json(summary)
-        raise typer.Exit(0)
+        raise typer.Exit(code)
     _print(summary, [str(f) for f in files])
+    if result.n_preference:
+        console.print(
+            f"{result.n_preference:,} preference (DPO) record(s) left out: only chat "
+            "conversations are measured"
+        )
+    if bad:
+        err_console.print(
+            f"[red]{bad:,} line(s) not counted: not a readable chat example[/] (first: "
+            f"{escape(result.first_problem or '?')}). Run curate validate on the file for the "
+            "full list.",
+        )
     if result.n_template_errors:
         first = next(f for f in findings if f.code == "template_error")
         console.print(
@@ -94,7 +109,7 @@ def lengths(
             f"them[/] (first: {escape(first.format_line())}). Run curate validate "
             f"--tokenizer {escape(tokenizer)} for the full list.",
         )
-    raise typer.Exit(0)
+    raise typer.Exit(code)
 
 
 def _print(summary: dict[str, Any], files: list[str]) -> None:

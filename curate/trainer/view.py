@@ -40,6 +40,7 @@ from curate.trainer.lengths import (
     packing_efficiency,
     suggest_max_length,
 )
+from curate.validators.format import is_preference
 
 BATCH = 512
 PARALLEL_MIN_BYTES = 4 << 20
@@ -207,6 +208,12 @@ class Scan:
     n_truncated: int = 0
     n_no_trainable: int = 0
     n_skipped: int = 0
+    #: preference (DPO) records, left out of the chat-template measurements
+    n_preference: int = 0
+    #: lines that are not an example at all (invalid JSON or encoding, empty file)
+    n_unreadable: int = 0
+    #: the first unreadable or skipped line, as ``file:line: problem``
+    first_problem: str | None = None
     trainable_kept: int = 0
     mask_sources: CountDict[str] = field(default_factory=CountDict)
     codes: CountDict[str] = field(default_factory=CountDict)
@@ -221,6 +228,9 @@ class Scan:
             "n_rendered": len(self.stats),
             "n_template_errors": self.n_template_errors,
             "n_skipped": self.n_skipped,
+            "n_unreadable": self.n_unreadable,
+            "n_preference": self.n_preference,
+            "first_problem": self.first_problem,
             "n_truncated": self.n_truncated,
             "n_no_trainable": self.n_no_trainable,
             "tokens": distribution(tokens),
@@ -291,12 +301,25 @@ def _items(paths: Sequence[str], result: Scan) -> Iterator[Item]:
     for path in paths:
         for item in read_jsonl(path):
             if not isinstance(item, Example):
-                continue  # line-level problems: the format validator reports them
+                # line-level problems (the format validator reports them in full); the
+                # warnings (BOM, blank line) leave the example readable
+                if item.severity is Severity.ERROR:
+                    result.n_unreadable += 1
+                    if result.first_problem is None:
+                        result.first_problem = f"{item.location}: {item.message}"
+                continue
+            if is_preference(item.data):
+                result.n_preference += 1  # not measured: a DPO trainer renders them differently
+                continue
             msgs = item.messages
             if not msgs or not all(
                 isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs
             ):
                 result.n_skipped += 1  # the format validator reports these
+                if result.first_problem is None:
+                    result.first_problem = (
+                        f"{item.source}: no messages list, or a message without a string role"
+                    )
                 continue
             tools = item.data.get("tools") if isinstance(item.data, dict) else None
             yield item.source, msgs, tools

@@ -88,3 +88,37 @@ def test_lengths_writes_one_row_per_example(
     assert [(r["line"], r["findings"]) for r in rows] == [(1, []), (2, ["template_error"])]
     assert rows[0]["tokens"] > rows[0]["trainable"] > 0 and rows[0]["truncated"] is False
     assert rows[1]["tokens"] is None
+
+
+def test_unreadable_lines_are_named_and_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = json.dumps(conv(("user", "hi"), ("assistant", "hello")))
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        (good + "\n" + '{"messages": [{"role": "user"\n' + '{"messages": "x"}\n').encode()
+        + b"\xff\xfe\n"
+    )
+    code, out, err = run(capsys, "lengths", str(path), "--tokenizer", "tiktoken:o200k_base")
+    assert code == 1
+    assert "1 examples from 1 file(s)" in out
+    message = " ".join(err.split())
+    assert "3 line(s) not counted" in message and f"{path}:2: invalid JSON" in message
+    code, out, _ = run(capsys, "lengths", str(path), "--tokenizer", "tiktoken:o200k_base", "--json")
+    s = json.loads(out)
+    assert code == 1
+    assert (s["n_rendered"], s["n_unreadable"], s["n_skipped"]) == (1, 2, 1)
+
+
+def test_preference_records_are_left_out_without_failing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pref = {
+        "input": {"messages": [{"role": "user", "content": "hi"}]},
+        "preferred_output": [{"role": "assistant", "content": "hello"}],
+        "non_preferred_output": [{"role": "assistant", "content": "go away"}],
+    }
+    path = write_jsonl(tmp_path / "p.jsonl", [conv(("user", "a"), ("assistant", "b")), pref])
+    code, out, _ = run(capsys, "lengths", str(path), "--tokenizer", "tiktoken:o200k_base")
+    assert code == 0
+    assert "1 preference (DPO) record(s) left out" in out
