@@ -11,6 +11,8 @@ is an overhead under 30%.
     python bench/content.py --n 20000
     python bench/content.py --samples          # findings on the public samples (counts +
                                                # 10 random ones, for a precision check)
+    python bench/content.py --n 20000 --groups # CPU per example of each rule group (one
+                                               # process, each group left out in turn)
 """
 
 from __future__ import annotations
@@ -145,6 +147,58 @@ def bench(n: int, *, unique: bool = False, one_worker: bool = True, repeat: int 
         print("findings by code:", dict(sorted(counts.items())))
 
 
+#: rule groups for --groups: name -> the [tool.curate.content] settings that turn it off
+GROUPS: dict[str, dict[str, str]] = {
+    "secrets": {"secrets": "off"},
+    "pii": {"pii": "off"},
+    "placeholders": {"template_placeholder": "off"},
+    "boilerplate": {"assistant_boilerplate": "off"},
+    "refusal+truncation": {"assistant_refusal": "off", "truncated_reply": "off"},
+    "repetition": {"repetition_loop": "off"},
+    "echo": {"prompt_echo": "off"},
+    "mojibake+control": {"mojibake": "off", "control_characters": "off"},
+    "language": {"language_mismatch": "off"},
+}
+
+
+def groups(n: int, *, unique: bool = False, repeat: int = 3) -> None:
+    """CPU microseconds per example of the content checks in this process (no pool, no
+    parsing): all rules, then each group left out in turn (its cost is the difference).
+    Each run starts with empty caches, so the first sight of every string is paid."""
+    from curate.records import Example, Location
+    from curate.validators import content as content_mod
+    from curate.validators import text_quality
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "content_groups.jsonl"
+        generate(path, n, unique=unique)
+        lines = path.read_text(encoding="utf-8").splitlines()
+    exs = [Example(json.loads(line), Location(str(path), i + 1)) for i, line in enumerate(lines)]
+
+    def run(config: dict[str, str] | None) -> float:
+        best = float("inf")
+        vs = content_mod.content_validators(config)
+        for _ in range(repeat):
+            content_mod._MEMO.clear()
+            content_mod._memo_total[0] = 0
+            text_quality._classify.cache_clear()
+            t0 = time.process_time()
+            for ex in exs:
+                for v in vs:
+                    for _f in v.check(ex):
+                        pass
+            best = min(best, time.process_time() - t0)
+        return best / len(exs) * 1e6
+
+    run(None)  # warm: language model, regex compilation
+    every = run(None)
+    mode = "unique strings" if unique else "samples repeated"
+    print(f"{n:,} examples ({mode}), one process, CPU per example, cold caches:")
+    print(f"  all content rules: {every:.1f} us")
+    for name, config in GROUPS.items():
+        print(f"  {name:20s} {every - run(config):5.1f} us")
+
+
 def samples(k: int = 10, seed: int = 7) -> None:
     """Counts by code on every public sample, and ``k`` random findings with context."""
     from curate.validators.content import content_validators, iter_texts
@@ -178,11 +232,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--unique", action="store_true", help="tag every message so no string repeats")
     ap.add_argument("--all-cores-only", action="store_true", help="skip the 1-worker run")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each (the best is kept)")
+    ap.add_argument("--groups", action="store_true", help="CPU per example of each rule group")
     args = ap.parse_args(argv)
     if not SAMPLES.is_dir():
         sys.exit(f"public samples not found at {SAMPLES}")
     if args.samples:
         samples()
+    elif args.groups:
+        groups(args.n, unique=args.unique)
     else:
         bench(args.n, unique=args.unique, one_worker=not args.all_cores_only, repeat=args.repeat)
 

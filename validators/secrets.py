@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 
@@ -260,9 +261,136 @@ for _rule, _rx, _gates, _lower in _GATED:
             break
     else:
         _GROUPS.append((_gates, _lower, _need, [(_rule, _rx, _need)]))
+
+
+def _token_chars_only(pattern: str) -> bool:
+    """True when every character a match of ``pattern`` consumes is a key character
+    (:data:`_TOKEN_CHARS`) on ASCII text, and a match is at least 16 long: a match then
+    lies inside one run of 16+ key characters (lookarounds consume nothing). Parsed with
+    the ``re`` module's own parser; anything it cannot judge counts as False."""
+    try:
+        from re import _constants as c
+        from re import _parser as sp
+    except ImportError:  # pragma: no cover - another Python's re internals
+        return False
+    chars = _TOKEN_CHARS.decode()
+
+    def ok_set(items: list[tuple[object, object]]) -> bool:
+        for op, av in items:
+            if op is c.LITERAL:
+                if chr(av) not in chars:  # type: ignore[call-overload]
+                    return False
+            elif op is c.RANGE:
+                lo, hi = av  # type: ignore[misc]
+                if any(chr(x) not in chars for x in range(lo, hi + 1)):
+                    return False
+            elif op is c.CATEGORY:
+                if av not in (c.CATEGORY_DIGIT, c.CATEGORY_WORD):  # ASCII text: 0-9, \w
+                    return False
+            else:  # NEGATE and anything else
+                return False
+        return True
+
+    def ok(items: object) -> bool:
+        for op, av in items:  # type: ignore[attr-defined]
+            if op is c.LITERAL:
+                if chr(av) not in chars:
+                    return False
+            elif op is c.IN:
+                if not ok_set(av):
+                    return False
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+                if not ok(av[2]):
+                    return False
+            elif op is c.SUBPATTERN:
+                if not ok(av[-1]):
+                    return False
+            elif op is c.BRANCH:
+                if not all(ok(b) for b in av[1]):
+                    return False
+            elif op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+                continue  # consume nothing
+            else:  # ANY, back-references, atomic groups...: not judged
+                return False
+        return True
+
+    try:
+        tree = sp.parse(pattern)
+        return tree.getwidth()[0] >= 16 and ok(tree)
+    except Exception:  # pragma: no cover - a pattern the parser cannot take apart
+        return False
+
+
+#: rules whose gate literals lie inside the match itself (``ghp_`` + 36 key characters,
+#: ``AKIA`` + 16...): with :func:`_token_chars_only` patterns, the literal then lies in a
+#: run of 16+ key characters, so on ASCII text their gates are looked for in those runs
+#: only (a few dozen characters) instead of the whole text. Other rules' literals may sit
+#: in the context around the value (``aws ... key = '...'``, the ``:`` of a Telegram
+#: token) or their matches may be short (JWT, Slack, Artifactory): whole text for them.
+_LITERAL_IN_MATCH = frozenset(
+    {
+        "anthropic_key",
+        "openai_key",
+        "google_api_key",
+        "google_oauth_secret",
+        "huggingface_token",
+        "github_token",
+        "groq_key",
+        "xai_key",
+        "aws_access_key",
+        "stripe_key",
+        "azure_storage_key",
+        "discord_bot_token",
+        "gitlab_token",
+        "mailchimp_key",
+        "pypi_token",
+        "sendgrid_key",
+        "twilio_key",
+    }
+)
+#: per group: gates looked for in the long runs only (see above)?
+_IN_RUN = [
+    not lower
+    and all(r in _LITERAL_IN_MATCH and _token_chars_only(rx.pattern) for r, rx, _ in group)
+    for gates, lower, _, group in _GROUPS
+]
+#: per group: its gates as one regex where there are many (one scan instead of one per
+#: literal; the parser factors a shared prefix such as ``cl`` out into a fast search)
+_GATE_RES = [
+    re.compile("|".join(map(re.escape, gates))) if len(gates) >= 4 else None
+    for gates, _, _, _ in _GROUPS
+]
+#: patterns whose character classes match ASCII only, on any text: no \\d, \\w or \\s
+#: (which match other scripts' digits and letters too) and no re.IGNORECASE (the Kelvin
+#: sign matches k). On non-ASCII text the run-length gate (the runs count ASCII key
+#: characters only) is safe for these alone.
+_ASCII_CLASSES = frozenset(
+    rx
+    for _, rx in PATTERNS
+    if not rx.flags & re.IGNORECASE and not re.search(r"\\[dwsDWS]", rx.pattern)
+)
+_ASCII_GROUP = [all(rx in _ASCII_CLASSES for _, rx, _ in group) for _, _, _, group in _GROUPS]
+
 #: detect-secrets' keyword rule, case-sensitive, for the lower-cased text (faster than
 #: re.IGNORECASE, which turns off the regex engine's prefix scan)
-_KEYWORD_LOWER_RE = re.compile(_KEYWORD_RE.pattern.replace("(?i)", "", 1))
+# Same matches as the plain form ``_KEYWORD_RE.pattern`` without ``(?i)`` (a test checks):
+# each alternative opens with its first letter and checks the character before it with
+# a lookbehind placed after it, and carries its own separator, so the alternation opens
+# with one of six letters and the engine skips every other position in C.
+_KW_SEP = r"[\"']?\s*(?::=|=>|[:=])"
+_KEYWORD_LOWER_RE = re.compile(
+    r"(?:a(?<![A-Za-z]a)(?:pi[_\-]?key|pikey|ccess[_\-]?key|uth[_\-]?token|ccess[_\-]?token)"
+    + _KW_SEP
+    + r"|s(?<![A-Za-z]s)ecret(?:[_\-]?key)?"
+    + _KW_SEP
+    + r"|t(?<![A-Za-z]t)oken"
+    + _KW_SEP
+    + r"|p(?<![A-Za-z]p)(?:assword|asswd|wd|rivate[_\-]?key)"
+    + _KW_SEP
+    + r"|c(?<![A-Za-z]c)lient[_\-]?secret"
+    + _KW_SEP
+    + r"|b(?<![A-Za-z]b)earer)\s*[\"']?([A-Za-z0-9+/_\-.=]{16,})"
+)
 _KEYWORD_GATES = ("key", "token", "secret", "pass", "pwd", "bearer")
 _DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
 
@@ -334,22 +462,42 @@ def find_secrets(text: str) -> list[Hit]:
         # the longest run of key characters: patterns needing a longer one cannot match.
         # Case-insensitive patterns' letter classes also match a few non-ASCII letters
         # (the Kelvin sign for k), so for non-ASCII text only case-sensitive ones are skipped.
-        longest = max(map(len, runs.split()))
+        # The runs of 16+ (found with bytes.find, a fast search; there are few of them).
+        spans = []
+        n = len(runs)
+        i = runs.find(_LONG_RUN)
+        while i >= 0:
+            j = runs.find(b" ", i + 16)
+            j = n if j < 0 else j
+            spans.append((i, j))
+            i = runs.find(_LONG_RUN, j)
+        longest = max([j - i for i, j in spans])
         ascii_text = len(raw) == len(text)
         n_digits = raw.translate(_DIGIT_TABLE).count(b"0")
-        for gates, on_lower, need, group in _GROUPS:
-            if need > longest and (ascii_text or not on_lower):
+        long_runs: str | None = None  # the text of those runs (ASCII text: same offsets)
+        for gi, (gates, on_lower, need, group) in enumerate(_GROUPS):
+            if need > longest and (ascii_text or _ASCII_GROUP[gi]):
                 continue
-            hay = lower if on_lower else text
-            for g in gates:
-                if g in hay:
-                    break
+            if ascii_text and _IN_RUN[gi]:
+                if long_runs is None:
+                    long_runs = " ".join([text[i:j] for i, j in spans])
+                hay = long_runs
             else:
-                continue
-            for rule, rx, need in group:
-                if need > longest and (ascii_text or not rx.flags & re.IGNORECASE):
+                hay = lower if on_lower else text
+            gate_re = _GATE_RES[gi]
+            if gate_re is not None:
+                if gate_re.search(hay) is None:
                     continue
-                if rule == "telegram_bot_token" and n_digits < 8:
+            else:
+                for g in gates:
+                    if g in hay:
+                        break
+                else:
+                    continue
+            for rule, rx, need in group:
+                if need > longest and (ascii_text or rx in _ASCII_CLASSES):
+                    continue
+                if rule == "telegram_bot_token" and n_digits < 8 and ascii_text:
                     continue
                 for m in rx.finditer(text):
                     s, e = _token_span(text, m)
@@ -357,12 +505,15 @@ def find_secrets(text: str) -> list[Hit]:
                     if _looks_dummy(value) or (rule in _LOOSE and not _mixed(value)):
                         continue
                     hits.append(Hit("secret_token", s, e, rule, "SECRET"))
-        same_len = len(lower) == len(text)
-        keyword_matches = (
-            (_KEYWORD_LOWER_RE.finditer(lower) if same_len else _KEYWORD_RE.finditer(text))
-            if any(g in lower for g in _KEYWORD_GATES)
-            else ()
-        )
+        if ascii_text:
+            keyword_matches: Iterable[re.Match[str]] = _keyword_matches(lower, spans)
+        elif any(g in lower for g in _KEYWORD_GATES):
+            same_len = len(lower) == len(text)
+            keyword_matches = (
+                _KEYWORD_LOWER_RE.finditer(lower) if same_len else _KEYWORD_RE.finditer(text)
+            )
+        else:
+            keyword_matches = ()
         for m in keyword_matches:
             value = text[m.start(1) : m.end(1)].rstrip(".=")
             s = m.start(1)
@@ -377,6 +528,33 @@ def find_secrets(text: str) -> list[Hit]:
             ):
                 hits.append(Hit("secret_high_entropy", s, e, "keyword_entropy", "SECRET"))
     return _non_overlapping(hits)
+
+
+#: what may stand between a keyword and its value: quotes, spaces, ``:=``, ``=>``
+_KW_BETWEEN = frozenset([*(c for c in map(chr, range(128)) if c.isspace()), *"\"':=>"])
+_KW_LONGEST = 13  # "client_secret"
+
+
+def _keyword_matches(lower: str, spans: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
+    """``_KEYWORD_LOWER_RE.finditer(lower)`` for ASCII text, searching only near the runs
+    of 16+ key characters (``spans``): the value a match captures is 16+ key characters,
+    so it lies in one of those runs, and what comes before it (a keyword of at most 13
+    letters, then quotes, spaces and ``:``/``=``/``=>``) starts at most 13 characters
+    before the run's start and the separators in front of it. Each window ends with its
+    run (the value cannot cross a non-key character) and windows that touch are merged,
+    so the matches and their order are finditer's own (a test compares them)."""
+    windows: list[list[int]] = []
+    for i, j in spans:
+        k = i
+        while k > 0 and lower[k - 1] in _KW_BETWEEN:
+            k -= 1
+        k = max(0, k - _KW_LONGEST)
+        if windows and k <= windows[-1][1]:
+            windows[-1][1] = j
+        else:
+            windows.append([k, j])
+    for k, j in windows:
+        yield from _KEYWORD_LOWER_RE.finditer(lower, k, j)
 
 
 def _non_overlapping(hits: list[Hit]) -> list[Hit]:
