@@ -138,7 +138,7 @@ def compare(src: Path) -> dict[str, object]:
     opts = SplitOptions(eval_fraction=0.1)
     scan = scan_file(str(src), opts, lambda row: None, None)
     idx = np.flatnonzero(~scan.preference)
-    labels, n_groups, _ = _group(scan, idx, opts)
+    labels, n_groups, _, _ = _group(scan, idx, opts)
     sig_pairs = near_edges(scan, idx)
     params = Params(threshold=opts.near_threshold, seed=opts.seed)
     index = DuplicateIndex(params)

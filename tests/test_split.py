@@ -182,6 +182,42 @@ def test_near_duplicates_stay_together(tmp_path: Path) -> None:
     assert off["groups"]["near_duplicates"] == "not grouped (near=false)"
 
 
+def test_near_grouping_never_splits_an_exact_jaccard_cluster(tmp_path: Path) -> None:
+    """Every cluster curate dedup finds (exact Jaccard over stored shingles) stays on one
+    side, though split keeps only fixed-size signatures."""
+    from curate.dedup import DuplicateIndex, Params, featurize
+
+    rnd = random.Random(7)
+    words = [f"w{k}" for k in range(400)]
+    rows = []
+    for i in range(400):
+        if i % 4 == 3:  # a near-duplicate of the previous example: one word edited
+            prev = rows[-1]["messages"][0]["content"].split()
+            prev[rnd.randrange(len(prev))] = "edited"
+            rows.append(rec(i, user=" ".join(prev)))
+        else:
+            rows.append(rec(i, user=" ".join(rnd.choices(words, k=40))))
+    src = write(tmp_path / "in.jsonl", rows)
+    params = Params()
+    index = DuplicateIndex(params)
+    index.add(featurize(rows, params))
+    clusters = index.solve().clusters()
+    assert len(clusters) >= 95
+    m = split_path(src, tmp_path / "out", SplitOptions(eval_fraction=0.3))
+    where = sides(tmp_path / "out")
+    for members in clusters.values():
+        assert len({where[i + 1] for i in members}) == 1
+    near = m["near_duplicates"]
+    assert near["method"] == "minhash_lsh_signature_estimate"
+    assert near["linked_at_estimate"] == 0.7116 and near["signature_bits"] == 8
+    assert near["pairs_linked"] >= len(clusters)
+    assert m["groups"]["near_duplicates"] == (
+        "grouped (curate.dedup MinHash LSH, Jaccard >= 0.8 by signature estimate: "
+        "pairs linked from 0.7116)"
+    )
+    assert m["leakage"]["groups_straddling"] == 0
+
+
 def test_adding_ten_percent_keeps_old_examples_on_their_side(tmp_path: Path) -> None:
     rnd = random.Random(5)
     old = [rec(i) for i in range(3000)]
