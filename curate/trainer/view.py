@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from curate.io import check_readable, read_jsonl
-from curate.parallel import fork_pool, run_ordered
-from curate.records import CurateError, Example, Finding, Location, Severity
+from curate.io import check_readable, parse_line
+from curate.parallel import fork_pool, line_batches, run_ordered
+from curate.records import CurateError, Finding, Location, Severity
 from curate.trainer.backends import (
     ChatTokenizer,
     Rendered,
@@ -283,6 +283,62 @@ def check_batch(tok: ChatTokenizer, items: Sequence[Item], max_length: int | Non
     return out
 
 
+@dataclass(slots=True)
+class Parsed:
+    """A batch of raw lines sorted into conversations to render and the rest, counted."""
+
+    items: list[Item] = field(default_factory=list)
+    n_unreadable: int = 0
+    n_skipped: int = 0
+    n_preference: int = 0
+    first_problem: str | None = None
+
+    def note(self, problem: str) -> None:
+        if self.first_problem is None:
+            self.first_problem = problem
+
+
+def parse_batch(path: str, lines: Sequence[tuple[int, bytes]]) -> Parsed:
+    """Parse raw JSONL lines (pure; runs in the worker that renders them): readable chat
+    conversations become items; invalid JSON or encoding, non-conversations and
+    preference (DPO) records are counted, and the first problem is kept as
+    ``file:line: problem`` (``curate validate`` reports them all)."""
+    out = Parsed()
+    for n, raw in lines:
+        ex = parse_line(path, n, raw)
+        if ex is None:
+            continue  # blank line: a warning in validate, no example lost
+        if isinstance(ex, Finding):
+            out.n_unreadable += 1
+            out.note(f"{ex.location}: {ex.message}")
+            continue
+        if is_preference(ex.data):
+            out.n_preference += 1  # not measured: a DPO trainer renders them differently
+            continue
+        msgs = ex.messages
+        if not msgs or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs
+        ):
+            out.n_skipped += 1
+            out.note(f"{ex.source}: no messages list, or a message without a string role")
+            continue
+        tools = ex.data.get("tools") if isinstance(ex.data, dict) else None
+        out.items.append((ex.source, msgs, tools))
+    return out
+
+
+def _raw_batches(paths: Sequence[str], size: int, result: Scan) -> Iterator[tuple[str, Any]]:
+    for path in paths:
+        seen = False
+        for batch in line_batches(path, max_lines=size):
+            seen = True
+            yield path, batch
+        if not seen:
+            result.n_unreadable += 1
+            if result.first_problem is None:
+                result.first_problem = f"{path}: file is empty: no examples"
+
+
 _WORKER_TOK: ChatTokenizer | None = None
 
 
@@ -292,48 +348,21 @@ def _init_worker(tok: ChatTokenizer) -> None:
     _WORKER_TOK = tok
 
 
-def _worker_batch(items: list[Item], max_length: int | None) -> list[Checked]:
+def parse_and_check(
+    tok: ChatTokenizer, task: tuple[str, Sequence[tuple[int, bytes]]], max_length: int | None
+) -> tuple[Parsed, list[Checked]]:
+    """:func:`parse_batch` then :func:`check_batch`: one batch of raw lines, start to end."""
+    parsed = parse_batch(*task)
+    checked = check_batch(tok, parsed.items, max_length) if parsed.items else []
+    parsed.items = []  # not sent back
+    return parsed, checked
+
+
+def _worker_batch(
+    task: tuple[str, Sequence[tuple[int, bytes]]], max_length: int | None
+) -> tuple[Parsed, list[Checked]]:
     assert _WORKER_TOK is not None
-    return check_batch(_WORKER_TOK, items, max_length)
-
-
-def _items(paths: Sequence[str], result: Scan) -> Iterator[Item]:
-    for path in paths:
-        for item in read_jsonl(path):
-            if not isinstance(item, Example):
-                # line-level problems (the format validator reports them in full); the
-                # warnings (BOM, blank line) leave the example readable
-                if item.severity is Severity.ERROR:
-                    result.n_unreadable += 1
-                    if result.first_problem is None:
-                        result.first_problem = f"{item.location}: {item.message}"
-                continue
-            if is_preference(item.data):
-                result.n_preference += 1  # not measured: a DPO trainer renders them differently
-                continue
-            msgs = item.messages
-            if not msgs or not all(
-                isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs
-            ):
-                result.n_skipped += 1  # the format validator reports these
-                if result.first_problem is None:
-                    result.first_problem = (
-                        f"{item.source}: no messages list, or a message without a string role"
-                    )
-                continue
-            tools = item.data.get("tools") if isinstance(item.data, dict) else None
-            yield item.source, msgs, tools
-
-
-def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for it in items:
-        batch.append(it)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return parse_and_check(_WORKER_TOK, task, max_length)
 
 
 def _row(c: Checked, max_length: int | None, kept: int) -> dict[str, Any]:
@@ -398,17 +427,28 @@ def scan(
         if progress is not None:
             progress(len(checked))
 
+    def merge_parsed(p: Parsed) -> None:
+        result.n_unreadable += p.n_unreadable
+        result.n_skipped += p.n_skipped
+        result.n_preference += p.n_preference
+        if result.first_problem is None:
+            result.first_problem = p.first_problem
+
     n = workers if workers is not None else default_workers()
     size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
-    batches = _batches(_items(paths, result), batch_size)
+    # raw lines go to the workers, which parse them too: the main process only reads
+    tasks = _raw_batches(paths, batch_size, result)
     if n <= 1 or (workers is None and size < PARALLEL_MIN_BYTES):
-        for b in batches:
-            merge(check_batch(tok, b, max_length))
+        for task in tasks:
+            parsed, checked = parse_and_check(tok, task, max_length)
+            merge_parsed(parsed)
+            merge(checked)
         return findings, result
     with fork_pool(n, initializer=_init_worker, initargs=(tok,)) as pool:
-        for checked in run_ordered(
-            partial(_worker_batch, max_length=max_length), batches, pool, in_flight=2 * n
+        for parsed, checked in run_ordered(
+            partial(_worker_batch, max_length=max_length), tasks, pool, in_flight=2 * n
         ):
+            merge_parsed(parsed)
             merge(checked)
     return findings, result
 
