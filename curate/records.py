@@ -219,7 +219,14 @@ def _fast_blob(record: Any) -> str | None:
     deep nesting, a value JSON refuses) falls back.
     """
     try:
-        text = _dumps(record)
+        if _ascii_first[0]:
+            text = _ascii_dumps(record)
+            if "\\u" in text:  # a character it escaped (or a literal backslash-u): redo
+                _ascii_first[0] = False
+                text = _dumps(record)
+        else:
+            text = _dumps(record)
+            _ascii_first[0] = text.isascii()
     except (RecursionError, ValueError, TypeError):
         return None
     if text.count("[") + text.count("{") >= FAST_MAX_BRACKETS:
@@ -227,6 +234,15 @@ def _fast_blob(record: Any) -> str | None:
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         return None
     return text
+
+
+#: The ASCII encoder is about a third faster, and its text is the very same as
+#: ``_dumps``' when it holds no ``\\u`` escape (then every character was printable ASCII
+#: or one of the short escapes both write alike). Which one is tried first follows the
+#: last record (so text in other scripts is not encoded twice); either way the text is
+#: the same.
+_ascii_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_ascii_first = [True]
 
 
 @dataclass(slots=True)

@@ -110,6 +110,9 @@ def test_content_id_is_pinned_and_equals_the_normalise_first_form() -> None:
         "\u00e9",
         "\U0001f600",
         "\u2028",
+        "\x7f",  # the ASCII encoder escapes DEL, the other does not
+        "\\u00e9",  # a literal backslash-u
+        "u",
     ]
     for a, b in itertools.product(pieces, repeat=2):
         for rec in (
@@ -131,3 +134,10 @@ def test_content_id_is_pinned_and_equals_the_normalise_first_form() -> None:
     assert content_id(tup) == _reference_content_id(tup)
     with pytest.raises(TypeError):
         content_id({"messages": {1, 2}})
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate, as before
+        content_id({"messages": "\ud800"})
+    # the encoder tried first follows the last record; the ids do not
+    mixed = [{"m": "caf\u00e9"}, {"m": "cafe"}, {"m": "\u00e9"}, {"m": "\u00e9"}, {"m": "x"}]
+    assert [content_id(r) for r in mixed + mixed[::-1]] == [
+        _reference_content_id(r) for r in mixed + mixed[::-1]
+    ]
