@@ -702,11 +702,6 @@ class ExpectationsValidator:
         # validate reports per-example findings itself; run the format checks again for
         # the table only when the suite looks at them
         self._need_codes = bool(_suite_columns(self._suite) & FINDING_COLUMNS)
-        # Great Expectations takes ~2 s to import: do it while validate reads the data
-        # (the workers do the heavy part; finish() waits on the import lock if needed)
-        import threading
-
-        threading.Thread(target=_preimport_gx, name="curate-gx-import", daemon=True).start()
 
     def __getstate__(self) -> dict[str, Any]:
         # workers only need what features() reads
@@ -740,6 +735,13 @@ class ExpectationsValidator:
         return tuple(row[c] for c in COLUMNS)
 
     def add(self, ref: ExampleRef, feature: Any) -> Iterable[Finding]:
+        if not self._rows:
+            # Great Expectations takes ~2 s to import: do it while validate reads the
+            # data; add() runs in the main process once the workers are forked (a fork
+            # during an import could copy a held import lock), finish() waits for it
+            from curate.validate import _preimport_expectations
+
+            _preimport_expectations()
         self._rows.append(feature)
         return ()
 

@@ -459,7 +459,9 @@ def validate_path(
         corpus_validators: cross-example validators (duplicates, leakage).
         progress: called with the number of bytes read, as reading advances.
         stats: also build the per-example statistics table (``report.stats_table()``)
-            in the same pass, from the same token counts (for dataset expectations).
+            in the same pass, from the same token counts and findings (for dataset
+            expectations: Great Expectations, when installed, is then imported in a
+            background thread during the pass, ready for the check that follows).
 
     Raises:
         curate.records.InputError: a path is missing, a directory or unreadable.
