@@ -517,15 +517,47 @@ def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
     assert [h.code for h in content_mod._MEMO[system][content_mod._PII]] == ["pii_email"]
     assert content_mod._MEMO[reply][content_mod._REFUSAL] is not None
     assert len(content_mod._MEMO) == 5  # the system prompt, the reply, three user turns
+    new = list(content_mod._NEW)
+    new[content_mod._PII] = ()
     for i in range(content_mod._MEMO_MAX_ENTRIES + 5):  # bounded by entries...
-        content_mod._memo(f"prompt {i}")
+        content_mod._keep(f"prompt {i}", new, None)
     assert len(content_mod._MEMO) <= content_mod._MEMO_MAX_ENTRIES
-    content_mod._memo("x" * (content_mod._MEMO_MAX_CHARS + 1))  # ...by length...
-    assert "x" * (content_mod._MEMO_MAX_CHARS + 1) not in content_mod._MEMO
+    long_text = "x" * (content_mod._MEMO_MAX_CHARS + 1)
+    content_mod._keep(long_text, new, None)  # ...by length...
+    assert long_text not in content_mod._MEMO
     for i in range(content_mod._MEMO_MAX_TOTAL // content_mod._MEMO_MAX_CHARS + 2):  # ...and size
-        content_mod._memo(str(i) * (content_mod._MEMO_MAX_CHARS // len(str(i))))
+        content_mod._keep(str(i) * (content_mod._MEMO_MAX_CHARS // len(str(i))), new, None)
     assert sum(map(len, content_mod._MEMO)) <= content_mod._MEMO_MAX_TOTAL
     assert content_mod._memo_total[0] == sum(map(len, content_mod._MEMO))
+    content_mod._MEMO.clear()
+    content_mod._memo_total[0] = 0
+
+
+def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
+    """Cached results are tuples of plain values, which the collector stops tracking
+    (a tracked object per string made every collection walk the whole cache)."""
+    import gc
+
+    from curate.validators import content as content_mod
+
+    content_mod._MEMO.clear()
+    (check,) = content_validators()
+    for i in range(50):
+        ex = Example(
+            {
+                "messages": [
+                    {"role": "system", "content": f"You are assistant number {i}."},
+                    {"role": "user", "content": f"What is {i} plus {i}? Answer in one line."},
+                    {"role": "assistant", "content": f"{i} plus {i} is {2 * i}, of course."},
+                ]
+            },
+            Location("gc.jsonl", i + 1),
+        )
+        list(check.check(ex))
+    assert len(content_mod._MEMO) == 150
+    gc.collect()
+    gc.collect()  # a tuple is untracked once the tuples in it are
+    assert not any(gc.is_tracked(slots) for slots in content_mod._MEMO.values())
 
 
 def test_cached_reply_is_judged_again_against_a_new_prompt() -> None:
