@@ -323,9 +323,12 @@ def _gx() -> Any:
 
 
 def _preimport_gx() -> None:
+    """Import Great Expectations ahead of time (a background thread runs this). A failed
+    import leaves nothing behind in ``sys.modules``, so the check that needs it imports
+    again and reports the error there, in the main thread, as usual."""
     try:
         _gx()
-    except CurateError:  # reported when the check actually needs it
+    except Exception:  # reported by the import that needs it
         pass
 
 
