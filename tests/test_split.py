@@ -208,13 +208,12 @@ def test_near_grouping_never_splits_an_exact_jaccard_cluster(tmp_path: Path) -> 
     for members in clusters.values():
         assert len({where[i + 1] for i in members}) == 1
     near = m["near_duplicates"]
-    assert near["method"] == "minhash_lsh_signature_estimate"
-    assert near["linked_at_estimate"] == 0.7116 and near["signature_bits"] == 8
+    assert near["method"] == "minhash_lsh" and near["signature_bits"] == 8
+    assert (near["estimate_rejects_under"], near["estimate_links_from"]) == (0.7116, 0.8884)
     assert near["pairs_linked"] >= len(clusters)
-    assert m["groups"]["near_duplicates"] == (
-        "grouped (curate.dedup MinHash LSH, Jaccard >= 0.8 by signature estimate: "
-        "pairs linked from 0.7116)"
-    )
+    assert near["verified_exact_jaccard"] + near["decided_by_estimate"] == near["candidates"]
+    assert near["verified_exact_jaccard"] > 0
+    assert m["groups"]["near_duplicates"] == "grouped (curate.dedup MinHash, Jaccard >= 0.8)"
     assert m["leakage"]["groups_straddling"] == 0
 
 

@@ -36,13 +36,13 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from curate.dedup.core import MAX_WINDOW_TURNS, Params, _hasher, _seq_key, _turn_hash
-from curate.dedup.lsh import MAX_GROUP_PAIRS, _triu, lsh_params
+from curate.dedup.lsh import MAX_GROUP_PAIRS, _triu, jaccard_many, lsh_params
 from curate.dedup.minhash import _EMPTY, _MASK32, _ngram_hash, words
 
 #: bits kept of each MinHash value (8, 16 or 32)
@@ -50,7 +50,12 @@ BITS = 8
 #: how far under the threshold the estimated Jaccard may be, in standard deviations of
 #: the estimate of a pair exactly at the threshold
 MARGIN_SD = 2.5
+#: shingles held at once for exact verification (4 bytes each: 128 MB)
+EXACT_BUDGET = 32 << 20
 _DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
+#: ``docs (sorted int64) -> (flat, lens)``: those documents' shingles, as
+#: :func:`shingle_hashes` returns them
+ShingleSource = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 _EMPTY_ROLES = ("system", "developer")
 
 
@@ -68,14 +73,15 @@ def margin(threshold: float, num_perm: int, sd: float = MARGIN_SD) -> float:
 class Sketch:
     """Fixed-size features of ``n`` documents (plus containment windows).
 
-    ``sig``: ``(n, num_perm)`` low bits of the MinHash values; ``empty``: no shingles;
+    ``sig``: ``(n, num_perm)`` low bits of the MinHash values; ``n_shingles``: the
+    size of each document's shingle set (0: nothing to compare);
     ``conv``: key of the non-system turn sequence (0 when fewer than 2 turns);
     ``win_doc`` / ``win_key``: for conversations of 3 to 64 non-system turns, every inner
     contiguous run of at least 2 turns (the document index and the run's key).
     """
 
     sig: np.ndarray
-    empty: np.ndarray
+    n_shingles: np.ndarray
     conv: np.ndarray
     win_doc: np.ndarray
     win_key: np.ndarray
@@ -192,6 +198,45 @@ def shingle_hashes(texts: Sequence[str], n: int = 3) -> tuple[np.ndarray, np.nda
     return (key & _MASK32).astype(np.uint32), lens.astype(np.int64)
 
 
+def signatures(
+    flat: np.ndarray, lens: np.ndarray, params: Params, bits: int = BITS, chunk: int = 1 << 20
+) -> np.ndarray:
+    """The low ``bits`` bits of :meth:`curate.dedup.minhash.MinHasher.signatures_flat`'s
+    values (same hash functions), ``(n, num_perm)``; an empty document gets all ones.
+    Faster: the minimum is taken over the 64-bit products (``min(h) >> 32 ==
+    min(h >> 32)``), about ``chunk`` values at a time.
+
+    Example:
+        >>> flat, lens = shingle_hashes(["a b c d", ""])
+        >>> full = _hasher(8, 0).signatures_flat(flat, lens)
+        >>> bool((signatures(flat, lens, Params(num_perm=8)) == full.astype(np.uint8)).all())
+        True
+    """
+    hasher = _hasher(params.num_perm, params.seed)
+    n = len(lens)
+    dtype = _DTYPES[bits]
+    sig = np.full((n, params.num_perm), np.iinfo(dtype).max, dtype=dtype)
+    nonempty = np.flatnonzero(lens > 0)
+    if not len(nonempty):
+        return sig
+    off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=off[1:])
+    x = flat.astype(np.uint64)
+    a, b = hasher.a[:, None], hasher.b[:, None]
+    per = max(1, chunk // params.num_perm)
+    g = 0
+    while g < len(nonempty):
+        lo = off[nonempty[g]]
+        end = max(int(np.searchsorted(off[nonempty + 1], lo + per, side="right")), g + 1)
+        idx = nonempty[g:end]
+        h = a * x[lo : off[idx[-1] + 1]][None, :]  # wraps mod 2**64
+        h += b
+        low = np.minimum.reduceat(h, off[idx] - lo, axis=1) >> np.uint64(32)
+        sig[idx] = low.astype(dtype).T
+        g = end
+    return sig
+
+
 def _u64(keys: list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(keys), dtype=np.uint64).copy() if keys else np.zeros(0, np.uint64)
 
@@ -202,8 +247,7 @@ def sketch(turns: Sequence[Sequence[tuple[str, str]]], params: Params, bits: int
     ``curate dedup`` shingles)."""
     texts = ["\n".join(t for _, t in doc) for doc in turns]
     sh_flat, sh_len = shingle_hashes(texts, params.shingle)
-    full = _hasher(params.num_perm, params.seed).signatures_flat(sh_flat, sh_len)
-    sig = full.astype(_DTYPES[bits]) if bits != 32 else full
+    sig = signatures(sh_flat, sh_len, params, bits)
     conv: list[bytes] = []
     win_doc: list[int] = []
     win_key: list[bytes] = []
@@ -218,7 +262,9 @@ def sketch(turns: Sequence[Sequence[tuple[str, str]]], params: Params, bits: int
                     if b - a < t:
                         win_doc.append(i)
                         win_key.append(_seq_key(th[a:b]))
-    return Sketch(sig, sh_len == 0, _u64(conv), np.array(win_doc, dtype=np.int64), _u64(win_key))
+    return Sketch(
+        sig, sh_len.astype(np.int32), _u64(conv), np.array(win_doc, dtype=np.int64), _u64(win_key)
+    )
 
 
 class NearGrouper:
@@ -233,6 +279,7 @@ class NearGrouper:
         self.bits = bits
         self._parts: list[Sketch] = []
         self.n = 0
+        self.stats: dict[str, int] = {}
 
     def add(self, sk: Sketch) -> None:
         self._parts.append(sk)
@@ -248,12 +295,12 @@ class NearGrouper:
         else:
             parts.reverse()  # pop from the end, in input order
             sig = np.empty((self.n, self.params.num_perm), dtype=_DTYPES[self.bits])
-            empty, conv, win_doc, win_key = [], [], [], []
+            n_sh, conv, win_doc, win_key = [], [], [], []
             off = 0
             while parts:
                 p = parts.pop()
                 sig[off : off + len(p)] = p.sig
-                empty.append(p.empty)
+                n_sh.append(p.n_shingles)
                 conv.append(p.conv)
                 win_doc.append(p.win_doc + off)
                 win_key.append(p.win_key)
@@ -261,7 +308,7 @@ class NearGrouper:
                 del p
             joined = Sketch(
                 sig,
-                np.concatenate(empty) if empty else np.zeros(0, bool),
+                np.concatenate(n_sh) if n_sh else np.zeros(0, np.int32),
                 np.concatenate(conv) if conv else np.zeros(0, np.uint64),
                 np.concatenate(win_doc) if win_doc else np.zeros(0, np.int64),
                 np.concatenate(win_key) if win_key else np.zeros(0, np.uint64),
@@ -282,28 +329,89 @@ class NearGrouper:
             est = (est - c) / (1.0 - c)
         return est
 
-    def pairs(self, valid: np.ndarray | None = None, *, sd: float = MARGIN_SD) -> np.ndarray:
+    def pairs(
+        self,
+        valid: np.ndarray | None = None,
+        *,
+        sd: float = MARGIN_SD,
+        shingles: ShingleSource | None = None,
+        budget: int = EXACT_BUDGET,
+    ) -> np.ndarray:
         """Linked pairs ``(i, j)``, ``i < j``, sorted, as an ``(m, 2)`` ``int64`` array:
-        LSH candidates whose estimated Jaccard reaches ``threshold - margin``, and
-        conversations whose turns are a contiguous run of another's. Only documents with
-        ``valid`` set take part (default: all; pass the first copy of each exact
-        duplicate, the others follow it through their exact key)."""
+        LSH candidates that pass :meth:`verify`, and conversations whose turns are a
+        contiguous run of another's. Only documents with ``valid`` set take part
+        (default: all; pass the first copy of each exact duplicate, the others follow it
+        through their exact key)."""
         sk = self._join()
         n = len(sk)
         if valid is None:
             valid = np.ones(n, dtype=bool)
         out: list[np.ndarray] = []
         p = self.params
-        cand = candidates(sk.sig, *lsh_params(p.threshold, p.num_perm), valid & ~sk.empty)
+        cand = candidates(sk.sig, *lsh_params(p.threshold, p.num_perm), valid & (sk.n_shingles > 0))
         if len(cand):
-            est = self.estimate(sk.sig, cand)
-            out.append(cand[est >= p.threshold - margin(p.threshold, p.num_perm, sd) - 1e-12])
+            out.append(cand[self.verify(cand, sd=sd, shingles=shingles, budget=budget)])
         out.append(_contained(sk, valid))
         both = np.concatenate(out)
         if not len(both):
             return np.zeros((0, 2), dtype=np.int64)
         code = np.unique(both[:, 0] * n + both[:, 1])
         return np.stack([code // n, code % n], axis=1)
+
+    def verify(
+        self,
+        pairs: np.ndarray,
+        *,
+        sd: float = MARGIN_SD,
+        shingles: ShingleSource | None = None,
+        budget: int = EXACT_BUDGET,
+    ) -> np.ndarray:
+        """Which candidate ``pairs`` are linked (a boolean mask).
+
+        With the estimate ``e`` and ``m = margin(threshold, num_perm, sd)``: ``e >=
+        threshold + m`` links, ``e < threshold - m`` does not; in between, when a
+        ``shingles`` source is given, the exact Jaccard of the two shingle sets decides
+        (as ``curate dedup`` verifies), for as many pairs as fit in ``budget`` shingles
+        held at once, closest to the threshold first; the rest link at ``e >= threshold -
+        m``. ``self.stats`` counts the pairs decided each way.
+        """
+        sk = self._join()
+        t = self.params.threshold
+        m = margin(t, self.params.num_perm, sd)
+        est = self.estimate(sk.sig, pairs)
+        link = est >= t - m - 1e-12
+        middle = np.flatnonzero(link & (est < t + m - 1e-12))
+        n_exact = 0
+        if shingles is not None and len(middle):
+            middle = middle[np.argsort(np.abs(est[middle] - t), kind="stable")]
+            docs_first: dict[int, None] = {}
+            used = 0
+            take = 0
+            for i, j in pairs[middle].tolist():
+                extra = sum(int(sk.n_shingles[d]) for d in (i, j) if d not in docs_first)
+                if used + extra > budget:
+                    break
+                used += extra
+                docs_first.setdefault(i)
+                docs_first.setdefault(j)
+                take += 1
+            chosen = middle[:take]
+            if take:
+                docs = np.array(sorted(docs_first), dtype=np.int64)
+                flat, lens = shingles(docs)
+                off = np.zeros(len(docs) + 1, dtype=np.int64)
+                np.cumsum(lens, out=off[1:])
+                local = np.searchsorted(docs, pairs[chosen])
+                sims = jaccard_many(local, flat, off)
+                link[chosen] = sims >= t - 1e-12
+                n_exact = take
+        self.stats = {
+            "candidates": len(pairs),
+            "exact_jaccard": n_exact,
+            "estimate": len(pairs) - n_exact,
+            "linked": int(link.sum()),
+        }
+        return link
 
 
 def _contained(sk: Sketch, valid: np.ndarray) -> np.ndarray:
@@ -326,12 +434,11 @@ def _contained(sk: Sketch, valid: np.ndarray) -> np.ndarray:
 
 def _band_keys(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
     cols = sig[:, band * rows : (band + 1) * rows]
-    if cols.dtype.itemsize * rows <= 8:  # pack the values: the key is exact
-        key = np.zeros(len(sig), dtype=np.uint64)
-        shift = 8 * cols.dtype.itemsize
-        for c in range(rows):
-            key |= cols[:, c].astype(np.uint64) << np.uint64(shift * c)
-        return key
+    width = cols.dtype.itemsize * rows
+    if width <= 8:  # the band's bytes are the key (exact): one strided copy
+        buf = np.zeros((len(sig), 8), dtype=np.uint8)
+        buf[:, :width] = np.ascontiguousarray(cols).view(np.uint8).reshape(len(sig), width)
+        return buf.view(np.uint64).ravel()
     key = np.full(len(sig), np.uint64(band * 0x9E3779B97F4A7C15 % 2**64), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for c in range(rows):
@@ -349,15 +456,22 @@ def candidates(sig: np.ndarray, bands: int, rows: int, valid: np.ndarray) -> np.
     if len(ids) < 2:
         return np.zeros((0, 2), dtype=np.int64)
     parts: list[np.ndarray] = []
+    shift = np.uint64(max(1, (len(ids) - 1).bit_length()))
+    mask = (np.uint64(1) << shift) - np.uint64(1)
     for band in range(bands):
         keys = _band_keys(sig, band, rows)
         if len(ids) < n:
             keys = keys[ids]
-        order = np.argsort(keys, kind="stable")
-        sk = keys[order]
+        # one sort of (hash of the key, position) packed in 64 bits: positions come out
+        # grouped by key, ascending; two keys sharing the hash's high bits (rare) only
+        # make an extra candidate, which verification then drops
+        with np.errstate(over="ignore"):
+            h = (keys ^ (keys >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(29)
+        packed = np.sort((h >> shift) << shift | np.arange(len(ids), dtype=np.uint64))
+        sk = packed >> shift
+        order = (packed & mask).astype(np.int64)
         same = sk[1:] == sk[:-1]
-        if not same.any():
-            continue
         parts.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
         starts = np.flatnonzero(np.concatenate(([True], ~same)))
         sizes = np.diff(np.concatenate((starts, [len(sk)])))

@@ -181,3 +181,17 @@ def test_margin_and_empty_grouper() -> None:
     g.add(sketch([], g.params))
     assert g.pairs().shape == (0, 2)
     assert isinstance(sketch([[("user", "hi")]], g.params), Sketch)
+
+
+@pytest.mark.parametrize("bits", [8, 16, 32])
+def test_signatures_are_the_low_bits_of_minhasher_values(bits: int) -> None:
+    from curate.dedup.core import _hasher
+    from curate.dedup.group import signatures
+
+    flat, lens = shingle_hashes(_texts(500, seed=9))
+    p = Params(num_perm=64)
+    full = _hasher(64, 0).signatures_flat(flat, lens)
+    for chunk in (64, 4096, 1 << 20):  # groups of one document up to all of them
+        ours = signatures(flat, lens, p, bits, chunk=chunk)
+        assert ours.dtype.itemsize * 8 == bits
+        assert (ours == full.astype(ours.dtype)).all()
