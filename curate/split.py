@@ -906,6 +906,8 @@ def write_split(
             n = len(idx)
             n_eval = eval_target(options, n)
             labels, n_groups, note, near_detail = _group(scan, idx, options, path)
+            if scan.near is not None:
+                scan.near.release()  # the signatures are not needed for the rest
             strata_codes, strata_names = _strata(scan, idx, options)
             is_eval = assign_eval(
                 labels,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -278,43 +279,52 @@ class NearGrouper:
         self.params = params or Params()
         self.bits = bits
         self._parts: list[Sketch] = []
+        self._sig: np.ndarray | None = None
+        self._joined: Sketch | None = None
+        self._no_sig = np.zeros((0, self.params.num_perm), dtype=_DTYPES[bits])
         self.n = 0
         self.stats: dict[str, int] = {}
 
     def add(self, sk: Sketch) -> None:
-        self._parts.append(sk)
-        self.n += len(sk)
+        """Append a batch. Signatures go straight into one growing array (doubling its
+        capacity: pages are only resident once written), so the many small batch arrays
+        are freed at once and never held twice."""
+        k = len(sk)
+        if self._sig is None or self.n + k > len(self._sig):
+            cap = max(1 << 14, 2 * (self.n + k))
+            grown = np.empty((cap, self.params.num_perm), dtype=_DTYPES[self.bits])
+            if self._sig is not None:
+                grown[: self.n] = self._sig[: self.n]
+            self._sig = grown
+        self._sig[self.n : self.n + k] = sk.sig
+        # the batch's own signature array is not kept (a view would keep it alive)
+        self._parts.append(Sketch(self._no_sig, sk.n_shingles, sk.conv, sk.win_doc + self.n,
+                                  sk.win_key))  # fmt: skip
+        self.n += k
 
     def _join(self) -> Sketch:
-        """All batches as one :class:`Sketch`; each batch is freed as soon as it is
-        copied (the joined signature array's pages are only touched as they fill, so
-        the peak stays near one copy)."""
-        parts, self._parts = self._parts, []
-        if len(parts) == 1:
-            joined = parts[0]
-        else:
-            parts.reverse()  # pop from the end, in input order
-            sig = np.empty((self.n, self.params.num_perm), dtype=_DTYPES[self.bits])
-            n_sh, conv, win_doc, win_key = [], [], [], []
-            off = 0
-            while parts:
-                p = parts.pop()
-                sig[off : off + len(p)] = p.sig
-                n_sh.append(p.n_shingles)
-                conv.append(p.conv)
-                win_doc.append(p.win_doc + off)
-                win_key.append(p.win_key)
-                off += len(p)
-                del p
-            joined = Sketch(
-                sig,
-                np.concatenate(n_sh) if n_sh else np.zeros(0, np.int32),
-                np.concatenate(conv) if conv else np.zeros(0, np.uint64),
-                np.concatenate(win_doc) if win_doc else np.zeros(0, np.int64),
-                np.concatenate(win_key) if win_key else np.zeros(0, np.uint64),
-            )
-        self._parts = [joined]
-        return joined
+        """All batches as one :class:`Sketch` (the signatures are already one array)."""
+        if self._joined is None or self._parts:
+            parts = ([self._joined] if self._joined is not None else []) + self._parts
+            self._parts = []
+
+            def cat(name: str, dtype: Any) -> np.ndarray:
+                arrs = [getattr(p, name) for p in parts]
+                return np.concatenate(arrs) if arrs else np.zeros(0, dtype=dtype)
+
+            sig = self._sig[: self.n] if self._sig is not None else None
+            if sig is None:
+                sig = np.zeros((0, self.params.num_perm), dtype=_DTYPES[self.bits])
+            self._joined = Sketch(sig, cat("n_shingles", np.int32), cat("conv", np.uint64),
+                                  cat("win_doc", np.int64), cat("win_key", np.uint64))  # fmt: skip
+        self._joined.sig = self._sig[: self.n] if self._sig is not None else self._joined.sig
+        return self._joined
+
+    def release(self) -> None:
+        """Free the sketches (after the last :meth:`pairs`)."""
+        self._sig = None
+        self._joined = None
+        self._parts = []
 
     def estimate(self, sig: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """Estimated Jaccard of each pair: the share of equal signature values, corrected
