@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -608,3 +609,49 @@ def test_short_password_in_url_without_any_long_key_run(tmp_path: Path) -> None:
     )
     codes = [f.code for v in content_validators() for f in v.check(ex)]
     assert codes == ["secret_password_in_url"]
+
+
+def _codes(messages: list[dict[str, str]], config: dict[str, Any] | None = None) -> list[str]:
+    (check,) = content_validators(config)
+    ex = Example({"messages": messages}, Location("edge.jsonl", 1))
+    return [f.code for f in check.check(ex)]
+
+
+def test_fast_path_edges_non_ascii_control_characters_and_upper_case() -> None:
+    user = {"role": "user", "content": "Hi"}
+    # non-ASCII text: the gate is str.isprintable, the rule decides
+    for text in ("Café ouvert\x07 demain", "naïve \u202etxt.exe", "Grüße\x07"):
+        assert _codes([user, {"role": "assistant", "content": text}]) == ["control_characters"]
+    for text in ("Grüße\x85", "Ol\x9b"):  # C1 controls: ftfy calls them mojibake too
+        assert _codes([user, {"role": "assistant", "content": text}]) == [
+            "control_characters",
+            "mojibake",
+        ]
+    # no-break spaces and tabs are not control characters (isprintable rejects NBSP)
+    assert _codes([user, {"role": "assistant", "content": "Prix\u00a0: 5\u00a0€\tTTC"}]) == []
+    # upper-case refusal and boilerplate
+    assert _codes(
+        [user, {"role": "assistant", "content": "I'M SORRY, BUT I CAN'T HELP WITH THAT."}]
+    ) == ["assistant_refusal"]
+    assert _codes(
+        [user, {"role": "assistant", "content": "AS AN AI LANGUAGE MODEL, I CAN'T."}]
+    ) == ["assistant_boilerplate"]
+    # a secret at the very start of a string, and a private key with nothing else
+    token = "ghp_" + "a1B2" * 9
+    assert _codes([user, {"role": "assistant", "content": token}]) == ["secret_token"]
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"
+    assert _codes([user, {"role": "assistant", "content": key}]) == ["secret_private_key"]
+
+
+def test_cached_string_is_judged_by_its_role_and_the_configuration() -> None:
+    """One string, cached once, in a turn whose role allows PII and then in one that does
+    not; then under a configuration that had a rule off when it was first seen."""
+    from curate.validators import content as content_mod
+
+    content_mod._MEMO.clear()
+    text = "Reach me at jane.doe@gmail.com, I am {name}."
+    config = {"pii_allowed_roles": ["user"], "template_placeholder": "off"}
+    assert _codes([{"role": "user", "content": text}], config) == []
+    assert _codes([{"role": "assistant", "content": text}], config) == ["pii_email"]
+    assert _codes([{"role": "user", "content": text}]) == ["pii_email", "template_placeholder"]
+    assert _codes([{"role": "system", "content": text}], {"pii": "off"}) == ["template_placeholder"]
