@@ -71,8 +71,14 @@ _IBAN_RE = re.compile(r"([A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]){11,3
 #: every IPv4 address holds a digit, a dot and a digit (a cheap search before the full regex)
 _DIGIT_DOT_DIGIT_RE = re.compile(r"\d\.\d")
 _DIGITS_RE = re.compile(r"\d[\d \-.()/]{5,}\d")
-#: bytes.translate table that keeps digits as "0": counting digits without a regex
-_DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
+#: bytes.translate table: digits become "0", the other characters of _DIGITS_RE's class
+#: (space - . ( ) /) ".", everything else " ": digits are counted without a regex, and
+#: on ASCII text _DIGITS_RE.search(text) is _DIGITS_SHAPE_RE.search(those bytes), whose
+#: literal first byte lets the engine jump from digit to digit (a test compares them)
+_DIGIT_TABLE = bytes(
+    ord("0") if 48 <= c <= 57 else ord(".") if chr(c) in " -.()/" else ord(" ") for c in range(256)
+)
+_DIGITS_SHAPE_RE = re.compile(rb"0[0.]{5,}0")
 
 #: IBAN length per country (SWIFT IBAN registry)
 IBAN_LENGTHS = {
@@ -205,8 +211,11 @@ def find_pii(text: str) -> list[Hit]:
             ):
                 continue
             hits.append(Hit("pii_email", m.start(), m.end(), "email", "EMAIL"))
-    n_digits = text.encode("utf-8", "surrogatepass").translate(_DIGIT_TABLE).count(b"0")
-    if n_digits >= 4 and _DIGITS_RE.search(text) is not None:
+    shape = text.encode("utf-8", "surrogatepass").translate(_DIGIT_TABLE)
+    n_digits = shape.count(b"0")
+    if n_digits >= 4 and (
+        _DIGITS_SHAPE_RE.search(shape) if text.isascii() else _DIGITS_RE.search(text)
+    ):
         # each rule needs this many digits: an IPv4 address 4,
         # a phone 7 (checked below), a card 13 (the regex's shortest match)
         if "." in text and _DIGIT_DOT_DIGIT_RE.search(text) is not None:
