@@ -18,8 +18,10 @@ values. The load average is printed too: other work on the machine slows the wal
 
 ``--compare`` also groups the same examples the way ``curate dedup`` verifies pairs
 (exact Jaccard over stored shingles, :meth:`curate.dedup.DuplicateIndex.solve`) and
-prints how the split's signature-verified groups differ: groups, near-duplicate pairs
-linked by one and not the other, examples whose group differs.
+prints how the split's groups (fixed-size signatures, exact Jaccard only for pairs near
+the threshold: :mod:`curate.dedup.group`) differ: groups, near-duplicate pairs linked by
+one and not the other, examples whose group differs, exact-Jaccard groups cut apart
+(the direction that could leak).
 """
 
 from __future__ import annotations
@@ -165,16 +167,16 @@ def compare(src: Path) -> dict[str, object]:
     size_sig = np.bincount(labels)[labels]
     size_ex = np.bincount(ex_labels)[ex_labels]
     return {
-        "groups_signature": n_groups,
+        "groups_split": n_groups,
         "groups_exact_jaccard": ex_groups,
-        "pairs_signature": len(sp),
+        "pairs_split": len(sp),
         "pairs_exact_jaccard": len(xp),
         "exact_pairs_not_linked": len(xp - sp),
         "extra_pairs_linked": len(sp - xp),
         "examples_group_differs": int(((size_ab != size_sig) | (size_ab != size_ex)).sum()),
-        # an exact-Jaccard group cut in parts by the signature grouping could leak
+        # an exact-Jaccard group cut in parts by the split's grouping could leak
         "exact_groups_split": len(np.unique(ex_labels[size_ab < size_ex])),
-        "signature_groups_merging": len(np.unique(labels[size_ab < size_sig])),
+        "split_groups_merging": len(np.unique(labels[size_ab < size_sig])),
     }
 
 
@@ -235,7 +237,7 @@ def main() -> None:
                              text=True)  # fmt: skip
         r = json.loads(res.stdout.strip().splitlines()[-1])
         print(
-            "signature vs exact-Jaccard grouping: " + ", ".join(f"{k} {v:,}" for k, v in r.items())
+            "split near grouping vs exact-Jaccard grouping: " + ", ".join(f"{k} {v:,}" for k, v in r.items())
         )
     if not args.keep:
         import shutil
