@@ -236,9 +236,8 @@ def main() -> None:
         res = subprocess.run([*me, "--_compare", str(src)], check=True, stdout=subprocess.PIPE,
                              text=True)  # fmt: skip
         r = json.loads(res.stdout.strip().splitlines()[-1])
-        print(
-            "split near grouping vs exact-Jaccard grouping: " + ", ".join(f"{k} {v:,}" for k, v in r.items())
-        )
+        vs = ", ".join(f"{k} {v:,}" for k, v in r.items())
+        print(f"split near grouping vs exact-Jaccard grouping: {vs}")
     if not args.keep:
         import shutil
 
