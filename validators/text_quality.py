@@ -393,8 +393,9 @@ def _periodic_run(text: str, min_repeats: int) -> Hit | None:
         chunk = text[probe : probe + 24]
         if len(chunk) < 8:
             continue
-        nxt = text.find(chunk, probe + 1)
-        if nxt < 0 or nxt - probe > 400:
+        # the next copy must start within 400 characters: search no further than that
+        nxt = text.find(chunk, probe + 1, probe + 400 + len(chunk))
+        if nxt < 0:
             continue
         period = nxt - probe
         start = probe
