@@ -325,6 +325,7 @@ class NearGrouper:
         self._sig = None
         self._joined = None
         self._parts = []
+        self.n = 0
 
     def estimate(self, sig: np.ndarray, pairs: np.ndarray) -> np.ndarray:
         """Estimated Jaccard of each pair: the share of equal signature values, corrected

@@ -195,3 +195,39 @@ def test_signatures_are_the_low_bits_of_minhasher_values(bits: int) -> None:
         ours = signatures(flat, lens, p, bits, chunk=chunk)
         assert ours.dtype.itemsize * 8 == bits
         assert (ours == full.astype(ours.dtype)).all()
+
+
+def test_close_calls_are_decided_by_exact_jaccard_within_the_budget() -> None:
+    rnd = random.Random(8)
+    words = [f"v{k}" for k in range(500)]
+    texts = []
+    for _ in range(300):
+        ws = rnd.choices(words, k=50)
+        texts.append(" ".join(ws))
+        for _ in range(rnd.choice((1, 2, 3))):
+            ws[rnd.randrange(50)] = "edit"
+        texts.append(" ".join(ws))
+    p = Params()
+    g = NearGrouper(p)
+    g.add(sketch([[("user", t)] for t in texts], p))
+    asked: list[list[int]] = []
+
+    def source(docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        asked.append(docs.tolist())
+        return shingle_hashes([texts[d] for d in docs.tolist()])
+
+    exact = {tuple(x) for x in g.pairs(shingles=source).tolist()}
+    stats = dict(g.stats)
+    by_estimate = {tuple(x) for x in g.pairs(shingles=source, budget=0).tolist()}
+    assert g.stats["exact_jaccard"] == 0 and len(asked) == 1
+    assert stats["exact_jaccard"] > 20
+    assert stats["exact_jaccard"] + stats["estimate"] == stats["candidates"]
+    assert asked[0] == sorted(set(asked[0]))
+    assert exact < by_estimate  # the estimate alone links some pairs under 0.8 besides
+    flat, lens = shingle_hashes(texts)
+    off = np.concatenate([[0], np.cumsum(lens)])
+    sims = {(i, j): jaccard(flat[off[i] : off[i + 1]], flat[off[j] : off[j + 1]]) for i, j in exact}
+    low = [pr for pr, s in sims.items() if s < p.threshold]
+    assert len(low) <= 0.02 * len(exact)  # only an estimate above threshold + margin
+    g.release()  # the sketches are freed: nothing left to link
+    assert g.n == 0 and g.pairs().shape == (0, 2)
