@@ -7,10 +7,12 @@ numpy arrays):
    check it is a canonical chat or preference record the target format can hold
    (otherwise it goes to ``rejected.jsonl`` with a reason), and keep 8-byte hashes of its
    id, its exact-duplicate key and its prompt key, its token count and its stratum.
-2. **Group** (:func:`group_labels`): examples that share an exact-duplicate key (and, when
-   :mod:`curate.dedup` provides ``cluster_keys``, a near-duplicate cluster) or a prompt
-   are joined into one group (connected components), so no duplicate and no prompt can
-   appear on both sides.
+2. **Group** (:func:`group_labels`): examples that share an exact-duplicate key or a
+   prompt, or are near-duplicates (:mod:`curate.dedup.group`: fixed-size MinHash
+   sketches made in pass 1, LSH candidates decided by the signature estimate, or by exact
+   Jaccard after re-reading the pair when the estimate is close to the threshold), are
+   joined into one group (connected components), so no duplicate, near-duplicate or
+   prompt can appear on both sides.
 3. **Assign** (:func:`assign_eval`): each group gets ``u = hash(seed, group key)`` in
    ``[0, 1)``, where the group key is the smallest id hash among its members. Eval takes
    the groups with the smallest ``u`` until it holds the requested number of examples

@@ -1,8 +1,10 @@
 """Exact and near-duplicate detection, and train/eval decontamination.
 
 The Python twin of ``curate dedup`` is :func:`curate.dedup.run.dedup_paths`; other
-stages group examples with :func:`cluster_keys` (split keeps a cluster on one side) and
-:func:`prompt_key` (examples sharing a prompt).
+stages group examples with :func:`cluster_keys` (small sets, in memory) and
+:func:`prompt_key` (examples sharing a prompt). ``curate split`` groups near-duplicates
+of large files with :mod:`curate.dedup.group` (a fixed 128 bytes per example, no stored
+shingles).
 
 Example:
     >>> from curate.records import Example, Location
