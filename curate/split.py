@@ -796,19 +796,22 @@ def shingle_source(path: str, scan: Scan) -> Callable[[np.ndarray], tuple[np.nda
 
     def fetch(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from curate.dedup.group import shingle_hashes
+        from curate.io import iter_raw_lines
 
         lines = scan.line[rows]
         wanted = set(lines.tolist())
+        last = int(lines.max())
         texts: dict[int, str] = {}
-        for batch in _batches(path):
-            if batch[-1][0] < lines[0] or batch[0][0] > lines[-1]:
-                continue
-            for line, raw in batch:
-                if line in wanted:
-                    parsed = parse_line(path, line, raw)
-                    if not isinstance(parsed, Example):  # pragma: no cover - pass 1 read it
-                        raise CurateError(f"{path}:{line}: changed while it was being split")
-                    texts[line] = "\n".join(t for _, t in norm_turns(parsed.data))
+        for line, raw in iter_raw_lines(path):  # up to the last line wanted only
+            if line in wanted:
+                parsed = parse_line(path, line, raw)
+                if not isinstance(parsed, Example):  # pragma: no cover - pass 1 read it
+                    raise CurateError(f"{path}:{line}: changed while it was being split")
+                texts[line] = "\n".join(t for _, t in norm_turns(parsed.data))
+                if line == last:
+                    break
+        if len(texts) != len(wanted):  # pragma: no cover - pass 1 read them
+            raise CurateError(f"{path}: changed while it was being split (shorter)")
         return shingle_hashes([texts[line] for line in lines.tolist()])
 
     return fetch
