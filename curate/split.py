@@ -839,11 +839,13 @@ def near_info(
 ) -> tuple[str, dict[str, Any]]:
     """How near-duplicates were grouped: the manifest's one-line note and its details."""
     from curate.dedup import Params
-    from curate.dedup.group import BITS, MARGIN_SD, margin
+    from curate.dedup.group import BITS, EXACT_BELOW, MARGIN_SD, margin
 
     p = Params(threshold=options.near_threshold, seed=options.seed)
     m = margin(p.threshold, p.num_perm)
-    lo, hi = round(p.threshold - m, 4), round(p.threshold + m, 4)
+    hi = round(p.threshold + m, 4)
+    checked = round(p.threshold - max(m, EXACT_BELOW), 4)
+    fallback = round(p.threshold - m, 4)
     note = f"grouped (curate.dedup MinHash, Jaccard >= {p.threshold})"
     return note, {
         "method": "minhash_lsh",
@@ -853,16 +855,17 @@ def near_info(
         "shingle_words": p.shingle,
         "margin_sd": MARGIN_SD,
         "estimate_links_from": hi,
-        "estimate_rejects_under": lo,
+        "exact_jaccard_checked_from": checked,
+        "over_budget_links_from": fallback,
         "candidates": stats.get("candidates", 0),
         "verified_exact_jaccard": stats.get("exact_jaccard", 0),
         "decided_by_estimate": stats.get("estimate", 0),
         "pairs_linked": n_pairs,
         "note": (
-            "shingles are not kept: a candidate pair whose signature estimate is within "
-            f"the margin of the threshold ({lo} to {hi}) is re-read and checked by exact "
-            "Jaccard, as curate dedup checks it; an estimate above links, below does not "
-            "(each wrong with probability under 1% for a pair at the threshold)"
+            "shingles are not kept: a candidate pair whose signature estimate is at least "
+            f"{hi} is linked; from {checked} (as curate dedup) up to that, the pair is "
+            "re-read and its exact Jaccard decides (past a 32M-shingle budget, the "
+            f"estimate links from {fallback}); under {checked} it is not linked"
         ),
     }
 

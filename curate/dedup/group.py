@@ -51,6 +51,10 @@ BITS = 8
 #: how far under the threshold the estimated Jaccard may be, in standard deviations of
 #: the estimate of a pair exactly at the threshold
 MARGIN_SD = 2.5
+#: candidates whose estimate is this far under the threshold are dropped unchecked (as
+#: :func:`curate.dedup.lsh.verify` drops them: over 4 standard deviations at 128
+#: permutations)
+EXACT_BELOW = 0.15
 #: shingles held at once for exact verification (4 bytes each: 128 MB)
 EXACT_BUDGET = 32 << 20
 _DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
@@ -380,18 +384,22 @@ class NearGrouper:
         """Which candidate ``pairs`` are linked (a boolean mask).
 
         With the estimate ``e`` and ``m = margin(threshold, num_perm, sd)``: ``e >=
-        threshold + m`` links, ``e < threshold - m`` does not; in between, when a
-        ``shingles`` source is given, the exact Jaccard of the two shingle sets decides
-        (as ``curate dedup`` verifies), for as many pairs as fit in ``budget`` shingles
-        held at once, closest to the threshold first; the rest link at ``e >= threshold -
-        m``. ``self.stats`` counts the pairs decided each way.
+        threshold + m`` links. With a ``shingles`` source, a pair with ``threshold -``
+        :data:`EXACT_BELOW` ``<= e < threshold + m`` is decided by the exact Jaccard of
+        the two shingle sets, as ``curate dedup`` verifies its candidates (it drops the
+        same ``e < threshold - EXACT_BELOW`` ones unchecked), for as many pairs as fit in
+        ``budget`` shingles held at once, closest to the threshold first. The pairs left
+        (no source, or over the budget) link when ``e >= threshold - m``.
+        ``self.stats`` counts the pairs decided each way.
         """
         sk = self._join()
         t = self.params.threshold
         m = margin(t, self.params.num_perm, sd)
         est = self.estimate(sk.sig, pairs)
         link = est >= t - m - 1e-12
-        middle = np.flatnonzero(link & (est < t + m - 1e-12))
+        sure = est >= t + m - 1e-12
+        low = t - max(m, EXACT_BELOW) if shingles is not None else t - m
+        middle = np.flatnonzero(~sure & (est >= low - 1e-12))
         n_exact = 0
         if shingles is not None and len(middle):
             middle = middle[np.argsort(np.abs(est[middle] - t), kind="stable")]
