@@ -576,7 +576,8 @@ def sniff_not_jsonl(path: str) -> None:
     from curate.io import BOM
     from curate.records import InputError
 
-    for _line, raw in iter_raw_lines(path):
+    lines = iter_raw_lines(path)
+    for _line, raw in lines:
         head = raw.removeprefix(BOM).strip()
         if not head:
             continue
@@ -585,12 +586,38 @@ def sniff_not_jsonl(path: str) -> None:
         try:
             json.loads(head)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            if not _continues_json(lines):
+                return  # a broken first line of a JSONL file: reported as invalid JSON
             kind = "a JSON array" if head[:1] == b"[" else "a multi-line JSON object"
             raise InputError(
                 f"{path}:1: this is {kind}, not JSONL (one JSON object per line). "
                 f"Convert it first: curate ingest {path} -o data.jsonl"
             ) from None
         return
+
+
+def _continues_json(lines: Iterator[tuple[int, bytes]]) -> bool:
+    """Whether the next non-blank line continues a pretty-printed JSON document (indented,
+    or a key, a closing bracket or a nested opening one) rather than starting the next
+    JSONL record: a truncated first record (an interrupted write) is not a JSON document."""
+    import json
+
+    for _line, raw in lines:
+        if not raw.strip():
+            continue
+        if raw[:1] in (b" ", b"\t"):
+            return True
+        head = raw.strip()
+        if head[:1] in (b"}", b"]", b'"'):
+            return True
+        if head[:1] in (b"{", b"["):
+            try:
+                json.loads(head)
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                return True  # the first element of an array, split over lines
+            return False  # a whole record: this is JSONL with a broken first line
+        return False
+    return False  # a single line that does not parse: invalid JSON, reported with its column
 
 
 def _merge(res: BatchResult, rep: FileReport, total: FileReport, max_findings: int) -> None:

@@ -263,6 +263,33 @@ def test_json_array_is_rejected_with_the_fix(tmp_path: Path) -> None:
         validate_path([q])
 
 
+def test_compact_array_split_over_lines_is_rejected_too(tmp_path: Path) -> None:
+    p = tmp_path / "arr.json"
+    p.write_text('[{"messages": 1},\n{"messages": 2}]\n')
+    with pytest.raises(InputError, match="this is a JSON array"):
+        validate_path([p])
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        '{"messages": [{"role": "user", "content": "hi"}]}\n',  # the next record is whole
+        "not json\n",
+        "",  # a single truncated line
+    ],
+)
+def test_truncated_first_record_of_jsonl_is_invalid_json_not_a_json_document(
+    tmp_path: Path, after: str
+) -> None:
+    # an interrupted write leaves a broken first line; the rest is still JSONL
+    p = tmp_path / "cut.jsonl"
+    p.write_text('{"messages": [{"role": "user", "content": "hi"}\n' + after)
+    d = validate_path([p]).to_dict()
+    assert d["findings_by_code"]["invalid_json"] >= 1
+    first = validate_path([p]).findings[0]
+    assert (first.code, first.location.line) == ("invalid_json", 1)
+
+
 def test_preference_examples_are_counted(make_jsonl: Any) -> None:
     row = {
         "input": {"messages": [{"role": "user", "content": "Best color?"}]},
