@@ -27,19 +27,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
 from typing import Any
 
 SCOPES = ("conversation", "user", "assistant")
 _PROMPT_ROLES = frozenset({"system", "developer", "user"})
 _ANSWER_ROLES = frozenset({"assistant"})
-_WS = re.compile(r"\s+")
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed and stripped."""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    """NFKC, case-folded, whitespace collapsed and stripped.
+
+    ``str.split()`` splits on exactly the characters ``\\s`` matches in a ``str`` regex
+    (both use ``str.isspace``), so this equals ``re.sub(r"\\s+", " ", t).strip()`` (a test
+    checks every code point) at several times its speed.
+
+    Example:
+        >>> normalize_text("  Hello\\u00a0 WORLD\\n ﬁne ")
+        'hello world fine'
+    """
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def check_scope(scope: str) -> str:

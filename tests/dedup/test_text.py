@@ -65,3 +65,15 @@ def test_prompt_key_accepts_examples_and_ignores_answers() -> None:
     c = chat(("system", "Pirate."), ("user", "2+2?"), ("assistant", "4"))
     assert prompt_key(a) == prompt_key(b) != prompt_key(c)
     assert len(prompt_key(a)) == 32
+
+
+def test_whitespace_collapse_equals_the_regex_on_every_code_point() -> None:
+    import re
+    import sys
+    import unicodedata
+
+    ws = re.compile(r"\s+")
+    for cp in range(sys.maxunicode + 1):
+        t = f" a{chr(cp)}{chr(cp)}b \t"
+        folded = unicodedata.normalize("NFKC", t).casefold()
+        assert normalize_text(t) == ws.sub(" ", folded).strip(), hex(cp)
