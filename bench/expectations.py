@@ -34,26 +34,28 @@ import time
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-WORDS = (
-    "the model answers questions about data training tokens python files loss eval split "
-    "review quality cost time example user system assistant upload sync share restore plan"
-).split()
-
 
 def make_data(path: str, n: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
+    """``n`` chat examples of real English text (the public Alpaca sample, as
+    bench/validate.py uses it): each user and assistant turn joins two random texts, so
+    contents rarely repeat; 90% have a system prompt; three sources."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from validate import SYSTEMS, corpus
 
-    def text(k: int) -> str:
-        return " ".join(rng.choice(WORDS) for _ in range(k))
+    rng = random.Random(seed)
+    texts = corpus()
+
+    def text() -> str:
+        return f"{rng.choice(texts)} {rng.choice(texts)}"
 
     with open(path, "w", encoding="utf-8") as f:
         for i in range(n):
             msgs = []
             if rng.random() < 0.9:
-                msgs.append({"role": "system", "content": "You are helpful. " + text(10)})
+                msgs.append({"role": "system", "content": rng.choice(SYSTEMS[:-1])})
             for _ in range(rng.choice([1, 1, 1, 2, 3])):
-                msgs.append({"role": "user", "content": text(rng.randint(10, 60))})
-                msgs.append({"role": "assistant", "content": text(rng.randint(20, 160))})
+                msgs.append({"role": "user", "content": text()})
+                msgs.append({"role": "assistant", "content": text()})
             src = ("helpdesk", "forum", "synthetic")[i % 3]
             f.write(json.dumps({"messages": msgs, "metadata": {"source": src}}) + "\n")
 
