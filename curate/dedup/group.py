@@ -43,8 +43,13 @@ from typing import Any
 import numpy as np
 
 from curate.dedup.core import MAX_WINDOW_TURNS, Params, _hasher, _seq_key, _turn_hash
-from curate.dedup.lsh import MAX_GROUP_PAIRS, _triu, jaccard_many, lsh_params
-from curate.dedup.minhash import _EMPTY, _MASK32, _ngram_hash, words
+from curate.dedup.lsh import (
+    jaccard_many,
+    lsh_params,
+    run_pairs,
+    unique_pairs,
+)
+from curate.dedup.minhash import ngram_shingles, words
 
 #: bits kept of each MinHash value (8, 16 or 32)
 BITS = 8
@@ -182,25 +187,7 @@ def shingle_hashes(texts: Sequence[str], n: int = 3) -> tuple[np.ndarray, np.nda
         [2, 0, 1]
     """
     w, counts = word_hashes(texts)
-    if not len(w):
-        return _EMPTY.copy(), np.zeros(len(texts), dtype=np.int64)
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    keys: list[np.ndarray] = []
-    total = len(w)
-    if total >= n:
-        h = _ngram_hash(w, n, total - n + 1)
-        doc = np.repeat(np.arange(len(texts), dtype=np.uint64), counts)[: total - n + 1]
-        ok = np.arange(total - n + 1) + n <= ends[doc.astype(np.int64)]
-        keys.append((doc[ok] << np.uint64(32)) | h[ok])
-    for i in np.flatnonzero((counts > 0) & (counts < n)).tolist():  # shorter than n words
-        hi = _ngram_hash(w[starts[i] : ends[i]], int(counts[i]), 1)
-        keys.append((np.uint64(i) << np.uint64(32)) | hi)
-    key = np.sort(np.concatenate(keys))
-    if len(key) > 1:
-        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
-    lens = np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=len(texts))
-    return (key & _MASK32).astype(np.uint32), lens.astype(np.int64)
+    return ngram_shingles(w, counts, n)
 
 
 def signatures(
@@ -490,24 +477,8 @@ def candidates(sig: np.ndarray, bands: int, rows: int, valid: np.ndarray) -> np.
         packed = np.sort((h >> shift) << shift | np.arange(len(ids), dtype=np.uint64))
         sk = packed >> shift
         order = (packed & mask).astype(np.int64)
-        same = sk[1:] == sk[:-1]
-        parts.append(np.stack([order[:-1][same], order[1:][same]], axis=1))
-        starts = np.flatnonzero(np.concatenate(([True], ~same)))
-        sizes = np.diff(np.concatenate((starts, [len(sk)])))
-        big = sizes > 2
-        for s, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
-            members = order[s : s + size]
-            if size <= MAX_GROUP_PAIRS:
-                ii, jj = _triu(size)
-                parts.append(np.stack([members[ii], members[jj]], axis=1))
-            else:
-                parts.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
-    if not parts:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = ids[np.concatenate(parts)]
-    pairs.sort(axis=1)
-    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
-    return np.stack([code // n, code % n], axis=1)
+        parts.extend(run_pairs(order, sk[1:] == sk[:-1]))
+    return unique_pairs(parts, ids, n)
 
 
 __all__ = ["BITS", "MARGIN_SD", "NearGrouper", "Sketch", "candidates", "margin", "sketch"]

@@ -90,22 +90,36 @@ def candidates(
         same = sk[1:] == sk[:-1]
         if not same.any():
             continue
-        # run boundaries of equal keys
-        starts = np.flatnonzero(np.concatenate(([True], ~same)))
-        sizes = np.diff(np.concatenate((starts, [len(sk)])))
-        multi = sizes > 1
-        # pairs (consecutive members) for every run: covers runs of 2 fully
-        a = order[:-1][same]
-        b = order[1:][same]
-        parts.append(np.stack([a, b], axis=1))
-        # star from the first member, and all pairs for small runs
-        for s, size in zip(starts[multi & (sizes > 2)], sizes[multi & (sizes > 2)], strict=True):
-            members = order[s : s + size]
-            if size <= MAX_GROUP_PAIRS:
-                ii, jj = _triu(int(size))
-                parts.append(np.stack([members[ii], members[jj]], axis=1))
-            else:
-                parts.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
+        parts.extend(run_pairs(order, same))
+    return unique_pairs(parts, ids, n)
+
+
+def run_pairs(order: np.ndarray, same: np.ndarray) -> list[np.ndarray]:
+    """Candidate pairs (positions in ``order``'s terms) from members sorted by bucket key,
+    ``same[i]`` telling that members ``i`` and ``i + 1`` share a key: consecutive members
+    (which covers buckets of two), and for bigger buckets all pairs, or past
+    :data:`MAX_GROUP_PAIRS` members a star from the first one.
+
+    Example:
+        >>> [p.tolist() for p in run_pairs(np.array([4, 7, 9]), np.array([True, True]))]
+        [[[4, 7], [7, 9]], [[4, 7], [4, 9], [7, 9]]]
+    """
+    parts = [np.stack([order[:-1][same], order[1:][same]], axis=1)]
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    sizes = np.diff(np.concatenate((starts, [len(order)])))
+    big = sizes > 2
+    for s, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
+        members = order[s : s + size]
+        if size <= MAX_GROUP_PAIRS:
+            ii, jj = _triu(size)
+            parts.append(np.stack([members[ii], members[jj]], axis=1))
+        else:
+            parts.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
+    return parts
+
+
+def unique_pairs(parts: list[np.ndarray], ids: np.ndarray, n: int) -> np.ndarray:
+    """The pairs of ``parts`` mapped through ``ids``, as unique sorted ``i < j`` rows."""
     if not parts:
         return np.zeros((0, 2), dtype=np.int64)
     pairs = ids[np.concatenate(parts)]

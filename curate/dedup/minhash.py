@@ -98,14 +98,28 @@ def shingle_batch(texts: Sequence[str], n: int = 3) -> tuple[np.ndarray, np.ndar
         all_words.extend(ws)
     if not all_words:
         return _EMPTY.copy(), np.zeros(len(texts), dtype=np.int64)
-    w = _word_hashes(all_words)
+    return ngram_shingles(_word_hashes(all_words), counts, n)
+
+
+def ngram_shingles(w: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(flat, lens)`` of :func:`shingle_batch` from the word hashes ``w`` of all texts in
+    a row and each text's word ``counts``: sorted unique 32-bit hashes of each text's word
+    ``n``-grams (a text of fewer than ``n`` words is one shingle).
+
+    Example:
+        >>> flat, lens = ngram_shingles(np.arange(5, dtype=np.uint64), np.array([4, 0, 1]), 3)
+        >>> lens.tolist()
+        [2, 0, 1]
+    """
+    if not len(w):
+        return _EMPTY.copy(), np.zeros(len(counts), dtype=np.int64)
     ends = np.cumsum(counts)
     starts = ends - counts
     keys: list[np.ndarray] = []
     total = len(w)
     if total >= n:
         h = _ngram_hash(w, n, total - n + 1)
-        doc = np.repeat(np.arange(len(texts), dtype=np.uint64), counts)[: total - n + 1]
+        doc = np.repeat(np.arange(len(counts), dtype=np.uint64), counts)[: total - n + 1]
         ok = np.arange(total - n + 1) + n <= ends[doc.astype(np.int64)]
         keys.append((doc[ok] << np.uint64(32)) | h[ok])
     for i in np.flatnonzero((counts > 0) & (counts < n)).tolist():  # shorter than n words
@@ -114,7 +128,7 @@ def shingle_batch(texts: Sequence[str], n: int = 3) -> tuple[np.ndarray, np.ndar
     key = np.sort(np.concatenate(keys))
     if len(key) > 1:
         key = key[np.concatenate(([True], key[1:] != key[:-1]))]
-    lens = np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=len(texts))
+    lens = np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=len(counts))
     return (key & _MASK32).astype(np.uint32), lens.astype(np.int64)
 
 
