@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from curate.console import console, print_json, progress_bar
+from curate.console import console, err_console, print_json, progress_bar
 from curate.records import CurateError
 
 
@@ -67,6 +67,13 @@ def dedup(
     workers: Annotated[
         int | None, typer.Option(help="Processes for large inputs [default: all cores].", min=1)
     ] = None,
+    allow_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--allow-invalid",
+            help="Exit 0 even when some lines are unreadable (they go to the rejects file).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Remove exact and near-duplicate examples; keep the first of each cluster.
@@ -103,9 +110,12 @@ def dedup(
         raise CurateError(str(e)) from e
     except OSError as e:  # an output that cannot be written (read errors are InputError)
         raise CurateError(f"{e.filename or 'output'}: cannot write: {e.strerror or e}") from e
+    bad = s.removed_invalid + s.reference_invalid
+    code = 1 if bad and not allow_invalid else 0
     if json_out:
         print_json(s.to_dict())
-        return
+        _invalid_note(s, bad)
+        raise typer.Exit(code)
     console.print(
         f"read {s.read}: kept {s.kept}, removed {s.removed_exact} exact, {s.removed_near} near, "
         f"{s.removed_contaminated} contaminated, {s.removed_invalid} unreadable; "
@@ -118,6 +128,21 @@ def dedup(
             console.print(f"{label}: {path}")
     if not s.output:
         console.print("dry run: pass -o OUT to write the kept examples")
+    _invalid_note(s, bad)
+    raise typer.Exit(code)
+
+
+def _invalid_note(s: Any, bad: int) -> None:
+    """Unreadable lines are bad input: name the first one and where they all went."""
+    if not bad:
+        return
+    where = f" (with their reasons in {s.rejects})" if s.rejects and s.removed_invalid else ""
+    err_console.print(
+        f"{bad:,} unreadable line(s) not deduplicated{where}; first: {s.first_invalid}. "
+        "Run curate validate on the file to see why; --allow-invalid exits 0.",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

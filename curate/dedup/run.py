@@ -103,6 +103,8 @@ class DedupSummary:
     removed_near: int = 0
     removed_contaminated: int = 0
     removed_invalid: int = 0
+    #: the first unreadable line of the inputs or of --against, as ``file:line``
+    first_invalid: str | None = None
     clusters: int = 0
     conflicting_answers: int = 0
     reference_read: int = 0
@@ -211,6 +213,8 @@ def dedup_paths(
                 doc_file.append(np.full(len(res.lines), fi, dtype=np.int32))
                 doc_line.append(res.lines)
                 ids.extend(res.ids)
+                if res.invalid and summary.first_invalid is None:
+                    summary.first_invalid = f"{path}:{min(res.invalid)}"
                 if is_ref:
                     summary.reference_read += len(res.lines)
                     summary.reference_invalid += len(res.invalid)

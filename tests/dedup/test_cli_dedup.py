@@ -24,11 +24,14 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def test_json_summary_balances(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "clean.jsonl"
-    code, stdout, _ = run(
+    code, stdout, err = run(
         ["dedup", str(TRAIN), "--against", str(EVAL), "-o", str(out), "--json"], capsys
     )
-    assert code == 0
+    # the fixture has one unreadable line: bad input, so exit 1, named on stderr
+    assert code == 1
+    assert f"first: {TRAIN}:" in err and "clean.rejects.jsonl" in err
     s = json.loads(stdout)
+    assert s["removed_invalid"] == 1 and s["first_invalid"].startswith(f"{TRAIN}:")
     removed = sum(v for k, v in s.items() if k.startswith("removed_"))
     assert s["read"] == s["kept"] + removed == 11
     assert s["clusters"] == 4 and s["removed_contaminated"] == 1
@@ -39,7 +42,7 @@ def test_json_summary_balances(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_text_summary_and_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = run(
         ["dedup", str(TRAIN), "--exact-only", "--scope", "conversation",
-         "--clusters", str(tmp_path / "c.jsonl")], capsys)  # fmt: skip
+         "--clusters", str(tmp_path / "c.jsonl"), "--allow-invalid"], capsys)  # fmt: skip
     assert code == 0
     assert "read 11: kept 8, removed 2 exact, 0 near, 0 contaminated, 1 unreadable" in stdout
     assert "dry run: pass -o OUT" in stdout
