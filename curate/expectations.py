@@ -723,10 +723,10 @@ class ExpectationsValidator:
 
     def features(self, ex: Example) -> tuple[Any, ...]:
         from curate.stats import COLUMNS, _check_codes, example_row
-        from curate.validate import _counter
+        from curate.tokens import shared_counter
         from curate.validators.format import OpenAIFormat
 
-        count = _shared_count(_counter(self._encoding))
+        count = _shared_count(shared_counter(self._encoding))
         codes: list[str] = []
         n_errors = 0
         if self._need_codes:

@@ -282,18 +282,6 @@ class ScanResult:
     near_sketch: Any = None
 
 
-_COUNTERS: dict[str, Any] = {}
-
-
-def _counter(encoding: str) -> Any:
-    from curate.tokens import Counter
-
-    c = _COUNTERS.get(encoding)
-    if c is None:
-        c = _COUNTERS[encoding] = Counter(encoding)
-    return c
-
-
 def reject_row(
     ex_or_finding: Example | Finding, reason: str, message: str, raw: bytes
 ) -> dict[str, Any]:
@@ -356,8 +344,10 @@ def scan_batch(task: ScanTask) -> ScanResult:
 
         out.near_sketch = sketch(turns, task.near_params)
     if kept:
+        from curate.tokens import shared_counter
+
         out.tokens.extend(
-            count_totals([(k["messages"], k["tools"]) for k in kept], _counter(task.encoding))
+            count_totals([(k["messages"], k["tools"]) for k in kept], shared_counter(task.encoding))
         )
     return out
 

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.records import Example, InputError, Location, Severity
-from curate.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_PER_REPLY, value_text
+from curate.tokens import (
+    TOKENS_PER_MESSAGE,
+    TOKENS_PER_NAME,
+    TOKENS_PER_REPLY,
+    shared_counter,
+    value_text,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -323,7 +329,7 @@ def stats_rows(
 
     spec = model_spec(model)
     limit = max_tokens if max_tokens is not None else spec.max_tokens
-    counter = counter or _counter(spec.encoding)
+    counter = counter or shared_counter(spec.encoding)
     texts = [t for ex in examples for t in example_texts(ex)]
     uniq = list(dict.fromkeys(texts))
     counts = dict(zip(uniq, counter.count_many(uniq), strict=True)) if uniq else {}
@@ -384,18 +390,6 @@ def count_with_rows(
         out_counts.append(None if total is None else TokenCount(total, row["tokens_assistant"]))
         rows.append(tuple(row[c] for c in COLUMNS))
     return out_counts, rows
-
-
-_COUNTERS: dict[str, Counter] = {}
-
-
-def _counter(encoding: str) -> Counter:
-    from curate.tokens import Counter
-
-    c = _COUNTERS.get(encoding)
-    if c is None:
-        c = _COUNTERS[encoding] = Counter(encoding)
-    return c
 
 
 # -- reading any supported input ---------------------------------------------------------

@@ -321,6 +321,14 @@ class Counter:
         return self.count_many([text])[0]
 
 
+@cache
+def shared_counter(encoding_name: str) -> Counter:
+    """The process's one :class:`Counter` for an encoding: validate, the statistics table
+    and split share its memos, and worker processes forked after the first call inherit
+    the loaded encoding instead of loading it again."""
+    return Counter(encoding_name)
+
+
 def message_texts(message: dict[str, Any]) -> tuple[list[str], int]:
     """The texts of one message in the cookbook's order, and its fixed overhead
     (3, plus 1 when it has a ``name``)."""

@@ -34,12 +34,12 @@ from curate.io import empty_file_finding, iter_raw_lines, line_findings, parse_l
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import Example, Finding, Location, Severity
 from curate.tokens import (
-    Counter,
     ModelSpec,
     billing_tokens,
     count_examples,
     default_epochs,
     model_spec,
+    shared_counter,
 )
 from curate.validators.base import CorpusValidator, ExampleRef, Validator
 from curate.validators.format import OpenAIFormat, countable_messages
@@ -81,16 +81,6 @@ class BatchResult:
     #: list per column in COLUMNS order (columns pickle and load into polars faster
     #: than rows)
     stats_columns: list[list[Any]] | None = None
-
-
-_COUNTERS: dict[str, Counter] = {}
-
-
-def _counter(encoding: str) -> Counter:
-    c = _COUNTERS.get(encoding)
-    if c is None:
-        c = _COUNTERS[encoding] = Counter(encoding)
-    return c
 
 
 def check_batch(task: BatchTask) -> BatchResult:
@@ -139,7 +129,7 @@ def check_batch(task: BatchTask) -> BatchResult:
             out.features.append((ex.id, line, [cv.features(ex) for cv in task.corpus_validators]))
     if countable:
         counts = count_examples(
-            [(m, t) for _, m, t, _ in countable], _counter(task.encoding), known
+            [(m, t) for _, m, t, _ in countable], shared_counter(task.encoding), known
         )
         error_set = set(out.error_lines)
         for (ex, msgs, _, item), c in zip(countable, counts, strict=True):
@@ -170,7 +160,7 @@ def _stats_columns(
     the token counts (each text's, and the cookbook total), the finding codes."""
     from curate.stats import COLUMNS, row_values
 
-    counter = _counter(task.encoding)
+    counter = shared_counter(task.encoding)
     get = known.get
 
     def count(text: str) -> int:
@@ -481,7 +471,7 @@ def validate_path(
     big = any(os.path.getsize(p) >= PARALLEL_MIN_BYTES for p in files)
     executor: ProcessPoolExecutor | None = None
     if n_workers > 1 and big:
-        _counter(spec.encoding)  # load once; forked workers inherit it
+        shared_counter(spec.encoding)  # load once; forked workers inherit it
         _wait_for_imports()
         executor = fork_pool(n_workers)
     total = FileReport("<total>")

@@ -316,7 +316,7 @@ def push(
         progress: called with the number of records pushed, after each batch.
         on_total: called once with the number of records that will be pushed.
     """
-    from curate.tokens import Counter, count_examples, encoding_for_model
+    from curate.tokens import count_examples, encoding_for_model, shared_counter
 
     file = str(check_readable(path))
     if sample is not None and sample < 1:
@@ -331,7 +331,7 @@ def push(
     ds = ensure_dataset(client, dataset, workspace)
     result = PushResult(dataset=dataset, workspace=ds.workspace.name, url=str(client.api_url))
     skipped: CountDict[str] = CountDict()
-    counter = Counter(encoding_for_model("gpt-4o-mini"))
+    counter = shared_counter(encoding_for_model("gpt-4o-mini"))
     if on_total is not None:
         on_total(
             len(chosen) if chosen is not None else _count_pushable(file, findings, only_flagged)

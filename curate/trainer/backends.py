@@ -533,11 +533,11 @@ class TiktokenChatTokenizer:
     kind = "tiktoken"
 
     def __init__(self, encoding: str, name: str) -> None:
-        from curate.tokens import Counter
+        from curate.tokens import shared_counter
 
         self.name = name
         try:
-            self.counter = Counter(encoding)
+            self.counter = shared_counter(encoding)
         except Exception as e:
             raise CurateError(
                 f"--tokenizer {name}: unknown or unavailable tiktoken encoding {encoding!r} "
