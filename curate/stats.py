@@ -84,13 +84,14 @@ def schema() -> dict[str, Any]:
 # -- small pure helpers ----------------------------------------------------------------
 
 
-def content_text(content: Any) -> str | None:
-    """The text of a message's content: a string, or the joined text parts of a list."""
+def content_text(content: Any, sep: str = "") -> str | None:
+    """The text of a message's content: a string, or the ``text`` parts of a list joined
+    with ``sep`` (``None`` when there is no text)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
         parts = [p.get("text") for p in content if isinstance(p, dict)]
-        joined = "".join(p for p in parts if isinstance(p, str))
+        joined = sep.join(p for p in parts if isinstance(p, str))
         return joined or None
     return None
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from curate.records import CurateError
+from curate.stats import content_text
 
 #: One conversation: its messages and its ``tools`` (or ``None``).
 Conversation = tuple[list[dict[str, Any]], Any]
@@ -105,14 +106,9 @@ def _require(module: str) -> Any:
 
 
 def text_of(content: Any) -> str | None:
-    """The text of a message content: a string, or the ``text`` parts of a list."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict)]
-        joined = "\n".join(p for p in parts if isinstance(p, str))
-        return joined or None
-    return None
+    """The text of a message content: a string, or the ``text`` parts of a list, one per
+    line (as chat templates render them)."""
+    return content_text(content, "\n")
 
 
 def error_text(e: BaseException, limit: int = 300) -> str:
