@@ -55,6 +55,17 @@ def _f(code: str, sev: Severity, msg: str, loc: Location, hint: str) -> Finding:
     return Finding(code, sev, msg, loc, hint=hint)
 
 
+def _not_an_object(m: Any, loc: Location) -> Finding:
+    """``message_data_type``: a message that is not a JSON object."""
+    return _f(
+        "message_data_type",
+        E,
+        f"message is a JSON {_json_type(m)}, not an object",
+        loc,
+        'each message must be an object like {"role": "user", "content": "..."}',
+    )
+
+
 _PLAIN_ROLES = ("user", "assistant")
 
 
@@ -153,13 +164,7 @@ class OpenAIFormat:
         for i, m in enumerate(messages):
             mloc = loc.with_message(i)
             if not isinstance(m, dict):
-                yield _f(
-                    "message_data_type",
-                    E,
-                    f"message is a JSON {_json_type(m)}, not an object",
-                    mloc,
-                    'each message must be an object like {"role": "user", "content": "..."}',
-                )
+                yield _not_an_object(m, mloc)
                 continue
             role = m.get("role", None)
             if role == "assistant":
@@ -215,13 +220,7 @@ class OpenAIFormat:
             for i, m in enumerate(msgs):
                 mloc = loc.with_message(i)
                 if not isinstance(m, dict):
-                    yield _f(
-                        "message_data_type",
-                        E,
-                        f"message is a JSON {_json_type(m)}, not an object",
-                        mloc,
-                        'each message must be an object like {"role": "user", "content": "..."}',
-                    )
+                    yield _not_an_object(m, mloc)
                     continue
                 yield from self._cookbook_message(m, m.get("role"), mloc)
         for key in ("preferred_output", "non_preferred_output"):
