@@ -31,6 +31,7 @@ from curate.console import (
     print_wide,
     progress_bar,
 )
+from curate.options import Epochs, JsonFlag, MaxTokens, Workers
 from curate.records import CurateError, Finding, Location, Severity
 
 app = typer.Typer(
@@ -102,12 +103,8 @@ def validate(
     model: Annotated[
         str | None, typer.Option(help="Model to count and price for [default: gpt-4o-mini].")
     ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option(help="Per-example token limit [default: the model's].", min=1)
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Training epochs [default: OpenAI's rule].", min=1)
-    ] = None,
+    max_tokens: MaxTokens = None,
+    epochs: Epochs = None,
     price: Annotated[
         float | None, typer.Option(help="USD per 1M training tokens [default: list price].")
     ] = None,
@@ -119,7 +116,7 @@ def validate(
         FailOn | None,
         typer.Option(help="Exit 1 when a finding reaches this severity [default: error]."),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: JsonFlag = False,
     style: Annotated[
         Style,
         typer.Option(
@@ -129,9 +126,7 @@ def validate(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every location, not the first 5 per code.")
     ] = False,
-    workers: Annotated[
-        int | None, typer.Option(help="Processes for large files [default: all cores].", min=1)
-    ] = None,
+    workers: Workers = None,
     max_findings: Annotated[
         int | None, typer.Option(help="Findings kept in the report (counts stay exact).", min=0)
     ] = None,

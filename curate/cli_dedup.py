@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
+from curate.options import JsonFlag, Workers
 from curate.records import CurateError
 
 
@@ -64,9 +65,7 @@ def dedup(
     num_perm: Annotated[int, typer.Option(help="MinHash permutations.", min=8, max=1024)] = 128,
     shingle: Annotated[int, typer.Option(help="Words per shingle.", min=1, max=16)] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the MinHash functions.", min=0)] = 0,
-    workers: Annotated[
-        int | None, typer.Option(help="Processes for large inputs [default: all cores].", min=1)
-    ] = None,
+    workers: Workers = None,
     allow_invalid: Annotated[
         bool,
         typer.Option(
@@ -74,7 +73,7 @@ def dedup(
             help="Exit 0 even when some lines are unreadable (they go to the rejects file).",
         ),
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: JsonFlag = False,
 ) -> None:
     """Remove exact and near-duplicate examples; keep the first of each cluster.
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
+from curate.options import JsonFlag
 from curate.records import InputError
 
 
@@ -77,7 +78,7 @@ def ingest(
     allow_rejects: Annotated[
         bool, typer.Option("--allow-rejects", help="Exit 0 even when records were rejected.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: JsonFlag = False,
     list_formats: Annotated[
         bool,
         typer.Option(

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from curate.console import console, err_console, print_json, progress_bar
+from curate.options import JsonFlag
 
 
 def _fmt(v: Any) -> str:
@@ -55,7 +56,7 @@ def lengths(
             "truncated, trainable_after_truncation, findings)."
         ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: JsonFlag = False,
 ) -> None:
     """Token lengths as the trainer renders them, and a max_length that keeps a chosen
     share of examples whole (with the tokens lost at each choice and a packing estimate).

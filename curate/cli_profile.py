@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from curate.options import MaxTokens
+
 
 def profile_command(
     inputs: Annotated[
@@ -24,9 +26,7 @@ def profile_command(
     model: Annotated[str, typer.Option(help="Model to count tokens and the context share for.")] = (
         "gpt-4o-mini"
     ),
-    max_tokens: Annotated[
-        int | None, typer.Option(help="Per-example token limit [default: the model's].", min=1)
-    ] = None,
+    max_tokens: MaxTokens = None,
     name: Annotated[str, typer.Option(help="The suite's name.")] = "curate",
     relative: Annotated[
         float, typer.Option(help="Allowed relative move of means, quantiles, ranges.", min=0)

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from curate.options import Epochs, MaxTokens
+
 
 def report_command(
     inputs: Annotated[
@@ -22,12 +24,8 @@ def report_command(
     model: Annotated[
         str, typer.Option(help="Model to count, limit and price for.")
     ] = "gpt-4o-mini",
-    max_tokens: Annotated[
-        int | None, typer.Option(help="Per-example token limit [default: the model's].", min=1)
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Training epochs [default: OpenAI's rule].", min=1)
-    ] = None,
+    max_tokens: MaxTokens = None,
+    epochs: Epochs = None,
     price: Annotated[
         float | None, typer.Option(help="USD per 1M training tokens for --model.", min=0)
     ] = None,

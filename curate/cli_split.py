@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
+from curate.options import Workers
 
 
 def split(
@@ -51,9 +52,7 @@ def split(
     model: Annotated[
         str, typer.Option(help="Model whose tokenizer counts tokens.")
     ] = "gpt-4o-mini",
-    workers: Annotated[
-        int | None, typer.Option(help="Processes for large files [default: all cores].", min=1)
-    ] = None,
+    workers: Workers = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Split into train and eval sets that share no duplicate or prompt, in a trainer's format.

@@ -1,0 +1,26 @@
+"""Command-line options several ``curate`` commands share, declared once.
+
+Each is an ``Annotated`` type for a typer parameter; the default stays with the command
+(``max_tokens: MaxTokens = None``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+#: ``--max-tokens``: per-example token limit (``None``: the model's)
+MaxTokens = Annotated[
+    int | None, typer.Option(help="Per-example token limit [default: the model's].", min=1)
+]
+#: ``--epochs``: training epochs (``None``: OpenAI's rule from the number of examples)
+Epochs = Annotated[
+    int | None, typer.Option(help="Training epochs [default: OpenAI's rule].", min=1)
+]
+#: ``--workers``: processes for large inputs (``None``: all cores)
+Workers = Annotated[
+    int | None, typer.Option(help="Processes for large inputs [default: all cores].", min=1)
+]
+#: ``--json``: one JSON object on stdout instead of the human output
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
