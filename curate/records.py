@@ -174,6 +174,28 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages (``"array"``, ``"null"``...).
+
+    Example:
+        >>> json_type([1]), json_type(None), json_type(True), json_type(2.5)
+        ('array', 'null', 'boolean', 'number')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
 def content_id(record: Any) -> str:
     """A stable id that depends only on the (NFC-normalised) content of a record.
 

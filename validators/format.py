@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from curate.records import Example, Finding, Location, Severity
+from curate.records import Example, Finding, Location, Severity, json_type
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -60,7 +60,7 @@ def _not_an_object(m: Any, loc: Location) -> Finding:
     return _f(
         "message_data_type",
         E,
-        f"message is a JSON {_json_type(m)}, not an object",
+        f"message is a JSON {json_type(m)}, not an object",
         loc,
         'each message must be an object like {"role": "user", "content": "..."}',
     )
@@ -122,7 +122,7 @@ class OpenAIFormat:
             yield _f(
                 "data_type",
                 E,
-                f"example is a JSON {_json_type(data)}, not an object",
+                f"example is a JSON {json_type(data)}, not an object",
                 loc,
                 'each line must be an object like {"messages": [...]}',
             )
@@ -143,7 +143,7 @@ class OpenAIFormat:
             yield _f(
                 "missing_messages_list",
                 E,
-                f'"messages" is a JSON {_json_type(messages)}, not a list',
+                f'"messages" is a JSON {json_type(messages)}, not a list',
                 loc,
                 'make "messages" a list of {"role", "content"} objects',
             )
@@ -285,7 +285,7 @@ class OpenAIFormat:
         if _is_parts(content):
             return  # list-of-parts content (text / image_url)
         if (not content and not function_call) or not isinstance(content, str):
-            what = "empty" if content in ("", None) else f"a JSON {_json_type(content)}"
+            what = "empty" if content in ("", None) else f"a JSON {json_type(content)}"
             yield _f(
                 "missing_content",
                 E,
@@ -527,22 +527,6 @@ def countable_messages(data: Any) -> tuple[list[Any], Any] | None:
     return None
 
 
-def _json_type(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
-
-
 def _is_parts(content: Any) -> bool:
     return (
         isinstance(content, list)
@@ -568,7 +552,7 @@ def _tool_call_problem(call: Any) -> str | None:
 
 def _tools_problem(tools: Any) -> str | None:
     if not isinstance(tools, list):
-        return f"is a JSON {_json_type(tools)}, not a list"
+        return f"is a JSON {json_type(tools)}, not a list"
     for j, t in enumerate(tools):
         if not isinstance(t, dict) or t.get("type", "function") != "function":
             return f"[{j}] is not a function tool"

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from curate.records import InputError
+from curate.records import InputError, json_type
 
 #: Stable reason codes a record can be rejected with (documented in docs/ingest.md).
 REASONS: dict[str, str] = {
@@ -213,22 +213,6 @@ def parse_json_text(value: Any, what: str, reason: str) -> Any:
         except json.JSONDecodeError as e:
             raise Reject(reason, f"{what} is not valid JSON: {e.msg} at column {e.colno}") from e
     return value
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _kind(kind: type | tuple[type, ...]) -> str:
