@@ -7,6 +7,17 @@ English Alpaca, ShareGPT chats and tool calls, DPO, Chinese preference data), wi
 100 examples taken from fixtures/content/ so the detectors find something. The target
 is an overhead under 30%.
 
+Two data sets. The default draws whole sample records at random, so strings repeat as
+in real data (system prompts, templates, duplicates) and the per-string result cache
+hits. ``--unique`` makes every message string unique the way real user and assistant
+turns are (see :class:`Uniquifier`): each drawn record has one prose sentence of each
+message replaced by, or joined with, another real sentence from the samples of the same
+role and script, and JSON tool arguments/results get new numbers. Text stays natural
+(real sentences, real code blocks, real openings and endings), and non-English text keeps
+its share of the samples (the Chinese preference file is about 10% of the records; a
+Chinese message only gets Chinese sentences). About 1% of strings (JSON without digits,
+such as ``{"barcode": "Image of the barcode"}``) still repeat.
+
     python bench/content.py                    # 100,000 examples, all cores, then 1 worker
     python bench/content.py --n 20000
     python bench/content.py --samples          # findings on the public samples (counts +
@@ -20,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import resource
 import sys
 import tempfile
@@ -58,42 +70,146 @@ def sample_records() -> list[tuple[str, Any]]:
     return out
 
 
-def _uniquify(rec: Any, i: int) -> Any:
-    """The record with a tag naming example ``i`` in front of every message string, so no
-    string (nor its first characters) repeats across examples: real datasets repeat system
-    prompts and templates, this measures the case where nothing repeats. The tag changes
-    some findings (a refusal no longer opens the reply), so counts differ from the default."""
-    msgs = rec.get("messages") if isinstance(rec, dict) else None
-    if not isinstance(msgs, list):
-        return rec
-    tag = ""  # i in letters: digits would wake the number rules (phones, cards) everywhere
-    while True:
-        i, r = divmod(i, 26)
-        tag += "abcdefghijklmnopqrstuvwxyz"[r]
-        if not i:
-            break
-    out = []
-    for m in msgs:
-        if isinstance(m, dict) and isinstance(m.get("content"), str) and m["content"]:
-            m = {**m, "content": f"(ref {tag}) {m['content']}"}
-        out.append(m)
-    return {**rec, "messages": out}
+#: one sentence (or line) with its trailing whitespace; the pieces of a text join back to it
+_SENTENCE_RE = re.compile(r"[^\n]+?(?:[.!?](?=\s|$)|[。！？]|(?=\n)|$)[ \t]*|\n+")
+_CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def _sentences(text: str) -> list[str]:
+    return _SENTENCE_RE.findall(text)
+
+
+def _prose(piece: str) -> bool:
+    """A sentence of prose (not code, JSON, a table row or a list marker alone)."""
+    s = piece.strip()
+    return (
+        (8 if _CJK_RE.match(s) else 20) <= len(s) <= 300
+        and s[-1] in ".!?。！？"
+        and not any(c in s for c in "{}`|<>=;")
+    )
+
+
+def _script(text: str) -> str:
+    return "cjk" if len(_CJK_RE.findall(text[:200])) * 3 >= len(text[:200].strip()) else "other"
+
+
+def _pool_role(role: Any) -> str:
+    return role if role in ("assistant", "system") else "user"
+
+
+class Uniquifier:
+    """Makes every message string of the bench data unique while keeping it natural: one
+    prose sentence in the middle of a message is replaced by another real sentence of the
+    same sample file and role (a Chinese record gets Chinese sentences), or, for a text of
+    one or two sentences, such a sentence is inserted after its first one. The opening and
+    the end of a text stay as they were (refusals, boilerplate openings and cut-off endings
+    are still found). Sentences with a finding of their own are not used. JSON (tool
+    arguments and results) and structured text with numbers get new numbers instead. A
+    repeat is retried; a JSON string with no digit (about 1% of strings) may repeat."""
+
+    def __init__(self, chats: list[tuple[str, dict[str, Any]]], rnd: random.Random) -> None:
+        from curate.records import Example, Location
+        from curate.validators.content import content_validators
+
+        (check,) = content_validators()
+        self.rnd = rnd
+        self.seen: set[int] = set()
+        pools: dict[tuple[str, str], set[str]] = {}
+        for name, rec in chats:
+            for m in rec["messages"]:
+                if isinstance(m, dict) and isinstance(m.get("content"), str):
+                    for piece in _sentences(m["content"]):
+                        if _prose(piece):
+                            pools.setdefault((name, _pool_role(m.get("role"))), set()).add(
+                                piece.strip()
+                            )
+        self.pools: dict[tuple[str, str], list[str]] = {}
+        for key, sentences in pools.items():
+            # a sentence with a finding of its own (an "As an AI" line, an e-mail address)
+            # would plant that finding in every message it lands in: left out
+            ok = []
+            for s in sorted(sentences):
+                msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": s}]
+                if not list(check.check(Example({"messages": msgs}, Location("pool", 1)))):
+                    ok.append(s)
+            self.pools[key] = ok
+        self.by_role: dict[str, list[str]] = {}
+        for (name, role), sentences in sorted(self.pools.items()):
+            if "alignment" not in name:  # English for the planted fixture records
+                self.by_role.setdefault(role, []).extend(sentences)
+
+    def text(self, text: str, role: str, source: str | None) -> str:
+        role = _pool_role(role)
+        pool = self.pools.get((source, role)) if source else None
+        if pool is None or len(pool) < 200:  # a small pool would repeat itself
+            pool = self.by_role.get(role) if "alignment" not in str(source) else pool
+        for _ in range(8):
+            out = self._vary(text, pool)
+            h = hash(out)
+            if h not in self.seen:
+                self.seen.add(h)
+                return out
+        return out
+
+    def _vary(self, text: str, pool: list[str] | None) -> str:
+        rnd = self.rnd
+        pieces = _sentences(text)
+        prose = any(map(_prose, pieces)) or not _DIGITS_RE.search(text)
+        if pool and text.lstrip()[:1] not in "{[" and prose:
+            middle = [i for i in range(1, len(pieces) - 1) if _prose(pieces[i])]
+            new = rnd.choice(pool)
+            if middle:
+                i = rnd.choice(middle)
+                old = pieces[i]
+                pieces[i] = new + old[len(old.rstrip()) :]
+            else:
+                sep = "" if _script(new) == "cjk" else " "
+                first = pieces[0]
+                if first.rstrip() == first:
+                    first += sep
+                pieces[0] = first + new + (sep if len(pieces) > 1 else "")
+            return "".join(pieces)
+        if _DIGITS_RE.search(text):
+            return _DIGITS_RE.sub(lambda m: str(rnd.randrange(1, 10 ** len(m.group()))), text)
+        return text
+
+    def record(self, rec: Any, source: str | None) -> Any:
+        msgs = rec.get("messages") if isinstance(rec, dict) else None
+        if not isinstance(msgs, list):
+            return rec
+        out = []
+        for m in msgs:
+            if isinstance(m, dict):
+                if isinstance(m.get("content"), str) and m["content"]:
+                    m = {**m, "content": self.text(m["content"], str(m.get("role")), source)}
+                if isinstance(m.get("tool_calls"), list):
+                    m = {**m, "tool_calls": [self._call(c, source) for c in m["tool_calls"]]}
+            out.append(m)
+        return {**rec, "messages": out}
+
+    def _call(self, call: Any, source: str | None) -> Any:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("arguments"), str):
+            return call
+        return {**call, "function": {**fn, "arguments": self.text(fn["arguments"], "tool", source)}}
 
 
 def generate(path: Path, n: int, seed: int = 0, unique: bool = False) -> None:
     rnd = random.Random(seed)
-    chats = [c for _, ex in sample_records() if (c := _as_chat(ex.data)) is not None]
+    chats = [(name, c) for name, ex in sample_records() if (c := _as_chat(ex.data)) is not None]
     planted = [
         json.loads(line)
         for f in sorted(FIXTURES.glob("*.jsonl"))
         if "clean" not in f.name
         for line in f.read_text(encoding="utf-8").splitlines()
     ]
+    uniq = Uniquifier(chats, random.Random(seed + 1)) if unique else None
     with path.open("w", encoding="utf-8") as f:
         for i in range(n):
-            rec = rnd.choice(planted) if i % 100 == 99 else rnd.choice(chats)
-            if unique:
-                rec = _uniquify(rec, i)
+            source, rec = (None, rnd.choice(planted)) if i % 100 == 99 else rnd.choice(chats)
+            if uniq is not None:
+                rec = uniq.record(rec, source)
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
@@ -122,7 +238,7 @@ def bench(n: int, *, unique: bool = False, one_worker: bool = True, repeat: int 
         path = Path(d) / "content_bench.jsonl"
         generate(path, n, unique=unique)
         if unique:
-            print("every message string made unique (no repeats across examples)")
+            print("every message string made unique (real sentences recombined, see Uniquifier)")
         size = path.stat().st_size / 1e6
         print(f"{n:,} examples, {size:.1f} MB: {path.name}")
         timed(path, 1, True)  # warm: tokenizer ranks, language model, page cache
@@ -230,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--samples", action="store_true", help="report findings on the samples")
-    ap.add_argument("--unique", action="store_true", help="tag every message so no string repeats")
+    ap.add_argument("--unique", action="store_true", help="make every message string unique")
     ap.add_argument("--all-cores-only", action="store_true", help="skip the 1-worker run")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each (the best is kept)")
     ap.add_argument("--groups", action="store_true", help="CPU per example of each rule group")
