@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -313,12 +314,30 @@ _MOJIBAKE_BYTES = (b"\xc2", b"\xc3", b"\xd0\xa0", b"\xd0\xa1", b"\xd0\xb2", b"\x
 _DIGIT_TABLE = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
 
 
+#: the non-ASCII characters find_control_chars reports besides the C1 controls
+#: (U+0080-U+009F, whose UTF-8 starts with C2): bidirectional overrides, U+FFFE, U+FFFF
+_BIDI_AND_NONCHARACTERS = tuple(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufffe\uffff"
+)
+_C1_RE = re.compile(rb"\xc2[\x80-\x9f]")
+
+
+def _non_ascii_controls(text: str, raw: bytes) -> bool:
+    """Whether ``text`` (UTF-8 ``raw``) holds a non-ASCII character find_control_chars
+    reports: exact, and single-character scans instead of ``str.isprintable`` (which
+    looks up every character, and is False for more than the rule reports)."""
+    return (b"\xc2" in raw and _C1_RE.search(raw) is not None) or any(
+        c in text for c in _BIDI_AND_NONCHARACTERS
+    )
+
+
 def _example_gates(texts: list[TextRef]) -> tuple[bool, bool, bool, bool, bool]:
     """Necessary conditions, on all of an example's strings at once, for each per-string
     rule to find anything in any one of them: ``(secrets, pii, placeholders, control
     characters, mojibake)``. Strings are joined with a newline, which no rule's match
     needs, so a ``False`` holds for every string (and may be cached for it). One join, one
-    encode and a few C-speed scans, instead of each rule's own gates on each string."""
+    encode and a few C-speed scans, instead of each rule's own gates on each string. The
+    control-character gate is exact: just the characters the rule reports."""
     joined = "\n".join([t[3] for t in texts])
     raw = joined.encode("utf-8", "surrogatepass")
     ascii_only = len(raw) == len(joined)
@@ -329,24 +348,19 @@ def _example_gates(texts: list[TextRef]) -> tuple[bool, bool, bool, bool, bool]:
         or ("://" in joined and "@" in joined),  # a short password in a URL
         "@" in joined or raw.translate(_DIGIT_TABLE).count(b"0") >= 4,
         "{" in joined or "<" in joined or "[" in joined,
-        # ASCII: one pass over the bytes; else str.isprintable (False for more than the
-        # rule reports, e.g. no-break spaces: the rule itself decides then)
         len(raw.translate(None, _ASCII_CONTROLS)) != len(raw)
-        if ascii_only
-        else not joined.replace("\n", "").replace("\t", "").replace("\r", "").isprintable(),
+        or (not ascii_only and _non_ascii_controls(joined, raw)),
         not ascii_only and any(seq in raw for seq in _MOJIBAKE_BYTES),
     )
 
 
 def _control_of(text: str) -> Hit | None:
-    """:func:`text_quality.find_control_chars`, after a cheap gate: ASCII text is
-    checked with one ``bytes.translate`` pass, other text with ``str.isprintable`` (which
-    rejects more than the rule reports, e.g. no-break spaces: the rule decides then)."""
-    if text.isascii():
-        raw = text.encode("ascii")
-        if len(raw.translate(None, _ASCII_CONTROLS)) == len(raw):
-            return None
-    elif text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():
+    """:func:`text_quality.find_control_chars`, after an exact gate: ASCII controls with
+    one ``bytes.translate`` pass, the others with :func:`_non_ascii_controls`."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw.translate(None, _ASCII_CONTROLS)) == len(raw) and (
+        len(raw) == len(text) or not _non_ascii_controls(text, raw)
+    ):
         return None
     return tq.find_control_chars(text)
 

@@ -84,6 +84,12 @@ _PLACEHOLDER_RE = re.compile(
 )
 
 
+#: the same regex without the named groups: same matches, but the engine can then skip
+#: straight to the brackets (named groups around the alternatives turn that off and made
+#: the scan ~8x slower); the kind of a match is read from _PLACEHOLDER_RE at its start
+_PLACEHOLDER_SCAN_RE = re.compile(re.sub(r"\(\?P<\w+>", "(?:", _PLACEHOLDER_RE.pattern))
+
+
 _CODE_LINE_RE = re.compile(r"""f["']|[=;$%]|\w\(|\breturn\b|\bprint\b|</?[a-z]|\{%|=>""")
 _CODE_TEXT_RE = re.compile(
     r"(?m)^\s*(?:import |from \S+ import |def |class |#include|function |const |let |var |"
@@ -95,6 +101,11 @@ def _line_of(text: str, pos: int) -> str:
     start = text.rfind("\n", 0, pos) + 1
     end = text.find("\n", pos)
     return text[start : end if end >= 0 else len(text)]
+
+
+def _kind(text: str, pos: int) -> str:
+    m = _PLACEHOLDER_RE.match(text, pos)
+    return (m.lastgroup if m else None) or "placeholder"
 
 
 def find_placeholders(text: str) -> list[Hit]:
@@ -115,12 +126,12 @@ def find_placeholders(text: str) -> list[Hit]:
     code: list[tuple[int, int]] | None = None  # worked out at the first candidate
     hits = []
     looks_like_code: bool | None = None
-    for m in _PLACEHOLDER_RE.finditer(text):
+    for m in _PLACEHOLDER_SCAN_RE.finditer(text):
         if code is None:
             code = _code_spans(text)
         if code and _in_spans(m.start(), code):
             continue
-        kind = m.lastgroup or "placeholder"
+        kind = _kind(text, m.start())
         if kind in ("brace", "mustache"):
             # unfenced code: f-strings, str.format, Jinja/Vue templates
             if looks_like_code is None:
@@ -182,17 +193,16 @@ def _about_you(prompt: str) -> bool:
 
 
 #: substrings one of which every boilerplate match contains (checked on the lower-cased
-#: text before the regex runs): "as an ai" / "i'm just an ai" hold "an ai" or "a ai" (or
-#: spell out "artificial intelligence"), and so on for each alternative of the regex
+#: text before the regex runs): "as an ai" / "i'm just an ai" hold " ai" (or spell out
+#: "artificial intelligence"), and so on for each alternative of the regex; few and long
+#: (each is a scan of the whole reply)
 _BOILERPLATE_GATES = (
-    "an ai",
-    "a ai",
-    "artificial intelligence",
+    " ai",  # "an ai", "a ai"
     "language model",
+    "t have ",  # "i do not have ", "i don't have "
+    "artificial intelligence",
     "my knowledge cutoff",
     "my training data",
-    "i do not have ",
-    "i don't have ",
 )
 
 
@@ -242,15 +252,14 @@ def boilerplate_hits(text: str) -> tuple[Hit | None, Hit | None]:
         ((0, 10), (12, 26))
     """
     low = text.lower()
-    if not (  # _BOILERPLATE_GATES, unrolled: a generator costs more than these scans
-        "an ai" in low
-        or "a ai" in low
-        or "artificial intelligence" in low
+    if not (  # _BOILERPLATE_GATES, merged into 6 scans: " ai" holds "an ai" and "a ai",
+        # "t have " holds "do not have " and "don't have "
+        " ai" in low
         or "language model" in low
+        or "t have " in low
+        or "artificial intelligence" in low
         or "my knowledge cutoff" in low
         or "my training data" in low
-        or "i do not have " in low
-        or "i don't have " in low
     ):
         return None, None
     # case-sensitive scan of the lower-cased text: re.IGNORECASE is several times slower
@@ -286,6 +295,9 @@ def find_refusal(text: str) -> Hit | None:
 # -- echo ------------------------------------------------------------------------------
 
 _NON_WORD_RE = re.compile(r"[\W_]+")
+#: bytes.translate arguments: ASCII upper to lower case; every byte but letters and digits
+_LOWER_BYTES = bytes(c + 32 if 65 <= c <= 90 else c for c in range(256))
+_NON_ALNUM_BYTES = bytes(c for c in range(256) if not chr(c).isascii() or not chr(c).isalnum())
 
 
 def _norm(text: str) -> str:
@@ -304,6 +316,13 @@ def is_echo(prompt: str, reply: str, *, min_chars: int = 12) -> bool:
     """
     if len(reply) < min_chars or not 0.6 * len(prompt) <= len(reply) <= 1.7 * len(prompt):
         return False
+    if prompt.isascii() and reply.isascii():
+        # necessary: the texts' letters and digits alone (lower-cased), one inside the
+        # other; two C-speed byte passes instead of two regex substitutions
+        a = reply.encode().translate(_LOWER_BYTES, _NON_ALNUM_BYTES)
+        b = prompt.encode().translate(_LOWER_BYTES, _NON_ALNUM_BYTES)
+        if a not in b and b not in a:
+            return False
     r = _norm(reply)
     if len(r) < min_chars:
         return False
@@ -388,7 +407,10 @@ def _periodic_run(text: str, min_repeats: int) -> Hit | None:
     """The longest run where a unit of 1..200 characters repeats back to back."""
     n = len(text)
     best: tuple[int, int, int] | None = None  # (length, start, period)
-    probe_points = sorted({n // 4, n // 2, (3 * n) // 4, max(0, n - 60)})
+    # ascending, as sorted({...}) gave (n >= 200: n - 60 > n // 2); a repeated probe finds
+    # the same run again, which never replaces the first (strictly longer only)
+    q3, last = (3 * n) // 4, n - 60
+    probe_points = (n // 4, n // 2, q3, last) if q3 <= last else (n // 4, n // 2, last, q3)
     for probe in probe_points:
         chunk = text[probe : probe + 24]
         if len(chunk) < 8:
@@ -565,6 +587,8 @@ def _script(text: str) -> str:
             break
     if not counts:
         return ""
+    if counts.get("kana", 0) * 10 >= seen:
+        return "kana"  # Japanese: kana among kanji (which alone would count as han)
     return max(counts, key=counts.__getitem__)
 
 
@@ -583,6 +607,58 @@ def _english_like(text: str) -> bool:
     return False
 
 
+#: function words of the common Latin-script languages besides English, chosen not to be
+#: words of each other (no "de", "la", "que", "con", "una", "il", "es", "du", "des"), so
+#: that a text full of them is in that language
+_LATIN_STOP: dict[str, tuple[str, ...]] = {
+    "es": (" el ", " los ", " las ", " y ", " más ", " pero ", " está ", " muy ", " también ",
+           " hay ", " cuando ", " sus "),
+    "pt": (" não ", " uma ", " com ", " os ", " dos ", " em ", " é ", " ao ", " são ", " também ",
+           " você ", " isso ", " muito "),
+    "fr": (" les ", " et ", " est ", " une ", " pour ", " dans ", " avec ", " pas ", " vous ",
+           " sur ", " nous ", " être ", " ce ", " qui "),
+    "it": (" gli ", " di ", " che ", " è ", " della ", " sono ", " anche ", " questo ", " nel ",
+           " alla ", " degli ", " perché "),
+    "de": (" der ", " die ", " das ", " und ", " ist ", " nicht ", " ein ", " eine ", " mit ",
+           " zu ", " für ", " auf ", " ich ", " sich ", " auch "),
+    "nl": (" het ", " een ", " van ", " niet ", " op ", " voor ", " zijn ", " ook ", " wordt ",
+           " naar ", " maar "),
+}  # fmt: skip
+_NOT_LETTER_RE = re.compile(r"[\W\d_]+")
+
+
+def latin_language(text: str) -> str | None:
+    """The language of a Latin-script text judged by its function words alone, or ``None``
+    when they do not say: English, Spanish, Portuguese, French, Italian, German or Dutch
+    when one has 2 or more function words in the first 300 characters and over twice any
+    other's count; also English for ASCII text with an English function word and none of
+    the others (lists, tables and short answers in English say little more than that).
+    Used only to skip language identification when prompt and reply agree.
+
+    Example:
+        >>> latin_language("¿Cuál es la capital de Francia y por qué es tan famosa?")
+        >>> latin_language("La capital de Francia es París y es famosa por sus museos.")
+        'es'
+        >>> latin_language("Die Hauptstadt von Frankreich ist Paris und sie ist berühmt.")
+        'de'
+        >>> latin_language("Ingredients:\\n- 1 cup of flour\\n- 2 eggs")
+        'en'
+    """
+    head = text[:300]
+    low = f" {_NOT_LETTER_RE.sub(' ', head.lower())} "
+    counts = {"en": sum(w in low for w in _EN_STOP)}
+    for lang, words in _LATIN_STOP.items():
+        counts[lang] = sum(w in low for w in words)
+    best = max(counts, key=counts.__getitem__)
+    top = counts[best]
+    rest = max(c for lang, c in counts.items() if lang != best)
+    if top >= 2 and top > 2 * rest:
+        return best
+    if best == "en" and top >= 1 and rest == 0 and head.isascii():
+        return "en"
+    return None
+
+
 def language_mismatch(
     prompt: str, reply: str, *, min_chars: int = 40, min_confidence: float = 0.9
 ) -> tuple[str, str, float] | None:
@@ -590,8 +666,11 @@ def language_mismatch(
     its prompt, else ``None``. Skipped: texts under ``min_chars`` letters after code is
     removed, prompts that ask for a translation or name the reply's language, and pairs where
     either side's language is identified with less than ``min_confidence``.
-    Both texts looking English (common function words), or both in one script that
-    (nearly) one language writes (Han, Hangul, Thai...), skip the model entirely.
+    The model (a pure-Python n-gram scorer, ~100 us per text) runs only when cheap gates
+    cannot decide: both texts looking English (common function words), both in one script
+    that (nearly) one language writes (Han, Hangul, kana, Thai, Greek, Hebrew...), or both
+    Latin-script texts in the same language by their function words
+    (:func:`latin_language`) skip it.
 
     Example:
         >>> language_mismatch("What is the capital of France and why is it famous?",
@@ -611,13 +690,15 @@ def language_mismatch(
     r = _CODE_RE.sub(" ", reply) if "`" in reply else reply
     if len(p) < min_chars or len(r) < min_chars:
         return None
-    if _TRANSLATE_RE.search(prompt):
-        return None
     sp, sr = _script(p), _script(r)
     if not sp or not sr:
         return None
     if sp == sr and sp not in ("latin", "cyrillic", "arabic"):
-        return None  # one script that (nearly) one language writes: han, hangul, thai...
+        return None  # one script that (nearly) one language writes: han, hangul, kana...
+    if sp == sr == "latin" and (lang := latin_language(p)) and lang == latin_language(r):
+        return None  # the same language by its function words
+    if _TRANSLATE_RE.search(prompt):
+        return None
     lp, cp = _classify(p[:250])
     if cp < min_confidence:
         return None  # the reply's language cannot make this a confident mismatch
