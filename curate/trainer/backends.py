@@ -182,6 +182,16 @@ def _offsets_reader(encoding: Any) -> Any:
     return read
 
 
+def _plain(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _drop_none(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``apply_chat_template``'s message normalisation in transformers releases without
+    ``_normalize_chat_messages``: keys whose value is ``None`` are dropped."""
+    return [{k: v for k, v in m.items() if v is not None} for m in messages]
+
+
 # -- Hugging Face ---------------------------------------------------------------------------
 
 _GENERATION_RE = re.compile(r"\{\%-?\s*generation\s*-?\%\}")
@@ -222,9 +232,12 @@ class HFChatTokenizer:
             )
         self._has_generation: dict[str, bool] = {}
         self._plain_template: str | None = None
-        from transformers.utils.chat_template_utils import render_jinja_template
+        from transformers.utils import chat_template_utils as ctu
 
-        self._render = render_jinja_template
+        self._render = ctu.render_jinja_template
+        # what apply_chat_template does to each conversation before rendering it (message
+        # objects to dicts, keys whose value is None dropped)
+        self._normalise = getattr(ctu, "_normalize_chat_messages", _drop_none)
         self._kwargs = dict(tokenizer.special_tokens_map)
         # The Rust tokenizer behind it, called the way transformers calls it for
         # tokenizer(texts, add_special_tokens=False): no truncation, no padding (what
@@ -246,19 +259,62 @@ class HFChatTokenizer:
             return self._plain_template
         return str(self.tok.get_chat_template(None, tools))
 
+    def _render_many(
+        self, convs: Sequence[list[dict[str, Any]]], tools: Any, *, mask: bool, gen: bool
+    ) -> list[tuple[str, list[tuple[int, int]]] | Exception]:
+        """Render ``convs`` (all with the same ``tools``) in one call of transformers'
+        renderer, after the same message normalisation ``apply_chat_template`` applies.
+        When the batch raises, each conversation is rendered alone and a failing one's
+        exception is returned in its place."""
+        template = self._template(tools)
+        out: list[tuple[str, list[tuple[int, int]]] | Exception] = []
+        normalised: list[list[dict[str, Any]] | Exception] = []
+        for messages in convs:
+            if all(type(m) is dict and all(_plain(v) for v in m.values()) for m in messages):
+                # what the normaliser returns for plain JSON messages, without its walk
+                normalised.append([{k: v for k, v in m.items() if v is not None} for m in messages])
+                continue
+            try:
+                normalised.append(self._normalise(messages))
+            except Exception as e:
+                normalised.append(e)
+
+        def render(chunk: list[list[dict[str, Any]]]) -> None:
+            texts, indices = self._render(
+                conversations=chunk,
+                tools=tools,
+                chat_template=template,
+                return_assistant_tokens_mask=mask,
+                add_generation_prompt=gen,
+                **self._kwargs,
+            )
+            out.extend((t, list(indices[i]) if mask else []) for i, t in enumerate(texts))
+
+        if all(not isinstance(c, Exception) for c in normalised):
+            try:
+                render(normalised)  # type: ignore[arg-type]
+                return out
+            except Exception:
+                out.clear()
+        for c in normalised:  # something raised: one at a time, to know which
+            if isinstance(c, Exception):
+                out.append(c)
+                continue
+            try:
+                render([c])
+            except Exception as e:
+                out.append(e)
+        return out
+
     def render_one(
         self, messages: list[dict[str, Any]], tools: Any, *, mask: bool = False, gen: bool = False
     ) -> tuple[str, list[tuple[int, int]]]:
-        template = self._template(tools)
-        texts, indices = self._render(
-            conversations=[messages],
-            tools=tools,
-            chat_template=template,
-            return_assistant_tokens_mask=mask,
-            add_generation_prompt=gen,
-            **self._kwargs,
-        )
-        return texts[0], (indices[0] if mask else [])
+        """One conversation rendered as ``apply_chat_template(..., tokenize=False)`` does
+        (and its generation spans when ``mask``); raises what the template raises."""
+        (r,) = self._render_many([messages], tools, mask=mask, gen=gen)
+        if isinstance(r, Exception):
+            raise r
+        return r
 
     def _failing_index(self, messages: list[dict[str, Any]], tools: Any) -> int | None:
         for k in range(1, len(messages) + 1):
@@ -268,73 +324,123 @@ class HFChatTokenizer:
                 return k - 1
         return None
 
-    def _char_spans(
-        self, messages: list[dict[str, Any]], tools: Any
-    ) -> tuple[str, list[tuple[int, int, int | None]], str]:
+    def _generation(self, tools: Any) -> bool:
         template = self._template(tools)
         has_gen = self._has_generation.get(template)
         if has_gen is None:
             has_gen = self._has_generation[template] = bool(_GENERATION_RE.search(template))
-        assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
-        if has_gen:
-            text, gen_spans = self.render_one(messages, tools, mask=True)
-            if len(gen_spans) == len(assistants):
-                spans = [(s, e, i) for (s, e), i in zip(gen_spans, assistants, strict=True)]
-            else:
-                spans = [(s, e, None) for s, e in gen_spans]
-            return text, spans, "generation"
-        text = self.render_one(messages, tools)[0]
-        spans_p: list[tuple[int, int, int | None]] = []
-        source = "prefix"
-        cursor = 0
-        for i in assistants:
-            span = None
-            try:
-                prompt = self.render_one(messages[:i], tools, gen=True)[0] if i else None
-                full = self.render_one(messages[: i + 1], tools)[0]
-            except Exception:
-                prompt = full = None
-            if (
-                prompt is not None
-                and full is not None
-                and text.startswith(full)
-                and full.startswith(prompt)
-                and len(prompt) >= cursor
-            ):
-                span = (len(prompt), len(full))
-            else:
-                content = text_of(messages[i].get("content")) or ""
-                content = content.strip()
-                pos = text.find(content, cursor) if content else -1
-                if pos >= 0:
-                    span = (pos, pos + len(content))
-                    source = "search"
-            if span is not None and span[1] > span[0]:
-                spans_p.append((span[0], span[1], i))
-                cursor = span[1]
-        return text, spans_p, source
+        return has_gen
+
+    def _char_spans_batch(
+        self, convs: Sequence[list[dict[str, Any]]], tools: Any
+    ) -> list[tuple[str, list[tuple[int, int, int | None]], str] | Exception]:
+        """Rendered text, trainable character spans and their source for conversations
+        sharing ``tools``: every render of the batch goes through one renderer call
+        (the full conversations; without generation markers, also every assistant
+        turn's prompt and prefix)."""
+        if self._generation(tools):
+            out: list[tuple[str, list[tuple[int, int, int | None]], str] | Exception] = []
+            rendered = self._render_many(convs, tools, mask=True, gen=False)
+            for messages, r in zip(convs, rendered, strict=True):
+                if isinstance(r, Exception):
+                    out.append(r)
+                    continue
+                text, gen_spans = r
+                assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+                if len(gen_spans) == len(assistants):
+                    spans = [(s, e, i) for (s, e), i in zip(gen_spans, assistants, strict=True)]
+                else:
+                    spans = [(s, e, None) for s, e in gen_spans]
+                out.append((text, spans, "generation"))
+            return out
+        full = self._render_many(convs, tools, mask=False, gen=False)
+        prompts: list[list[dict[str, Any]]] = []
+        prefixes: list[list[dict[str, Any]]] = []
+        wanted: list[list[tuple[int, int, int]]] = []  # (message, prompt slot, prefix slot)
+        for messages, r in zip(convs, full, strict=True):
+            turns: list[tuple[int, int, int]] = []
+            if not isinstance(r, Exception):
+                for i, m in enumerate(messages):
+                    if m.get("role") != "assistant":
+                        continue
+                    p = -1
+                    if i:
+                        p = len(prompts)
+                        prompts.append(messages[:i])
+                    turns.append((i, p, len(prefixes)))
+                    prefixes.append(messages[: i + 1])
+            wanted.append(turns)
+        prompt_r = self._render_many(prompts, tools, mask=False, gen=True)
+        prefix_r = self._render_many(prefixes, tools, mask=False, gen=False)
+        out = []
+        for messages, r, turns in zip(convs, full, wanted, strict=True):
+            if isinstance(r, Exception):
+                out.append(r)
+                continue
+            text = r[0]
+            spans_p: list[tuple[int, int, int | None]] = []
+            source = "prefix"
+            cursor = 0
+            for i, pi, fi in turns:
+                span = None
+                pr = prompt_r[pi] if pi >= 0 else None
+                fr = prefix_r[fi]
+                prompt = None if pr is None or isinstance(pr, Exception) else pr[0]
+                whole = None if isinstance(fr, Exception) else fr[0]
+                if (
+                    prompt is not None
+                    and whole is not None
+                    and text.startswith(whole)
+                    and whole.startswith(prompt)
+                    and len(prompt) >= cursor
+                ):
+                    span = (len(prompt), len(whole))
+                else:
+                    content = text_of(messages[i].get("content")) or ""
+                    content = content.strip()
+                    pos = text.find(content, cursor) if content else -1
+                    if pos >= 0:
+                        span = (pos, pos + len(content))
+                        source = "search"
+                if span is not None and span[1] > span[0]:
+                    spans_p.append((span[0], span[1], i))
+                    cursor = span[1]
+            out.append((text, spans_p, source))
+        return out
 
     def render_batch(self, convs: Sequence[Conversation]) -> list[Rendered | TemplateFailure]:
         out: list[Rendered | TemplateFailure | None] = [None] * len(convs)
-        todo: list[tuple[int, str, list[tuple[int, int, int | None]], str, list[int]]] = []
-        for k, (messages, tools) in enumerate(convs):
-            try:
-                text, spans, source = self._char_spans(messages, tools)
-            except Exception as e:
-                out[k] = TemplateFailure(error_text(e), self._failing_index(messages, tools))
-                continue
-            zero = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
-            zero = [i for i in zero if _weight_zero(messages[i])]
-            todo.append((k, text, spans, source, zero))
+        # conversations sharing their tools (most often none) are rendered together
+        groups: dict[str | None, list[int]] = {}
+        for k, (_, tools) in enumerate(convs):
+            key = None if tools is None else json.dumps(tools, sort_keys=True, default=repr)
+            groups.setdefault(key, []).append(k)
+        todo: list[tuple[int, str, list[tuple[int, int, int | None]], str]] = []
+        for ks in groups.values():
+            tools = convs[ks[0]][1]
+            msgs = [convs[k][0] for k in ks]
+            for k, messages, r in zip(ks, msgs, self._char_spans_batch(msgs, tools), strict=True):
+                if isinstance(r, Exception):
+                    out[k] = TemplateFailure(error_text(r), self._failing_index(messages, tools))
+                else:
+                    todo.append((k, *r))
         if todo:
+            todo.sort()
             encodings = self._backend.encode_batch([t[1] for t in todo], add_special_tokens=False)
-            for (k, text, spans, source, zero), e in zip(todo, encodings, strict=True):
+            for (k, text, spans, source), e in zip(todo, encodings, strict=True):
+                messages = convs[k][0]
+                zero = [
+                    i
+                    for i, m in enumerate(messages)
+                    if m.get("role") == "assistant" and _weight_zero(m)
+                ]
                 n = len(e)
                 tok_spans: list[tuple[int, int, int | None]] = []
+                read = _offsets_reader(e)
                 for cs, ce, mi in spans:
                     if mi is not None and mi in zero:
                         continue
-                    a, b = _mask_span(_offsets_reader(e), n, cs, ce)
+                    a, b = _mask_span(read, n, cs, ce)
                     if b > a:
                         tok_spans.append((a, b, mi))
                 out[k] = Rendered(n, tok_spans, text, source, zero)
@@ -419,6 +525,20 @@ class MistralChatTokenizer:
         it = self.tok.instruct_tokenizer
         self._inner = it.tokenizer
         self._log: list[tuple[str, int]] = []
+        # encode_instruct also decodes every token list into Tokenized.text with control
+        # tokens kept (a Python loop over the tokens in the SentencePiece tokenizer, a
+        # third of encode_chat_completion's time, marked for removal upstream). This
+        # instance decodes once, control tokens left out (the library's own decode, in
+        # C++ for SentencePiece): that is the text the checks read. Tokens are untouched.
+        inner = self._inner
+        ignore = self._ignore
+        texts = self._texts = [""]
+
+        def decode(tokens: list[int], special_token_policy: Any = None) -> str:
+            texts[0] = str(inner.decode(tokens, special_token_policy=ignore))
+            return texts[0]
+
+        it.decode = decode  # type: ignore[method-assign]
         for kind in ("user", "assistant", "tool", "system"):
             meth = getattr(it, f"encode_{kind}_message", None)
             if meth is not None:
@@ -461,6 +581,7 @@ class MistralChatTokenizer:
         start = len(self.tok.instruct_tokenizer.start())
         for messages, tools in convs:
             self._log.clear()
+            self._texts[0] = ""
             try:
                 req: dict[str, Any] = {"messages": self._clean(messages)}
                 if tools:
@@ -488,7 +609,9 @@ class MistralChatTokenizer:
                 pos += n
             if pos != len(tokens):  # never expected: fall back to no mask rather than a wrong one
                 spans = []
-            text = self._inner.decode(tokens, special_token_policy=self._ignore)
+            text = self._texts[0]  # what encode_instruct just decoded
+            if not text and tokens:  # a mistral-common release that no longer decodes
+                text = self._inner.decode(tokens, special_token_policy=self._ignore)
             out.append(Rendered(len(tokens), spans, text, "messages", zero))
         return out
 

@@ -17,7 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections import Counter as CountDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +46,11 @@ from curate.validators.format import is_preference
 
 BATCH = 512
 PARALLEL_MIN_BYTES = 4 << 20
+
+
+@functools.lru_cache(maxsize=8)
+def _control_re(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(t) for t in tokens))
 
 
 def _squash(text: str) -> str:
@@ -129,6 +136,8 @@ def analyse(
                     "keeps (e.g. prepend the system prompt to the first user message)",
                 )
             )
+        if not control_tokens or _control_re(tuple(control_tokens)).search(text) is None:
+            continue  # one scan of the text for all control tokens
         for tok in control_tokens:
             if tok in text:
                 plain = kind == "mistral"
