@@ -370,6 +370,23 @@ _ASCII_CLASSES = frozenset(
     if not rx.flags & re.IGNORECASE and not re.search(r"\\[dwsDWS]", rx.pattern)
 )
 _ASCII_GROUP = [all(rx in _ASCII_CLASSES for _, rx, _ in group) for _, _, _, group in _GROUPS]
+#: every literal looked for in the long runs, as one regex: most texts hold none of them,
+#: and then no group of those is looked at
+_IN_RUN_GATE_RE = re.compile(
+    "|".join(
+        sorted(
+            {
+                re.escape(g)
+                for (gates, _, _, _), ok in zip(_GROUPS, _IN_RUN, strict=True)
+                if ok
+                for g in gates
+            },
+            key=lambda g: (-len(g), g),
+        )
+    )
+)
+#: _TOKEN_TABLE where non-ASCII bytes (of letters, digits... any character) count too
+_TOKEN_TABLE_ANY = bytes(_TOKEN_TABLE[c] if c < 128 else ord("a") for c in range(256))
 
 #: detect-secrets' keyword rule, case-sensitive, for the lower-cased text (faster than
 #: re.IGNORECASE, which turns off the regex engine's prefix scan)
@@ -435,6 +452,19 @@ def _token_span(text: str, m: re.Match[str]) -> tuple[int, int]:
     return s, e
 
 
+def _runs(runs: bytes) -> list[tuple[int, int]]:
+    """The spans of the runs of 16 or more ``a`` in ``runs`` (a translated text)."""
+    spans = []
+    n = len(runs)
+    i = runs.find(_LONG_RUN)
+    while i >= 0:
+        j = runs.find(b" ", i + 16)
+        j = n if j < 0 else j
+        spans.append((i, j))
+        i = runs.find(_LONG_RUN, j)
+    return spans
+
+
 def find_secrets(text: str) -> list[Hit]:
     """All secrets in ``text``, as non-overlapping :class:`Hit` s in text order.
 
@@ -458,32 +488,47 @@ def find_secrets(text: str) -> list[Hit]:
                 Hit("secret_password_in_url", m.start(1), m.end(1), "password_in_url", "PASSWORD")
             )
     if has_long:
-        lower = text.lower()
-        # the longest run of key characters: patterns needing a longer one cannot match.
-        # Case-insensitive patterns' letter classes also match a few non-ASCII letters
-        # (the Kelvin sign for k), so for non-ASCII text only case-sensitive ones are skipped.
-        # The runs of 16+ (found with bytes.find, a fast search; there are few of them).
-        spans = []
-        n = len(runs)
-        i = runs.find(_LONG_RUN)
-        while i >= 0:
-            j = runs.find(b" ", i + 16)
-            j = n if j < 0 else j
-            spans.append((i, j))
-            i = runs.find(_LONG_RUN, j)
+        # The runs of 16+ key characters (found with bytes.find, a fast search; there are
+        # few of them) and the longest: patterns needing a longer run cannot match.
+        spans = _runs(runs)
         longest = max([j - i for i, j in spans])
         ascii_text = len(raw) == len(text)
-        n_digits = raw.translate(_DIGIT_TABLE).count(b"0")
-        long_runs: str | None = None  # the text of those runs (ASCII text: same offsets)
+        if ascii_text:
+            spans_any, longest_any = spans, longest
+        else:
+            # \d, \w and case-insensitive classes also match some non-ASCII characters
+            # (other scripts' digits, the Kelvin sign for k): for the patterns that have
+            # them, runs where every non-ASCII byte counts as a key character (longer, so
+            # still an upper bound; a UTF-8 character is 1 byte or more)
+            spans_any = _runs(raw.translate(_TOKEN_TABLE_ANY))
+            longest_any = max([j - i for i, j in spans_any])
+        # the text of those runs, where literals that lie inside a match are looked for
+        long_runs: str | None = None
+        in_runs = False  # any such literal in them at all (one search for all groups)
+        lower: str | None = None
+        n_digits = -1
         for gi, (gates, on_lower, need, group) in enumerate(_GROUPS):
-            if need > longest and (ascii_text or _ASCII_GROUP[gi]):
+            if need > (longest if _ASCII_GROUP[gi] else longest_any):
                 continue
-            if ascii_text and _IN_RUN[gi]:
+            if _IN_RUN[gi]:
                 if long_runs is None:
-                    long_runs = " ".join([text[i:j] for i, j in spans])
+                    long_runs = (
+                        " ".join([text[i:j] for i, j in spans])
+                        if ascii_text
+                        else b" ".join([raw[i:j] for i, j in spans_any]).decode(
+                            "utf-8", "surrogatepass"
+                        )
+                    )
+                    in_runs = _IN_RUN_GATE_RE.search(long_runs) is not None
+                if not in_runs:
+                    continue
                 hay = long_runs
+            elif on_lower:
+                if lower is None:
+                    lower = text.lower()
+                hay = lower
             else:
-                hay = lower if on_lower else text
+                hay = text
             gate_re = _GATE_RES[gi]
             if gate_re is not None:
                 if gate_re.search(hay) is None:
@@ -495,16 +540,21 @@ def find_secrets(text: str) -> list[Hit]:
                 else:
                     continue
             for rule, rx, need in group:
-                if need > longest and (ascii_text or rx in _ASCII_CLASSES):
+                if need > (longest if rx in _ASCII_CLASSES else longest_any):
                     continue
-                if rule == "telegram_bot_token" and n_digits < 8 and ascii_text:
-                    continue
+                if rule == "telegram_bot_token" and ascii_text:
+                    if n_digits < 0:
+                        n_digits = raw.translate(_DIGIT_TABLE).count(b"0")
+                    if n_digits < 8:
+                        continue
                 for m in rx.finditer(text):
                     s, e = _token_span(text, m)
                     value = text[s:e]
                     if _looks_dummy(value) or (rule in _LOOSE and not _mixed(value)):
                         continue
                     hits.append(Hit("secret_token", s, e, rule, "SECRET"))
+        if lower is None:
+            lower = text.lower()
         if ascii_text:
             keyword_matches: Iterable[re.Match[str]] = _keyword_matches(lower, spans)
         elif any(g in lower for g in _KEYWORD_GATES):
