@@ -33,6 +33,15 @@ from curate.records import Example, Finding, InputError, Location, Severity
 
 BOM = b"\xef\xbb\xbf"
 
+try:  # orjson parses a line about 1.5x faster; json stays the reference (see parse_line)
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _fast_loads = None
+#: digits to "0", every other byte to " ": a run of 19 digits (an integer orjson would
+#: turn into a float beyond 64 bits) is then a plain substring search
+_DIGITS_ONLY = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_NUMBER = b"0" * 19
+
 _COMPRESSED: dict[str, Callable[..., IO[bytes]]] = {
     ".gz": gzip.open,  # type: ignore[dict-item]
     ".bz2": bz2.open,
@@ -86,7 +95,23 @@ def parse_line(file: str, line: int, raw: bytes) -> Example | Finding | None:
     """Parse one JSONL line. Returns an :class:`Example`, a :class:`Finding` for a line
     that cannot be an example (invalid JSON or encoding), or ``None`` for a blank line
     (the caller reports blank lines, see :func:`read_jsonl`). A UTF-8 BOM on line 1 is
-    stripped here; the caller reports it."""
+    stripped here; the caller reports it.
+
+    A line is parsed by orjson first; whatever orjson refuses (invalid JSON, invalid
+    UTF-8, a BOM, and the values it is stricter about than Python: ``NaN``, lone
+    surrogate escapes, deep nesting), and every line with a run of 19 or more digits
+    (orjson reads an integer beyond 64 bits as a float), goes the ``json.loads`` way, so
+    the result, and every finding, is what ``json.loads`` gives (the cookbook's parser).
+
+    Example:
+        >>> parse_line("f.jsonl", 3, b'{"a": NaN, "b": -9223372036854775809}').data
+        {'a': nan, 'b': -9223372036854775809}
+    """
+    if _fast_loads is not None and _LONG_NUMBER not in raw.translate(_DIGITS_ONLY):
+        try:
+            return Example(_fast_loads(raw), Location(file, line))
+        except ValueError:  # orjson.JSONDecodeError
+            pass
     loc = Location(file, line)
     if line == 1 and raw.startswith(BOM):
         raw = raw[len(BOM) :]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
-from curate.io import iter_raw_lines
+from curate.io import iter_raw_lines, open_binary
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,6 +40,74 @@ def line_batches(
             batch, size = [], 0
     if batch:
         yield batch
+
+
+class LineBlock:
+    """A run of whole lines of a file as one ``bytes`` object, numbered from
+    ``first_line``: the cheap unit to hand to a worker process (the main process reads
+    and sends blocks; the worker splits them). Iterating yields ``(line_number, raw)``
+    exactly as :func:`curate.io.iter_raw_lines` would: ``\\n`` or ``\\r\\n`` removed from
+    every terminated line, an unterminated last line of the file kept as it is.
+
+    Example:
+        >>> list(LineBlock(7, b'{"a": 1}\\r\\n\\n{"b": 2}'))
+        [(7, b'{"a": 1}'), (8, b''), (9, b'{"b": 2}')]
+    """
+
+    __slots__ = ("data", "first_line")
+
+    def __init__(self, first_line: int, data: bytes) -> None:
+        self.first_line = first_line
+        self.data = data
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        data = self.data
+        if not data:
+            return iter(())
+        parts = data.split(b"\n")
+        if not parts[-1]:  # the block ends with a newline: no line after it
+            parts.pop()
+            terminated = len(parts)
+        else:
+            terminated = len(parts) - 1
+        if b"\r" in data:
+            parts = [
+                p[:-1] if i < terminated and p.endswith(b"\r") else p for i, p in enumerate(parts)
+            ]
+        return enumerate(parts, self.first_line)
+
+
+def block_batches(
+    path: str | os.PathLike[str], *, block_bytes: int = 1 << 20
+) -> Iterator[LineBlock]:
+    """A file as :class:`LineBlock` batches of about ``block_bytes`` each, cut after a
+    newline (a longer line makes a block of its own). Streams: memory holds one block.
+    The main process only counts newlines; splitting and parsing happen in the workers.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "x.jsonl")
+        >>> _ = open(p, "wb").write(b"a\\nb\\nc")
+        >>> [list(b) for b in block_batches(p, block_bytes=2)]
+        [[(1, b'a')], [(2, b'b')], [(3, b'c')]]
+    """
+    line = 1
+    carry = b""
+    with open_binary(path) as f:
+        while True:
+            chunk = f.read(block_bytes)
+            if not chunk:
+                break
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data  # no line end yet: a long line, read on
+                continue
+            block, carry = data[: cut + 1], data[cut + 1 :]
+            yield LineBlock(line, block)
+            line += block.count(b"\n")
+    if carry:
+        yield LineBlock(line, carry)
 
 
 def run_ordered(

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from curate.io import empty_file_finding, iter_raw_lines, line_findings, parse_line
-from curate.parallel import fork_pool, line_batches, run_ordered
+from curate.parallel import LineBlock, block_batches, fork_pool, run_ordered
 from curate.records import Example, Finding, Location, Severity
 from curate.tokens import (
     ModelSpec,
@@ -46,18 +46,23 @@ from curate.validators.format import OpenAIFormat, countable_messages
 from curate.validators.length import too_long
 
 FAIL_ON = ("error", "warning", "info", "never")
-BATCH_LINES = 2000
-BATCH_BYTES = 2 << 20
+#: bytes of whole lines per batch: the main process reads blocks and counts newlines, the
+#: workers split and parse them
+BATCH_BYTES = 1 << 20
 PARALLEL_MIN_BYTES = 4 << 20
 
 
 # -- the pure batch function ------------------------------------------------------------
 
+#: the bytes ``bytes.strip()`` removes: a line that does not start with one is not blank
+_ASCII_SPACE = frozenset(b" \t\n\r\x0b\x0c")
+
 
 @dataclass(slots=True)
 class BatchTask:
     file: str
-    lines: list[tuple[int, bytes]]
+    #: ``(line_number, raw)`` pairs: a :class:`curate.parallel.LineBlock` or a list
+    lines: Iterable[tuple[int, bytes]]
     encoding: str
     max_tokens: int
     validators: tuple[Validator, ...]
@@ -92,7 +97,8 @@ def check_batch(task: BatchTask) -> BatchResult:
     known: dict[str, int] | None = {} if task.stats else None
     for line, raw in task.lines:
         out.n_bytes += len(raw) + 1
-        out.findings.extend(line_findings(task.file, line, raw))
+        if line == 1 or not raw or raw[0] in _ASCII_SPACE:  # a BOM or a blank line
+            out.findings.extend(line_findings(task.file, line, raw))
         parsed = parse_line(task.file, line, raw)
         if parsed is None:
             continue
@@ -134,8 +140,9 @@ def check_batch(task: BatchTask) -> BatchResult:
         error_set = set(out.error_lines)
         for (ex, msgs, _, item), c in zip(countable, counts, strict=True):
             line = ex.source.line or 0
-            has_system = any(m.get("role") == "system" for m in msgs)
-            has_user = any(m.get("role") == "user" for m in msgs)
+            roles = [m.get("role") for m in msgs]
+            has_system = "system" in roles
+            has_user = "user" in roles
             out.rows.append((line, len(msgs), c.total, c.assistant, has_system, has_user))
             if item is not None and msgs is ex.messages:
                 item[3] = c.total
@@ -364,8 +371,8 @@ class ValidationReport:
 # -- the driver -------------------------------------------------------------------------
 
 
-def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
-    return line_batches(path, max_lines=BATCH_LINES, max_bytes=BATCH_BYTES)
+def _batches(path: str) -> Iterator[LineBlock]:
+    return block_batches(path, block_bytes=BATCH_BYTES)
 
 
 DUPLICATE_MODES = ("none", "exact", "near")

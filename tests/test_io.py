@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from curate.io import atomic_write, iter_raw_lines, read_jsonl, write_jsonl
+from curate.io import atomic_write, iter_raw_lines, parse_line, read_jsonl, write_jsonl
 from curate.records import Example, Finding, InputError
 
 
@@ -103,3 +106,43 @@ def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "out.jsonl").stat().st_mode & 0o777 == 0o644
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=400, suppress_health_check=list(HealthCheck), deadline=None)
+@given(JSON_VALUES, st.booleans())
+def test_parse_line_gives_what_json_loads_gives(value: object, ascii_only: bool) -> None:
+    # the orjson fast path must never change a value: NaN, infinities, integers beyond
+    # 64 bits and lone surrogates included (they go the json.loads way)
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    parsed = parse_line("f.jsonl", 1, raw)
+    try:
+        expected = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        assert isinstance(parsed, Finding) and parsed.code == "invalid_encoding"
+        return
+    assert isinstance(parsed, Example)
+    assert repr(parsed.data) == repr(expected)
+    assert type(parsed.data) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"n": -9223372036854775809}',
+        b'{"n": 18446744073709551616}',
+        b'{"n": 1e400, "m": NaN, "i": -Infinity}',
+        b'{"s": "\\ud800"}',
+        b"[" * 500 + b"]" * 500,
+    ],
+)
+def test_values_orjson_reads_differently_are_read_as_json_does(raw: bytes) -> None:
+    parsed = parse_line("f.jsonl", 1, raw)
+    assert isinstance(parsed, Example)
+    assert repr(parsed.data) == repr(json.loads(raw))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from curate.tokens import (
     MODELS,
     Counter,
     count_example,
+    count_examples,
     default_epochs,
     encoding_for_model,
     get_encoding,
@@ -49,7 +51,45 @@ def test_offline_in_a_fresh_process_with_an_empty_cache(tmp_path: Path) -> None:
         f"https://openaipublic.blob.core.windows.net/encodings/{n}.tiktoken"
         for n in ("o200k_base", "cl100k_base")
     ]
-    assert files == sorted(hashlib.sha1(u.encode()).hexdigest() for u in urls)
+    rank_files = [hashlib.sha1(u.encode()).hexdigest() for u in urls]
+    parsed = [f for f in files if f.startswith("o200k_base.") and f.endswith(".ranks")]
+    assert files == sorted([*rank_files, *parsed]) and len(parsed) == 1
+
+
+def test_parsed_ranks_cache_loads_the_same_encoding_and_survives_corruption(
+    tmp_path: Path,
+) -> None:
+    """The marshal cache of parsed ranks gives tiktoken's own encoding; a damaged cache
+    file is ignored and rewritten."""
+    code = (
+        "import sys, tiktoken\n"
+        "from curate.tokens import get_encoding, _load_parsed_ranks\n"
+        "cached = _load_parsed_ranks(sys.argv[1]) is not None\n"
+        "e = get_encoding(sys.argv[1])\n"
+        "ref = tiktoken.get_encoding(sys.argv[1])\n"
+        "text = 'Hello <|endoftext|> wörld  \\n\\n  1234567 ünïcödé 🙂'\n"
+        "same = (e.encode_ordinary(text) == ref.encode_ordinary(text)"
+        " and e.encode(text, allowed_special='all') == ref.encode(text, allowed_special='all')"
+        " and e.n_vocab == ref.n_vocab and e.name == ref.name)\n"
+        "print(cached, same)\n"
+    )
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path)}
+
+    def run(name: str) -> str:
+        r = subprocess.run(
+            [sys.executable, "-c", code, name], env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    for name in ("o200k_base", "cl100k_base"):
+        assert run(name) == "False True"  # first use: parsed from the rank file, then cached
+        assert run(name) == "True True"  # loaded from the marshal cache
+        (ranks,) = tmp_path.glob(f"{name}.*.ranks")
+        blob = ranks.read_bytes()
+        ranks.write_bytes(blob[:32] + b"x" + blob[33:])  # damaged: the sha256 no longer matches
+        assert run(name) == "False True"
+        assert ranks.read_bytes() == blob  # rewritten
 
 
 def test_corrupted_cache_file_is_replaced(tmp_path: Path) -> None:
@@ -148,3 +188,56 @@ def test_chunked_counter_on_real_text(samples: Path) -> None:
         texts += [str(v) for v in r.values() if v]
     c = Counter("o200k_base", memo_size=0)
     assert c.count_many(texts) == [len(c.enc.encode_ordinary(t)) for t in texts]
+
+
+def _plain_formula(messages: list[object], tools: object, enc: object) -> tuple[int, int]:
+    """The cookbook's formula written the plain way, one message at a time."""
+
+    def n(v: object) -> int:
+        if v is None:
+            return 0
+        t = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+        return len(enc.encode_ordinary(t))  # type: ignore[attr-defined]
+
+    total, asst = 3, 0
+    for m in messages:
+        total += 3
+        if not isinstance(m, dict):
+            continue
+        total += sum(n(v) for v in m.values()) + ("name" in m)
+        if m.get("role") == "assistant":
+            c = m.get("content")
+            if isinstance(c, str):
+                asst += n(c)
+            elif isinstance(c, list):
+                parts = [p.get("text") for p in c if isinstance(p, dict)]
+                asst += n("".join(p for p in parts if isinstance(p, str)) or None)
+    return total + n(tools), asst
+
+
+_VALUE = st.one_of(
+    st.none(),
+    st.text(max_size=20),
+    st.integers(),
+    st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=9)})),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=5), max_size=2),
+)
+_MESSAGE = st.one_of(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "assistant", "system"]), "content": st.text(max_size=30)}
+    ),
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["assistant", "tool"]), "content": _VALUE},
+        optional={"name": st.text(max_size=5), "weight": st.integers(0, 1), "tool_calls": _VALUE},
+    ),
+    st.dictionaries(st.sampled_from(["role", "content", "name", "x"]), _VALUE, max_size=4),
+    st.integers(),
+)
+
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck), deadline=None)
+@given(st.lists(st.tuples(st.lists(_MESSAGE, max_size=5), _VALUE), max_size=4))
+def test_count_examples_equals_the_plain_formula(items: list[tuple[list[object], object]]) -> None:
+    enc = get_encoding("cl100k_base")
+    got = count_examples(items, Counter("cl100k_base"))
+    assert [(c.total, c.assistant) for c in got] == [_plain_formula(m, t, enc) for m, t in items]

@@ -93,7 +93,7 @@ def test_through_the_process_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     import curate.validate as validate_mod
 
     monkeypatch.setattr(validate_mod, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(validate_mod, "BATCH_LINES", 3)
+    monkeypatch.setattr(validate_mod, "BATCH_BYTES", 300)
     fs = dup_findings([TRAIN], ExactDuplicates(), NearDuplicates(), workers=2)
     got = [(f.code, f.location.line, f.related.line) for f in fs]
     assert ("exact_duplicate", 3, 1) in got and ("near_duplicate", 4, 2) in got
