@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from curate.records import Example, Finding, Severity
+from curate.validators import pii as _pii
 from curate.validators import text_quality as tq
 from curate.validators.base import Validator
 from curate.validators.pii import find_pii
@@ -335,9 +336,12 @@ def _example_gates(texts: list[TextRef]) -> tuple[bool, bool, bool, bool, bool]:
     """Necessary conditions, on all of an example's strings at once, for each per-string
     rule to find anything in any one of them: ``(secrets, pii, placeholders, control
     characters, mojibake)``. Strings are joined with a newline, which no rule's match
-    needs, so a ``False`` holds for every string (and may be cached for it). One join, one
-    encode and a few C-speed scans, instead of each rule's own gates on each string. The
-    control-character gate is exact: just the characters the rule reports."""
+    needs (nor the digit shape below spans), so a ``False`` holds for every string (and
+    may be cached for it). One join, one encode and a few C-speed scans, instead of each
+    rule's own gates on each string. Number-shaped personal data (phones, cards, IP
+    addresses, IBANs) needs, on ASCII text, the digit shape find_pii itself gates on (7+
+    digits and separators from a digit to a digit); the control-character gate is exact
+    (just the characters the rule reports)."""
     joined = "\n".join([t[3] for t in texts])
     raw = joined.encode("utf-8", "surrogatepass")
     ascii_only = len(raw) == len(joined)
@@ -346,7 +350,12 @@ def _example_gates(texts: list[TextRef]) -> tuple[bool, bool, bool, bool, bool]:
         or "PRIVATE KEY" in joined
         or "PuTTY" in joined
         or ("://" in joined and "@" in joined),  # a short password in a URL
-        "@" in joined or raw.translate(_DIGIT_TABLE).count(b"0") >= 4,
+        "@" in joined
+        or (
+            _pii._DIGITS_SHAPE_RE.search(raw.translate(_pii._DIGIT_TABLE)) is not None
+            if ascii_only
+            else raw.translate(_DIGIT_TABLE).count(b"0") >= 4
+        ),
         "{" in joined or "<" in joined or "[" in joined,
         len(raw.translate(None, _ASCII_CONTROLS)) != len(raw)
         or (not ascii_only and _non_ascii_controls(joined, raw)),
