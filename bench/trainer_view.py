@@ -183,13 +183,52 @@ def job_batched(spec: str, convs: list[Any]) -> Any:
 
 
 def job_view(spec: str, path: str, workers: int = 2) -> Any:
-    import transformers  # noqa: F401  (imports outside the timer, like the other jobs)
+    from curate.trainer import load_tokenizer
+    from curate.trainer.view import scan
 
-    from curate.trainer import trainer_view
+    tok = load_tokenizer(spec)  # loaded outside the timer, like the loops' tokenizers
 
     def run() -> tuple[int, int]:
-        _, s = trainer_view([path], tokenizer=spec, max_length=None, workers=workers)
+        _, result = scan([path], tok, max_length=None, workers=workers)
+        s = result.summary()
         return s["tokens"]["total"], s["trainable_tokens"]["total"]
+
+    return run
+
+
+def job_floor_hf(folder: str, convs: list[Any]) -> Any:
+    """The Rust tokenizer alone on the already rendered conversations, one thread: work
+    every exact method pays (the loop and curate alike)."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    texts = tok.apply_chat_template(convs, tokenize=False)
+    backend = tok.backend_tokenizer
+
+    def run() -> tuple[int, int]:
+        total = 0
+        for k in range(0, len(texts), BATCH):
+            total += sum(map(len, backend.encode_batch(texts[k : k + BATCH], False)))
+        return total, -1
+
+    return run
+
+
+def job_floor_mistral(spec: str, convs: list[Any]) -> Any:
+    """SentencePiece alone on every message's text (control tokens left out)."""
+    import importlib.resources
+
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    from curate.trainer.backends import MISTRAL_FILES
+
+    path = importlib.resources.files("mistral_common") / "data" / MISTRAL_FILES[spec]
+    inner = MistralTokenizer.from_file(str(path)).instruct_tokenizer.tokenizer
+    texts = [m["content"] for c in convs for m in c]
+
+    def run() -> tuple[int, int]:
+        return sum(len(inner.encode(t, bos=False, eos=False)) for t in texts), -1
 
     return run
 
@@ -231,24 +270,29 @@ def main() -> None:
     convs = make_conversations(n)
     data = Path(tmp) / "data.jsonl"
     data.write_text("".join(json.dumps({"messages": m}) + "\n" for m in convs))
-    print(f"{n:,} conversations ({data.stat().st_size / 1e6:.1f} MB), {os.cpu_count()} cores")
+    print(
+        f"{n:,} conversations ({data.stat().st_size / 1e6:.1f} MB), {os.cpu_count()} cores, "
+        f"load average (1, 5, 15 min) {os.getloadavg()}"
+    )
     base_rss = _peak_mb()
     print(f"parent RSS before jobs: {base_rss:.0f} MB (the children start from this fork)")
     rows = [
-        ("chatml_gen", "job_loop_generation", "job_batched", str(dirs["chatml_gen"])),
-        ("chatml", "job_loop_prefix", "job_batched", str(dirs["chatml"])),
-        ("mistral:v3", "job_loop_mistral", "job_batched", "v3"),
+        ("chatml_gen", "job_loop_generation", "job_floor_hf", str(dirs["chatml_gen"])),
+        ("chatml", "job_loop_prefix", "job_floor_hf", str(dirs["chatml"])),
+        ("mistral:v3", "job_loop_mistral", "job_floor_mistral", "v3"),
     ]
+    cores = os.cpu_count() or 1
     ok = True
     print(
         "wall s / CPU s (all threads and worker processes) / peak RSS of the measuring "
         "process or its largest worker"
     )
-    for label, loop_fn, fast_fn, arg in rows:
+    for label, loop_fn, floor_fn, arg in rows:
         spec = arg if label != "mistral:v3" else "mistral:v3"
         (lt, la), l_s, l_cpu, l_mb = measure(loop_fn, arg, convs)
-        (bt, ba), b_s, b_cpu, b_mb = measure(fast_fn, spec, convs)
+        (bt, ba), b_s, b_cpu, b_mb = measure("job_batched", spec, convs)
         (vt, va), v_s, v_cpu, v_mb = measure("job_view", spec, str(data), 2)
+        _, _, f_cpu, _ = measure(floor_fn, arg, convs)
         equal = lt == bt == vt and (la == -1 or la == ba == va)
         ok = ok and equal
         print(
@@ -262,6 +306,12 @@ def main() -> None:
             f"{l_cpu / b_cpu:3.1f}x, trainer_view {l_cpu / v_cpu:3.1f}x (wall-clock ratios "
             "above depend on how busy the machine's cores are)"
         )
+        print(
+            f"{'':11s} floor: the tokenizer alone takes {f_cpu:5.1f} cpu "
+            f"({100 * f_cpu / l_cpu:3.0f}% of the loop's CPU), so with {cores} cores no exact "
+            f"method can be more than {cores * l_cpu / f_cpu:3.1f}x faster than the loop"
+        )
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     if not ok:
         raise SystemExit("counts differ from the baseline")
 

@@ -231,6 +231,7 @@ class HFChatTokenizer:
                 "tokenizer.chat_template and save it."
             )
         self._has_generation: dict[str, bool] = {}
+        self._controls: tuple[str, ...] | None = None
         self._plain_template: str | None = None
         from transformers.utils import chat_template_utils as ctu
 
@@ -249,8 +250,10 @@ class HFChatTokenizer:
             self._backend.no_padding()
 
     def control_tokens(self) -> tuple[str, ...]:
-        toks = [t for t in self.tok.added_tokens_encoder if t.strip()]
-        return tuple(sorted(set(toks), key=len, reverse=True))
+        if self._controls is None:
+            toks = [t for t in self.tok.added_tokens_encoder if t.strip()]
+            self._controls = tuple(sorted(set(toks), key=len, reverse=True))
+        return self._controls
 
     def _template(self, tools: Any) -> str:
         if tools is None:
@@ -516,6 +519,7 @@ class MistralChatTokenizer:
         from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
 
         self.name = name
+        self._controls: tuple[str, ...] | None = None
         self._request = ChatCompletionRequest
         self._ignore = SpecialTokenPolicy.IGNORE
         try:
@@ -556,14 +560,16 @@ class MistralChatTokenizer:
         return wrapped
 
     def control_tokens(self) -> tuple[str, ...]:
-        inner = self._inner
-        names = set()
-        for i in inner.special_ids:
-            with contextlib.suppress(Exception):
-                s = inner.id_to_piece(i)
-                if isinstance(s, str) and len(s) > 2 and "control_" not in s:
-                    names.add(s)
-        return tuple(sorted(names, key=len, reverse=True))
+        if self._controls is None:
+            inner = self._inner
+            names = set()
+            for i in inner.special_ids:
+                with contextlib.suppress(Exception):
+                    s = inner.id_to_piece(i)
+                    if isinstance(s, str) and len(s) > 2 and "control_" not in s:
+                        names.add(s)
+            self._controls = tuple(sorted(names, key=len, reverse=True))
+        return self._controls
 
     @staticmethod
     def _clean(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

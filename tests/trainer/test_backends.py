@@ -104,6 +104,7 @@ def test_weight_zero_turn_is_not_trainable(tok_dirs: dict[str, Path]) -> None:
 def test_mistral_counts_equal_encode_chat_completion(version: str) -> None:
     from mistral_common.protocol.instruct.request import ChatCompletionRequest
     from mistral_common.protocol.instruct.validator import ValidationMode
+    from mistral_common.tokens.tokenizers.base import SpecialTokenPolicy
     from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
 
     tok = load_tokenizer(f"mistral:{version}")
@@ -116,6 +117,8 @@ def test_mistral_counts_equal_encode_chat_completion(version: str) -> None:
     for msgs, r in zip(data, got, strict=True):
         tokens = ref.encode_chat_completion(ChatCompletionRequest(messages=msgs)).tokens
         assert r.n_tokens == len(tokens)
+        # the text the checks read: the tokens decoded by mistral-common, control tokens out
+        assert r.text == ref.decode(tokens, special_token_policy=SpecialTokenPolicy.IGNORE)
         # each assistant span ends with the end-of-sequence token, as mistral-finetune trains it
         assert [tokens[e - 1] for _, e, _ in r.spans] == [
             ref.instruct_tokenizer.tokenizer.eos_id
@@ -189,3 +192,93 @@ def test_tokenizer_without_chat_template_is_refused(
     (tmp_path / "base" / "chat_template.jinja").unlink(missing_ok=True)
     with pytest.raises(CurateError, match="has no chat_template"):
         load_tokenizer(str(tmp_path / "base"))
+
+
+def _mixed_batch() -> list[list[dict[str, Any]]]:
+    """The fixture chats plus the cases a batched render must isolate: a weight-0 turn,
+    a null content (dropped before rendering, as apply_chat_template does), a null
+    optional key, two user turns in a row, a lone system turn."""
+    data = chats()
+    weighted = [dict(m) for m in data[0]]
+    weighted[2]["weight"] = 0
+    return [
+        *data[:6],
+        weighted,
+        [{"role": "user", "content": None}, {"role": "assistant", "content": "ok"}],
+        [{"role": "user", "content": "hi", "name": None}, {"role": "assistant", "content": "yo"}],
+        [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
+        [{"role": "system", "content": "Be brief."}],
+        *data[6:12],
+    ]
+
+
+def _as_tuple(r: Rendered | TemplateFailure) -> tuple[Any, ...]:
+    if isinstance(r, TemplateFailure):
+        return ("failure", r.message, r.message_index)
+    return (r.n_tokens, r.spans, r.text, r.mask_source, r.untrained)
+
+
+@pytest.mark.parametrize("name", ["chatml", "chatml_gen", "no_system", "drops_system"])
+def test_batched_render_equals_one_conversation_at_a_time_and_apply_chat_template(
+    name: str, tok_dirs: dict[str, Path], hf: Any
+) -> None:
+    from curate.trainer.backends import error_text
+
+    tok = load_tokenizer(str(tok_dirs[name]))
+    ref = hf.from_pretrained(str(tok_dirs[name]))
+    data = _mixed_batch()
+    batched = tok.render_batch([(m, None) for m in data])
+    alone = [tok.render_batch([(m, None)])[0] for m in data]
+    assert [_as_tuple(r) for r in batched] == [_as_tuple(r) for r in alone]
+    failures = []
+    for k, (msgs, r) in enumerate(zip(data, batched, strict=True)):
+        try:
+            ids = ref.apply_chat_template(msgs, tokenize=True)["input_ids"]
+        except Exception as e:  # the template's own error, quoted the same way
+            assert isinstance(r, TemplateFailure), (name, msgs)
+            assert r.message == error_text(e)
+            failures.append(k)
+            continue
+        assert isinstance(r, Rendered), (name, msgs, r)
+        assert r.n_tokens == len(ids)
+        assert r.text == ref.apply_chat_template(msgs, tokenize=False)
+    # the null content (7) fails in ChatML and Zephyr; Gemma's template renders it empty
+    # (`| trim`) but rejects every conversation opening on a system turn and the two user
+    # turns in a row (9)
+    expected = [7]
+    if name == "no_system":
+        expected = sorted([9, *(k for k, m in enumerate(data) if m[0]["role"] == "system")])
+    assert failures == expected
+    # without the failing ones the batch renders in one call: still the same results
+    ok = [k for k in range(len(data)) if k not in failures]
+    fast = tok.render_batch([(data[k], None) for k in ok])
+    assert [_as_tuple(r) for r in fast] == [_as_tuple(alone[k]) for k in ok]
+    if name == "chatml_gen":
+        weighted = batched[6]
+        assert isinstance(weighted, Rendered) and weighted.untrained == [2]
+        assert [mi for *_, mi in weighted.spans] == [4]
+
+
+def test_null_content_fails_with_the_error_apply_chat_template_raises(
+    tok_dirs: dict[str, Path],
+) -> None:
+    tok = load_tokenizer(str(tok_dirs["chatml"]))
+    msgs = [{"role": "user", "content": None}, {"role": "assistant", "content": "ok"}]
+    (r,) = tok.render_batch([(msgs, None)])
+    assert r == TemplateFailure("UndefinedError: 'dict object' has no attribute 'content'", 0)
+
+
+@pytest.mark.parametrize("name", ["chatml_gen", "no_system", "mistral:v3"])
+def test_batched_checks_equal_one_conversation_at_a_time_with_truncation(
+    name: str, tok_dirs: dict[str, Path]
+) -> None:
+    from curate.records import Location
+    from curate.trainer.view import check_batch
+
+    tok = load_tokenizer(name if ":" in name else str(tok_dirs[name]))
+    items = [(Location("d.jsonl", i + 1), m, None) for i, m in enumerate(_mixed_batch())]
+    batched = check_batch(tok, items, 40)
+    alone = [check_batch(tok, [it], 40)[0] for it in items]
+    assert batched == alone
+    codes = {f.code for c in batched for f in c.findings}
+    assert {"truncated_by_trainer", "template_error"} <= codes
