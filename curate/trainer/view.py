@@ -112,13 +112,22 @@ def analyse(
         return out
     # what the template kept of each message
     squashed: str | None = None
+    cursor = 0  # templates mostly keep the order: search on from the last text found
     for i, m in enumerate(messages):
         text = text_of(m.get("content"))
         if not text or not text.strip():
             continue
         # a text found verbatim is kept (its squashed form is then inside the squashed
         # render too); only the others pay for comparing with whitespace squashed
-        if kind != "tiktoken" and text not in r.text:
+        found = kind == "tiktoken"
+        if not found:
+            pos = r.text.find(text, cursor)
+            if pos >= 0:
+                cursor = pos + len(text)
+                found = True
+            else:
+                found = text in r.text[: cursor + len(text)]  # placed earlier (moved up)
+        if not found:
             if squashed is None:
                 squashed = _squash(r.text)
             dropped = _squash(text) not in squashed

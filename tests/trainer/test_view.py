@@ -239,3 +239,25 @@ def test_template_error_text_is_one_line_and_points_at_the_message(tmp_path: Pat
         "the trainer fails on this example: reshape the conversation to what the template "
         "accepts, or drop it"
     )
+
+
+def test_dropped_content_check_finds_texts_the_template_moved_or_reflowed() -> None:
+    from curate.records import Location
+    from curate.trainer import Rendered, analyse
+
+    msgs = [
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Hello  there"},
+        {"role": "assistant", "content": "Bonjour"},
+        {"role": "user", "content": "Thanks"},
+        {"role": "assistant", "content": "De rien"},
+    ]
+    # mistral v3 style: the system prompt moved into the last user turn; the first user
+    # text reflowed (double space squashed); nothing dropped
+    text = "[INST] Hello there [/INST] Bonjour [INST] Answer in French.\n\nThanks [/INST] De rien"
+    r = Rendered(20, [(5, 8, 2), (15, 20, 4)], text, "messages")
+    assert analyse(r, msgs, Location("d.jsonl", 1), kind="mistral", max_length=None) == []
+    # the same render without the first reply: that message is reported, and only that one
+    r = Rendered(20, [(15, 20, 4)], text.replace(" Bonjour", ""), "messages")
+    (f,) = analyse(r, msgs, Location("d.jsonl", 1), kind="mistral", max_length=None)
+    assert (f.code, f.location.message_index) == ("template_dropped_content", 2)
