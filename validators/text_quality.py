@@ -674,22 +674,22 @@ def _english_like(text: str) -> bool:
     return False
 
 
-#: function words of the common Latin-script languages besides English, chosen not to be
-#: words of each other (no "de", "la", "que", "con", "una", "il", "es", "du", "des"), so
+#: function words of the common Latin-script languages besides English, chosen to be
+#: words of no other language here (no "de", "la", "que", "con", "il", "du", "des"), so
 #: that a text full of them is in that language
 _LATIN_STOP: dict[str, tuple[str, ...]] = {
-    "es": (" el ", " los ", " las ", " y ", " más ", " pero ", " está ", " muy ", " también ",
-           " hay ", " cuando ", " sus "),
+    "es": (" el ", " los ", " las ", " y ", " más ", " pero ", " muy ", " también ", " hay ",
+           " cuando ", " sus ", " qué ", " cuál ", " tan ", " puede "),
     "pt": (" não ", " uma ", " com ", " os ", " dos ", " em ", " é ", " ao ", " são ", " também ",
-           " você ", " isso ", " muito "),
+           " você ", " isso ", " muito ", " pela ", " pelo ", " pelos ", " ela ", " ele "),
     "fr": (" les ", " et ", " est ", " une ", " pour ", " dans ", " avec ", " pas ", " vous ",
-           " sur ", " nous ", " être ", " ce ", " qui "),
+           " sur ", " nous ", " être ", " ce ", " qui ", " elle ", " sont ", " aux ", " ses "),
     "it": (" gli ", " di ", " che ", " è ", " della ", " sono ", " anche ", " questo ", " nel ",
-           " alla ", " degli ", " perché "),
+           " alla ", " degli ", " perché ", " per ", " ogni ", " così "),
     "de": (" der ", " die ", " das ", " und ", " ist ", " nicht ", " ein ", " eine ", " mit ",
-           " zu ", " für ", " auf ", " ich ", " sich ", " auch "),
+           " zu ", " für ", " auf ", " ich ", " sich ", " auch ", " von ", " sie ", " wird "),
     "nl": (" het ", " een ", " van ", " niet ", " op ", " voor ", " zijn ", " ook ", " wordt ",
-           " naar ", " maar "),
+           " naar ", " maar ", " wat ", " waarom ", " deze ", " bij ", " aan ", " hij ", " heeft "),
 }  # fmt: skip
 _NOT_LETTER_RE = re.compile(r"[\W\d_]+")
 
@@ -697,15 +697,17 @@ _NOT_LETTER_RE = re.compile(r"[\W\d_]+")
 def latin_language(text: str) -> str | None:
     """The language of a Latin-script text judged by its function words alone, or ``None``
     when they do not say: English, Spanish, Portuguese, French, Italian, German or Dutch
-    when one has 2 or more function words in the first 300 characters and over twice any
-    other's count; also English for ASCII text with an English function word and none of
-    the others (lists, tables and short answers in English say little more than that).
+    when one's function words occur 3 or more times in the first 300 characters and at
+    least twice as often as any other's; also English for ASCII text with an English
+    function word and none of the others (lists, tables and short answers in English say
+    little more than that).
     Used only to skip language identification when prompt and reply agree.
 
     Example:
         >>> latin_language("¿Cuál es la capital de Francia y por qué es tan famosa?")
-        >>> latin_language("La capital de Francia es París y es famosa por sus museos.")
         'es'
+        >>> latin_language("Paris, Lyon, Marseille") is None
+        True
         >>> latin_language("Die Hauptstadt von Frankreich ist Paris und sie ist berühmt.")
         'de'
         >>> latin_language("Ingredients:\\n- 1 cup of flour\\n- 2 eggs")
@@ -713,13 +715,13 @@ def latin_language(text: str) -> str | None:
     """
     head = text[:300]
     low = f" {_NOT_LETTER_RE.sub(' ', head.lower())} "
-    counts = {"en": sum(w in low for w in _EN_STOP)}
+    counts = {"en": sum(map(low.count, _EN_STOP))}
     for lang, words in _LATIN_STOP.items():
-        counts[lang] = sum(w in low for w in words)
+        counts[lang] = sum(map(low.count, words))
     best = max(counts, key=counts.__getitem__)
     top = counts[best]
     rest = max(c for lang, c in counts.items() if lang != best)
-    if top >= 2 and top > 2 * rest:
+    if top >= 3 and top >= 2 * rest:
         return best
     if best == "en" and top >= 1 and rest == 0 and head.isascii():
         return "en"
@@ -727,12 +729,21 @@ def latin_language(text: str) -> str | None:
 
 
 def language_mismatch(
-    prompt: str, reply: str, *, min_chars: int = 40, min_confidence: float = 0.9
+    prompt: str,
+    reply: str,
+    *,
+    min_chars: int = 40,
+    min_confidence: float = 0.9,
+    min_confidence_script: float = 0.5,
 ) -> tuple[str, str, float] | None:
     """``(prompt_lang, reply_lang, confidence)`` when a reply is in another language than
     its prompt, else ``None``. Skipped: texts under ``min_chars`` letters after code is
     removed, prompts that ask for a translation or name the reply's language, and pairs where
-    either side's language is identified with less than ``min_confidence``.
+    either side's language is identified with less than ``min_confidence``. A reply in
+    another script than its prompt, and not in Latin letters (an English question answered
+    in Chinese), needs only ``min_confidence_script`` for its own language: the script
+    already says it differs, and the model spreads Chinese text over zh and its neighbours
+    (0.8-0.9 for whole paragraphs).
     The model (a pure-Python n-gram scorer, ~100 us per text) runs only when cheap gates
     cannot decide: both texts looking English (common function words), both in one script
     that (nearly) one language writes (Han, Hangul, kana, Thai, Greek, Hebrew...), or both
@@ -770,7 +781,8 @@ def language_mismatch(
     if cp < min_confidence:
         return None  # the reply's language cannot make this a confident mismatch
     lr, cr = _classify(r[:250])
-    if lp == lr or cr < min_confidence:
+    need = min_confidence if sr == sp or sr == "latin" else min_confidence_script
+    if lp == lr or cr < need:
         return None
     low = prompt.lower()
     if any(name in low for name in LANGUAGE_NAMES.get(lr, ())):

@@ -1,0 +1,319 @@
+"""The cheap gates in front of the content rules: each says "nothing here" only where the
+rule itself finds nothing, and the language gates skip the model only when prompt and
+reply are in one language (a real switch of language is still found)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from curate.records import Example, Location
+from curate.validators import content as content_mod
+from curate.validators import pii
+from curate.validators import text_quality as tq
+from curate.validators.content import content_validators
+
+ftfy_badness = pytest.importorskip("ftfy.badness")
+pytest.importorskip("py3langid")
+
+
+def _fixture_texts(fixtures: Path) -> list[str]:
+    out = []
+    for f in sorted((fixtures / "content").glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            for m in json.loads(line).get("messages", []):
+                if isinstance(m.get("content"), str):
+                    out.append(m["content"])
+    return out
+
+
+# -- mojibake: ftfy's regex in windows around its anchor characters ----------------------
+
+
+def test_windowed_badness_search_answers_as_ftfy_does(fixtures: Path) -> None:
+    assert tq._ANCHORS is not None and tq._ANCHORS[1] == 7  # derived from ftfy's pattern
+    rnd = random.Random(3)
+    pool = tq._ANCHORS[0] + "ÂÃ\xa0€™’—éüñ°·" + "ВГРСΒΓΞΟβЂ√±∂≈‚Ä" + "\x85\x9d"
+    texts = []
+    for _ in range(40000):
+        n = rnd.randint(0, 40)
+        texts.append(
+            "".join(
+                rnd.choice(pool) if rnd.random() < 0.3 else rnd.choice("abcXYZ .,?!\n")
+                for _ in range(n)
+            )
+        )
+    texts += _fixture_texts(fixtures)
+    texts += [
+        "The cafÃ© is open",
+        "Ã ",  # ^[ÃÂ][ ] at the very start of the text only
+        "x Ã ",
+        "naïve café — « bienvenue » “quoted”",
+        "Ð¿Ñ€Ð¸Ð²ÐµÑ‚",
+        "a" * 500 + "â€™" + "b" * 500,
+    ]
+    bad = 0
+    for t in texts:
+        want = ftfy_badness.is_bad(t)
+        assert tq._is_bad(t) == want, t
+        bad += want
+    assert 0.2 * len(texts) < bad < 0.9 * len(texts)  # both answers well exercised
+
+
+def test_mojibake_found_and_accented_text_left_alone() -> None:
+    assert tq.find_mojibake("Il est allÃ© Ã  la plage, câ€™est gÃ©nial.") is not None
+    for ok in (
+        "Il est allé à la plage, c’est génial.",
+        "Größe: 5 °C — “fine”",
+        "Привет, как дела? Всё хорошо.",
+    ):
+        assert tq.find_mojibake(ok) is None, ok
+
+
+# -- control characters: the exact gate -------------------------------------------------
+
+
+def test_control_gate_is_exact_on_every_bmp_character() -> None:
+    for cp in [*range(0, 0xD800), *range(0xE000, 0x10000)]:
+        text = f"ab{chr(cp)}cd é"
+        want = tq.find_control_chars(text) is not None
+        assert (content_mod._control_of(text) is not None) == want, hex(cp)
+        texts = [("messages[0].content", 0, "user", text)]
+        assert content_mod._example_gates(texts)[3] == want, hex(cp)
+
+
+# -- placeholders: the scan without named groups --------------------------------------
+
+
+def test_placeholder_scan_matches_the_named_regex(fixtures: Path) -> None:
+    rnd = random.Random(9)
+    parts = ["{", "}", "{{", "}}", "<", ">", "[", "]", "name", "NAME", "Your Name", "insert ",
+             " ", "\n", "$", "\\", "a", "Company", "_x", "`", "EOS", "Date"]  # fmt: skip
+    texts = ["".join(rnd.choice(parts) for _ in range(rnd.randint(1, 16))) for _ in range(20000)]
+    texts += _fixture_texts(fixtures)
+    for t in texts:
+        want = [(m.span(), m.lastgroup) for m in tq._PLACEHOLDER_RE.finditer(t)]
+        got = [(m.span(), tq._kind(t, m.start())) for m in tq._PLACEHOLDER_SCAN_RE.finditer(t)]
+        assert got == want, t
+
+
+# -- personal data: the per-example digit-shape gate ----------------------------------
+
+
+def test_pii_gate_says_yes_wherever_find_pii_finds_something(fixtures: Path) -> None:
+    rnd = random.Random(12)
+    pieces = ["Call ", "+44 20 7946 0958", "(415) 867-5309", "4539 5787 6362 1486",
+              "GB82 WEST 1234 5698 7654 32", "81.2.69.160", "jane.doe@gmail.com", " in ",
+              "2023", "-", ".", " ", "\n", "v1.2", "12345", "é", "٣٤٥"]  # fmt: skip
+    texts = [[rnd.choice(pieces) for _ in range(rnd.randint(1, 6))] for _ in range(20000)]
+    texts += [[t] for t in _fixture_texts(fixtures)]
+    hits = 0
+    for strings in texts:
+        refs = [(f"messages[{i}].content", i, "user", s) for i, s in enumerate(strings)]
+        found = any(pii.find_pii(s) for s in strings)
+        hits += found
+        if found:
+            assert content_mod._example_gates(refs)[1], strings
+    assert hits > 5000
+
+
+# -- boilerplate: six scans instead of eight ---------------------------------------------
+
+
+def test_boilerplate_gates_hold_every_match() -> None:
+    rnd = random.Random(6)
+    words = ["as", "an", "a", "ai", "AI", "I'm", "I am", "just", "artificial", "intelligence",
+             "language", "model", "large", "my", "knowledge", "cutoff", "training", "data",
+             "I", "do", "not", "don't", "have", "opinions", "feelings", ","]  # fmt: skip
+    for _ in range(30000):
+        text = " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 10)))
+        low = text.lower()
+        if tq._BOILERPLATE_RE.search(text):
+            assert any(g in low for g in tq._BOILERPLATE_GATES), text
+            assert tq.boilerplate_hits(text)[0] is not None, text
+
+
+# -- echo: the byte-level gate -----------------------------------------------------------
+
+
+def _echo_reference(prompt: str, reply: str, min_chars: int = 12) -> bool:
+    """is_echo as it was before the byte gate (normalise, then compare)."""
+    if len(reply) < min_chars or not 0.6 * len(prompt) <= len(reply) <= 1.7 * len(prompt):
+        return False
+    r, p = tq._norm(reply), tq._norm(prompt)
+    if len(r) < min_chars:
+        return False
+    if r == p:
+        return True
+    short, long_ = (r, p) if len(r) < len(p) else (p, r)
+    return len(short) >= 0.9 * len(long_) and short in long_
+
+
+def test_echo_gate_never_hides_an_echo() -> None:
+    rnd = random.Random(1)
+    base = ["What is the capital of France", "Fix the grammar: she go home",
+            "List three primes_greater than ten", "Café au lait, s'il vous plaît"]  # fmt: skip
+    n_echo = 0
+    for _ in range(20000):
+        p = rnd.choice(base)
+        r = p
+        for _ in range(rnd.randint(0, 3)):
+            i = rnd.randrange(len(r) + 1)
+            r = r[:i] + rnd.choice(["?", "!", " ", "  ", "_", "-", "X", "x", "É", "."]) + r[i:]
+        if rnd.random() < 0.5:
+            r = r.upper() if rnd.random() < 0.5 else r.lower()
+        if rnd.random() < 0.3:
+            p, r = r, p
+        want = _echo_reference(p, r)
+        n_echo += want
+        assert tq.is_echo(p, r) == want, (p, r)
+    assert n_echo > 5000
+
+
+# -- language: script and function-word gates ------------------------------------------
+
+EN = "What is the capital of France and why is it famous? Please explain briefly."
+REPLIES = {
+    "es": "La capital de Francia es París. Es famosa por su historia, sus museos y la torre "
+    "Eiffel, que es uno de los monumentos más visitados del mundo.",
+    "de": "Die Hauptstadt von Frankreich ist Paris. Sie ist berühmt für ihre Geschichte, die "
+    "Museen und den Eiffelturm, der jedes Jahr von Millionen besucht wird.",
+    "fr": "La capitale de la France est Paris. Elle est célèbre pour son histoire, ses musées "
+    "et la tour Eiffel, qui est visitée par des millions de personnes.",
+    "pt": "A capital da França é Paris. Ela é famosa pela sua história, pelos museus e pela "
+    "Torre Eiffel, que é visitada por milhões de pessoas todos os anos.",
+    "it": "La capitale della Francia è Parigi. È famosa per la sua storia, per i musei e per "
+    "la Torre Eiffel, che è visitata da milioni di persone ogni anno.",
+    "nl": "De hoofdstad van Frankrijk is Parijs. Het is beroemd om zijn geschiedenis, de musea "
+    "en de Eiffeltoren, die elk jaar door miljoenen mensen wordt bezocht.",
+    "zh": "法国的首都是巴黎。巴黎以悠久的历史、众多的博物馆和埃菲尔铁塔而闻名，"
+    "每年都有数以百万计的游客从世界各地来到这里参观，欣赏塞纳河两岸的美丽风景和建筑。",
+}
+PROMPTS = {
+    "es": "¿Cuál es la capital de Francia y por qué es tan famosa? Explícalo brevemente, por "
+    "favor, con algunos detalles.",
+    "de": "Was ist die Hauptstadt von Frankreich und warum ist sie so berühmt? Bitte erkläre es "
+    "kurz und nenne ein paar Details.",
+    "fr": "Quelle est la capitale de la France et pourquoi est-elle si célèbre ? Explique-le "
+    "brièvement avec quelques détails.",
+    "pt": "Qual é a capital da França e por que ela é tão famosa? Explique brevemente, por "
+    "favor, com alguns detalhes.",
+    "it": "Qual è la capitale della Francia e perché è così famosa? Spiegalo brevemente, per "
+    "favore, con alcuni dettagli.",
+    "nl": "Wat is de hoofdstad van Frankrijk en waarom is die zo beroemd? Leg het kort uit en "
+    "geef een paar details, alsjeblieft.",
+    "zh": "法国的首都是哪里？它为什么这么有名？请简单地解释一下，并给出一些具体的细节和例子。",
+}
+#: same-language pairs in scripts one language writes: decided without the model
+SAME_SCRIPT = {
+    "ko": ("대한민국의 수도는 어디이며 왜 유명한가요? 간단하게 설명해 주세요, 자세한 예도 함께요.",
+           "대한민국의 수도는 서울입니다. 서울은 오랜 역사와 궁궐, 현대적인 건물과 활기찬 "
+           "시장으로 유명하며 매년 많은 관광객이 찾습니다."),
+    "ja": ("日本の首都はどこですか？なぜ有名なのか、簡単に説明してください。例もお願いします。",
+           "日本の首都は東京です。東京は歴史的な寺院や神社、最新の技術、美味しい料理で知られ、"
+           "毎年世界中から多くの観光客が訪れます。"),
+    "el": ("Ποια είναι η πρωτεύουσα της Ελλάδας και γιατί είναι τόσο διάσημη; Εξήγησε σύντομα.",
+           "Η πρωτεύουσα της Ελλάδας είναι η Αθήνα. Είναι διάσημη για την Ακρόπολη, την ιστορία "
+           "της και τα μουσεία της."),
+    "he": ("מהי בירת ישראל ולמה היא כל כך מפורסמת? הסבר בקצרה ותן כמה פרטים ודוגמאות.",
+           "בירת ישראל היא ירושלים. העיר מפורסמת בזכות ההיסטוריה העתיקה שלה, המקומות הקדושים "
+           "והשווקים הצבעוניים."),
+    "th": ("เมืองหลวงของประเทศไทยคือที่ไหนและทำไมถึงมีชื่อเสียง กรุณาอธิบายสั้นๆ พร้อมตัวอย่าง",
+           "เมืองหลวงของประเทศไทยคือกรุงเทพมหานคร มีชื่อเสียงเรื่องวัดวาอาราม อาหารริมทาง "
+           "และตลาดน้ำที่สวยงาม"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", sorted(REPLIES))
+def test_english_prompt_with_a_reply_in_another_language_is_found(lang: str) -> None:
+    found = tq.language_mismatch(EN, REPLIES[lang])
+    assert found is not None and found[:2] == ("en", lang)
+    codes = [f.code for f in _check(EN, REPLIES[lang])]
+    assert codes == ["language_mismatch"]
+
+
+@pytest.mark.parametrize("lang", sorted(PROMPTS))
+def test_same_language_pair_is_quiet_without_the_model(lang: str) -> None:
+    tq._classify.cache_clear()
+    assert tq.language_mismatch(PROMPTS[lang], REPLIES[lang]) is None
+    if lang != "nl":  # Dutch "is" counts for English too: the model decides (and agrees)
+        assert tq._classify.cache_info().misses == 0, lang
+    assert _check(PROMPTS[lang], REPLIES[lang]) == []
+
+
+@pytest.mark.parametrize("lang", sorted(SAME_SCRIPT))
+def test_same_script_pairs_are_quiet_without_the_model(lang: str) -> None:
+    prompt, reply = SAME_SCRIPT[lang]
+    tq._classify.cache_clear()
+    assert tq.language_mismatch(prompt, reply) is None
+    assert tq._classify.cache_info().misses == 0
+    assert [f.code for f in _check(prompt, reply)] == []
+
+
+def test_japanese_counts_as_kana_even_when_kanji_lead() -> None:
+    kanji_heavy = "日本国憲法第九条の解釈について、政府見解と学説の対立を概説せよ。"
+    assert tq._script(kanji_heavy) == "kana"
+    assert tq._script("北京是中华人民共和国的首都，也是全国的政治中心和文化中心。") == "han"
+
+
+def test_a_reply_switching_between_two_latin_languages_is_still_found() -> None:
+    """The function-word gate only skips pairs it judges to be in one language."""
+    assert tq.latin_language(PROMPTS["es"]) == "es"
+    assert tq.latin_language(REPLIES["de"]) == "de"
+    found = tq.language_mismatch(PROMPTS["es"], REPLIES["de"])
+    assert found is not None and found[:2] == ("es", "de")
+    found = tq.language_mismatch(PROMPTS["fr"], EN + " " + EN)
+    assert found is not None and found[:2] == ("fr", "en")
+
+
+def test_function_words_do_not_decide_lists_tables_and_mixed_text() -> None:
+    assert tq.latin_language("| Name | Age |\n|------|-----|\n| Ana | 31 |") is None
+    assert tq.latin_language("Ingredients:\n- 1 cup of flour\n- 2 eggs") == "en"
+    assert tq.latin_language("Ingrédients :\n- 1 tasse de farine\n- 2 œufs") is None
+    # each language's words are its own
+    words = [w for ws in tq._LATIN_STOP.values() for w in ws] + list(tq._EN_STOP)
+    assert len(words) == len(set(words))
+
+
+def _check(prompt: str, reply: str) -> list:
+    (check,) = content_validators()
+    ex = Example(
+        {
+            "messages": [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": reply},
+            ]
+        },
+        Location("lang.jsonl", 1),
+    )
+    return list(check.check(ex))
+
+
+# -- secrets on non-ASCII text ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请使用这个密钥：ghp_" + "a1B2" * 9 + "，不要泄露给别人。",
+        "Ключ доступа: AKIA4QZ7XJ2LKM9NB3RT — никому не показывайте.",
+        "Clé d’API : sk-proj-" + "Ab1_" * 12 + " (à garder secrète).",
+    ],
+)
+def test_provider_tokens_in_non_ascii_text(text: str) -> None:
+    from curate.validators.secrets import find_secrets
+
+    assert [h.code for h in find_secrets(text)] == ["secret_token"]
+
+
+def test_long_cjk_and_cyrillic_prose_has_no_secret() -> None:
+    from curate.validators.secrets import find_secrets
+
+    zh = REPLIES["zh"] * 5
+    ru = "Столица России — Москва. Это крупнейший город страны с богатой историей. " * 8
+    assert find_secrets(zh) == [] and find_secrets(ru) == []
+    assert re.search(r"\d", zh) is None
