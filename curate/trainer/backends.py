@@ -175,8 +175,10 @@ def _offsets_reader(encoding: Any) -> Any:
     """Token ``i``'s character offsets, read one at a time from a ``tokenizers.Encoding``
     (its full ``offsets`` list costs a Python tuple per token)."""
 
+    to_chars = encoding.token_to_chars
+
     def read(i: int) -> tuple[int, int]:
-        r = encoding.token_to_chars(i)
+        r = to_chars(i)
         return r if r is not None else encoding.offsets[i]  # type: ignore[no-any-return]
 
     return read
@@ -435,17 +437,18 @@ class HFChatTokenizer:
                 zero = [
                     i
                     for i, m in enumerate(messages)
-                    if m.get("role") == "assistant" and _weight_zero(m)
+                    if "weight" in m and m.get("role") == "assistant" and _weight_zero(m)
                 ]
                 n = len(e)
                 tok_spans: list[tuple[int, int, int | None]] = []
-                read = _offsets_reader(e)
-                for cs, ce, mi in spans:
-                    if mi is not None and mi in zero:
-                        continue
-                    a, b = _mask_span(read, n, cs, ce)
-                    if b > a:
-                        tok_spans.append((a, b, mi))
+                if spans:
+                    read = _offsets_reader(e)
+                    for cs, ce, mi in spans:
+                        if mi is not None and mi in zero:
+                            continue
+                        a, b = _mask_span(read, n, cs, ce)
+                        if b > a:
+                            tok_spans.append((a, b, mi))
                 out[k] = Rendered(n, tok_spans, text, source, zero)
         return [o for o in out if o is not None]
 
