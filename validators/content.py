@@ -306,6 +306,11 @@ def _texts(data: Any) -> list[TextRef]:
 
 #: the ASCII characters str.isprintable rejects, less tab and newlines
 _ASCII_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+#: secrets' _TOKEN_TABLE (key characters to "a") that also maps those controls to "c": one
+#: pass over the bytes for both gates
+_RUN_OR_CONTROL_TABLE = bytes(
+    ord("c") if c in _ASCII_CONTROLS else _TOKEN_TABLE[c] for c in range(256)
+)
 
 #: UTF-8 of every character the mojibake gate looks for (text_quality._MOJIBAKE_GATE_RE):
 #: lead bytes C2/C3 (U+0080-U+00FF), Р С в (U+0420, U+0421, U+0432) and U+FFFD. Lead
@@ -345,20 +350,21 @@ def _example_gates(texts: list[TextRef]) -> tuple[bool, bool, bool, bool, bool]:
     joined = "\n".join([t[3] for t in texts])
     raw = joined.encode("utf-8", "surrogatepass")
     ascii_only = len(raw) == len(joined)
+    runs = raw.translate(_RUN_OR_CONTROL_TABLE)
+    at = "@" in joined
     return (
-        _LONG_RUN in raw.translate(_TOKEN_TABLE)
+        _LONG_RUN in runs
         or "PRIVATE KEY" in joined
         or "PuTTY" in joined
-        or ("://" in joined and "@" in joined),  # a short password in a URL
-        "@" in joined
+        or (at and "://" in joined),  # a short password in a URL
+        at
         or (
             _pii._DIGITS_SHAPE_RE.search(raw.translate(_pii._DIGIT_TABLE)) is not None
             if ascii_only
             else raw.translate(_DIGIT_TABLE).count(b"0") >= 4
         ),
         "{" in joined or "<" in joined or "[" in joined,
-        len(raw.translate(None, _ASCII_CONTROLS)) != len(raw)
-        or (not ascii_only and _non_ascii_controls(joined, raw)),
+        b"c" in runs or (not ascii_only and _non_ascii_controls(joined, raw)),
         not ascii_only and any(seq in raw for seq in _MOJIBAKE_BYTES),
     )
 
