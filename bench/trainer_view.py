@@ -12,16 +12,22 @@ trained here on every public sample:
 - chatml (no markers): baseline tokenizes the conversation, and for each assistant turn
   the prompt before it (``add_generation_prompt=True``) and the prefix through it.
 
-Also ``trainer_view`` end to end (read JSONL + render + count + findings) and
-``mistral:v3`` batched vs ``encode_chat_completion`` per example. Each measurement runs
-in its own process, so its peak RSS is its own. Counts must be equal or the bench fails.
+Also ``trainer_view``'s scan end to end (read JSONL + parse + render + count + findings,
+2 worker processes; the tokenizer is loaded before the timer starts, as in the loops) and
+``mistral:v3`` batched vs ``encode_chat_completion(ChatCompletionRequest(messages=m))``
+per example. Each measurement runs in its own process, so its peak RSS is its own.
+Counts must be equal or the bench fails.
 
 Usage: python bench/trainer_view.py [N]   (default 100000)
 
-Reading the numbers: both paths tokenize every conversation once (the no-markers loop
-tokenizes each assistant prefix too), and tokenization is most of the loop's CPU time, so
-on 2 cores the batched path can at best halve that part: the wall-clock gain grows with
-the number of cores, and the CPU ratio is the machine-independent part.
+Reading the numbers: both paths render every conversation with the library's own code
+and tokenize it once with the same tokenizer (the no-markers loop tokenizes each
+assistant prefix too). The "floor" line times the tokenizer alone on the rendered texts
+(SentencePiece alone on the message texts for Mistral), work no exact method can skip:
+with C cores nothing can beat the loop by more than C x loop CPU / floor CPU, rendering
+not even counted. The wall-clock gain therefore grows with the number of cores; the CPU
+ratio is the machine-independent part. The machine is shared: the load average is
+printed at the start and the end, and wall times under load are not comparable.
 """
 
 from __future__ import annotations
