@@ -210,10 +210,64 @@ def content_id(record: Any) -> str:
     """
     if isinstance(record, dict):
         record = {k: v for k, v in record.items() if k not in PROVENANCE_KEYS}
-    text = _fast_blob(record)
-    if text is None:
-        text = _dumps(_normalise(record))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=10).hexdigest()
+    blob = _orjson_blob(record)
+    if blob is None:
+        text = _fast_blob(record)
+        if text is None:
+            text = _dumps(_normalise(record))
+        blob = text.encode("utf-8")
+    return hashlib.blake2b(blob, digest_size=10).hexdigest()
+
+
+try:
+    from orjson import OPT_SORT_KEYS as _SORT_KEYS
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _orjson_dumps = None
+
+
+def _orjson_blob(record: Any) -> bytes | None:
+    """The UTF-8 bytes :func:`content_id` hashes, written by orjson (3x faster than the
+    json module) when they are provably what ``_dumps`` writes; else ``None``.
+
+    orjson with sorted keys writes what ``json.dumps(sort_keys=True, ensure_ascii=False,
+    separators=(",", ":"))`` writes for dicts with string keys, lists, tuples, strings,
+    64-bit integers, booleans and null: the same escapes (the short ones and ``\\u00XX``
+    for other control characters, nothing else), keys in code point order (UTF-8 byte
+    order is code point order). Floats are written differently (``1e16`` against
+    ``1e+16``, NaN as null), so a record holding any float, or any other type, goes the
+    json way; whatever orjson refuses (lone surrogates, integers beyond 64 bits, keys
+    that are not strings, deep nesting) too. The NFC and depth conditions are
+    :func:`_fast_blob`'s.
+    """
+    if _orjson_dumps is None or not _plain_json(record):
+        return None
+    try:
+        blob: bytes = _orjson_dumps(record, option=_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+    if blob.count(b"[") + blob.count(b"{") >= FAST_MAX_BRACKETS:
+        return None
+    if not blob.isascii() and not unicodedata.is_normalized("NFC", blob.decode("utf-8")):
+        return None
+    return blob
+
+
+def _plain_json(value: Any) -> bool:
+    """True when ``value`` holds only dicts, lists, tuples, strings, ints, booleans and
+    None (no float, no other type), checked without recursion."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is dict:
+            push([x for x in v.values() if type(x) is not str])
+        elif t is list or t is tuple:
+            push([x for x in v if type(x) is not str])
+        elif t is not int and t is not bool and v is not None and t is not str:
+            return False
+    return True
 
 
 #: the serialisation ids hash (one encoder object: ``json.dumps`` with these options
