@@ -698,9 +698,9 @@ def latin_language(text: str) -> str | None:
     """The language of a Latin-script text judged by its function words alone, or ``None``
     when they do not say: English, Spanish, Portuguese, French, Italian, German or Dutch
     when one's function words occur 3 or more times in the first 300 characters and at
-    least twice as often as any other's; also English for ASCII text with an English
-    function word and none of the others (lists, tables and short answers in English say
-    little more than that).
+    least twice as often as any other's; also English for ASCII text with English function
+    words (one under 120 characters, else two, as :func:`_english_like` asks) and none of
+    the others (lists, tables and short answers in English say little more than that).
     Used only to skip language identification when prompt and reply agree.
 
     Example:
@@ -723,7 +723,7 @@ def latin_language(text: str) -> str | None:
     rest = max(c for lang, c in counts.items() if lang != best)
     if top >= 3 and top >= 2 * rest:
         return best
-    if best == "en" and top >= 1 and rest == 0 and head.isascii():
+    if best == "en" and top >= (1 if len(head) < 120 else 2) and rest == 0 and head.isascii():
         return "en"
     return None
 
