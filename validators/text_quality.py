@@ -691,7 +691,10 @@ _LATIN_STOP: dict[str, tuple[str, ...]] = {
     "nl": (" het ", " een ", " van ", " niet ", " op ", " voor ", " zijn ", " ook ", " wordt ",
            " naar ", " maar ", " wat ", " waarom ", " deze ", " bij ", " aan ", " hij ", " heeft "),
 }  # fmt: skip
-_NOT_LETTER_RE = re.compile(r"[\W\d_]+")
+_WORD_RE = re.compile(r"[^\W\d_]+")
+#: function word -> its language (English: _EN_STOP), for one dict look-up per word
+_WORD_LANG = {w.strip(): lang for lang, ws in (("en", _EN_STOP), *_LATIN_STOP.items()) for w in ws}
+_LANGS = ("en", *_LATIN_STOP)
 
 
 def latin_language(text: str) -> str | None:
@@ -714,10 +717,12 @@ def latin_language(text: str) -> str | None:
         'en'
     """
     head = text[:300]
-    low = f" {_NOT_LETTER_RE.sub(' ', head.lower())} "
-    counts = {"en": sum(map(low.count, _EN_STOP))}
-    for lang, words in _LATIN_STOP.items():
-        counts[lang] = sum(map(low.count, words))
+    counts = dict.fromkeys(_LANGS, 0)
+    get = _WORD_LANG.get
+    for w in _WORD_RE.findall(head.lower()):
+        lang = get(w)
+        if lang is not None:
+            counts[lang] += 1
     best = max(counts, key=counts.__getitem__)
     top = counts[best]
     rest = max(c for lang, c in counts.items() if lang != best)
@@ -773,8 +778,16 @@ def language_mismatch(
         return None
     if sp == sr and sp not in ("latin", "cyrillic", "arabic"):
         return None  # one script that (nearly) one language writes: han, hangul, kana...
-    if sp == sr == "latin" and (lang := latin_language(p)) and lang == latin_language(r):
-        return None  # the same language by its function words
+    if sp == sr == "latin":
+        lang_p, lang_r = latin_language(p), latin_language(r)
+        if lang_p is not None and lang_p == lang_r:
+            return None  # the same language by its function words
+        # one side judged by its function words, the other not: the model judges that
+        # one first, and the pair is done when it agrees (one call instead of two)
+        if lang_p is not None and lang_r is None and _classify(r[:250])[0] == lang_p:
+            return None
+        if lang_r is not None and lang_p is None and _classify(p[:250])[0] == lang_r:
+            return None
     if _TRANSLATE_RE.search(prompt):
         return None
     lp, cp = _classify(p[:250])
