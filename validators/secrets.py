@@ -385,6 +385,21 @@ _IN_RUN_GATE_RE = re.compile(
         )
     )
 )
+#: per rule, a regex every match of the rule's patterns holds that opens with a literal
+#: (the engine then jumps from one candidate character to the next), searched before the
+#: patterns themselves, which open with an alternation or a class and so try every
+#: position: Artifactory's ``(?:\s|=|:|"|^)AP...``, Telegram's ``\d{8,10}:...``, Discord's
+#: ``[MNO]...``. Same findings, a fraction of the scans.
+_PREGATES: dict[str, re.Pattern[str]] = {
+    "artifactory_token": re.compile(r"A(?:KC[a-zA-Z0-9]{10}|P[\dABCDEF][a-zA-Z0-9]{8})"),
+    "telegram_bot_token": re.compile(r":[0-9A-Za-z_-]{35}"),
+    "discord_bot_token": re.compile(r"\.[a-zA-Z\d_-]{6}\."),
+}
+#: per case-insensitive rule, words one of which every match holds (looked for in the
+#: lower-cased text, on ASCII text only, where that is what re.IGNORECASE matches)
+_PREGATE_WORDS: dict[str, tuple[str, ...]] = {
+    "ibm_cloud_iam_key": ("key", "pwd", "pass", "token"),
+}
 #: _TOKEN_TABLE where non-ASCII bytes (of letters, digits... any character) count too
 _TOKEN_TABLE_ANY = bytes(_TOKEN_TABLE[c] if c < 128 else ord("a") for c in range(256))
 
@@ -546,6 +561,15 @@ def find_secrets(text: str) -> list[Hit]:
                     if n_digits < 0:
                         n_digits = raw.translate(_DIGIT_TABLE).count(b"0")
                     if n_digits < 8:
+                        continue
+                pregate = _PREGATES.get(rule)
+                if pregate is not None and pregate.search(text) is None:
+                    continue
+                words = _PREGATE_WORDS.get(rule) if ascii_text else None
+                if words is not None:
+                    if lower is None:
+                        lower = text.lower()
+                    if not any(w in lower for w in words):
                         continue
                 for m in rx.finditer(text):
                     s, e = _token_span(text, m)

@@ -317,3 +317,36 @@ def test_long_cjk_and_cyrillic_prose_has_no_secret() -> None:
     ru = "Столица России — Москва. Это крупнейший город страны с богатой историей. " * 8
     assert find_secrets(zh) == [] and find_secrets(ru) == []
     assert re.search(r"\d", zh) is None
+
+
+def test_secret_pregates_hold_every_match_of_their_patterns() -> None:
+    """A rule's pre-gate regex (or words) is searched before its patterns: wherever a
+    pattern matches, the pre-gate must too (on the secrets tests' token corpus, damaged
+    tokens and non-ASCII context included, and on hand-made near misses)."""
+    from curate.validators import secrets as S
+    from tests.validators.test_secrets import _corpus
+
+    texts = _corpus(4000, seed=21)
+    texts += [
+        "AP9" + "x1" * 5,
+        " AKC" + "a" * 10 + " ",
+        "bot12345678:" + "A1b2C3d4E5" * 3 + "xY9z0",
+        "M" + "a" * 23 + ".abcdef." + "b" * 27,
+        "IBM_CLOUD_IAM_KEY = '" + "Ab1_" * 11 + "'",
+        "ibm-cloud-api-token: " + "x9" * 22,
+    ]
+    checked = 0
+    for rule, rx in S.PATTERNS:
+        pregate = S._PREGATES.get(rule)
+        words = S._PREGATE_WORDS.get(rule)
+        if pregate is None and words is None:
+            continue
+        for t in texts:
+            if rx.search(t) is None:
+                continue
+            checked += 1
+            if pregate is not None:
+                assert pregate.search(t) is not None, (rule, t)
+            if words is not None and t.isascii():
+                assert any(w in t.lower() for w in words), (rule, t)
+    assert checked >= 50
