@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import resource
@@ -254,11 +255,13 @@ def bench(n: int, *, unique: bool = False, one_worker: bool = True, repeat: int 
             counts = runs[0][2]
             over = (with_content - base) / base * 100
             over_cpu = (with_cpu - base_cpu) / base_cpu * 100
+            per_ex = (with_cpu - base_cpu) / n * 1e6
             print(
                 f"[{label}] baseline validate (--no-content): {base:.2f} s wall, "
                 f"{base_cpu:.2f} s CPU | with content checks: {with_content:.2f} s wall, "
                 f"{with_cpu:.2f} s CPU | overhead {over:+.1f}% wall, {over_cpu:+.1f}% CPU "
-                f"(target < 30%)"
+                f"(target < 30%), content {per_ex:.0f} us CPU per example | load average "
+                f"{os.getloadavg()[0]:.2f}"
             )
         print("findings by code:", dict(sorted(counts.items())))
 
