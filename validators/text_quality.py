@@ -403,6 +403,35 @@ def find_repetition(
     return hit
 
 
+def _extend_left(text: str, start: int, period: int) -> int:
+    """The first index of the run ending at ``start`` where each character equals the one
+    ``period`` after it: compared in slices of 256, 64, 16, 4 and 1 characters (a slice
+    comparison is that per-character test on all of them at once) instead of one
+    character per step, which took ~10 us on a table's line of dashes."""
+    step = 256
+    while step:
+        while (
+            start - step >= 0
+            and text[start - step : start] == text[start - step + period : start + period]
+        ):
+            start -= step
+        step >>= 2
+    return start
+
+
+def _extend_right(text: str, end: int, period: int, n: int) -> int:
+    """The end of the run from ``end`` on where each character equals the one ``period``
+    before it (see :func:`_extend_left`)."""
+    step = 256
+    while step:
+        while (
+            end + step <= n and text[end : end + step] == text[end - period : end - period + step]
+        ):
+            end += step
+        step >>= 2
+    return end
+
+
 def _periodic_run(text: str, min_repeats: int) -> Hit | None:
     """The longest run where a unit of 1..200 characters repeats back to back."""
     n = len(text)
@@ -420,17 +449,8 @@ def _periodic_run(text: str, min_repeats: int) -> Hit | None:
         if nxt < 0:
             continue
         period = nxt - probe
-        start = probe
-        while start - period >= 0 and text[start - period : start] == text[start : start + period]:
-            start -= period
-        # extend left by partial unit
-        while start > 0 and text[start - 1] == text[start - 1 + period]:
-            start -= 1
-        end = probe + period
-        while end + period <= n and text[end : end + period] == text[end - period : end]:
-            end += period
-        while end < n and text[end] == text[end - period]:
-            end += 1
+        start = _extend_left(text, probe, period)
+        end = _extend_right(text, probe + period, period, n)
         length = end - start
         if length >= min_repeats * period and length >= 40 and (best is None or length > best[0]):
             best = (length, start, period)
