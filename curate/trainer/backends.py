@@ -534,14 +534,19 @@ class MistralChatTokenizer:
         self._log: list[tuple[str, int]] = []
         # encode_instruct also decodes every token list into Tokenized.text with control
         # tokens kept (a Python loop over the tokens in the SentencePiece tokenizer, a
-        # third of encode_chat_completion's time, marked for removal upstream). This
-        # instance decodes once, control tokens left out (the library's own decode, in
-        # C++ for SentencePiece): that is the text the checks read. Tokens are untouched.
+        # third of encode_chat_completion's time, marked for removal upstream). While
+        # render_batch encodes, this instance decodes once with control tokens left out
+        # instead (the library's own decode, in C++ for SentencePiece): the text the
+        # checks read. Tokens are untouched; outside render_batch decode is unchanged.
         inner = self._inner
         ignore = self._ignore
         texts = self._texts = [""]
+        library_decode = it.decode
+        self._encoding = False
 
         def decode(tokens: list[int], special_token_policy: Any = None) -> str:
+            if not self._encoding:
+                return str(library_decode(tokens, special_token_policy=special_token_policy))
             texts[0] = str(inner.decode(tokens, special_token_policy=ignore))
             return texts[0]
 
@@ -591,6 +596,7 @@ class MistralChatTokenizer:
         for messages, tools in convs:
             self._log.clear()
             self._texts[0] = ""
+            self._encoding = True
             try:
                 req: dict[str, Any] = {"messages": self._clean(messages)}
                 if tools:
@@ -599,6 +605,8 @@ class MistralChatTokenizer:
             except Exception as e:
                 out.append(TemplateFailure(error_text(e), _error_index(e)))
                 continue
+            finally:
+                self._encoding = False
             tokens = res.tokens
             assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
             spans: list[tuple[int, int, int | None]] = []

@@ -128,6 +128,18 @@ def test_mistral_counts_equal_encode_chat_completion(version: str) -> None:
         ]
 
 
+def test_mistral_decode_keeps_its_policy_outside_render_batch() -> None:
+    from mistral_common.tokens.tokenizers.base import SpecialTokenPolicy
+
+    tok = load_tokenizer("mistral:v3")
+    msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
+    (r,) = rendered(tok.render_batch([(msgs, None)]))
+    assert r.text == "Hi Hello."
+    ids = tok.tok.encode_chat_completion(tok._request(messages=msgs)).tokens  # type: ignore[attr-defined]
+    keep = tok.tok.decode(ids, special_token_policy=SpecialTokenPolicy.KEEP)  # type: ignore[attr-defined]
+    assert keep.startswith("<s>[INST]") and "[/INST]" in keep
+
+
 def test_mistral_versions_place_the_system_prompt_differently() -> None:
     msgs = [
         {"role": "system", "content": "Answer in French."},
