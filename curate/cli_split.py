@@ -18,7 +18,8 @@ def split(
         Path, typer.Option("--output", "-o", help="Folder for the split and manifest.")
     ],
     eval_fraction: Annotated[
-        float | None, typer.Option(help="Share of examples in eval, e.g. 0.1.")
+        float | None,
+        typer.Option(help="Share of examples in eval (default 0.1 without --eval-size)."),
     ] = None,
     eval_size: Annotated[
         int | None, typer.Option(help="Number of examples in eval.", min=1)

@@ -64,6 +64,8 @@ PARALLEL_MIN_BYTES = 8 << 20
 #: token-length buckets for ``stratify_by="tokens"`` (upper bounds, inclusive)
 TOKEN_BUCKETS = (128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 MISSING = "(missing)"
+#: the eval share when neither ``eval_fraction`` nor ``eval_size`` is given
+DEFAULT_EVAL_FRACTION = 0.1
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -73,6 +75,7 @@ class SplitOptions:
 
     Args:
         eval_fraction: share of examples in eval (0 < F < 1); or give ``eval_size``.
+            With neither, eval takes :data:`DEFAULT_EVAL_FRACTION` (10%).
         eval_size: number of examples in eval.
         seed: the assignment seed; the same seed and input give byte-identical outputs.
         group_by: ``both`` (duplicate clusters and prompts), ``cluster``, ``prompt`` or
@@ -104,8 +107,8 @@ class SplitOptions:
 
     def check(self) -> None:
         """Raise :class:`CurateError` naming the bad option."""
-        if (self.eval_fraction is None) == (self.eval_size is None):
-            raise CurateError("give exactly one of --eval-fraction or --eval-size")
+        if self.eval_fraction is not None and self.eval_size is not None:
+            raise CurateError("give one of --eval-fraction or --eval-size, not both")
         if self.eval_fraction is not None and not 0 < self.eval_fraction < 1:
             raise CurateError(f"--eval-fraction must be between 0 and 1 (got {self.eval_fraction})")
         if self.eval_size is not None and self.eval_size < 1:
@@ -128,8 +131,17 @@ class SplitOptions:
         if not 0 < self.near_threshold <= 1:
             raise CurateError(f"--near-threshold must be in (0, 1] (got {self.near_threshold})")
 
+    @property
+    def fraction(self) -> float | None:
+        """The eval share in effect (``None`` when ``eval_size`` is given)."""
+        if self.eval_size is not None:
+            return None
+        return DEFAULT_EVAL_FRACTION if self.eval_fraction is None else self.eval_fraction
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "workers"}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "workers"}
+        out["eval_fraction"] = self.fraction  # the share in effect, default included
+        return out
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -689,8 +701,9 @@ def eval_target(options: SplitOptions, n: int) -> int:
                 f"--eval-size {options.eval_size} leaves no training data ({n} usable examples)"
             )
         return options.eval_size
-    assert options.eval_fraction is not None
-    return min(n - 1, max(1, round(options.eval_fraction * n)))
+    fraction = options.fraction
+    assert fraction is not None
+    return min(n - 1, max(1, round(fraction * n)))
 
 
 def check_input(path: str | os.PathLike[str]) -> str:

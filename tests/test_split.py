@@ -315,8 +315,8 @@ def test_manifest_records_hashes_counts_tokens_and_version(tmp_path: Path) -> No
 
 
 def test_usage_errors_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(CurateError, match="exactly one of --eval-fraction or --eval-size"):
-        split_path(CHAT, tmp_path, SplitOptions())
+    with pytest.raises(CurateError, match="one of --eval-fraction or --eval-size, not both"):
+        split_path(CHAT, tmp_path, SplitOptions(eval_fraction=0.2, eval_size=3))
     with pytest.raises(CurateError, match="leaves no training data"):
         split_path(CHAT, tmp_path, SplitOptions(eval_size=120))
     empty = tmp_path / "empty.jsonl"
@@ -425,3 +425,10 @@ def test_mixed_kinds_keep_the_majority(tmp_path: Path) -> None:
     assert m["kind"] == "sft"
     assert m["counts"]["train"] + m["counts"]["eval"] == 9
     assert m["counts"]["rejected_by_reason"] == {"mixed_kinds": 1}
+
+
+def test_eval_takes_a_tenth_when_no_size_is_given(tmp_path: Path) -> None:
+    m = split_path(CHAT, tmp_path, SplitOptions(near=False))
+    n = m["counts"]["train"] + m["counts"]["eval"]
+    assert m["options"]["eval_fraction"] == 0.1
+    assert abs(m["counts"]["eval"] - 0.1 * n) <= max(2, 0.05 * n)  # whole groups move together
