@@ -107,6 +107,7 @@ _SCRIPTS = [
 ]
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 SCRIPT_SAMPLE_CHARS = 2000
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def guess_script(text: str) -> str | None:
@@ -120,6 +121,12 @@ def guess_script(text: str) -> str | None:
     sample = text[:SCRIPT_SAMPLE_CHARS]
     if sample.isascii():
         return "latin" if _LATIN.search(sample) else None
+    ascii_part = sample.encode("ascii", "ignore")
+    ascii_letters = len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
+    if ascii_letters and ascii_letters >= len(sample) - len(ascii_part):
+        # English with a few curly quotes or accents: no other script can have more
+        # letters than there are non-ASCII characters, and latin wins ties
+        return "latin"
     best, best_n = None, 0
     for name, rx in (("latin", _LATIN), *_SCRIPTS):
         n = len(rx.findall(sample))

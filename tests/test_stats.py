@@ -5,6 +5,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curate.records import Example, InputError, Location
 from curate.stats import (
@@ -241,3 +243,25 @@ def test_row_values_with_a_known_total_equal_the_counted_row() -> None:
             assert counted[list(COLUMNS).index("tokens_total")] == total
             n += 1
     assert n > 240
+
+
+def _script_by_counting(text: str) -> str | None:
+    """guess_script the plain way: every script's letters counted."""
+    from curate import stats
+
+    sample = text[: stats.SCRIPT_SAMPLE_CHARS]
+    best, best_n = None, 0
+    for name, rx in (("latin", stats._LATIN), *stats._SCRIPTS):
+        n = len(rx.findall(sample))
+        if n > best_n:
+            best, best_n = name, n
+    return best
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(list("abcXYZ 1.,é—’“Привет你好世界가αβשאअ\u0250")), max_size=40))
+def test_guess_script_shortcut_equals_counting_every_script(chars: list[str]) -> None:
+    from curate.stats import guess_script
+
+    text = "".join(chars)
+    assert guess_script(text) == _script_by_counting(text)
