@@ -4,13 +4,17 @@ tokens a trainer learns from.
 Four sources, one interface (:class:`ChatTokenizer`), chosen by :func:`load_tokenizer`:
 
 - a local Hugging Face tokenizer or model folder, or a hub name already in the local
-  Hugging Face cache (never downloaded): rendered with ``transformers``' own chat-template
-  code (``render_jinja_template``, what ``apply_chat_template`` calls) and tokenized in
-  batches by the fast (Rust) tokenizer with ``add_special_tokens=False``, exactly as
-  ``apply_chat_template(..., tokenize=True)`` does, so counts are equal;
+  Hugging Face cache (never downloaded): each batch normalised as ``apply_chat_template``
+  normalises a conversation (keys whose value is ``None`` dropped), rendered in one call
+  of ``transformers``' own chat-template code (``render_jinja_template``, what
+  ``apply_chat_template`` calls; one conversation at a time when the batch raises) and
+  tokenized in one ``encode_batch`` call of the fast (Rust) tokenizer with
+  ``add_special_tokens=False``, exactly as ``apply_chat_template(..., tokenize=True)``
+  does, so counts are equal;
 - ``mistral:<version>`` (``v1``, ``v2``, ``v3``, ``v3-tekken``, ``v7``, ``tekken``) or
   ``mistral:<path to a tokenizer file>``: ``mistral-common``'s
-  ``encode_chat_completion`` in fine-tuning mode;
+  ``encode_chat_completion`` in fine-tuning mode (its text decoded once, control tokens
+  left out, instead of its per-token decode with control tokens kept);
 - ``tiktoken:<encoding>``: OpenAI encodings with the cookbook's per-message framing
   (OpenAI fine-tuning has no visible chat template).
 
