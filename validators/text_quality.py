@@ -193,16 +193,19 @@ def _about_you(prompt: str) -> bool:
 
 
 #: substrings one of which every boilerplate match contains (checked on the lower-cased
-#: text before the regex runs): "as an ai" / "i'm just an ai" hold " ai" (or spell out
-#: "artificial intelligence"), and so on for each alternative of the regex; few and long
-#: (each is a scan of the whole reply)
+#: text before the regex runs): "as an ai" / "i'm just an ai" hold "an ai" or "a ai" (or
+#: spell out "artificial intelligence"), and so on for each alternative of the regex.
+#: Precise rather than few: merging them into " ai" and "t have " saves two scans but let
+#: "aim", "air" and "doesn't have" through to the regex, which costs more (measured)
 _BOILERPLATE_GATES = (
-    " ai",  # "an ai", "a ai"
-    "language model",
-    "t have ",  # "i do not have ", "i don't have "
+    "an ai",
+    "a ai",
     "artificial intelligence",
+    "language model",
     "my knowledge cutoff",
     "my training data",
+    "i do not have ",
+    "i don't have ",
 )
 
 
@@ -252,14 +255,15 @@ def boilerplate_hits(text: str) -> tuple[Hit | None, Hit | None]:
         ((0, 10), (12, 26))
     """
     low = text.lower()
-    if not (  # _BOILERPLATE_GATES, merged into 6 scans: " ai" holds "an ai" and "a ai",
-        # "t have " holds "do not have " and "don't have "
-        " ai" in low
+    if not (  # _BOILERPLATE_GATES, unrolled: a generator costs more than these scans
+        "an ai" in low
+        or "a ai" in low
         or "language model" in low
-        or "t have " in low
         or "artificial intelligence" in low
         or "my knowledge cutoff" in low
         or "my training data" in low
+        or "i do not have " in low
+        or "i don't have " in low
     ):
         return None, None
     # case-sensitive scan of the lower-cased text: re.IGNORECASE is several times slower
