@@ -35,15 +35,17 @@ FINDING_EXAMPLES = 5
 # -- data ------------------------------------------------------------------------------------
 
 
-def _findings(files: list[str], table: Any, model: str, max_tokens: int | None) -> dict[str, Any]:
-    """Findings by code: JSONL through ``validate_path`` with the checks ``curate
-    validate`` runs by default (format, length, content, exact duplicates), so the report
-    agrees with it; other inputs from the per-example codes of the table."""
-    from curate.stats import input_format
+def _validate(files: list[str], model: str, max_tokens: int | None) -> tuple[Any, Any]:
+    """The statistics table and ``curate validate``'s report (its default checks: format,
+    length, content, exact duplicates; ``None`` without JSONL inputs). When every input is
+    JSONL, both come from one validate pass (``stats=True``), which reads each file once
+    and builds the rows in the same workers, in file and line order as
+    :func:`curate.stats.stats_table` would."""
+    from curate.stats import input_format, stats_table
     from curate.validate import standard_validators, validate_path
 
-    by_code: dict[str, dict[str, Any]] = {}
     jsonl = [f for f in files if input_format(f) == "jsonl"]
+    rep = None
     if jsonl:
         validators, corpus = standard_validators()
         rep = validate_path(
@@ -52,7 +54,21 @@ def _findings(files: list[str], table: Any, model: str, max_tokens: int | None) 
             max_tokens=max_tokens,
             validators=validators,
             corpus_validators=corpus,
+            stats=len(jsonl) == len(files),
         )
+    if rep is not None and rep.stats_frames:
+        return rep.stats_table(), rep
+    return stats_table(files, model=model, max_tokens=max_tokens), rep
+
+
+def _findings(files: list[str], table: Any, rep: Any) -> dict[str, Any]:
+    """Findings by code: JSONL from ``curate validate``'s report (``rep``), so the report
+    agrees with it; other inputs from the per-example codes of the table."""
+    from curate.stats import input_format
+
+    by_code: dict[str, dict[str, Any]] = {}
+    jsonl = [f for f in files if input_format(f) == "jsonl"]
+    if rep is not None:
         for code, n in rep.total.findings_by_code.items():
             by_code[code] = {"code": code, "count": n, "severity": None, "examples": []}
         for f in rep.findings:
@@ -121,13 +137,13 @@ def build_report(
     """Everything the report shows, as a JSON-able dict (``curate report --json``)."""
     import polars as pl
 
-    from curate.stats import ROLES, stats_table
+    from curate.stats import ROLES
     from curate.tokens import MODELS, billing_tokens, default_epochs, model_spec
 
     spec = model_spec(model)
     limit = max_tokens if max_tokens is not None else spec.max_tokens
     files = [str(p) for p in paths]
-    table = stats_table(files, model=model, max_tokens=max_tokens)
+    table, rep = _validate(files, model, max_tokens)
     n = table.height
     totals = table["tokens_total"].drop_nulls()
     n_epochs = epochs if epochs is not None else default_epochs(totals.len())
@@ -193,7 +209,7 @@ def build_report(
         "sources": mix("source"),
         "formats": mix("format"),
         "scripts": mix("script"),
-        "findings": _findings(files, table, model, max_tokens),
+        "findings": _findings(files, table, rep),
         "duplicates": _duplicates(files, table),
     }
 
