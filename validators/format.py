@@ -47,6 +47,13 @@ OPENAI_TOP_LEVEL = frozenset({"messages", "tools", "parallel_tool_calls", "funct
 #: provenance keys of curate's canonical record (not sent to OpenAI by export)
 CANONICAL_EXTRAS = frozenset({"id", "source", "metadata"})
 TARGETS = ("curate", "openai")
+_ALLOWED_TOP_LEVEL = {"curate": OPENAI_TOP_LEVEL | CANONICAL_EXTRAS, "openai": OPENAI_TOP_LEVEL}
+#: top-level keys about which _top_level has nothing to say, per target (``tools`` and
+#: ``parallel_tool_calls`` are checked, unknown keys reported)
+_QUIET_TOP_LEVEL = {
+    "curate": frozenset({"messages", "functions"}) | CANONICAL_EXTRAS,
+    "openai": frozenset({"messages", "functions"}),
+}
 
 SPECIAL_TOKEN_RE = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 
@@ -118,6 +125,15 @@ class OpenAIFormat:
 
     def check(self, ex: Example) -> Iterator[Finding]:
         data, loc = ex.data, ex.source
+        if type(data) is dict:
+            messages = data.get("messages")
+            if (
+                type(messages) is list
+                and messages
+                and data.keys() <= _QUIET_TOP_LEVEL[self.target]
+                and _plain_conversation(messages)
+            ):
+                return  # the common case: provably finding-free (see _plain_conversation)
         if not isinstance(data, dict):
             yield _f(
                 "data_type",
@@ -462,9 +478,7 @@ class OpenAIFormat:
             )
 
     def _top_level(self, data: dict[str, Any], loc: Location) -> Iterator[Finding]:
-        allowed = (
-            OPENAI_TOP_LEVEL if self.target == "openai" else OPENAI_TOP_LEVEL | CANONICAL_EXTRAS
-        )
+        allowed = _ALLOWED_TOP_LEVEL[self.target]
         unknown = sorted(k for k in data if k not in allowed)
         if unknown:
             sev = E if self.target == "openai" else W

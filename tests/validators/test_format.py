@@ -294,3 +294,28 @@ def test_fast_path_only_skips_conversations_with_no_findings(messages: list[Any]
         assert full == []
     ex = Example({"messages": messages}, Location("t.jsonl", 1))
     assert [f.code for f in fmt.check(ex)] == [f.code for f in full]
+
+
+_TOP_EXTRAS = st.dictionaries(
+    st.sampled_from(
+        ["tools", "parallel_tool_calls", "functions", "id", "source", "metadata", "x", "input"]
+    ),
+    st.one_of(st.just("v"), st.just(True), st.just([]), st.just({"a": 1})),
+    max_size=3,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_near_plain(), _TOP_EXTRAS, st.sampled_from(["curate", "openai"]))
+def test_early_return_gives_what_the_full_checks_give(
+    messages: list[Any], extras: dict[str, Any], target: str
+) -> None:
+    # check() returns at once for a plain conversation whose top-level keys need no check;
+    # every other record goes through _top_level and _messages
+    fmt = OpenAIFormat(target=target)
+    data = {"messages": messages, **extras}
+    loc = Location("t.jsonl", 1)
+    full = [*fmt._top_level(data, loc), *fmt._messages(data, messages, loc)]
+    assert [(f.code, f.message) for f in fmt.check(Example(data, loc))] == [
+        (f.code, f.message) for f in full
+    ]
