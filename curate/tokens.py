@@ -293,6 +293,10 @@ class TokenCount:
 CHUNKABLE = frozenset({"o200k_base", "cl100k_base"})
 #: a space preceded by a non-whitespace character: where a text can always be cut
 _SAFE_CUT = re.compile(r"(?<=\S) ")
+#: stands for a space that must not be a cut (see Counter._count_unsafe)
+_KEEP = "\x01"
+#: whitespace followed by a space that _count_unsafe protects (str.split splits at none)
+_WS_BEFORE_SPACE = ("\n ", "\t ", "\r ", "\x0b ", "\x0c ")
 #: added to the remembered count of a chunk that ends in whitespace (or is empty): a space
 #: right after such a chunk is not a safe cut, and a sum at or above this says so
 _FLAG = 1 << 40
@@ -333,6 +337,9 @@ class Counter:
         # the space, so str.split(" ") output is looked up as is)
         self._first: dict[str, int] = {}
         self._after_space: dict[str, int] = {}
+        # the same for texts counted by _count_unsafe (keys hold _KEEP for spaces)
+        self._first_kept: dict[str, int] = {}
+        self._after_kept: dict[str, int] = {}
         self._chunk_memo_size = chunk_memo_size
 
     def count_many(self, texts: list[str]) -> list[int]:
@@ -379,39 +386,70 @@ class Counter:
             # chunk is followed by nothing, so its flag does not count): cut safely instead
             last = parts[-1]
             if n - _FLAG * (not last or last[-1].isspace()) >= _FLAG:
-                return self._count_safe_cuts(text)
+                return self._count_unsafe(text)
         return n % _FLAG
 
-    def _count_parts(self, parts: list[str]) -> int:
+    def _count_parts(self, parts: list[str], protected: bool = False) -> int:
         """Sum of the chunk counts of ``text.split(" ")``, counting and remembering the
-        chunks not seen before (flags included, see ``_FLAG``)."""
-        first, after, chunk = self._first, self._after_space, self._chunk
+        chunks not seen before (flags included, see ``_FLAG``). ``protected``: the parts
+        of a text whose unsafe spaces were replaced by ``_KEEP`` (own memos)."""
+        if protected:
+            first, after = self._first_kept, self._after_kept
+        else:
+            first, after = self._first, self._after_space
+        chunk = self._chunk
         head = first.get(parts[0])
         if head is None:
-            head = chunk(first, parts[0], parts[0])
+            p = parts[0]
+            head = chunk(first, p, p.replace(_KEEP, " ") if protected else p, False)
         counts = list(map(after.get, parts[1:]))
         i = 0
         try:  # count only the chunks not seen before (C-level search for them)
             while True:
                 i = counts.index(None, i)
                 p = parts[i + 1]
-                counts[i] = chunk(after, p, " " + p)
+                counts[i] = chunk(after, p, " " + (p.replace(_KEEP, " ") if protected else p))
         except ValueError:
             pass
         return head + sum(counts)
 
+    def _count_unsafe(self, text: str) -> int:
+        """Count a text with whitespace before a space (indentation, double spaces).
+
+        Every space that follows a space, a tab, a line break or a vertical tab / form
+        feed is replaced by ``_KEEP`` (a character the text does not hold), so the spaces
+        left all follow a non-whitespace character and are safe cuts; the pieces are
+        counted with their ``_KEEP`` turned back into spaces. Other whitespace before a
+        space (rare) is cut by a regular expression instead."""
+        if _KEEP in text:
+            return self._count_safe_cuts(text)
+        t = text.replace("  ", " " + _KEEP)  # no two spaces are left side by side
+        if _KEEP + " " in t:  # the third space of a run, and so on
+            t = t.replace(_KEEP + " ", _KEEP + _KEEP)
+        for ws in _WS_BEFORE_SPACE:
+            if ws in t:
+                t = t.replace(ws, ws[0] + _KEEP)
+        parts = t.split(" ")
+        n = self._count_parts(parts, protected=True)
+        if n >= _FLAG and len(parts) > 1:
+            last = parts[-1]
+            if n - _FLAG * (not last or last[-1].isspace()) >= _FLAG:
+                return self._count_safe_cuts(text)
+        return n % _FLAG
+
     def _count_safe_cuts(self, text: str) -> int:
-        """Count a text with whitespace before a space (indentation, double spaces) by
-        cutting only at the spaces that follow a non-whitespace character."""
+        """Count a text by cutting only at the spaces that follow a non-whitespace
+        character (a regular expression finds them)."""
         return self._count_parts(_SAFE_CUT.split(text)) % _FLAG
 
-    def _chunk(self, memo: dict[str, int], key: str, text: str) -> int:
-        """Count of ``text`` (``key``, or ``" " + key`` in the after-space memo), plus
-        ``_FLAG`` when a space right after it would not be a safe cut; remembered."""
+    def _chunk(self, memo: dict[str, int], key: str, text: str, after: bool = True) -> int:
+        """Count of ``text`` (what ``key`` stands for, ``" " + key`` in an after-space
+        memo), plus ``_FLAG`` when a space right after it would not be a safe cut;
+        remembered."""
         n = memo.get(key)
         if n is None:
             n = len(self.enc.encode_ordinary(text))
-            if (not key and memo is self._after_space) or (key and key[-1].isspace()):
+            if (not key and after) or (key and key[-1].isspace()):
                 n += _FLAG
             if len(key) <= 48 and len(memo) < self._chunk_memo_size:
                 memo[key] = n

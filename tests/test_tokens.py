@@ -241,3 +241,21 @@ def test_count_examples_equals_the_plain_formula(items: list[tuple[list[object],
     enc = get_encoding("cl100k_base")
     got = count_examples(items, Counter("cl100k_base"))
     assert [(c.total, c.assistant) for c in got] == [_plain_formula(m, t, enc) for m, t in items]
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(x):\n    if x:\n        return  x\n\n\n    return None  ",
+        "a  b   c    d     e\t f\t\t  g\n \n  h\r\n  i\x0b j\x0c k",
+        "keeps\x01its own  control\x01character",  # the placeholder itself: cut by regex
+        "  leading and trailing  ",
+        "x\u00a0 y\u3000  z\u2028 w",  # other whitespace before a space: cut by regex
+    ],
+)
+def test_texts_with_whitespace_before_spaces_count_as_tiktoken(name: str, text: str) -> None:
+    counter = Counter(name)
+    enc = get_encoding(name)
+    for t in (text, text * 3, text.replace("  ", "   ")):
+        assert counter.count_many([t]) == [len(enc.encode_ordinary(t))]
