@@ -53,6 +53,13 @@ def split(
     model: Annotated[
         str, typer.Option(help="Model whose tokenizer counts tokens.")
     ] = "gpt-4o-mini",
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="auto (the majority), sft or preference: the kind of record to export; "
+            "the other kind is rejected (mixed_kinds)."
+        ),
+    ] = "auto",
     workers: Workers = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
@@ -74,6 +81,7 @@ def split(
         format=format,
         trl_shape=trl_shape,
         model=model,
+        kind=kind,
         workers=workers,
     )
     opts.check()

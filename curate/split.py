@@ -58,6 +58,8 @@ from curate.records import CurateError, Example, Finding, InputError
 
 GROUP_BY = ("both", "cluster", "prompt", "none")
 METHODS = ("hash", "sklearn")
+#: which records one split exports: the majority kind, supervised chats or preference pairs
+KINDS = ("auto", "sft", "preference")
 BATCH_LINES = 4000
 BATCH_BYTES = 4 << 20
 PARALLEL_MIN_BYTES = 8 << 20
@@ -89,6 +91,8 @@ class SplitOptions:
         format: export format, one of :data:`curate.export.FORMATS`.
         trl_shape: ``messages`` or ``prompt-completion`` (``format="trl"`` only).
         model: model whose encoding counts tokens (manifest, token buckets).
+        kind: ``auto`` (the majority kind), ``sft`` or ``preference``: one export holds
+            one kind; records of the other kind are rejected as ``mixed_kinds``.
         workers: processes for large files (default: all cores, 1 = inline).
     """
 
@@ -103,6 +107,7 @@ class SplitOptions:
     format: str = "openai"
     trl_shape: str = "messages"
     model: str = "gpt-4o-mini"
+    kind: str = "auto"
     workers: int | None = None
 
     def check(self) -> None:
@@ -118,6 +123,7 @@ class SplitOptions:
             ("--method", self.method, METHODS),
             ("--format", self.format, FORMATS),
             ("--trl-shape", self.trl_shape, TRL_SHAPES),
+            ("--kind", self.kind, KINDS),
         ):
             if value not in allowed:
                 raise CurateError(f"{name} {value!r} is not one of: {', '.join(allowed)}")
@@ -761,8 +767,8 @@ def export_batch(task: ExportTask) -> ExportResult:
                 reject_row(
                     parsed,
                     "mixed_kinds",
-                    f"a {names[other]} record in a mostly {names[task.kind]} dataset: "
-                    "one export holds one kind; split each kind into its own output",
+                    f"a {names[other]} record in a split of {names[task.kind]} records: "
+                    f"one export holds one kind; split this kind with --kind {other}",
                     raw,
                 )
             )
@@ -907,10 +913,12 @@ def write_split(
 
             scan = scan_file(path, options, reject, executor, progress)
             n_read = scan.n_lines - scan.n_blank
-            # one export holds one kind (trainers take one method per file): the majority's;
-            # ties go to supervised data
+            # one export holds one kind (trainers take one method per file): the one asked
+            # for, else the majority's (ties go to supervised data)
             n_pref = int(np.count_nonzero(scan.preference))
-            kind = "preference" if n_pref * 2 > len(scan.preference) else "sft"
+            kind = options.kind
+            if kind == "auto":
+                kind = "preference" if n_pref * 2 > len(scan.preference) else "sft"
             keep = scan.preference == (kind == "preference")
             n_mixed = int((~keep).sum())
             idx = np.flatnonzero(keep)

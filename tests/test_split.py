@@ -419,12 +419,27 @@ def test_mixed_kinds_keep_the_majority(tmp_path: Path) -> None:
         }
         for i in range(9)
     ]
+    pref2 = {**pref, "input": {"messages": [{"role": "user", "content": "Pick two"}]}}
     m = split_path(
-        write(tmp_path / "mixed.jsonl", [pref, *chat]), tmp_path / "out", SplitOptions(eval_size=2)
+        write(tmp_path / "mixed.jsonl", [pref, *chat, pref2]),
+        tmp_path / "out",
+        SplitOptions(eval_size=2),
     )
     assert m["kind"] == "sft"
     assert m["counts"]["train"] + m["counts"]["eval"] == 9
-    assert m["counts"]["rejected_by_reason"] == {"mixed_kinds": 1}
+    assert m["counts"]["rejected_by_reason"] == {"mixed_kinds": 2}
+    rejected = [
+        json.loads(x) for x in (tmp_path / "out" / "rejected.jsonl").read_text().split("\n") if x
+    ]
+    assert "--kind preference" in rejected[0]["message"]
+    # the minority kind, asked for by name: the two preference pairs, nine chats rejected
+    m2 = split_path(
+        tmp_path / "mixed.jsonl",
+        tmp_path / "pref",
+        SplitOptions(eval_size=1, kind="preference", near=False),
+    )
+    assert m2["kind"] == "preference" and m2["options"]["kind"] == "preference"
+    assert m2["counts"]["rejected_by_reason"] == {"mixed_kinds": 9}
 
 
 def test_eval_takes_a_tenth_when_no_size_is_given(tmp_path: Path) -> None:
