@@ -92,22 +92,22 @@ def block_batches(
         [[(1, b'a')], [(2, b'b')], [(3, b'c')]]
     """
     line = 1
-    carry = b""
+    pending: list[bytes] = []  # the start of a line longer than a block, kept in pieces
     with open_binary(path) as f:
         while True:
             chunk = f.read(block_bytes)
             if not chunk:
                 break
-            data = carry + chunk if carry else chunk
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data  # no line end yet: a long line, read on
+            cut = chunk.rfind(b"\n") + 1
+            if not cut:
+                pending.append(chunk)  # no line end yet: a long line, read on
                 continue
-            block, carry = data[: cut + 1], data[cut + 1 :]
+            block = b"".join((*pending, chunk[:cut])) if pending else chunk[:cut]
+            pending = [chunk[cut:]] if cut < len(chunk) else []
             yield LineBlock(line, block)
             line += block.count(b"\n")
-    if carry:
-        yield LineBlock(line, carry)
+    if pending:
+        yield LineBlock(line, b"".join(pending))
 
 
 def run_ordered(
