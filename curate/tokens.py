@@ -313,10 +313,12 @@ class Counter:
     remembered and summed. That sum is exact: tiktoken splits text with a regex before
     BPE, and no alternative of these encodings' patterns can match across such a space
     (a match holding a space either starts with it or is all whitespace), so every piece
-    the regex finds lies inside one chunk and BPE never merges across pieces. Texts where
-    a whitespace character precedes a space (indentation, double spaces) are encoded
-    whole. The property tests in tests/test_tokens.py compare with tiktoken on random
-    Unicode text.
+    the regex finds lies inside one chunk and BPE never merges across pieces. A chunk
+    that ends in whitespace is remembered with a flag (``_FLAG`` added to its count), so
+    a text where whitespace precedes a space (indentation, double spaces) shows in the
+    sum without scanning it; such texts are cut only at their safe spaces (see
+    :meth:`_count_unsafe`). The property tests in tests/test_tokens.py compare with
+    tiktoken on random Unicode text, every whitespace kind included.
 
     Example:
         >>> c = Counter("o200k_base")
