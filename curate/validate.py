@@ -75,9 +75,14 @@ class BatchTask:
 class BatchResult:
     n_examples: int = 0
     n_bytes: int = 0
-    #: per counted example: line, n_messages, total tokens, assistant tokens,
-    #: has system, has user
-    rows: list[tuple[int, int, int, int, bool, bool]] = field(default_factory=list)
+    #: per counted example, as columns (arrays pickle and merge at C speed): number of
+    #: messages, total tokens, assistant tokens; and how many have no system / no user
+    #: message
+    n_messages: array = field(default_factory=lambda: array("l"))
+    totals: array = field(default_factory=lambda: array("l"))
+    assistant: array = field(default_factory=lambda: array("l"))
+    n_missing_system: int = 0
+    n_missing_user: int = 0
     findings: list[Finding] = field(default_factory=list)
     error_lines: list[int] = field(default_factory=list)
     #: per parsed example: (id, line, [feature per corpus validator])
@@ -143,7 +148,11 @@ def check_batch(task: BatchTask) -> BatchResult:
             roles = [m.get("role") for m in msgs]
             has_system = "system" in roles
             has_user = "user" in roles
-            out.rows.append((line, len(msgs), c.total, c.assistant, has_system, has_user))
+            out.n_messages.append(len(msgs))
+            out.totals.append(c.total)
+            out.assistant.append(c.assistant)
+            out.n_missing_system += not has_system
+            out.n_missing_user += not has_user
             if item is not None and msgs is ex.messages:
                 item[3] = c.total
             if c.total > task.max_tokens:
@@ -620,12 +629,11 @@ def _continues_json(lines: Iterator[tuple[int, bytes]]) -> bool:
 def _merge(res: BatchResult, rep: FileReport, total: FileReport, max_findings: int) -> None:
     for r in (rep, total):
         r.n_examples += res.n_examples
-        for _line, n_msgs, tot, asst, has_sys, has_user in res.rows:
-            r.n_messages.append(n_msgs)
-            r.totals.append(tot)
-            r.assistant.append(asst)
-            r.n_missing_system += not has_sys
-            r.n_missing_user += not has_user
+        r.n_messages.extend(res.n_messages)
+        r.totals.extend(res.totals)
+        r.assistant.extend(res.assistant)
+        r.n_missing_system += res.n_missing_system
+        r.n_missing_user += res.n_missing_user
         for f in res.findings:
             r.add_finding(f, max_findings)
         # lines with an error that has no line number in a finding (none today) still count
