@@ -35,13 +35,13 @@ import importlib.resources
 import json
 import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from curate.io import atomic_write
 from curate.records import CurateError
 
 _SPEC_LOCK = threading.Lock()
@@ -133,16 +133,8 @@ def install_rank_files(cache_dir: Path | None = None) -> Path:
         if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha:
             continue
         data = _bundled_rank_bytes(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with atomic_write(target, "wb") as f:
+            f.write(data)
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(folder))
     return folder
 
@@ -212,19 +204,8 @@ def _save_parsed_ranks(name: str, ranks: dict[bytes, int]) -> None:
 
     payload = marshal.dumps(ranks)
     target = _parsed_ranks_path(name)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(hashlib.sha256(payload).digest() + payload)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), atomic_write(target, "wb") as f:
+        f.write(hashlib.sha256(payload).digest() + payload)
 
 
 def _encoding_from_ranks(name: str, ranks: dict[bytes, int]) -> Any:
@@ -300,6 +281,16 @@ _WS_BEFORE_SPACE = ("\n ", "\t ", "\r ", "\x0b ", "\x0c ")
 #: added to the remembered count of a chunk that ends in whitespace (or is empty): a space
 #: right after such a chunk is not a safe cut, and a sum at or above this says so
 _FLAG = 1 << 40
+
+
+def _unsafe_cut(n: int, parts: list[str]) -> bool:
+    """Whether the summed counts ``n`` of ``parts`` (split at spaces) hold the flag of a
+    chunk that ends in whitespace and is followed by a space: a cut that is not safe. The
+    last chunk is followed by nothing, so its flag does not count."""
+    if len(parts) < 2:
+        return False
+    last = parts[-1]
+    return n - _FLAG * (not last or last[-1].isspace()) >= _FLAG
 
 
 class Counter:
@@ -383,12 +374,8 @@ class Counter:
             n = first[parts[0]] + sum(map(after.__getitem__, parts[1:]))
         except KeyError:
             n = self._count_parts(parts)
-        if n >= _FLAG and len(parts) > 1:
-            # a chunk that ends in whitespace is followed by a space somewhere (the last
-            # chunk is followed by nothing, so its flag does not count): cut safely instead
-            last = parts[-1]
-            if n - _FLAG * (not last or last[-1].isspace()) >= _FLAG:
-                return self._count_unsafe(text)
+        if n >= _FLAG and _unsafe_cut(n, parts):
+            return self._count_unsafe(text)
         return n % _FLAG
 
     def _count_parts(self, parts: list[str], protected: bool = False) -> int:
@@ -433,10 +420,8 @@ class Counter:
                 t = t.replace(ws, ws[0] + _KEEP)
         parts = t.split(" ")
         n = self._count_parts(parts, protected=True)
-        if n >= _FLAG and len(parts) > 1:
-            last = parts[-1]
-            if n - _FLAG * (not last or last[-1].isspace()) >= _FLAG:
-                return self._count_safe_cuts(text)
+        if n >= _FLAG and _unsafe_cut(n, parts):
+            return self._count_safe_cuts(text)
         return n % _FLAG
 
     def _count_safe_cuts(self, text: str) -> int:
