@@ -41,6 +41,8 @@ except ImportError:  # pragma: no cover - orjson is a dependency
 #: turn into a float beyond 64 bits) is then a plain substring search
 _DIGITS_ONLY = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_NUMBER = b"0" * 19
+#: the bytes ``bytes.strip()`` removes: a line that does not start with one is not blank
+_ASCII_SPACE = frozenset(b" \t\n\r\x0b\x0c")
 
 _COMPRESSED: dict[str, Callable[..., IO[bytes]]] = {
     ".gz": gzip.open,  # type: ignore[dict-item]
@@ -151,6 +153,8 @@ def parse_line(file: str, line: int, raw: bytes) -> Example | Finding | None:
 
 def line_findings(file: str, line: int, raw: bytes, *, is_last: bool = False) -> list[Finding]:
     """Findings about the line itself, not its content: a BOM, a blank line."""
+    if line != 1 and raw and raw[0] not in _ASCII_SPACE:
+        return []  # the common line: no BOM and not blank (no quick scan of it needed)
     out: list[Finding] = []
     if line == 1 and raw.startswith(BOM):
         out.append(

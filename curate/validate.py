@@ -54,9 +54,6 @@ PARALLEL_MIN_BYTES = 4 << 20
 
 # -- the pure batch function ------------------------------------------------------------
 
-#: the bytes ``bytes.strip()`` removes: a line that does not start with one is not blank
-_ASCII_SPACE = frozenset(b" \t\n\r\x0b\x0c")
-
 
 @dataclass(slots=True)
 class BatchTask:
@@ -102,8 +99,7 @@ def check_batch(task: BatchTask) -> BatchResult:
     known: dict[str, int] | None = {} if task.stats else None
     for line, raw in task.lines:
         out.n_bytes += len(raw) + 1
-        if line == 1 or not raw or raw[0] in _ASCII_SPACE:  # a BOM or a blank line
-            out.findings.extend(line_findings(task.file, line, raw))
+        out.findings.extend(line_findings(task.file, line, raw))
         parsed = parse_line(task.file, line, raw)
         if parsed is None:
             continue
