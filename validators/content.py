@@ -37,6 +37,7 @@ from typing import Any
 
 from curate.records import Example, Finding, Severity
 from curate.validators import pii as _pii
+from curate.validators import prefilter as _prefilter
 from curate.validators import text_quality as tq
 from curate.validators.base import Validator
 from curate.validators.pii import find_pii
@@ -369,6 +370,26 @@ def _example_gates(texts: list[TextRef]) -> tuple[bool, bool, bool, bool, bool]:
     )
 
 
+#: bits of a text's gate mask (curate.validators.prefilter.GROUPS)
+_SEC, _PII_BIT, _PH, _CTL, _MOJ, _BOIL, _REF = (1 << i for i in range(7))
+_TEXT_ONLY = _BOIL | _REF  # what the pure-Python example gates do not judge
+
+
+def _python_masks(texts: list[TextRef]) -> list[int]:
+    """Each string's gate mask from :func:`_example_gates` (one mask for all of them);
+    boilerplate and refusals are left to their rule functions' own gates."""
+    sec, pii, ph, ctl, moj = _example_gates(texts)
+    mask = (
+        _TEXT_ONLY
+        | (_SEC if sec else 0)
+        | (_PII_BIT if pii else 0)
+        | (_PH if ph else 0)
+        | (_CTL if ctl else 0)
+        | (_MOJ if moj else 0)
+    )
+    return [mask] * len(texts)
+
+
 def _control_of(text: str) -> Hit | None:
     """:func:`text_quality.find_control_chars`, after an exact gate: ASCII controls with
     one ``bytes.translate`` pass, the others with :func:`_non_ascii_controls`."""
@@ -403,6 +424,16 @@ class ContentCheck:
     pii_allowed_roles: tuple[str, ...] = ()
     placeholder_allowed_roles: tuple[str, ...] = ()
     name: str = "content"
+    prefilter: bool = True
+
+    def _masks(self, texts: list[TextRef]) -> list[int]:
+        """Per string, the bits of the rules that may find something in it: the compiled
+        prefilter's (:mod:`curate.validators.prefilter`) when it is available and
+        ``prefilter`` is on, else the pure-Python example gates'."""
+        pf = _prefilter.get() if self.prefilter else None
+        if pf is None:
+            return _python_masks(texts)
+        return pf.scan([t[3] for t in texts])
 
     def check(self, ex: Example) -> Iterator[Finding]:
         texts = _texts(ex.data)
@@ -414,9 +445,9 @@ class ContentCheck:
         moj_on = "mojibake" in enabled
         prompt: str | None = None
         prompt_slot: list[Any] | None = None
-        gates: tuple[bool, bool, bool, bool, bool] | None = None  # worked out at a cache miss
+        masks: list[int] | None = None  # worked out at the first cache miss
         seen: list[tuple[str, list[Any], tuple[Any, ...] | None]] = []
-        for field, index, role, text in texts:
+        for k, (field, index, role, text) in enumerate(texts):
             before = _MEMO.get(text)
             slot = list(before or _NEW)
             seen.append((text, slot, before))
@@ -425,9 +456,9 @@ class ContentCheck:
             if secrets_on and role not in self.secrets_allowed_roles:
                 found = slot[_SECRETS]
                 if found is _TODO:
-                    if gates is None:
-                        gates = _example_gates(texts)
-                    found = slot[_SECRETS] = tuple(find_secrets(text)) if gates[0] else ()
+                    if masks is None:
+                        masks = self._masks(texts)
+                    found = slot[_SECRETS] = tuple(find_secrets(text)) if masks[k] & _SEC else ()
                 for h in found:
                     sev = enabled.get(h.code)
                     if sev is not None:
@@ -438,9 +469,9 @@ class ContentCheck:
             if pii_on and role not in self.pii_allowed_roles:
                 found = slot[_PII]
                 if found is _TODO:
-                    if gates is None:
-                        gates = _example_gates(texts)
-                    found = slot[_PII] = tuple(find_pii(text)) if gates[1] else ()
+                    if masks is None:
+                        masks = self._masks(texts)
+                    found = slot[_PII] = tuple(find_pii(text)) if masks[k] & _PII_BIT else ()
                 for h in found:
                     sev = enabled.get(h.code)
                     if sev is not None:
@@ -449,9 +480,9 @@ class ContentCheck:
             if ph_on and role not in self.placeholder_allowed_roles:
                 found = slot[_PLACEHOLDERS]
                 if found is _TODO:
-                    if gates is None:
-                        gates = _example_gates(texts)
-                    found = tuple(tq.find_placeholders(text)) if gates[2] else ()
+                    if masks is None:
+                        masks = self._masks(texts)
+                    found = tuple(tq.find_placeholders(text)) if masks[k] & _PH else ()
                     slot[_PLACEHOLDERS] = found
                 sev = enabled["template_placeholder"]
                 for h in found:
@@ -460,9 +491,9 @@ class ContentCheck:
             if ctl_on:
                 h = slot[_CONTROL]
                 if h is _TODO:
-                    if gates is None:
-                        gates = _example_gates(texts)
-                    h = slot[_CONTROL] = _control_of(text) if gates[3] else None
+                    if masks is None:
+                        masks = self._masks(texts)
+                    h = slot[_CONTROL] = _control_of(text) if masks[k] & _CTL else None
                 if h is not None:
                     n = len(tq._CONTROL_RE.findall(text))
                     what = f"{n} control character(s), first {h.rule} at {h.start}"
@@ -470,14 +501,19 @@ class ContentCheck:
             if moj_on:
                 h = slot[_MOJIBAKE]
                 if h is _TODO:
-                    if gates is None:
-                        gates = _example_gates(texts)
-                    h = slot[_MOJIBAKE] = tq.find_mojibake(text) if gates[4] else None
+                    if masks is None:
+                        masks = self._masks(texts)
+                    h = slot[_MOJIBAKE] = tq.find_mojibake(text) if masks[k] & _MOJ else None
                 if h is not None:
                     what = f"mojibake {text[h.start : h.end][:20]!r}"
                     yield _finding(ex, enabled["mojibake"], h, field, index, role, what)
             if role == "assistant" and ".tool_calls[" not in field:
-                yield from self._reply(ex, enabled, field, index, text, slot, prompt, prompt_slot)
+                if masks is None and (slot[_BOILERPLATE] is _TODO or slot[_REFUSAL] is _TODO):
+                    masks = self._masks(texts)
+                bits = masks[k] if masks is not None else 0
+                yield from self._reply(
+                    ex, enabled, field, index, text, slot, prompt, prompt_slot, bits
+                )
         for text, slot, before in seen:
             _keep(text, slot, before)
 
@@ -491,13 +527,16 @@ class ContentCheck:
         slot: list[Any],
         prompt: str | None,
         prompt_slot: list[Any] | None,
+        bits: int,
     ) -> Iterator[Finding]:
         role = "assistant"
         sev = enabled.get("assistant_boilerplate")
         if sev:
             hits = slot[_BOILERPLATE]
             if hits is _TODO:
-                hits = slot[_BOILERPLATE] = tq.boilerplate_hits(text)
+                hits = slot[_BOILERPLATE] = (
+                    tq.boilerplate_hits(text) if bits & _BOIL else (None, None)
+                )
             h = hits[0]
             if h is not None and prompt is not None and prompt_slot is not None:
                 asks = prompt_slot[_ASKS]
@@ -511,7 +550,7 @@ class ContentCheck:
         if sev:
             h = slot[_REFUSAL]
             if h is _TODO:
-                h = slot[_REFUSAL] = tq.find_refusal(text)
+                h = slot[_REFUSAL] = tq.find_refusal(text) if bits & _REF else None
             if h is not None:
                 what = f"refusal {text[h.start : h.end][:60]!r}"
                 yield _finding(ex, sev, h, field, index, role, what)

@@ -1,0 +1,483 @@
+"""One compiled multi-pattern scan that says which content rules can find anything in a text.
+
+Most strings of a fine-tuning set hold no secret, no personal data, no placeholder, no
+control character, no mojibake, no disclaimer and no refusal; the content rules still ran
+their own gates and regexes on every one (about 40 CPython ``re`` scans per example). This
+module compiles every rule's regexes into one `Hyperscan <https://www.hyperscan.io>`_
+database (the ``hyperscan`` package) and scans all of an example's strings once; a rule's
+Python code then runs only on the strings where one of its regexes' *prefilter* matched.
+
+A prefilter must never miss: it is a superset gate. Each Python regex is converted by
+:func:`byte_pattern` from its parse tree (Python's own ``re`` parser) into a byte-level
+pattern that matches the UTF-8 encoding of every string the original matches, and more:
+
+- lookarounds, anchors and word boundaries consume nothing and are dropped (a pattern
+  without a condition matches wherever the one with it does);
+- one character of the original becomes the set of its UTF-8 byte sequences: its ASCII
+  members exactly as Python's engine decides them (the class is compiled by ``re`` and
+  tested on all 128 ASCII characters, so ``\\w``, ``\\s``, negation and case-insensitive
+  matching are Python's own), and its non-ASCII members either listed exactly (a class of
+  up to 512 literal characters, matched case-sensitively) or as any multi-byte sequence;
+- repeats keep their counts (a bound over 1,000 becomes unbounded), groups, alternations
+  and atomic groups their structure; a back-reference makes the rule unfiltered.
+
+Case-insensitive matching in Python also pairs four non-ASCII characters with ASCII
+letters (``İ ı ſ K``: U+0130, U+0131, U+017F, U+212A; :data:`FOLDS_TO_ASCII`), and
+``str.lower`` (the text some rules match on) maps them to ASCII too. A text holding one is
+reported as "every rule may match" (a pattern of its own in the database), so those
+pairings never need to be modelled. A pattern that Hyperscan cannot compile makes its
+rule unfiltered (always run), and without the library (or with ``CURATE_PREFILTER=0`` in
+the environment) :func:`get` returns ``None`` and the content check uses its pure-Python
+gates: the findings are the same either way (tests compare all three on generated and
+real text).
+
+Example:
+    >>> byte_pattern("(?i)key=")
+    b'[\\\\x4b\\\\x6b][\\\\x45\\\\x65][\\\\x59\\\\x79]\\\\x3d'
+    >>> pf = get()
+    >>> texts = ["As an AI language model, I can't.", "Hi"]
+    >>> pf is None or pf.scan(texts) == [pf.bit("boilerplate"), 0]
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import re
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+try:  # Python 3.11+; 3.10 has the same modules under their old names
+    from re import _compiler as _sre_compile
+    from re import _constants as _c
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_compile as _sre_compile  # type: ignore[no-redef]
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+try:
+    import hyperscan as _hs
+
+    HYPERSCAN_AVAILABLE = True
+except ImportError:  # pragma: no cover - only without the optional library
+    _hs = None
+    HYPERSCAN_AVAILABLE = False
+
+#: non-ASCII characters that Python's case-insensitive matching pairs with an ASCII letter,
+#: or that ``str.lower`` turns into one (İ -> i + U+0307, K -> k); worked out over every
+#: code point (a test checks the list is complete)
+FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"
+
+#: a bound larger than this becomes unbounded (a superset; keeps the database small)
+_MAX_BOUND = 1000
+#: a class with up to this many non-ASCII literal characters lists them exactly
+_MAX_LISTED = 512
+#: any one non-ASCII character in UTF-8 (a lone surrogate, written with surrogatepass, too)
+_ANY_MULTIBYTE = rb"[\xc2-\xf4][\x80-\xbf]{1,3}"
+
+
+class Unsupported(ValueError):
+    """A regex construct :func:`byte_pattern` cannot turn into a superset pattern."""
+
+
+def _byte_class(bs: Sequence[int]) -> bytes:
+    """A byte-regex class for these bytes (ranges where they are consecutive)."""
+    out = []
+    bs = sorted(set(bs))
+    i = 0
+    while i < len(bs):
+        j = i
+        while j + 1 < len(bs) and bs[j + 1] == bs[j] + 1:
+            j += 1
+        out.append(b"\\x%02x" % bs[i] if i == j else b"\\x%02x-\\x%02x" % (bs[i], bs[j]))
+        i = j + 1
+    if len(bs) == 1:
+        return out[0]
+    return b"[" + b"".join(out) + b"]"
+
+
+def _literal_bytes(data: bytes) -> bytes:
+    return b"".join(bytes([b]) if chr(b).isalnum() and b < 128 else b"\\x%02x" % b for b in data)
+
+
+def _ascii_members(item: tuple[Any, Any], flags: int) -> list[int]:
+    """The ASCII characters one character item (LITERAL, NOT_LITERAL, ANY, IN) matches
+    under ``flags``, decided by Python's own engine: the item alone is compiled and tried
+    on each of the 128 ASCII characters."""
+    state = _sre_parse.State()
+    state.flags = flags
+    rx = _sre_compile.compile(_sre_parse.SubPattern(state, [item]), flags)
+    return [b for b in range(128) if rx.fullmatch(chr(b))]
+
+
+def _non_ascii(item: tuple[Any, Any], flags: int) -> bytes | None:
+    """A byte regex for the non-ASCII characters the item may match: ``None`` for none,
+    their UTF-8 sequences when they are few literal characters matched case-sensitively,
+    else any multi-byte sequence."""
+    op, av = item
+    ignore = bool(flags & re.IGNORECASE)
+    categories: list[int] = []
+    if op is _c.LITERAL:
+        if av < 128:
+            return None
+        chars = [av]
+    elif op is _c.IN:
+        chars = []
+        for sub_op, sub_av in av:
+            if sub_op is _c.LITERAL:
+                if sub_av >= 128:
+                    chars.append(sub_av)
+            elif sub_op is _c.RANGE:
+                lo, hi = sub_av
+                if hi >= 128:
+                    chars.extend(range(max(lo, 128), hi + 1))
+                    if len(chars) > _MAX_LISTED:
+                        return _ANY_MULTIBYTE
+            elif sub_op is _c.CATEGORY and sub_av in _LISTED_CATEGORIES:
+                if not flags & re.ASCII:  # \d and \s: few non-ASCII characters, no case
+                    categories.extend(_unicode_members(_LISTED_CATEGORIES[sub_av]))
+            else:  # NEGATE, \w and the negated categories: too many to list
+                return _ANY_MULTIBYTE
+        if not chars and not categories:
+            return None
+    else:  # NOT_LITERAL, ANY
+        return _ANY_MULTIBYTE
+    if (ignore and chars) or len(chars) > _MAX_LISTED:
+        return _ANY_MULTIBYTE
+    return _utf8_class(sorted({*chars, *categories}))
+
+
+def _utf8_class(points: Sequence[int]) -> bytes:
+    """A byte regex for the UTF-8 (surrogatepass) encodings of these non-ASCII code points:
+    runs of consecutive code points become byte ranges (``\\xd9[\\xa0-\\xa9]`` for the
+    Arabic-Indic digits), so ``\\d`` stays a short pattern."""
+    runs: list[list[int]] = []
+    for c in points:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    seqs: list[bytes] = []
+    for lo, hi in runs:
+        for a, b in ((0x80, 0x7FF), (0x800, 0xFFFF), (0x10000, 0x10FFFF)):
+            if lo <= b and hi >= a:
+                seqs.extend(_utf8_split(max(lo, a), min(hi, b)))
+    return b"(?:" + b"|".join(seqs) + b")"
+
+
+def _utf8_split(lo: int, hi: int) -> list[bytes]:
+    """Byte-range sequences for code points ``lo..hi`` of one UTF-8 length (the usual
+    split: until every byte position is an independent range)."""
+    n = len(chr(lo).encode("utf-8", "surrogatepass"))
+    for i in range(1, n):
+        m = (1 << (6 * i)) - 1
+        if lo & ~m != hi & ~m:
+            if lo & m:
+                return _utf8_split(lo, lo | m) + _utf8_split((lo | m) + 1, hi)
+            if hi & m != m:
+                return _utf8_split(lo, (hi & ~m) - 1) + _utf8_split(hi & ~m, hi)
+    a = chr(lo).encode("utf-8", "surrogatepass")
+    b = chr(hi).encode("utf-8", "surrogatepass")
+    return [b"".join(_byte_class(range(x, y + 1)) for x, y in zip(a, b, strict=True))]
+
+
+#: categories whose non-ASCII members are listed exactly: Python's ``\d`` is
+#: ``str.isdecimal`` and ``\s`` is ``str.isspace`` (a test checks both on every code point)
+_LISTED_CATEGORIES = {_c.CATEGORY_DIGIT: "isdecimal", _c.CATEGORY_SPACE: "isspace"}
+
+
+@cache
+def _unicode_members(method: str) -> tuple[int, ...]:
+    """The non-ASCII code points for which ``str.<method>()`` is true."""
+    test = getattr(str, method)
+    return tuple(c for c in range(128, 0x110000) if test(chr(c)))
+
+
+def _char(item: tuple[Any, Any], flags: int) -> bytes:
+    members = _ascii_members(item, flags)
+    multi = _non_ascii(item, flags)
+    parts = []
+    if members:
+        if len(members) == 1 and chr(members[0]).isalnum():
+            parts.append(bytes(members))
+        else:
+            parts.append(_byte_class(members))
+    if multi is not None:
+        parts.append(multi)
+    if not parts:  # matches nothing ASCII and nothing else: an impossible class
+        raise Unsupported("a class that matches no character")
+    return parts[0] if len(parts) == 1 else b"(?:" + b"|".join(parts) + b")"
+
+
+def _seq(items: Any, flags: int) -> bytes:
+    out = []
+    for op, av in items:
+        if op in (_c.LITERAL, _c.NOT_LITERAL, _c.ANY, _c.IN):
+            out.append(_char((op, av), flags))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            lo, hi, sub = av
+            body = _seq(sub, flags)
+            if not body:
+                continue
+            lo = min(lo, _MAX_BOUND)
+            if hi is _c.MAXREPEAT or hi > _MAX_BOUND:
+                bound = b"*" if lo == 0 else b"+" if lo == 1 else b"{%d,}" % lo
+            elif lo == hi:
+                bound = b"" if lo == 1 else b"{%d}" % lo
+            else:
+                bound = b"?" if (lo, hi) == (0, 1) else b"{%d,%d}" % (lo, hi)
+            out.append(b"(?:" + body + b")" + bound)
+        elif op is _c.SUBPATTERN:
+            _group, add, remove, sub = av
+            out.append(b"(?:" + _seq(sub, (flags | add) & ~remove) + b")")
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            out.append(b"(?:" + _seq(av, flags) + b")")
+        elif op is _c.BRANCH:
+            out.append(b"(?:" + b"|".join(_seq(b, flags) for b in av[1]) + b")")
+        elif op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # consumes nothing: dropping it only matches more
+        else:  # back-references, conditionals
+            raise Unsupported(f"regex construct {op}")
+    return b"".join(out)
+
+
+def byte_pattern(pattern: str, flags: int = 0) -> bytes:
+    """A Hyperscan byte pattern that matches (somewhere in) the UTF-8 bytes of every text
+    in which ``re.compile(pattern, flags)`` finds a match, given the text holds none of
+    :data:`FOLDS_TO_ASCII`; see the module docstring.
+
+    Raises:
+        Unsupported: for a construct it cannot widen (back-references...).
+    """
+    tree = _sre_parse.parse(pattern, flags)
+    return _seq(tree, tree.state.flags)
+
+
+#: rule groups, one bit each in a scan result
+GROUPS = (
+    "secrets",
+    "pii",
+    "placeholders",
+    "control",
+    "mojibake",
+    "boilerplate",
+    "refusal",
+)
+
+
+def _rule_regexes() -> list[tuple[str, re.Pattern[str]]]:
+    """Every regex a finding of each group needs a match of (see the rule functions)."""
+    from curate.validators import pii, secrets
+    from curate.validators import text_quality as tq
+
+    out: list[tuple[str, re.Pattern[str]]] = [("secrets", rx) for _, rx in secrets.PATTERNS]
+    out += [
+        ("secrets", secrets._PRIVATE_KEY_RE),
+        ("secrets", secrets._URL_PASSWORD_RE),
+        ("secrets", secrets._KEYWORD_RE),
+        ("secrets", secrets._KEYWORD_LOWER_RE),
+        ("pii", pii._EMAIL_RE),
+        ("pii", pii._PHONE_RE),
+        ("pii", pii._CARD_RE),
+        ("pii", pii._IPV4_RE),
+        ("pii", pii._IBAN_RE),
+        ("placeholders", tq._PLACEHOLDER_SCAN_RE),
+        ("control", tq._CONTROL_RE),
+        ("mojibake", tq._MOJIBAKE_GATE_RE),
+        ("boilerplate", tq._BOILERPLATE_RE),
+        ("boilerplate", tq._BOILERPLATE_LOWER_RE),
+        ("refusal", tq._REFUSAL_RE),
+    ]
+    return out
+
+
+class Prefilter:
+    """A compiled database of every rule's prefilter patterns.
+
+    Args:
+        regexes: ``(group, regex)`` pairs; a group's bit is set for a text where one of
+            its regexes' prefilter matches.
+        cache: load the compiled database from, and save it to, the cache folder
+            (:func:`cache_dir`): compiling takes ~0.3 s, loading ~1 ms.
+    """
+
+    def __init__(self, regexes: Sequence[tuple[str, re.Pattern[str]]], cache: bool = True) -> None:
+        assert _hs is not None
+        self.bits = {g: 1 << i for i, g in enumerate(GROUPS)}
+        self.all = (1 << len(GROUPS)) - 1
+        key = hashlib.sha256(
+            repr(
+                (
+                    [(g, rx.pattern, rx.flags) for g, rx in regexes],
+                    _hs.__version__ if hasattr(_hs, "__version__") else "",
+                    Path(__file__).read_bytes(),
+                )
+            ).encode("utf-8", "surrogatepass")
+        ).hexdigest()[:32]
+        loaded = _load(key) if cache else None
+        if loaded is not None:
+            self.owners, self.always, self.db = loaded
+        else:
+            self.owners, self.always, self.db = self._build(regexes)
+            if cache:
+                _save(key, self.owners, self.always, self.db)
+        self.scratch = _hs.Scratch(self.db)
+        self._found = 0
+        owners_ = self.owners
+
+        def on_match(i: int, _s: int, _e: int, _f: int, _ctx: Any) -> None:
+            self._found |= owners_[i]
+
+        self._on_match = on_match
+
+    def _build(self, regexes: Sequence[tuple[str, re.Pattern[str]]]) -> tuple[list[int], int, Any]:
+        """Convert and compile: ``(group bits per expression id, unfiltered groups, db)``."""
+        assert _hs is not None
+        exprs: list[bytes] = []
+        owners: list[int] = []
+        always = 0  # groups one of whose patterns could not be filtered
+        for group, rx in regexes:
+            try:
+                exprs.append(byte_pattern(rx.pattern, rx.flags))
+                owners.append(self.bits[group])
+            except (Unsupported, re.error, RecursionError, TypeError):
+                always |= self.bits[group]
+        # the characters that case-insensitive matching pairs with ASCII letters
+        exprs.append(b"(?:" + b"|".join(_literal_bytes(c.encode()) for c in FOLDS_TO_ASCII) + b")")
+        owners.append(self.all)
+        try:
+            return owners, always, _compile(exprs)
+        except Exception:  # one pattern Hyperscan cannot take: find it, filter without it
+            ok = [i for i in range(len(exprs)) if _compiles(exprs[i])]
+            for i in set(range(len(exprs))) - set(ok):
+                always |= owners[i]
+            return [owners[i] for i in ok], always, _compile([exprs[i] for i in ok])
+
+    def bit(self, group: str) -> int:
+        """The bit of a group (see :data:`GROUPS`) in :meth:`scan`'s results."""
+        return self.bits[group]
+
+    def scan_one(self, text: str) -> int:
+        """The groups (bits) that may find something in ``text``."""
+        self._found = self.always
+        self.db.scan(
+            text.encode("utf-8", "surrogatepass"),
+            match_event_handler=self._on_match,
+            scratch=self.scratch,
+        )
+        return self._found
+
+    def scan(self, texts: Sequence[str]) -> list[int]:
+        """The groups (bits) that may find something in each of ``texts``: the texts are
+        scanned together, joined with a newline (any match inside one text is a match in
+        the joined bytes); only when something matched are they scanned one by one to
+        tell which text it was in."""
+        if len(texts) == 1:
+            return [self.scan_one(texts[0])]
+        self._found = 0
+        self.db.scan(
+            "\n".join(texts).encode("utf-8", "surrogatepass"),
+            match_event_handler=self._on_match,
+            scratch=self.scratch,
+        )
+        if not self._found:
+            return [self.always] * len(texts)
+        return [self.scan_one(t) for t in texts]
+
+
+_FLAGS = 0
+if _hs is not None:
+    _FLAGS = _hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_PREFILTER
+
+
+def _compile(exprs: list[bytes]) -> Any:
+    assert _hs is not None
+    db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+    db.compile(
+        expressions=exprs,
+        ids=list(range(len(exprs))),
+        elements=len(exprs),
+        flags=[_FLAGS] * len(exprs),
+    )
+    return db
+
+
+def _compiles(expr: bytes) -> bool:
+    try:
+        _compile([expr])
+        return True
+    except Exception:
+        return False
+
+
+def cache_dir() -> Path:
+    """Where compiled databases are kept: ``$XDG_CACHE_HOME/curate/prefilter`` (default
+    ``~/.cache/curate/prefilter``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "curate" / "prefilter"
+
+
+def _load(key: str) -> tuple[list[int], int, Any] | None:
+    """A cached database, or ``None`` when missing, damaged (the file starts with the
+    sha256 of the rest) or built for another platform or Hyperscan version."""
+    assert _hs is not None
+    try:
+        blob = (cache_dir() / f"{key}.hsdb").read_bytes()
+        digest, payload = blob[:32], blob[32:]
+        if hashlib.sha256(payload).digest() != digest:
+            return None
+        owners, always, raw = marshal.loads(payload)
+        return list(owners), int(always), _hs.loadb(raw, _hs.HS_MODE_BLOCK)
+    except Exception:
+        return None
+
+
+def _save(key: str, owners: list[int], always: int, db: Any) -> None:
+    """Write the database atomically; a read-only cache folder just skips it."""
+    assert _hs is not None
+    try:
+        from curate.io import atomic_write
+
+        payload = marshal.dumps((owners, always, _hs.dumpb(db)))
+        target = cache_dir() / f"{key}.hsdb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target, "wb") as f:
+            f.write(hashlib.sha256(payload).digest() + payload)
+    except Exception:  # pragma: no cover - read-only home, full disk
+        return
+
+
+_STATE: dict[str, Prefilter | None] = {}
+
+
+def enabled() -> bool:
+    """False when ``CURATE_PREFILTER`` is ``0``/``off``/``false`` (pure-Python gates)."""
+    return os.environ.get("CURATE_PREFILTER", "1").strip().lower() not in (
+        "0",
+        "off",
+        "false",
+        "no",
+    )
+
+
+def get() -> Prefilter | None:
+    """The process's prefilter, built at the first call; ``None`` without ``hyperscan``,
+    when turned off (:func:`enabled`), or if the database cannot be built here (then the
+    content check uses its pure-Python gates, with the same findings)."""
+    if "pf" not in _STATE:
+        pf = None
+        if HYPERSCAN_AVAILABLE and enabled():
+            try:
+                pf = Prefilter(_rule_regexes())
+            except Exception:  # pragma: no cover - a platform where Hyperscan fails
+                pf = None
+        _STATE["pf"] = pf
+    return _STATE["pf"]
+
+
+__all__ = ["FOLDS_TO_ASCII", "GROUPS", "HYPERSCAN_AVAILABLE", "Prefilter", "byte_pattern", "get"]
