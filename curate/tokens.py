@@ -274,6 +274,10 @@ class TokenCount:
 CHUNKABLE = frozenset({"o200k_base", "cl100k_base"})
 #: a space preceded by a non-whitespace character: where a text can always be cut
 _SAFE_CUT = re.compile(r"(?<=\S) ")
+#: after a line break, before a character that is neither whitespace nor "/": a cut just
+#: as safe (no match of these encodings' patterns holds a line break followed by another
+#: character; only o200k's punctuation alternative may go on with "/" after one)
+_NL_CUT = re.compile(r"(?<=\n)(?=[^\s/])")
 #: stands for a space that must not be a cut (see Counter._count_unsafe)
 _KEEP = "\x01"
 #: whitespace followed by a space that _count_unsafe protects (str.split splits at none)
@@ -293,6 +297,50 @@ def _unsafe_cut(n: int, parts: list[str]) -> bool:
     return n - _FLAG * (not last or last[-1].isspace()) >= _FLAG
 
 
+class _ChunkMemo(dict[str, int]):
+    """Remembered token counts of the chunks of texts cut at spaces (see :class:`Counter`),
+    counting a chunk not seen before on look-up (``__missing__``), so the hot loop
+    ``sum(map(memo.__getitem__, parts))`` never stops on a miss.
+
+    A key stands for ``prefix + key`` (``" "`` for a chunk that followed a space), with
+    ``_KEEP`` turned back into spaces in a ``protected`` memo. The count carries
+    ``_FLAG`` when a space right after the chunk would not be a safe cut (the chunk ends
+    in whitespace, or an empty chunk after a space). A chunk holding a line break
+    followed by a character that is neither whitespace nor ``/`` is cut there too (a
+    second kind of safe cut, see ``_NL_CUT``) and counted as the sum of its pieces, so
+    the chunk that joins two paragraphs (``"end.\\n\\nNext"``) costs no tokenization of
+    its own."""
+
+    __slots__ = ("after", "cap", "enc", "pieces", "prefix", "protected")
+
+    def __init__(
+        self, enc: Any, prefix: str, protected: bool, after: bool, cap: int, pieces: dict
+    ) -> None:
+        super().__init__()
+        self.enc, self.prefix, self.protected, self.after = enc, prefix, protected, after
+        self.cap, self.pieces = cap, pieces
+
+    def __missing__(self, key: str) -> int:
+        text = self.prefix + (key.replace(_KEEP, " ") if self.protected else key)
+        if "\n" in text and len(cuts := _NL_CUT.split(text)) > 1:
+            pieces = self.pieces
+            n = 0
+            for piece in cuts:
+                c = pieces.get(piece)
+                if c is None:
+                    c = len(self.enc.encode_ordinary(piece))
+                    if len(pieces) < self.cap:
+                        pieces[piece] = c
+                n += c
+        else:
+            n = len(self.enc.encode_ordinary(text))
+        if (not key and self.after) or (key and key[-1].isspace()):
+            n += _FLAG
+        if len(key) <= 48 and len(self) < self.cap:
+            self[key] = n
+        return n
+
+
 class Counter:
     """Counts texts with one encoding, exactly as ``len(encoding.encode_ordinary(text))``.
 
@@ -304,12 +352,16 @@ class Counter:
     remembered and summed. That sum is exact: tiktoken splits text with a regex before
     BPE, and no alternative of these encodings' patterns can match across such a space
     (a match holding a space either starts with it or is all whitespace), so every piece
-    the regex finds lies inside one chunk and BPE never merges across pieces. A chunk
-    that ends in whitespace is remembered with a flag (``_FLAG`` added to its count), so
-    a text where whitespace precedes a space (indentation, double spaces) shows in the
-    sum without scanning it; such texts are cut only at their safe spaces (see
-    :meth:`_count_unsafe`). The property tests in tests/test_tokens.py compare with
-    tiktoken on random Unicode text, every whitespace kind included.
+    the regex finds lies inside one chunk and BPE never merges across pieces. The same
+    holds after a line break followed by a character that is neither whitespace nor
+    ``/`` (a match holding a line break ends with line breaks, or with line breaks and
+    slashes after punctuation), so a chunk that holds one is counted as the sum of its
+    pieces (:class:`_ChunkMemo`). A chunk that ends in whitespace is remembered with a
+    flag (``_FLAG`` added to its count), so a text where whitespace precedes a space
+    (indentation, double spaces) shows in the sum without scanning it; such texts are cut
+    only at their safe spaces (see :meth:`_count_unsafe`). The property tests in
+    tests/test_tokens.py compare with tiktoken on random Unicode text, every whitespace
+    kind included.
 
     Example:
         >>> c = Counter("o200k_base")
@@ -326,14 +378,18 @@ class Counter:
         self._memo: dict[str, int] = {}
         self._memo_size = memo_size
         self._chunked = encoding_name in CHUNKABLE
+        pieces: dict[str, int] = {}  # counts of the pieces of chunks cut at line breaks
+
+        def memo(prefix: str, protected: bool, after: bool) -> _ChunkMemo:
+            return _ChunkMemo(self.enc, prefix, protected, after, chunk_memo_size, pieces)
+
         # counts of a text's first chunk, and of " " + every later chunk (keyed without
         # the space, so str.split(" ") output is looked up as is)
-        self._first: dict[str, int] = {}
-        self._after_space: dict[str, int] = {}
+        self._first = memo("", False, False)
+        self._after_space = memo(" ", False, True)
         # the same for texts counted by _count_unsafe (keys hold _KEEP for spaces)
-        self._first_kept: dict[str, int] = {}
-        self._after_kept: dict[str, int] = {}
-        self._chunk_memo_size = chunk_memo_size
+        self._first_kept = memo("", True, False)
+        self._after_kept = memo(" ", True, True)
 
     def count_many(self, texts: list[str]) -> list[int]:
         memo = self._memo
@@ -369,38 +425,20 @@ class Counter:
 
     def _count_chunked(self, text: str) -> int:
         parts = text.split(" ")
-        first, after = self._first, self._after_space
-        try:  # the common case once the memo is warm: every chunk seen before
-            n = first[parts[0]] + sum(map(after.__getitem__, parts[1:]))
-        except KeyError:
-            n = self._count_parts(parts)
+        n = self._first[parts[0]] + sum(map(self._after_space.__getitem__, parts[1:]))
         if n >= _FLAG and _unsafe_cut(n, parts):
             return self._count_unsafe(text)
         return n % _FLAG
 
     def _count_parts(self, parts: list[str], protected: bool = False) -> int:
-        """Sum of the chunk counts of ``text.split(" ")``, counting and remembering the
-        chunks not seen before (flags included, see ``_FLAG``). ``protected``: the parts
-        of a text whose unsafe spaces were replaced by ``_KEEP`` (own memos)."""
+        """Sum of the chunk counts (flags included, see ``_FLAG``) of ``text.split(" ")``.
+        ``protected``: the parts of a text whose unsafe spaces were replaced by
+        ``_KEEP`` (own memos)."""
         if protected:
             first, after = self._first_kept, self._after_kept
         else:
             first, after = self._first, self._after_space
-        chunk = self._chunk
-        head = first.get(parts[0])
-        if head is None:
-            p = parts[0]
-            head = chunk(first, p, p.replace(_KEEP, " ") if protected else p, False)
-        counts = list(map(after.get, parts[1:]))
-        i = 0
-        try:  # count only the chunks not seen before (C-level search for them)
-            while True:
-                i = counts.index(None, i)
-                p = parts[i + 1]
-                counts[i] = chunk(after, p, " " + (p.replace(_KEEP, " ") if protected else p))
-        except ValueError:
-            pass
-        return head + sum(counts)
+        return first[parts[0]] + sum(map(after.__getitem__, parts[1:]))
 
     def _count_unsafe(self, text: str) -> int:
         """Count a text with whitespace before a space (indentation, double spaces).
@@ -428,19 +466,6 @@ class Counter:
         """Count a text by cutting only at the spaces that follow a non-whitespace
         character (a regular expression finds them)."""
         return self._count_parts(_SAFE_CUT.split(text)) % _FLAG
-
-    def _chunk(self, memo: dict[str, int], key: str, text: str, after: bool = True) -> int:
-        """Count of ``text`` (what ``key`` stands for, ``" " + key`` in an after-space
-        memo), plus ``_FLAG`` when a space right after it would not be a safe cut;
-        remembered."""
-        n = memo.get(key)
-        if n is None:
-            n = len(self.enc.encode_ordinary(text))
-            if (not key and after) or (key and key[-1].isspace()):
-                n += _FLAG
-            if len(key) <= 48 and len(memo) < self._chunk_memo_size:
-                memo[key] = n
-        return n
 
     def count(self, text: str) -> int:
         return self.count_many([text])[0]

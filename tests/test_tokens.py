@@ -180,6 +180,33 @@ def test_chunked_counter_on_words_with_every_whitespace(name: str) -> None:
     assert c.count_many(texts) == [len(c.enc.encode_ordinary(t)) for t in texts]
 
 
+# Chunks are also cut after a line break followed by neither whitespace nor "/": text
+# dense in line breaks, punctuation, slashes and contractions stresses that cut.
+_LINES = "ab.Z,/\\n\n\n\n\r \t1'’-\u0301日\u3000\x85"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(alphabet=_LINES, max_size=40), min_size=1, max_size=8))
+def test_chunks_cut_after_line_breaks_count_as_tiktoken(texts: list[str]) -> None:
+    for name in ("o200k_base", "cl100k_base"):
+        c = Counter(name, memo_size=0)
+        expected = [len(c.enc.encode_ordinary(t)) for t in texts]
+        assert c.count_many(texts) == expected
+        assert c.count_many(texts) == expected  # warm memo: same counts
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_paragraph_joins_count_as_tiktoken_and_reuse_pieces(name: str) -> None:
+    heads = ["end.", "end", "list:", "x)", "1", "'", "a/", "done!\r"]
+    breaks = ["\n", "\n\n", "\r\n", "\n\n\n", "\n\r\n", "\n \n"]
+    tails = ["Next", "/usr", "1.", "- item", "'s", "\u0301a", "日本", "(x)", " y", "\tz"]
+    texts = [f"A {h}{b}{t} B" for h in heads for b in breaks for t in tails]
+    c = Counter(name, memo_size=0)
+    assert c.count_many(texts) == [len(c.enc.encode_ordinary(t)) for t in texts]
+    # "end.\n\nNext" is counted as " end.\n\n" + "Next": pieces, not the joined chunk
+    assert c._after_space.pieces.get(" end.\n\n") is not None
+
+
 def test_chunked_counter_on_real_text(samples: Path) -> None:
     import json
 
