@@ -602,5 +602,13 @@ def default_epochs(n_examples: int) -> int:
 
 
 def billing_tokens(totals: Any, max_tokens: int) -> int:
-    """``sum(min(max_tokens, t) for t in totals)``."""
-    return int(sum(min(max_tokens, int(t)) for t in totals))
+    """``sum(min(max_tokens, t) for t in totals)`` (numpy, exact in 64-bit integers).
+
+    Example:
+        >>> billing_tokens([10, 5000, 70000], 65536)
+        70546
+    """
+    import numpy as np
+
+    arr = np.asarray(totals, dtype=np.int64)
+    return int(np.minimum(arr, max_tokens).sum()) if arr.size else 0
