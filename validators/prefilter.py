@@ -46,6 +46,7 @@ import hashlib
 import marshal
 import os
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -255,7 +256,28 @@ def byte_pattern(pattern: str, flags: int = 0) -> bytes:
         Unsupported: for a construct it cannot widen (back-references...).
     """
     tree = _sre_parse.parse(pattern, flags)
-    return _seq(tree, tree.state.flags)
+    return _seq(_drop_class_prefix(list(tree)), tree.state.flags)
+
+
+_CHAR_OPS = (_c.LITERAL, _c.NOT_LITERAL, _c.ANY, _c.IN)
+
+
+def _drop_class_prefix(items: list[Any]) -> list[Any]:
+    r"""The top-level items from the first literal character on, when everything before it
+    is character classes (or repeats of them) and assertions: ``[A-Za-z0-9][\w.%+-]{0,63}@
+    domain`` becomes ``@domain``. Any match of a pattern holds a match of each of its
+    suffixes, so this is a superset; and a pattern that opens with a long class repeat is
+    Hyperscan's slowest kind (the e-mail pattern alone was ~40% of the scan), while one
+    that opens with a literal is found by its literal first."""
+    for k, (op, av) in enumerate(items):
+        if op is _c.LITERAL:
+            return items[k:] if k else items
+        if op in _CHAR_OPS or op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and all(o in _CHAR_OPS for o, _ in av[2]):
+            continue
+        return items
+    return items
 
 
 #: rule groups, one bit each in a scan result
@@ -329,11 +351,22 @@ class Prefilter:
         self.scratch = _hs.Scratch(self.db)
         self._found = 0
         owners_ = self.owners
+        hits: list[tuple[int, int]] = []
+        self._hits = hits
+        n_hits = [0]
 
-        def on_match(i: int, _s: int, _e: int, _f: int, _ctx: Any) -> None:
+        def on_match(i: int, _s: int, _e: int, _f: int, _ctx: Any) -> bool:
             self._found |= owners_[i]
+            n_hits[0] += 1
+            return n_hits[0] >= _MAX_MATCHES  # enough: the caller opens every gate
 
+        def collect(i: int, _s: int, to: int, _f: int, _ctx: Any) -> bool:
+            hits.append((i, to))
+            return len(hits) >= _MAX_MATCHES
+
+        self._n_hits = n_hits
         self._on_match = on_match
+        self._collect = collect
 
     def _build(self, regexes: Sequence[tuple[str, re.Pattern[str]]]) -> tuple[list[int], int, Any]:
         """Convert and compile: ``(group bits per expression id, unfiltered groups, db)``."""
@@ -365,34 +398,71 @@ class Prefilter:
     def scan_one(self, text: str) -> int:
         """The groups (bits) that may find something in ``text``."""
         self._found = self.always
-        self.db.scan(
-            text.encode("utf-8", "surrogatepass"),
-            match_event_handler=self._on_match,
-            scratch=self.scratch,
-        )
+        self._n_hits[0] = 0
+        try:
+            self.db.scan(
+                text.encode("utf-8", "surrogatepass"),
+                match_event_handler=self._on_match,
+                scratch=self.scratch,
+            )
+        except _hs.ScanTerminated:  # type: ignore[union-attr]
+            return self.all  # too many matches to be worth telling apart: every gate open
         return self._found
 
     def scan(self, texts: Sequence[str]) -> list[int]:
-        """The groups (bits) that may find something in each of ``texts``: the texts are
-        scanned together, joined with a newline (any match inside one text is a match in
-        the joined bytes); only when something matched are they scanned one by one to
-        tell which text it was in."""
-        if len(texts) == 1:
+        """The groups (bits) that may find something in each of ``texts``.
+
+        The texts are scanned once, joined with a newline: every match of a pattern inside
+        one text is a match in the joined bytes, and Hyperscan reports each end offset at
+        which a match ends (no single-match flag), so the text holding a match's last byte
+        gets the pattern's group bit. A match that runs across a separator can only add
+        bits (a gate opened for nothing, never one closed). After :data:`_MAX_MATCHES`
+        matches the scan stops and the texts are scanned one by one
+        (:meth:`scan_one`, which itself opens every gate past that many)."""
+        n = len(texts)
+        if n == 1:
             return [self.scan_one(texts[0])]
-        self._found = 0
-        self.db.scan(
-            "\n".join(texts).encode("utf-8", "surrogatepass"),
-            match_event_handler=self._on_match,
-            scratch=self.scratch,
-        )
-        if not self._found:
-            return [self.always] * len(texts)
-        return [self.scan_one(t) for t in texts]
+        hits = self._hits
+        hits.clear()
+        joined = "\n".join(texts)
+        raw = joined.encode("utf-8", "surrogatepass")
+        try:
+            self.db.scan(raw, match_event_handler=self._collect, scratch=self.scratch)
+        except _hs.ScanTerminated:  # type: ignore[union-attr]
+            return [self.scan_one(t) for t in texts]
+        if not hits:
+            return [self.always] * n
+        # byte offset where each text starts in the joined bytes
+        starts = [0] * n
+        pos = 0
+        ascii_only = len(raw) == len(joined)
+        for k, t in enumerate(texts):
+            starts[k] = pos
+            pos += (len(t) if ascii_only else len(t.encode("utf-8", "surrogatepass"))) + 1
+        masks = [self.always] * n
+        owners = self.owners
+        for i, to in hits:
+            k = bisect_right(starts, to - 1) - 1
+            masks[k] |= owners[i]
+        return masks
 
 
-_FLAGS = 0
-if _hs is not None:
-    _FLAGS = _hs.HS_FLAG_SINGLEMATCH | _hs.HS_FLAG_PREFILTER
+#: matches of one scan after which it stops (each costs a Python call): a text with more
+#: gets every gate open (see :meth:`Prefilter.scan_one`)
+_MAX_MATCHES = 64
+
+
+def _flags(expr: bytes) -> int:
+    """Compile flags for one expression: none (the widened pattern exactly, so a match is
+    reported only where it really matches) when Hyperscan takes it so, else
+    ``HS_FLAG_PREFILTER`` (Hyperscan may widen it further: a superset of a superset)."""
+    assert _hs is not None
+    try:
+        db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        db.compile(expressions=[expr], ids=[0], elements=1, flags=[0])
+        return 0
+    except Exception:
+        return int(_hs.HS_FLAG_PREFILTER)
 
 
 def _compile(exprs: list[bytes]) -> Any:
@@ -402,7 +472,7 @@ def _compile(exprs: list[bytes]) -> Any:
         expressions=exprs,
         ids=list(range(len(exprs))),
         elements=len(exprs),
-        flags=[_FLAGS] * len(exprs),
+        flags=[_flags(e) for e in exprs],
     )
     return db
 

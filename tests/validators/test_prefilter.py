@@ -204,6 +204,38 @@ def test_scan_tells_which_text_matched(pf) -> None:
     assert pf.scan(["nothing here", "nor here"]) == [0, 0]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=5).map("".join),
+        min_size=2,
+        max_size=5,
+    )
+)
+def test_one_scan_of_joined_texts_opens_every_gate_each_text_needs(pf, texts: list[str]) -> None:
+    # one scan, matches attributed by their end offset: each text gets at least the bits
+    # of its own scan (a match across the separator may add some, never remove)
+    for joined, alone in zip(pf.scan(texts), [pf.scan_one(t) for t in texts], strict=True):
+        assert joined & alone == alone
+
+
+def test_many_matches_stop_the_scan_and_open_every_gate(pf) -> None:
+    many = "mail a.b@gmail.com now. " * (pf_mod._MAX_MATCHES + 5)
+    assert pf.scan_one(many) == pf.all
+    assert pf.scan(["Hello there.", many, "As an AI language model, no."]) == [
+        0,
+        pf.all,
+        pf.bit("boilerplate"),
+    ]
+
+
+def test_leading_classes_before_a_literal_are_dropped() -> None:
+    # "[A-Za-z0-9][\w.%+-]{0,63}@..." is found by its "@": a suffix of every match
+    assert pf_mod.byte_pattern(r"[a-z][a-z0-9]{0,63}@x").startswith(b"\\x40")
+    assert pf_mod.byte_pattern(r"(?:ab|cd)@").startswith(b"(?:ab|cd)")  # a branch: kept
+    assert pf_mod.byte_pattern(r"[a-z]{3}") == b"(?:[\\x61-\\x7a]){3}"  # no literal: kept
+
+
 def test_unsupported_pattern_makes_its_group_unfiltered() -> None:
     backref = re.compile(r"(ab)\1")
     with pytest.raises(pf_mod.Unsupported):
