@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,12 +73,27 @@ COLUMNS: dict[str, str] = {
 }
 
 
-def schema() -> dict[str, Any]:
-    """The polars schema of the table."""
+def schema(names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The polars schema of the table (of the columns ``names`` only, when given)."""
     import polars as pl
 
     types = {"str": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
-    return {name: types[t] for name, t in COLUMNS.items()}
+    wanted = COLUMNS if names is None else names
+    return {name: types[COLUMNS[name]] for name in wanted}
+
+
+def table_columns(names: Iterable[str]) -> tuple[str, ...]:
+    """The table columns among ``names``, in table order (``has_error``, the derived
+    column expectations may read, stands for ``n_errors``; other names are dropped).
+
+    Example:
+        >>> table_columns(["tokens_total", "has_error", "id", "nonsense"])
+        ('id', 'tokens_total', 'n_errors')
+    """
+    wanted = set(names)
+    if "has_error" in wanted:
+        wanted.add("n_errors")
+    return tuple(c for c in COLUMNS if c in wanted)
 
 
 # -- small pure helpers ----------------------------------------------------------------
@@ -187,6 +202,7 @@ def row_values(
     max_tokens: int,
     format: str = "jsonl",
     total: int | None = None,
+    need: Container[str] | None = None,
 ) -> tuple[Any, ...]:
     """The values of ``ex``'s row in :data:`COLUMNS` order, up to ``script`` (without
     ``codes`` and ``n_errors``, which come from the findings); ``count(text)`` gives a
@@ -194,11 +210,25 @@ def row_values(
     it for these very messages (validate does); then only the per-role contents are
     counted. One walk over the messages, plain locals (the table is built for every
     example of a validate run). :func:`example_row` is the same as a dict.
+
+    ``need``: the columns the caller keeps; the costly ones it leaves out (``id``, a
+    content hash; ``source``; ``script``) are then ``None`` instead of computed. The
+    others are the same whatever ``need`` says.
     """
     data = ex.data
     loc = ex.source
     file = loc.file
-    head = (ex.id, file, loc.line, loc.row, loc.format or format, source_of(data, file))
+    if need is None:
+        head = (ex.id, file, loc.line, loc.row, loc.format or format, source_of(data, file))
+    else:
+        head = (
+            ex.id if "id" in need else None,
+            file,
+            loc.line,
+            loc.row,
+            loc.format or format,
+            source_of(data, file) if "source" in need else None,
+        )
     msgs = ex.messages
     if msgs is None:
         return head + _NO_MESSAGES
@@ -287,7 +317,7 @@ def row_values(
         share,
         uses_tools,
         n_tool_calls,
-        guess_script(script_text) if script_text else None,
+        guess_script(script_text) if script_text and (need is None or "script" in need) else None,
     )
 
 

@@ -66,6 +66,8 @@ class BatchTask:
     corpus_validators: tuple[CorpusValidator, ...]
     #: also build the per-example statistics rows (curate.stats) from the same pass
     stats: bool = False
+    #: with ``stats``: only these columns of the table (``None``: all of them)
+    stats_names: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -85,8 +87,8 @@ class BatchResult:
     #: per parsed example: (id, line, [feature per corpus validator])
     features: list[tuple[str, int, list[Any]]] = field(default_factory=list)
     #: with ``task.stats``: the curate.stats table of the batch's parsed examples, one
-    #: list per column in COLUMNS order (columns pickle and load into polars faster
-    #: than rows)
+    #: list per column in COLUMNS order, or per column of ``task.stats_names`` (columns
+    #: pickle and load into polars faster than rows)
     stats_columns: list[list[Any]] | None = None
 
 
@@ -169,7 +171,8 @@ def _stats_columns(
     items: list[list[Any]], task: BatchTask, known: dict[str, int]
 ) -> list[list[Any]]:
     """The curate.stats table of a batch as columns, reusing what validate just worked out:
-    the token counts (each text's, and the cookbook total), the finding codes."""
+    the token counts (each text's, and the cookbook total), the finding codes. With
+    ``task.stats_names``, only those columns (and the costly values only they need)."""
     from curate.stats import COLUMNS, row_values
 
     counter = shared_counter(task.encoding)
@@ -180,14 +183,24 @@ def _stats_columns(
         return n if n is not None else counter.count(text)
 
     limit = task.max_tokens
+    names = task.stats_names
+    need = None if names is None else frozenset(names)
+    with_codes = need is None or "codes" in need
     rows = []
     for ex, codes, n_err, total in items:
-        values = row_values(ex, count, max_tokens=limit, total=total)
+        values = row_values(ex, count, max_tokens=limit, total=total, need=need)
         # a code once per example, sorted (validate's findings come from several checks)
-        rows.append((*values, ",".join(sorted(codes)) if codes else "", n_err))
+        code_text = ",".join(sorted(codes)) if codes and with_codes else ""
+        rows.append((*values, code_text, n_err))
+    if names is None:
+        if not rows:
+            return [[] for _ in COLUMNS]
+        return [list(col) for col in zip(*rows, strict=True)]
     if not rows:
-        return [[] for _ in COLUMNS]
-    return [list(col) for col in zip(*rows, strict=True)]
+        return [[] for _ in names]
+    index = {c: i for i, c in enumerate(COLUMNS)}
+    columns = list(zip(*rows, strict=True))
+    return [list(columns[index[c]]) for c in names]
 
 
 # -- results ----------------------------------------------------------------------------
@@ -277,16 +290,19 @@ class ValidationReport:
     price_per_million: float
     extra: dict[str, Any] = field(default_factory=dict)
     stats_frames: list[Any] = field(default_factory=list, repr=False)
+    #: the columns of the statistics table (``None``: all of curate.stats.COLUMNS)
+    stats_names: tuple[str, ...] | None = field(default=None, repr=False)
 
     def stats_table(self) -> Any:
         """The per-example statistics table (:mod:`curate.stats`) built during the run
-        (``validate_path(..., stats=True)``), as one polars DataFrame."""
+        (``validate_path(..., stats=True)``, or the columns it named), as one polars
+        DataFrame."""
         import polars as pl
 
         from curate.stats import schema
 
         if not self.stats_frames:
-            return pl.DataFrame(schema=schema())
+            return pl.DataFrame(schema=schema(self.stats_names))
         return pl.concat(self.stats_frames, how="vertical")
 
     @property
@@ -443,7 +459,7 @@ def validate_path(
     validators: Sequence[Validator] = (),
     corpus_validators: Sequence[CorpusValidator] = (),
     progress: Callable[[int], None] | None = None,
-    stats: bool = False,
+    stats: bool | Sequence[str] = False,
 ) -> ValidationReport:
     """Validate chat fine-tuning JSONL files; the Python twin of ``curate validate``.
 
@@ -464,6 +480,9 @@ def validate_path(
             in the same pass, from the same token counts and findings (for dataset
             expectations: Great Expectations, when installed, is then imported in a
             background thread during the pass, ready for the check that follows).
+            ``True`` builds every column; column names build only those (a suite's:
+            :func:`curate.expectations.suite_columns`), with the same values, and skip
+            the work only the others need (the content id, for one).
 
     Raises:
         curate.records.InputError: a path is missing, a directory or unreadable.
@@ -489,13 +508,16 @@ def validate_path(
     total = FileReport("<total>")
     reports: list[FileReport] = []
     frames: list[Any] = []
+    stats_names = _stats_names(stats)
     index = 0
     try:
         for path in files:
             rep = FileReport(path)
             reports.append(rep)
             tasks = (
-                BatchTask(path, b, spec.encoding, limit, all_validators, cvs, stats)
+                BatchTask(
+                    path, b, spec.encoding, limit, all_validators, cvs, bool(stats), stats_names
+                )
                 for b in _batches(path)
             )
             seen_lines = False
@@ -505,7 +527,7 @@ def validate_path(
                 if res.stats_columns is not None:
                     if not frames:
                         _preimport_expectations()  # workers are forked by now
-                    frames.append(_frame(res.stats_columns))
+                    frames.append(_frame(res.stats_columns, stats_names))
                 for ex_id, line, feats in res.features:
                     ref = ExampleRef(ex_id, Location(path, line), index)
                     index += 1
@@ -528,15 +550,42 @@ def validate_path(
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
-    return ValidationReport(reports, total, spec, limit, epochs, unit_price, stats_frames=frames)
+    return ValidationReport(
+        reports,
+        total,
+        spec,
+        limit,
+        epochs,
+        unit_price,
+        stats_frames=frames,
+        stats_names=stats_names,
+    )
 
 
-def _frame(columns: list[list[Any]]) -> Any:
+def _stats_names(stats: bool | Sequence[str]) -> tuple[str, ...] | None:
+    """The statistics columns ``stats`` asks for (``None``: all of them)."""
+    if isinstance(stats, bool) or not stats:
+        return None
+    if isinstance(stats, str):
+        raise TypeError("stats takes True or a sequence of column names, not a string")
+    from curate.stats import COLUMNS, table_columns
+
+    names = table_columns(stats)
+    unknown = sorted(set(stats) - set(COLUMNS) - {"has_error"})
+    if unknown:
+        raise ValueError(
+            f"no such statistics column: {', '.join(unknown)} (have: {', '.join(COLUMNS)})"
+        )
+    return None if len(names) == len(COLUMNS) else names
+
+
+def _frame(columns: list[list[Any]], names: tuple[str, ...] | None = None) -> Any:
     import polars as pl
 
     from curate.stats import COLUMNS, schema
 
-    return pl.DataFrame(dict(zip(COLUMNS, columns, strict=True)), schema=schema())
+    cols = COLUMNS if names is None else names
+    return pl.DataFrame(dict(zip(cols, columns, strict=True)), schema=schema(names))
 
 
 def _preimport_expectations() -> None:

@@ -317,3 +317,103 @@ def test_only_the_columns_a_suite_reads_go_to_great_expectations() -> None:
     pair = {"name": "pair", "expectations": rows["expectations"][1:]}
     assert _needed_columns(pair, list(COLUMNS)) == ["tokens_user", "tokens_total"]
     assert check_table(table, pair, location=Location(str(CLEAN))) == []
+
+
+def test_suite_columns() -> None:
+    from curate.expectations import suite_columns
+    from curate.stats import COLUMNS
+
+    suite = profile([str(CLEAN)])
+    cols = suite_columns(suite)
+    assert "id" in cols and "source" in cols and "tokens_total" in cols
+    assert not {"file", "line", "codes", "n_errors", "tokens_tool"} & set(cols)
+    assert list(cols) == [c for c in COLUMNS if c in cols]
+    errors = {
+        "expectations": [
+            {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "has_error"}}
+        ]
+    }
+    assert suite_columns(errors) == ("n_errors",)
+    # a table-level expectation, or no column the table has: every column
+    table_level = {"expectations": [{"type": "expect_table_row_count_to_be_between"}]}
+    assert suite_columns(table_level) == tuple(COLUMNS)
+    unknown = {"expectations": [{"type": "x", "kwargs": {"column": "nope"}}]}
+    assert suite_columns(unknown) == tuple(COLUMNS)
+
+
+@pytest.mark.parametrize("name", ["clean.jsonl", "drift_no_system.jsonl", "drift_one_source.jsonl"])
+def test_validate_builds_only_the_suite_columns_with_the_same_values_and_findings(
+    suite_path: str, name: str
+) -> None:
+    """`validate_path(stats=suite_columns(suite))` builds those columns only, equal to the
+    full table's, and the suite finds exactly what it finds on the full table."""
+    from curate.expectations import check_table, suite_columns
+    from curate.records import Location
+
+    suite = load_suite(suite_path)
+    path = str(HERE / name)
+    cols = suite_columns(suite)
+    full = validate_path([path], stats=True, workers=1).stats_table()
+    part = validate_path([path], stats=cols, workers=1).stats_table()
+    assert part.columns == list(cols)
+    assert part.equals(full.select(cols))
+    where = Location(path)
+    got = [f.message for f in check_table(part, suite, location=where)]
+    assert got == [f.message for f in check_table(full, suite, location=where)]
+    assert (got == []) == (name == "clean.jsonl")
+
+
+def test_suite_columns_from_worker_processes(tmp_path: Path) -> None:
+    """The pooled pass ships the chosen columns only, equal to the inline full table's."""
+    from curate.validate import PARALLEL_MIN_BYTES
+
+    rows = [json.loads(x) for x in CLEAN.read_text().splitlines()]
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    path = tmp_path / "big.jsonl"
+    path.write_text(text * (PARALLEL_MIN_BYTES // len(text) + 1))
+    cols = ("id", "n_turns", "script", "n_errors")
+    pooled = validate_path([path], stats=cols, workers=2).stats_table()
+    inline = validate_path([path], stats=True, workers=1).stats_table()
+    assert pooled.columns == list(cols) and pooled.height == inline.height
+    assert pooled.equals(inline.select(cols))
+
+
+def test_stats_column_names_are_checked(tmp_path: Path) -> None:
+    from curate.expectations import check_table
+    from curate.records import CurateError, Location
+
+    with pytest.raises(ValueError, match="no such statistics column: nope"):
+        validate_path([CLEAN], stats=["tokens_total", "nope"])
+    with pytest.raises(TypeError, match="not a string"):
+        validate_path([CLEAN], stats="tokens_total")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    t = validate_path([empty], stats=["tokens_total"]).stats_table()
+    assert t.columns == ["tokens_total"] and t.height == 0
+    # a table built for other columns: the check says so instead of guessing
+    part = validate_path([CLEAN], stats=["tokens_total"]).stats_table()
+    suite = {
+        "expectations": [
+            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+            {"type": "expect_column_max_to_be_between", "kwargs": {"column": "tokens_total"}},
+        ]
+    }
+    with pytest.raises(CurateError, match=r"built without columns s.json reads: id \(build"):
+        check_table(part, suite, location=Location(str(CLEAN)), suite_source="s.json")
+
+
+def test_gc_is_resumed_only_when_it_was_on() -> None:
+    import gc
+
+    from curate.expectations import _gc_paused
+
+    gc.disable()
+    try:
+        with _gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), _gc_paused():
+        raise RuntimeError
+    assert gc.isenabled()

@@ -265,3 +265,34 @@ def test_guess_script_shortcut_equals_counting_every_script(chars: list[str]) ->
 
     text = "".join(chars)
     assert guess_script(text) == _script_by_counting(text)
+
+
+def test_table_columns_keep_table_order_and_map_has_error() -> None:
+    from curate.stats import table_columns
+
+    assert table_columns(["script", "has_error", "id", "nope"]) == ("id", "script", "n_errors")
+    assert table_columns(COLUMNS) == tuple(COLUMNS)
+    assert table_columns([]) == ()
+    assert list(schema(["tokens_total", "id"])) == ["tokens_total", "id"]
+
+
+def test_row_values_computes_what_need_names_and_nothing_costly_else() -> None:
+    """``need`` leaves out the content id, the source and the script guess when unnamed;
+    every other value is the same as the full row's."""
+    from curate.stats import row_values
+    from curate.tokens import Counter
+
+    counter = Counter("cl100k_base")
+    idx = {c: i for i, c in enumerate(COLUMNS)}
+    costly = ("id", "source", "script")
+    for line, data in enumerate(json.loads(x) for x in CLEAN.read_text().splitlines()):
+        full = row_values(Example(data, Location("f", line)), counter.count, max_tokens=500)
+        ex = Example(data, Location("f", line))
+        some = row_values(ex, counter.count, max_tokens=500, need={"tokens_total", "roles"})
+        assert ex._id is None  # the content hash was not computed
+        assert all(some[idx[c]] is None for c in costly)
+        names = list(COLUMNS)[: len(full)]  # row_values stops before codes, n_errors
+        assert [v for c, v in zip(names, some, strict=True) if c not in costly] == [
+            v for c, v in zip(names, full, strict=True) if c not in costly
+        ]
+        assert row_values(ex, counter.count, max_tokens=500, need=set(COLUMNS)) == full
