@@ -250,6 +250,12 @@ _TODO: Any = object()
 ) = range(11)
 _N_SLOTS = 11
 _NEW: tuple[Any, ...] = (_TODO,) * _N_SLOTS
+#: the slots of a string in which the prefilter found nothing: every per-string rule's
+#: result is "nothing" (the rules that need a prompt, or are not gated, still to do)
+_CLEAN: tuple[Any, ...] = ((), (), (), None, None, (None, None), None) + (_TODO,) * 4
+#: last characters after which find_truncation reports nothing (given no ``` in the text):
+#: not whitespace, not a letter, not "-", not one of its dangling punctuation marks
+_SAFE_ENDS = frozenset(".!?)\"'*0123456789。！？]}>|;%”’»…")
 
 
 def _keep(text: str, slots: list[Any], before: tuple[Any, ...] | None) -> None:
@@ -267,16 +273,38 @@ def _keep(text: str, slots: list[Any], before: tuple[Any, ...] | None) -> None:
     _MEMO[text] = after
 
 
+#: the plan of a configuration: (severity by enabled code, any secret rule on, any PII
+#: rule on, placeholders on, control characters on, mojibake on, then the severity (or
+#: None) of boilerplate, refusal, truncation, repetition, echo and language)
+Plan = tuple[
+    dict[str, str], bool, bool, bool, bool, bool,
+    str | None, str | None, str | None, str | None, str | None, str | None,
+]  # fmt: skip
+
+
 @lru_cache(maxsize=64)
-def _plan(severities: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], bool, bool]:
-    """``(severity by enabled code, any secret rule on, any PII rule on)``, worked out once
+def _plan(severities: tuple[tuple[str, str], ...]) -> Plan:
+    """What :meth:`ContentCheck.check` needs to know of its configuration, worked out once
     per configuration instead of once per example (the dict is only read)."""
     enabled = dict(severities)
     return (
         enabled,
         any(c.startswith("secret") for c in enabled),
         any(c.startswith("pii") for c in enabled),
+        "template_placeholder" in enabled,
+        "control_characters" in enabled,
+        "mojibake" in enabled,
+        enabled.get("assistant_boilerplate"),
+        enabled.get("assistant_refusal"),
+        enabled.get("truncated_reply"),
+        enabled.get("repetition_loop"),
+        enabled.get("prompt_echo"),
+        enabled.get("language_mismatch"),
     )
+
+
+#: the field names of the first messages' content, formatted once
+_CONTENT_FIELDS = tuple(f"messages[{i}].content" for i in range(64))
 
 
 def _texts(data: Any) -> list[TextRef]:
@@ -293,7 +321,7 @@ def _texts(data: Any) -> list[TextRef]:
                         role = m.get("role")
                         out.append(
                             (
-                                f"messages[{i}].content",
+                                _CONTENT_FIELDS[i] if i < 64 else f"messages[{i}].content",
                                 i,
                                 role if isinstance(role, str) else None,
                                 content,
@@ -439,165 +467,197 @@ class ContentCheck:
         texts = _texts(ex.data)
         if not texts:
             return
-        enabled, secrets_on, pii_on = _plan(self.severities)
-        ph_on = "template_placeholder" in enabled
-        ctl_on = "control_characters" in enabled
-        moj_on = "mojibake" in enabled
+        (
+            enabled,
+            secrets_on,
+            pii_on,
+            ph_on,
+            ctl_on,
+            moj_on,
+            boil_sev,
+            ref_sev,
+            trunc_sev,
+            rep_sev,
+            echo_sev,
+            lang_sev,
+        ) = _plan(self.severities)
+        memo_get = _MEMO.get
+        befores = [memo_get(t[3]) for t in texts]
+        # one prefilter scan for the example as soon as one string is new (then the gate
+        # masks say which rules can find anything in each string)
+        masks: list[int] | None = self._masks(texts) if None in befores else None
+        slots: list[list[Any]] = []
         prompt: str | None = None
         prompt_slot: list[Any] | None = None
-        masks: list[int] | None = None  # worked out at the first cache miss
-        seen: list[tuple[str, list[Any], tuple[Any, ...] | None]] = []
         for k, (field, index, role, text) in enumerate(texts):
-            before = _MEMO.get(text)
-            slot = list(before or _NEW)
-            seen.append((text, slot, before))
-            if role == "user":
-                prompt, prompt_slot = text, slot
-            if secrets_on and role not in self.secrets_allowed_roles:
-                found = slot[_SECRETS]
-                if found is _TODO:
-                    if masks is None:
-                        masks = self._masks(texts)
-                    found = slot[_SECRETS] = tuple(find_secrets(text)) if masks[k] & _SEC else ()
-                for h in found:
-                    sev = enabled.get(h.code)
-                    if sev is not None:
-                        value = mask(text[h.start : h.end], h.code)
-                        kind = "password in URL" if h.rule == "password_in_url" else h.rule
-                        what = f"{kind.replace('_', ' ')} {value}"
+            before = befores[k]
+            if before is None and masks is not None and not masks[k]:
+                # no per-string rule can find anything: their results without running them
+                slot = list(_CLEAN)
+                slots.append(slot)
+                if role == "user":
+                    prompt, prompt_slot = text, slot
+            else:
+                slot = list(before or _NEW)
+                slots.append(slot)
+                if role == "user":
+                    prompt, prompt_slot = text, slot
+                if secrets_on and role not in self.secrets_allowed_roles:
+                    found = slot[_SECRETS]
+                    if found is _TODO:
+                        if masks is None:
+                            masks = self._masks(texts)
+                        found = slot[_SECRETS] = (
+                            tuple(find_secrets(text)) if masks[k] & _SEC else ()
+                        )
+                    for h in found:
+                        sev = enabled.get(h.code)
+                        if sev is not None:
+                            value = mask(text[h.start : h.end], h.code)
+                            kind = "password in URL" if h.rule == "password_in_url" else h.rule
+                            what = f"{kind.replace('_', ' ')} {value}"
+                            yield _finding(ex, sev, h, field, index, role, what)
+                if pii_on and role not in self.pii_allowed_roles:
+                    found = slot[_PII]
+                    if found is _TODO:
+                        if masks is None:
+                            masks = self._masks(texts)
+                        found = slot[_PII] = tuple(find_pii(text)) if masks[k] & _PII_BIT else ()
+                    for h in found:
+                        sev = enabled.get(h.code)
+                        if sev is not None:
+                            what = f"{_LABELS[h.rule]} {mask(text[h.start : h.end], h.code)}"
+                            yield _finding(ex, sev, h, field, index, role, what)
+                if ph_on and role not in self.placeholder_allowed_roles:
+                    found = slot[_PLACEHOLDERS]
+                    if found is _TODO:
+                        if masks is None:
+                            masks = self._masks(texts)
+                        found = tuple(tq.find_placeholders(text)) if masks[k] & _PH else ()
+                        slot[_PLACEHOLDERS] = found
+                    sev = enabled["template_placeholder"]
+                    for h in found:
+                        what = f"unfilled placeholder {text[h.start : h.end]!r}"
                         yield _finding(ex, sev, h, field, index, role, what)
-            if pii_on and role not in self.pii_allowed_roles:
-                found = slot[_PII]
-                if found is _TODO:
-                    if masks is None:
-                        masks = self._masks(texts)
-                    found = slot[_PII] = tuple(find_pii(text)) if masks[k] & _PII_BIT else ()
-                for h in found:
-                    sev = enabled.get(h.code)
-                    if sev is not None:
-                        what = f"{_LABELS[h.rule]} {mask(text[h.start : h.end], h.code)}"
+                if ctl_on:
+                    h = slot[_CONTROL]
+                    if h is _TODO:
+                        if masks is None:
+                            masks = self._masks(texts)
+                        h = slot[_CONTROL] = _control_of(text) if masks[k] & _CTL else None
+                    if h is not None:
+                        n = len(tq._CONTROL_RE.findall(text))
+                        what = f"{n} control character(s), first {h.rule} at {h.start}"
+                        sev = enabled["control_characters"]
                         yield _finding(ex, sev, h, field, index, role, what)
-            if ph_on and role not in self.placeholder_allowed_roles:
-                found = slot[_PLACEHOLDERS]
-                if found is _TODO:
+                if moj_on:
+                    h = slot[_MOJIBAKE]
+                    if h is _TODO:
+                        if masks is None:
+                            masks = self._masks(texts)
+                        h = slot[_MOJIBAKE] = tq.find_mojibake(text) if masks[k] & _MOJ else None
+                    if h is not None:
+                        what = f"mojibake {text[h.start : h.end][:20]!r}"
+                        yield _finding(ex, enabled["mojibake"], h, field, index, role, what)
+            if role != "assistant" or ".tool_calls[" in field:
+                continue
+            # -- the reply rules --
+            if boil_sev:
+                hits = slot[_BOILERPLATE]
+                if hits is _TODO:
                     if masks is None:
                         masks = self._masks(texts)
-                    found = tuple(tq.find_placeholders(text)) if masks[k] & _PH else ()
-                    slot[_PLACEHOLDERS] = found
-                sev = enabled["template_placeholder"]
-                for h in found:
-                    what = f"unfilled placeholder {text[h.start : h.end]!r}"
-                    yield _finding(ex, sev, h, field, index, role, what)
-            if ctl_on:
-                h = slot[_CONTROL]
+                    hits = slot[_BOILERPLATE] = (
+                        tq.boilerplate_hits(text) if masks[k] & _BOIL else (None, None)
+                    )
+                h = hits[0]
+                if h is not None:
+                    if prompt is not None and prompt_slot is not None:
+                        asks = prompt_slot[_ASKS]
+                        if asks is _TODO:
+                            asks = prompt_slot[_ASKS] = tq.asks_about_assistant(prompt)
+                        h = None if asks[0] else hits[1] if asks[1] else h
+                    if h is not None:
+                        what = f"AI boilerplate {text[h.start : h.end]!r}"
+                        yield _finding(ex, boil_sev, h, field, index, "assistant", what)
+            if ref_sev:
+                h = slot[_REFUSAL]
                 if h is _TODO:
                     if masks is None:
                         masks = self._masks(texts)
-                    h = slot[_CONTROL] = _control_of(text) if masks[k] & _CTL else None
+                    h = slot[_REFUSAL] = tq.find_refusal(text) if masks[k] & _REF else None
                 if h is not None:
-                    n = len(tq._CONTROL_RE.findall(text))
-                    what = f"{n} control character(s), first {h.rule} at {h.start}"
-                    yield _finding(ex, enabled["control_characters"], h, field, index, role, what)
-            if moj_on:
-                h = slot[_MOJIBAKE]
+                    what = f"refusal {text[h.start : h.end][:60]!r}"
+                    yield _finding(ex, ref_sev, h, field, index, "assistant", what)
+            if trunc_sev:
+                found = slot[_TRUNCATION]
+                if found is _TODO:
+                    # exact gate: no open code fence and a last character that ends nothing
+                    # find_truncation reports (not a space, a letter, "-" or a comma...)
+                    found = slot[_TRUNCATION] = (
+                        ()
+                        if text[-1] in _SAFE_ENDS and "```" not in text
+                        else tuple(tq.find_truncation(text))
+                    )
+                for h in found:
+                    why = "open code block"
+                    if h.rule != "open_code_block":
+                        why = f"ends with {text[h.start : h.end]!r}"
+                    what = f"reply cut off ({why})"
+                    yield _finding(ex, trunc_sev, h, field, index, "assistant", what)
+            if rep_sev:
+                h = slot[_REPETITION]
                 if h is _TODO:
-                    if masks is None:
-                        masks = self._masks(texts)
-                    h = slot[_MOJIBAKE] = tq.find_mojibake(text) if masks[k] & _MOJ else None
+                    # find_repetition's own first test (min_chars=200), without the call
+                    h = slot[_REPETITION] = tq.find_repetition(text) if len(text) >= 200 else None
                 if h is not None:
-                    what = f"mojibake {text[h.start : h.end][:20]!r}"
-                    yield _finding(ex, enabled["mojibake"], h, field, index, role, what)
-            if role == "assistant" and ".tool_calls[" not in field:
-                if masks is None and (slot[_BOILERPLATE] is _TODO or slot[_REFUSAL] is _TODO):
-                    masks = self._masks(texts)
-                bits = masks[k] if masks is not None else 0
-                yield from self._reply(
-                    ex, enabled, field, index, text, slot, prompt, prompt_slot, bits
+                    what = (
+                        f"loop of {h.end - h.start} chars ({(h.end - h.start) * 100 // len(text)}%"
+                        f" of the reply), starting {text[h.start : h.start + 30]!r}"
+                    )
+                    yield _finding(ex, rep_sev, h, field, index, "assistant", what)
+            if prompt is None or not (echo_sev or lang_sev):
+                continue
+            pair = slot[_PAIR]
+            if pair is _TODO or pair[0] != prompt:  # kept for the last prompt it answered
+                pair = (prompt, _TODO, _TODO)
+            n_reply, n_prompt = len(text), len(prompt)
+            if echo_sev and pair[1] is _TODO:
+                # is_echo's own length tests (min_chars=12, 0.6-1.7x), without the call
+                echo = (
+                    n_reply >= 12
+                    and 0.6 * n_prompt <= n_reply <= 1.7 * n_prompt
+                    and tq.is_echo(prompt, text)
                 )
-        for text, slot, before in seen:
-            _keep(text, slot, before)
-
-    def _reply(
-        self,
-        ex: Example,
-        enabled: dict[str, str],
-        field: str,
-        index: int | None,
-        text: str,
-        slot: list[Any],
-        prompt: str | None,
-        prompt_slot: list[Any] | None,
-        bits: int,
-    ) -> Iterator[Finding]:
-        role = "assistant"
-        sev = enabled.get("assistant_boilerplate")
-        if sev:
-            hits = slot[_BOILERPLATE]
-            if hits is _TODO:
-                hits = slot[_BOILERPLATE] = (
-                    tq.boilerplate_hits(text) if bits & _BOIL else (None, None)
+                pair = (prompt, echo, pair[2])
+            if lang_sev and pair[2] is _TODO:
+                # language_mismatch's own length test (min_chars=40), without the call
+                mm = (
+                    tq.language_mismatch(prompt, text) if n_reply >= 40 and n_prompt >= 40 else None
                 )
-            h = hits[0]
-            if h is not None and prompt is not None and prompt_slot is not None:
-                asks = prompt_slot[_ASKS]
-                if asks is _TODO:
-                    asks = prompt_slot[_ASKS] = tq.asks_about_assistant(prompt)
-                h = None if asks[0] else hits[1] if asks[1] else h
-            if h is not None:
-                what = f"AI boilerplate {text[h.start : h.end]!r}"
-                yield _finding(ex, sev, h, field, index, role, what)
-        sev = enabled.get("assistant_refusal")
-        if sev:
-            h = slot[_REFUSAL]
-            if h is _TODO:
-                h = slot[_REFUSAL] = tq.find_refusal(text) if bits & _REF else None
-            if h is not None:
-                what = f"refusal {text[h.start : h.end][:60]!r}"
-                yield _finding(ex, sev, h, field, index, role, what)
-        sev = enabled.get("truncated_reply")
-        if sev:
-            found = slot[_TRUNCATION]
-            if found is _TODO:
-                found = slot[_TRUNCATION] = tuple(tq.find_truncation(text))
-            for h in found:
-                why = "open code block"
-                if h.rule != "open_code_block":
-                    why = f"ends with {text[h.start : h.end]!r}"
-                yield _finding(ex, sev, h, field, index, role, f"reply cut off ({why})")
-        sev = enabled.get("repetition_loop")
-        if sev:
-            h = slot[_REPETITION]
-            if h is _TODO:
-                h = slot[_REPETITION] = tq.find_repetition(text)
-            if h is not None:
-                what = (
-                    f"loop of {h.end - h.start} chars ({(h.end - h.start) * 100 // len(text)}%"
-                    f" of the reply), starting {text[h.start : h.start + 30]!r}"
-                )
-                yield _finding(ex, sev, h, field, index, role, what)
-        if prompt is None:
-            return
-        echo_sev = enabled.get("prompt_echo")
-        lang_sev = enabled.get("language_mismatch")
-        if not echo_sev and not lang_sev:
-            return
-        pair = slot[_PAIR]
-        if pair is _TODO or pair[0] != prompt:  # kept for the last prompt this reply answered
-            pair = (prompt, _TODO, _TODO)
-        if echo_sev and pair[1] is _TODO:
-            pair = (prompt, tq.is_echo(prompt, text), pair[2])
-        if lang_sev and pair[2] is _TODO:
-            pair = (prompt, pair[1], tq.language_mismatch(prompt, text))
-        slot[_PAIR] = pair
-        if echo_sev and pair[1]:
-            h = Hit("prompt_echo", 0, len(text), "same_words", "")
-            yield _finding(ex, echo_sev, h, field, index, role, "reply repeats the prompt")
-        mm = pair[2] if lang_sev else None
-        if mm is not None:
-            h = Hit("language_mismatch", 0, len(text), "py3langid", "")
-            what = f"reply in {mm[1]!r}, prompt in {mm[0]!r} (confidence {mm[2]:.2f})"
-            extra = {"languages": list(mm[:2])}
-            yield _finding(ex, lang_sev, h, field, index, role, what, extra)
+                pair = (prompt, pair[1], mm)
+            slot[_PAIR] = pair
+            if echo_sev and pair[1]:
+                h = Hit("prompt_echo", 0, len(text), "same_words", "")
+                what = "reply repeats the prompt"
+                yield _finding(ex, echo_sev, h, field, index, "assistant", what)
+            mm = pair[2] if lang_sev else None
+            if mm is not None:
+                h = Hit("language_mismatch", 0, len(text), "py3langid", "")
+                what = f"reply in {mm[1]!r}, prompt in {mm[0]!r} (confidence {mm[2]:.2f})"
+                extra = {"languages": list(mm[:2])}
+                yield _finding(ex, lang_sev, h, field, index, "assistant", what, extra)
+        for k, slot in enumerate(slots):
+            before = befores[k]
+            text = texts[k][3]
+            if before is not None:
+                _keep(text, slot, before)
+            elif len(text) <= _MEMO_MAX_CHARS:  # _keep's new-string case, inline
+                if len(_MEMO) >= _MEMO_MAX_ENTRIES or _memo_total[0] + len(text) > _MEMO_MAX_TOTAL:
+                    _MEMO.clear()
+                    _memo_total[0] = 0
+                _memo_total[0] += len(text)
+                _MEMO[text] = tuple(slot)
 
 
 def _hint(code: str) -> str | None:

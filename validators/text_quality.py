@@ -209,6 +209,18 @@ _BOILERPLATE_GATES = (
 )
 
 
+def _max_width(pattern: re.Pattern[str]) -> int:
+    """The longest match ``pattern`` can make (from the ``re`` module's own parser)."""
+    try:
+        from re import _parser as sp
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse as sp  # type: ignore[no-redef]
+    return int(sp.parse(pattern.pattern, pattern.flags).getwidth()[1])
+
+
+_BOILERPLATE_WIDTH = _max_width(_BOILERPLATE_LOWER_RE)
+
+
 def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
     """The first "As an AI language model"-style disclaimer in an assistant reply.
 
@@ -266,8 +278,15 @@ def boilerplate_hits(text: str) -> tuple[Hit | None, Hit | None]:
         or "i don't have " in low
     ):
         return None, None
-    # case-sensitive scan of the lower-cased text: re.IGNORECASE is several times slower
-    finder = _BOILERPLATE_LOWER_RE.finditer(low) if len(low) == len(text) else None
+    # case-sensitive scan of the lower-cased text: re.IGNORECASE is several times slower.
+    # Every match holds one of the gate substrings, so none starts before the first gate
+    # less the regex's widest match: the scan starts there (the text before it still
+    # decides the leading \b), instead of trying every position of a long reply
+    finder = None
+    if len(low) == len(text):
+        first_gate = min(i for i in (low.find(g) for g in _BOILERPLATE_GATES) if i >= 0)
+        start = max(0, first_gate - _BOILERPLATE_WIDTH)
+        finder = _BOILERPLATE_LOWER_RE.finditer(low, start)
     first: Hit | None = None
     for m in finder or _BOILERPLATE_RE.finditer(text):
         h = Hit("assistant_boilerplate", m.start(), m.end(), "ai_disclaimer", "")
@@ -757,6 +776,15 @@ def latin_language(text: str) -> str | None:
     return None
 
 
+def _opens_markup(text: str) -> bool:
+    """``text.lstrip()[:1] in "{[<"`` (true for a blank text too), without copying a text
+    that does not open with whitespace."""
+    first = text[:1]
+    if first and not first.isspace():
+        return first in "{[<"
+    return text.lstrip()[:1] in "{[<"
+
+
 def language_mismatch(
     prompt: str,
     reply: str,
@@ -789,7 +817,7 @@ def language_mismatch(
         return None
     if len(prompt) < min_chars or len(reply) < min_chars:
         return None
-    if reply.lstrip()[:1] in "{[<" or prompt.lstrip()[:1] in "{[<":
+    if _opens_markup(reply) or _opens_markup(prompt):
         return None  # JSON, markup: not prose
     if _english_like(prompt) and _english_like(reply):
         return None

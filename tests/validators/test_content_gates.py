@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curate.records import Example, Location
 from curate.validators import content as content_mod
@@ -350,3 +352,85 @@ def test_secret_pregates_hold_every_match_of_their_patterns() -> None:
             if words is not None and t.isascii():
                 assert any(w in t.lower() for w in words), (rule, t)
     assert checked >= 50
+
+
+# -- the reply rules' inline gates in ContentCheck.check ----------------------------------
+
+
+_ENDINGS = st.sampled_from(sorted(content_mod._SAFE_ENDS) + list(",:([{-a é\n`"))
+_BODY = st.text(alphabet=st.sampled_from(list("ab the,.:-`\n ()[]{}日本語é")), max_size=120)
+
+
+def test_safe_endings_are_no_ending_find_truncation_reports() -> None:
+    # neither whitespace (rstrip would look past it), a letter, "-", nor its punctuation
+    for c in content_mod._SAFE_ENDS:
+        assert not c.isspace() and not c.isalpha() and c != "-" and c not in ",:([{（，、："
+
+
+@settings(max_examples=400, deadline=None)
+@given(_BODY, _ENDINGS, st.integers(0, 200))
+def test_truncation_gate_says_nothing_only_where_the_rule_finds_nothing(body, end, pad) -> None:
+    text = "x" * pad + body + end
+    if text[-1] in content_mod._SAFE_ENDS and "```" not in text:
+        assert tq.find_truncation(text) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .")), max_size=260))
+def test_repetition_and_language_length_gates(text: str) -> None:
+    if len(text) < 200:
+        assert tq.find_repetition(text) is None
+    if len(text) < 40:
+        assert tq.language_mismatch(text, "Das ist ein deutscher Satz und er ist lang.") is None
+        assert tq.language_mismatch("What is the capital of France and why?", text) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=60))
+def test_echo_length_gate(prompt: str, reply: str) -> None:
+    if len(reply) < 12 or not 0.6 * len(prompt) <= len(reply) <= 1.7 * len(prompt):
+        assert not tq.is_echo(prompt, reply)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(" \t\n{[<ab")), max_size=6))
+def test_opens_markup_is_lstrip_first_character(text: str) -> None:
+    assert tq._opens_markup(text) == (text.lstrip()[:1] in "{[<")
+
+
+_BOIL_PARTS = ["as an AI", "As an AI language model", "I am an AI", "I'm just an AI",
+               "my knowledge cutoff", "I don't have feelings", "a ai", "language", "model",
+               "x" * 60, "İ", "and", " ", ", ", "\n", "aI"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_BOIL_PARTS), max_size=12))
+def test_boilerplate_search_from_first_gate_finds_what_a_full_search_does(parts) -> None:
+    text = "".join(parts)
+    low = text.lower()
+    # the reference: the lower-cased regex over the whole text, as before the start offset
+    finder = tq._BOILERPLATE_LOWER_RE.finditer(low) if len(low) == len(text) else None
+    first = not_i = None
+    for m in finder or tq._BOILERPLATE_RE.finditer(text):
+        first = first or m.span()
+        if m.group()[:1] not in "Ii":
+            not_i = m.span()
+            break
+    got = tq.boilerplate_hits(text)
+    assert [None if h is None else (h.start, h.end) for h in got] == [first, not_i]
+
+
+def test_clean_slots_are_what_the_rules_return_on_text_without_a_gate_match() -> None:
+    text = "Hello there, nothing to see."
+    pf = __import__("curate.validators.prefilter", fromlist=["get"]).get()
+    if pf is not None:
+        assert pf.scan_one(text) == 0
+    clean = content_mod._CLEAN
+    assert clean[content_mod._SECRETS] == tuple(content_mod.find_secrets(text))
+    assert clean[content_mod._PII] == tuple(content_mod.find_pii(text))
+    assert clean[content_mod._PLACEHOLDERS] == tuple(tq.find_placeholders(text))
+    assert clean[content_mod._CONTROL] is tq.find_control_chars(text)
+    assert clean[content_mod._MOJIBAKE] is tq.find_mojibake(text)
+    assert clean[content_mod._BOILERPLATE] == tq.boilerplate_hits(text)
+    assert clean[content_mod._REFUSAL] is tq.find_refusal(text)
+    assert all(v is content_mod._TODO for v in clean[content_mod._TRUNCATION :])

@@ -34,8 +34,12 @@ def compiled() -> list[tuple[str, re.Pattern[str], object]]:
     """Each rule regex with its byte pattern compiled alone (to test them one by one)."""
     out = []
     for group, rx in pf_mod._rule_regexes():
-        db = pf_mod._compile([pf_mod.byte_pattern(rx.pattern, rx.flags)])
-        out.append((group, rx, db))
+        # the pattern whole, and split in its ASCII and non-ASCII parts (what the database
+        # holds): each must be a superset of the regex
+        out.append((group, rx, pf_mod._compile([pf_mod.byte_pattern(rx.pattern, rx.flags)])))
+        out.append(
+            (group + "/split", rx, pf_mod._compile(pf_mod.byte_patterns(rx.pattern, rx.flags)))
+        )
     return out
 
 
@@ -99,6 +103,10 @@ PIECES = [
     "\ufffd",
     "Р°Р±",
     "١٢٣٤٥٦٧٨٩٠١٢٣٤",
+    "4539 ５787 6362 1486",
+    "GB82 WEST 1234 5698 7654 ３２",
+    "+44\u200920 7946 0958",
+    "api_key =\xa0'Zx81kQ0pLm3NvB7t'",
     "０１２３",
     "\u3000",
     "\xa0",
@@ -227,6 +235,12 @@ def test_many_matches_stop_the_scan_and_open_every_gate(pf) -> None:
         pf.all,
         pf.bit("boilerplate"),
     ]
+
+
+def test_digit_patterns_split_into_ascii_and_non_ascii_digits() -> None:
+    ascii_part, digits = pf_mod.byte_patterns(r"\d(?:[ \-]?\d){12,18}")
+    assert b"\\xd9" not in ascii_part and b"\\xd9[\\xa0-\\xa9]" in digits  # Arabic-Indic
+    assert pf_mod.byte_patterns(r"(?i)key\s*=\w+") == [pf_mod.byte_pattern(r"(?i)key\s*=\w+")]
 
 
 def test_leading_classes_before_a_literal_are_dropped() -> None:
