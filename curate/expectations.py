@@ -10,8 +10,10 @@ was observed. The suite is plain Great Expectations 1.x JSON: edit it, commit it
 the data, add any GX expectation over the table's columns (:data:`curate.stats.COLUMNS`).
 
 Great Expectations is imported lazily (about 2 s), only to check; profiling writes the
-suite JSON without it. It runs with an ephemeral context (no project folder), analytics
-off (``GX_ANALYTICS_ENABLED=false``) and its progress bars off.
+suite JSON without it. Its chart library (altair, ~10% of that import) is left out until
+something draws a chart (Data Docs): see :func:`_deferred_imports`. It runs with an
+ephemeral context (no project folder), analytics off (``GX_ANALYTICS_ENABLED=false``) and
+its progress bars off.
 
 Example:
     >>> import tempfile, os, json
@@ -27,10 +29,14 @@ Example:
 
 from __future__ import annotations
 
-import gc
+import builtins
+import importlib
 import json
 import math
 import os
+import sys
+import threading
+import types
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -318,7 +324,7 @@ def load_suite(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _gx() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     try:
-        with _gc_paused():
+        with _deferred_imports(DEFERRED):
             import great_expectations as gx
     except ImportError as e:
         raise CurateError(
@@ -327,29 +333,83 @@ def _gx() -> Any:
     return gx
 
 
+#: modules Great Expectations imports at start-up that checking a suite does not use:
+#: altair (with jsonschema, about 10% of the import) draws the charts of Data Docs only
+DEFERRED = ("altair",)
+
+
+class _Deferred(types.ModuleType):
+    """Stands in, inside Great Expectations, for a module it imports but a check does not
+    use (see :func:`_deferred_imports`): the first attribute read imports the real module
+    (an ordinary import) and every read goes to it from then on."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.__dict__["_curate_real"] = None
+
+    def __getattr__(self, attr: str) -> Any:
+        real = self.__dict__["_curate_real"]
+        if real is None:
+            real = importlib.import_module(self.__name__)
+            self.__dict__["_curate_real"] = real
+        return getattr(real, attr)
+
+
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a while (it is resumed after, unless it
-    was off already). Importing Great Expectations creates some 400,000 long-lived objects;
-    the full collections they trigger on the way are about 15% of the import's CPU
-    (0.3-0.4 s) and find nothing to free. Objects freed by reference counting (nearly all)
-    are freed as usual meanwhile; cycles wait for the next collection.
+def _deferred_imports(names: Sequence[str]) -> Iterator[None]:
+    """While this runs, a plain ``import NAME`` (one of ``names``, not imported yet) made
+    by THIS thread gets a :class:`_Deferred` stand-in instead of importing NAME. Nothing
+    is put in ``sys.modules`` and other threads import as usual, so a later ``import
+    NAME`` anywhere (the user's own) gets the real module; Great Expectations keeps the
+    stand-in, which imports the real module the first time it is used (Data Docs charts).
 
     Example:
-        >>> import gc
-        >>> with _gc_paused():
-        ...     gc.isenabled()
-        False
-        >>> gc.isenabled()
-        True
+        >>> import sys
+        >>> with _deferred_imports(["curate_not_a_module"]):
+        ...     import curate_not_a_module
+        >>> type(curate_not_a_module).__name__, "curate_not_a_module" in sys.modules
+        ('_Deferred', False)
     """
-    was = gc.isenabled()
-    gc.disable()
+    wanted = {n for n in names if n not in sys.modules}
+    # one thread at a time (another one imports as usual meanwhile, and so waits for the
+    # import in progress instead of stacking a second hook on the first)
+    if not wanted or not _DEFERRING.acquire(blocking=False):
+        yield
+        return
+    me = threading.get_ident()
+    plain = builtins.__import__
+    stand_ins: dict[str, _Deferred] = {}
+    active = [True]
+
+    def deferring_import(
+        name: str,
+        globals: Any = None,
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> Any:
+        if (
+            active[0]
+            and name in wanted
+            and not level
+            and not fromlist
+            and threading.get_ident() == me
+            and name not in sys.modules
+        ):
+            return stand_ins.setdefault(name, _Deferred(name))
+        return plain(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = deferring_import
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        active[0] = False  # a pass-through from now on, should another hook sit on it
+        if builtins.__import__ is deferring_import:
+            builtins.__import__ = plain
+        _DEFERRING.release()
+
+
+_DEFERRING = threading.Lock()
 
 
 def _preimport_gx() -> None:
