@@ -253,6 +253,12 @@ def asks_about_assistant(prompt: str) -> tuple[bool, bool]:
         >>> asks_about_assistant("Who are you?"), asks_about_assistant("Are you there?")
         ((True, True), (False, True))
     """
+    low = prompt.lower()
+    # every match holds "you", "who", "what" or "你" (no alternative needs a letter that
+    # case-insensitive matching pairs with a non-ASCII one: i, k, s), so a prompt with
+    # none of them skips the case-insensitive scan
+    if "you" not in low and "who" not in low and "what" not in low and "你" not in prompt:
+        return False, _about_you(prompt)
     return _IDENTITY_QUESTION_RE.search(prompt) is not None, _about_you(prompt)
 
 
@@ -462,7 +468,16 @@ def _periodic_run(text: str, min_repeats: int) -> Hit | None:
     # ascending, as sorted({...}) gave (n >= 200: n - 60 > n // 2); a repeated probe finds
     # the same run again, which never replaces the first (strictly longer only)
     q3, last = (3 * n) // 4, n - 60
-    probe_points = (n // 4, n // 2, q3, last) if q3 <= last else (n // 4, n // 2, last, q3)
+    a, b = n // 4, n // 2
+    find = text.find
+    if (  # the loop below, for the common case where no probe's text comes back
+        find(text[a : a + 24], a + 1, a + 424) < 0
+        and find(text[b : b + 24], b + 1, b + 424) < 0
+        and find(text[q3 : q3 + 24], q3 + 1, q3 + 424) < 0
+        and find(text[last : last + 24], last + 1, last + 424) < 0
+    ):
+        return None
+    probe_points = (a, b, q3, last) if q3 <= last else (a, b, last, q3)
     for probe in probe_points:
         chunk = text[probe : probe + 24]
         if len(chunk) < 8:

@@ -8,6 +8,7 @@ import json
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -434,3 +435,49 @@ def test_clean_slots_are_what_the_rules_return_on_text_without_a_gate_match() ->
     assert clean[content_mod._BOILERPLATE] == tq.boilerplate_hits(text)
     assert clean[content_mod._REFUSAL] is tq.find_refusal(text)
     assert all(v is content_mod._TODO for v in clean[content_mod._TRUNCATION :])
+
+
+_ASK_PARTS = ["who", "What", "are", "r", "you", "u", "YOUR", "name", "model", "llm", "yourself",
+              "about", "made", "trained", "ChatGPT", "?", " ", "\u212a", "\u017f", "\u0130",
+              "你是谁", "你叫什么", "x"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_ASK_PARTS), max_size=8), st.sampled_from([" ", ""]))
+def test_identity_question_gate_never_hides_a_match(parts: list[str], sep: str) -> None:
+    prompt = sep.join(parts)
+    want = tq._IDENTITY_QUESTION_RE.search(prompt) is not None, tq._about_you(prompt)
+    assert tq.asks_about_assistant(prompt) == want
+
+
+def _periodic_run_reference(text: str, min_repeats: int) -> Any:
+    """_periodic_run's probe loop without the all-probes-miss shortcut."""
+    n = len(text)
+    best = None
+    q3, last = (3 * n) // 4, n - 60
+    probes = (n // 4, n // 2, q3, last) if q3 <= last else (n // 4, n // 2, last, q3)
+    for probe in probes:
+        chunk = text[probe : probe + 24]
+        if len(chunk) < 8:
+            continue
+        nxt = text.find(chunk, probe + 1, probe + 400 + len(chunk))
+        if nxt < 0:
+            continue
+        period = nxt - probe
+        start = tq._extend_left(text, probe, period)
+        end = tq._extend_right(text, probe + period, period, n)
+        length = end - start
+        if length >= min_repeats * period and length >= 40 and (best is None or length > best[0]):
+            best = (length, start, period)
+    return best
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["ab", "abc ", "the cat ", "x", "\n", "1. ", "-" * 30, "é"]),
+                max_size=120), st.integers(1, 6))  # fmt: skip
+def test_periodic_run_shortcut_only_skips_texts_without_a_run(parts: list[str], k: int) -> None:
+    text = "".join(parts)
+    if tq._periodic_run(text, k) is None:
+        assert _periodic_run_reference(text, k) is None
+    else:
+        assert _periodic_run_reference(text, k) is not None
