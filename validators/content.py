@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -453,6 +454,12 @@ class ContentCheck:
     placeholder_allowed_roles: tuple[str, ...] = ()
     name: str = "content"
     prefilter: bool = True
+    #: :func:`_plan` of ``severities``, set once (looking it up per example hashed the
+    #: whole tuple each time)
+    _cfg: Plan = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_cfg", _plan(self.severities))
 
     def _masks(self, texts: list[TextRef]) -> list[int]:
         """Per string, the bits of the rules that may find something in it: the compiled
@@ -480,7 +487,7 @@ class ContentCheck:
             rep_sev,
             echo_sev,
             lang_sev,
-        ) = _plan(self.severities)
+        ) = self._cfg
         memo_get = _MEMO.get
         befores = [memo_get(t[3]) for t in texts]
         # one prefilter scan for the example as soon as one string is new (then the gate

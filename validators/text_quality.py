@@ -657,6 +657,13 @@ _EN_STOP = (
 )  # fmt: skip
 
 
+#: the same words, the most used first: the count stops as soon as it is reached
+_EN_STOP_BY_USE = (
+    " a ", " to ", " and ", " of ", " is ", " in ", " you ", " for ", " it ", " that ",
+    " with ", " the ", " are ", " this ", " can ", " your ", " my ", " what ", " how ",
+)  # fmt: skip
+
+
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
     assert _langid is not None
@@ -724,7 +731,7 @@ def _english_like(text: str) -> bool:
     low = f" {head.lower()} "
     need = 1 if len(low) < 120 else 2
     hits = 0
-    for w in _EN_STOP:
+    for w in _EN_STOP_BY_USE:
         if w in low:
             hits += 1
             if hits >= need:

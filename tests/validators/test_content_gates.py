@@ -481,3 +481,9 @@ def test_periodic_run_shortcut_only_skips_texts_without_a_run(parts: list[str], 
         assert _periodic_run_reference(text, k) is None
     else:
         assert _periodic_run_reference(text, k) is not None
+
+
+def test_english_words_by_use_are_the_same_words() -> None:
+    # _english_like counts distinct words up to a need: the order only decides when it stops
+    assert sorted(tq._EN_STOP_BY_USE) == sorted(tq._EN_STOP)
+    assert len(set(tq._EN_STOP_BY_USE)) == len(tq._EN_STOP_BY_USE)
