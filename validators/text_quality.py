@@ -667,9 +667,11 @@ _EN_STOP_BY_USE = (
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
     assert _langid is not None
-    return _langid.LanguageIdentifier.from_modelpath(
-        _langid.MODEL_DIR / _langid.MODEL_FILE, norm_probs=True
-    )
+    from curate.validators.langid_cache import load_identifier
+
+    # the library's model, its arrays read from an uncompressed cache (~0.05 s instead
+    # of ~0.45 s of LZMA per process)
+    return load_identifier()
 
 
 @lru_cache(maxsize=4096)
