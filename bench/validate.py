@@ -8,6 +8,10 @@ separately. Counts must agree, or the benchmark fails.
 
     python bench/validate.py                 # 100,000 examples
     python bench/validate.py --n 300000 --scale 100000,300000
+    python bench/validate.py --repeat 5      # 5 interleaved runs of each, median speed-up
+
+Each side's CPU time (user + sys, worker processes included) is printed beside its wall
+time: on a shared machine wall time varies from run to run, CPU time much less.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,7 +92,9 @@ dataset = cookbook.load(sys.argv[1])
 errors = cookbook.format_errors(dataset)
 st = cookbook.stats(dataset, sys.argv[2], 1 << 62)
 elapsed = time.perf_counter() - t0
-print(json.dumps({"seconds": elapsed, "n": len(dataset), "total": sum(st["convo_lens"]),
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": elapsed, "cpu": ru.ru_utime + ru.ru_stime, "n": len(dataset),
+                  "total": sum(st["convo_lens"]),
                   "assistant": sum(st["assistant_lens"]),
                   "n_missing_system": st["n_missing_system"], "errors": errors,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -100,9 +107,12 @@ from curate.validate import validate_path
 r = validate_path([sys.argv[1]], model=sys.argv[2], workers=int(sys.argv[3]))
 d = r.to_dict()
 elapsed = time.perf_counter() - t0
-self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-kids_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"seconds": elapsed, "n": d["n_examples"], "total": d["tokens"]["total"],
+me = resource.getrusage(resource.RUSAGE_SELF)
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+self_mb, kids_mb = me.ru_maxrss / 1024, kids.ru_maxrss / 1024
+cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "n": d["n_examples"],
+                  "total": d["tokens"]["total"],
                   "assistant": d["tokens"]["assistant_total"],
                   "n_missing_system": d["stats"]["n_missing_system"],
                   "findings": d["findings_by_code"], "rss_mb": self_mb, "worker_rss_mb": kids_mb}))
@@ -128,6 +138,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--scale", default="", help="comma-separated sizes: curate only, memory growth")
     ap.add_argument("--repeated", action="store_true", help="contents repeat (see generate)")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="interleaved runs of both sides (median printed)"
+    )
     args = ap.parse_args()
     from curate.tokens import model_spec
 
@@ -141,30 +154,48 @@ def main() -> None:
             f"generated {args.n:,} examples ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f}s; "
             f"{os.cpu_count()} cores; model {args.model} ({enc})"
         )
-        base = run(COOKBOOK, str(path), enc, str(ROOT))
-        ours = run(CURATE, str(path), args.model, str(args.workers))
-        agree = (base["n"], base["total"], base["assistant"], base["n_missing_system"]) == (
-            ours["n"],
-            ours["total"],
-            ours["assistant"],
-            ours["n_missing_system"],
-        )
-        print(f"{'':28}{'seconds':>10}{'ex/s':>12}{'peak MB':>10}")
-        rate = base["n"] / base["seconds"]
-        label = "baseline: cookbook loop"
-        print(f"{label:28}{base['seconds']:>10.2f}{rate:>12,.0f}{base['rss_mb']:>10.0f}")
-        peak = max(ours["rss_mb"], ours["worker_rss_mb"])
-        rate = ours["n"] / ours["seconds"]
-        print(
-            f"{'curate validate':28}{ours['seconds']:>10.2f}{rate:>12,.0f}{peak:>10.0f}"
-            f"  (main {ours['rss_mb']:.0f} MB, largest worker {ours['worker_rss_mb']:.0f} MB)"
-        )
-        print(
-            f"speed-up: {base['seconds'] / ours['seconds']:.2f}x; counts agree: {agree} "
-            f"(total tokens {ours['total']:,}, assistant {ours['assistant']:,})"
-        )
-        if not agree:
-            sys.exit(f"COUNTS DIFFER: cookbook {base} vs curate {ours}")
+        bases, ours_runs = [], []
+        for _ in range(args.repeat):  # interleaved, so both sides see the same machine
+            bases.append(run(COOKBOOK, str(path), enc, str(ROOT)))
+            ours_runs.append(run(CURATE, str(path), args.model, str(args.workers)))
+        for base, ours in zip(bases, ours_runs, strict=True):
+            agree = (base["n"], base["total"], base["assistant"], base["n_missing_system"]) == (
+                ours["n"],
+                ours["total"],
+                ours["assistant"],
+                ours["n_missing_system"],
+            )
+            if not agree:
+                sys.exit(f"COUNTS DIFFER: cookbook {base} vs curate {ours}")
+        print(f"{'':28}{'seconds':>10}{'CPU s':>8}{'ex/s':>12}{'peak MB':>10}")
+        for i, (base, ours) in enumerate(zip(bases, ours_runs, strict=True)):
+            rate = base["n"] / base["seconds"]
+            label = "baseline: cookbook loop"
+            print(
+                f"{label:28}{base['seconds']:>10.2f}{base['cpu']:>8.2f}{rate:>12,.0f}"
+                f"{base['rss_mb']:>10.0f}"
+            )
+            peak = max(ours["rss_mb"], ours["worker_rss_mb"])
+            rate = ours["n"] / ours["seconds"]
+            print(
+                f"{'curate validate':28}{ours['seconds']:>10.2f}{ours['cpu']:>8.2f}{rate:>12,.0f}"
+                f"{peak:>10.0f}  (main {ours['rss_mb']:.0f} MB, largest worker "
+                f"{ours['worker_rss_mb']:.0f} MB)"
+            )
+            print(
+                f"speed-up{f' (run {i + 1})' if args.repeat > 1 else ''}: "
+                f"{base['seconds'] / ours['seconds']:.2f}x; counts agree: True "
+                f"(total tokens {ours['total']:,}, assistant {ours['assistant']:,})"
+            )
+        if args.repeat > 1:
+            pairs = zip(bases, ours_runs, strict=True)
+            ratios = sorted(b["seconds"] / o["seconds"] for b, o in pairs)
+            median = statistics.median(ratios)
+            print(
+                f"speed-up over {args.repeat} interleaved runs: median {median:.2f}x"
+                f" (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x); load average "
+                f"{os.getloadavg()[0]:.2f}"
+            )
         for size in [int(s) for s in args.scale.split(",") if s]:
             p2 = Path(d) / f"scale_{size}.jsonl"
             generate(p2, size, seed=1)
