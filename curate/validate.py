@@ -460,6 +460,7 @@ def validate_path(
     corpus_validators: Sequence[CorpusValidator] = (),
     progress: Callable[[int], None] | None = None,
     stats: bool | Sequence[str] = False,
+    expectations: bool | None = None,
 ) -> ValidationReport:
     """Validate chat fine-tuning JSONL files; the Python twin of ``curate validate``.
 
@@ -483,6 +484,9 @@ def validate_path(
             ``True`` builds every column; column names build only those (a suite's:
             :func:`curate.expectations.suite_columns`), with the same values, and skip
             the work only the others need (the content id, for one).
+        expectations: whether a suite check follows on the statistics table (then Great
+            Expectations is imported in the background during the pass); default: when
+            ``stats`` is asked for. ``False`` for a table that is not checked (a report).
 
     Raises:
         curate.records.InputError: a path is missing, a directory or unreadable.
@@ -509,6 +513,7 @@ def validate_path(
     reports: list[FileReport] = []
     frames: list[Any] = []
     stats_names = _stats_names(stats)
+    preimport = bool(stats) if expectations is None else expectations
     index = 0
     try:
         for path in files:
@@ -525,7 +530,7 @@ def validate_path(
                 seen_lines = True
                 _merge(res, rep, total, max_findings)
                 if res.stats_columns is not None:
-                    if not frames:
+                    if not frames and preimport:
                         _preimport_expectations()  # workers are forked by now
                     frames.append(_frame(res.stats_columns, stats_names))
                 for ex_id, line, feats in res.features:

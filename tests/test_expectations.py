@@ -460,3 +460,24 @@ def test_data_docs_render_through_the_deferred_altair(tmp_path: Path, suite_path
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "True"]
     assert (tmp_path / "docs" / "index.html").is_file()
+
+
+def test_great_expectations_is_preimported_only_when_a_check_follows() -> None:
+    """A statistics table for a report (`expectations=False`) does not import GX; one for
+    a suite check does, in the background during the pass."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from curate import validate as v\n"
+        f"p = [{str(CLEAN)!r}]\n"
+        "v.validate_path(p, stats=True, expectations=False)\n"
+        "print(bool(v._IMPORTING), 'great_expectations' in sys.modules)\n"
+        "v.validate_path(p, stats=('id', 'tokens_total'))\n"
+        "v._wait_for_imports()\n"
+        "print('great_expectations' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "True"]
