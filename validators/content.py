@@ -461,6 +461,21 @@ class ContentCheck:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_cfg", _plan(self.severities))
 
+    def prepare(self) -> None:
+        """Load what the checks load on first use (the prefilter database, the language
+        model) in this process. Called in a parent before it forks its workers, they share
+        these instead of each loading its own (~0.07 s of CPU per worker); optional, the
+        findings are the same without it.
+
+        Example:
+            >>> (check,) = content_validators()
+            >>> check.prepare()
+        """
+        if self.prefilter:
+            _prefilter.get()
+        if "language_mismatch" in self._cfg[0] and tq.LANGID_AVAILABLE:
+            tq._identifier()
+
     def _masks(self, texts: list[TextRef]) -> list[int]:
         """Per string, the bits of the rules that may find something in it: the compiled
         prefilter's (:mod:`curate.validators.prefilter`) when it is available and

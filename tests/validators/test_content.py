@@ -655,3 +655,19 @@ def test_cached_string_is_judged_by_its_role_and_the_configuration() -> None:
     assert _codes([{"role": "assistant", "content": text}], config) == ["pii_email"]
     assert _codes([{"role": "user", "content": text}]) == ["pii_email", "template_placeholder"]
     assert _codes([{"role": "system", "content": text}], {"pii": "off"}) == ["template_placeholder"]
+
+
+def test_prepare_loads_the_prefilter_and_the_language_model_once(monkeypatch) -> None:
+    from curate.validators import prefilter as pf_mod
+    from curate.validators import text_quality as tq
+
+    monkeypatch.setattr(pf_mod, "_STATE", {})
+    tq._identifier.cache_clear()
+    (check,) = content_validators()
+    check.prepare()
+    assert "pf" in pf_mod._STATE
+    assert tq._identifier.cache_info().currsize == (1 if tq.LANGID_AVAILABLE else 0)
+    (no_lang,) = content_validators({"language_mismatch": "off"})
+    tq._identifier.cache_clear()
+    no_lang.prepare()
+    assert tq._identifier.cache_info().currsize == 0
