@@ -507,6 +507,10 @@ def validate_path(
     executor: ProcessPoolExecutor | None = None
     if n_workers > 1 and big:
         shared_counter(spec.encoding)  # load once; forked workers inherit it
+        for v in all_validators:  # the same for what a validator loads (models, databases)
+            prepare = getattr(v, "prepare", None)
+            if callable(prepare):
+                prepare()
         _wait_for_imports()
         executor = fork_pool(n_workers)
     total = FileReport("<total>")

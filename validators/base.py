@@ -3,7 +3,9 @@
 Two kinds:
 
 - :class:`Validator`: per example, pure. ``check(ex)`` yields findings. Runs in worker
-  processes, so instances must be picklable (plain dataclasses are).
+  processes, so instances must be picklable (plain dataclasses are). An optional
+  ``prepare()`` method loads what the checks load on first use (a model, a compiled
+  database): ``validate_path`` calls it before forking its workers, so they share it.
 - :class:`CorpusValidator`: needs to see many examples (duplicates, leakage). It is
   split so the heavy part stays parallel: ``features(ex)`` is pure and runs in the
   workers (a hash, a MinHash signature); ``add(ref, feature)`` and ``finish()`` run in
