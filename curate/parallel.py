@@ -20,6 +20,7 @@ from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
 from curate.io import iter_raw_lines, open_binary
+from curate.records import InputError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,16 +50,59 @@ class LineBlock:
     exactly as :func:`curate.io.iter_raw_lines` would: ``\\n`` or ``\\r\\n`` removed from
     every terminated line, an unterminated last line of the file kept as it is.
 
+    A block of a plain file can instead name its byte range (:meth:`at`): it then pickles
+    as a few numbers and the worker reads the bytes itself (from the page cache: the main
+    process has just read them to find the line ends), instead of the main process
+    pickling and piping a megabyte per block. The worker checks it got the same number
+    of line ends, so a file changed during the run is an error, not wrong line numbers.
+
     Example:
         >>> list(LineBlock(7, b'{"a": 1}\\r\\n\\n{"b": 2}'))
         [(7, b'{"a": 1}'), (8, b''), (9, b'{"b": 2}')]
     """
 
-    __slots__ = ("data", "first_line")
+    __slots__ = ("_data", "first_line", "length", "n_newlines", "offset", "path")
 
     def __init__(self, first_line: int, data: bytes) -> None:
         self.first_line = first_line
-        self.data = data
+        self._data: bytes | None = data
+        self.path: str | None = None
+        self.offset = self.length = self.n_newlines = 0
+
+    @classmethod
+    def at(cls, first_line: int, path: str, offset: int, length: int, n_newlines: int) -> LineBlock:
+        """The block of ``length`` bytes at ``offset`` in the plain file ``path``, holding
+        ``n_newlines`` line ends; read when iterated."""
+        block = cls(first_line, b"")
+        block._data = None
+        block.path, block.offset, block.length, block.n_newlines = (
+            path,
+            offset,
+            length,
+            n_newlines,
+        )
+        return block
+
+    @property
+    def data(self) -> bytes:
+        if self._data is not None:
+            return self._data
+        assert self.path is not None
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read(self.length)
+        if len(data) != self.length or data.count(b"\n") != self.n_newlines:
+            raise InputError(
+                f"{self.path}: the file changed while it was being read (lines "
+                f"{self.first_line:,} onwards differ); run again on a file nothing writes to."
+            )
+        return data
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.first_line, self._data, self.path, self.offset, self.length, self.n_newlines)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self.first_line, self._data, self.path, self.offset, self.length, self.n_newlines) = state
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         data = self.data
@@ -77,12 +121,18 @@ class LineBlock:
         return enumerate(parts, self.first_line)
 
 
+#: suffixes read through a decompressor (no byte offsets to hand to a worker)
+_STREAM_ONLY = (".gz", ".bz2", ".xz", ".zst")
+
+
 def block_batches(
-    path: str | os.PathLike[str], *, block_bytes: int = 1 << 20
+    path: str | os.PathLike[str], *, block_bytes: int = 1 << 20, by_range: bool = True
 ) -> Iterator[LineBlock]:
     """A file as :class:`LineBlock` batches of about ``block_bytes`` each, cut after a
     newline (a longer line makes a block of its own). Streams: memory holds one block.
     The main process only counts newlines; splitting and parsing happen in the workers.
+    With ``by_range``, a plain (uncompressed, regular) file's blocks carry their byte
+    range instead of their bytes (see :meth:`LineBlock.at`).
 
     Example:
         >>> import tempfile, os
@@ -91,7 +141,10 @@ def block_batches(
         >>> [list(b) for b in block_batches(p, block_bytes=2)]
         [[(1, b'a')], [(2, b'b')], [(3, b'c')]]
     """
+    name = os.fspath(path)
+    ranged = by_range and not name.lower().endswith(_STREAM_ONLY) and os.path.isfile(name)
     line = 1
+    offset = 0  # of the block being gathered
     pending: list[bytes] = []  # the start of a line longer than a block, kept in pieces
     with open_binary(path) as f:
         while True:
@@ -102,12 +155,23 @@ def block_batches(
             if not cut:
                 pending.append(chunk)  # no line end yet: a long line, read on
                 continue
-            block = b"".join((*pending, chunk[:cut])) if pending else chunk[:cut]
+            if ranged:
+                n = chunk.count(b"\n", 0, cut)
+                size = sum(map(len, pending)) + cut
+                yield LineBlock.at(line, name, offset, size, n)
+            else:
+                block = b"".join((*pending, chunk[:cut])) if pending else chunk[:cut]
+                n = block.count(b"\n")
+                size = len(block)
+                yield LineBlock(line, block)
             pending = [chunk[cut:]] if cut < len(chunk) else []
-            yield LineBlock(line, block)
-            line += block.count(b"\n")
+            line += n
+            offset += size
     if pending:
-        yield LineBlock(line, b"".join(pending))
+        if ranged:
+            yield LineBlock.at(line, name, offset, sum(map(len, pending)), 0)
+        else:
+            yield LineBlock(line, b"".join(pending))
 
 
 def run_ordered(

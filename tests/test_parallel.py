@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curate.io import iter_raw_lines
 from curate.parallel import LineBlock, block_batches, fork_pool, line_batches, run_ordered
+from curate.records import InputError
 
 
 def test_line_batches_respect_both_limits(tmp_path: Path) -> None:
@@ -35,8 +38,13 @@ def test_block_batches_give_the_lines_iter_raw_lines_gives(
 ) -> None:
     p = tmp_path_factory.mktemp("blocks") / "x.jsonl"  # type: ignore[attr-defined]
     p.write_bytes(b"".join(pieces))
-    got = [pair for b in block_batches(p, block_bytes=block) for pair in b]
-    assert got == list(iter_raw_lines(p))
+    expected = list(iter_raw_lines(p))
+    for by_range in (True, False):  # byte ranges read by the worker, or the bytes themselves
+        blocks = [
+            pickle.loads(pickle.dumps(b))
+            for b in block_batches(p, block_bytes=block, by_range=by_range)
+        ]
+        assert [pair for b in blocks for pair in b] == expected
 
 
 def test_block_batches_keep_long_lines_whole_and_read_gzip(tmp_path: Path) -> None:
@@ -47,3 +55,27 @@ def test_block_batches_keep_long_lines_whole_and_read_gzip(tmp_path: Path) -> No
     assert [b.first_line for b in blocks] == [1, 2, 3]
     assert [pair for b in blocks for pair in b] == [(1, b"a"), (2, b"y" * 5000), (3, b"z\r")]
     assert list(LineBlock(1, b"")) == []
+
+
+def test_blocks_of_a_plain_file_travel_as_ranges(tmp_path: Path) -> None:
+    p = tmp_path / "x.jsonl"
+    p.write_bytes(b"".join(b'{"n": %d}\n' % i for i in range(5000)))
+    blocks = list(block_batches(p, block_bytes=4096))
+    assert len(blocks) > 10
+    assert all(len(pickle.dumps(b)) < 200 for b in blocks)  # not the bytes
+    assert [n for b in blocks for n, _ in b] == list(range(1, 5001))
+    gz = tmp_path / "x.jsonl.gz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    assert all(len(pickle.dumps(b)) > 1000 for b in block_batches(gz, block_bytes=4096))
+
+
+def test_a_file_changed_during_the_run_is_an_input_error(tmp_path: Path) -> None:
+    p = tmp_path / "x.jsonl"
+    p.write_bytes(b"".join(b'{"n": %d}\n' % i for i in range(100)))
+    first, *rest = block_batches(p, block_bytes=256)
+    p.write_bytes(b"{}\n" * 400)  # rewritten after its line ends were counted
+    with pytest.raises(InputError, match=r"x\.jsonl: the file changed while it was being read"):
+        list(rest[0])
+    p.write_bytes(b"{}")  # truncated
+    with pytest.raises(InputError, match="changed while it was being read"):
+        list(first)
