@@ -4,10 +4,8 @@ reply are in one language (a real switch of language is still found)."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,20 +22,10 @@ ftfy_badness = pytest.importorskip("ftfy.badness")
 pytest.importorskip("py3langid")
 
 
-def _fixture_texts(fixtures: Path) -> list[str]:
-    out = []
-    for f in sorted((fixtures / "content").glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            for m in json.loads(line).get("messages", []):
-                if isinstance(m.get("content"), str):
-                    out.append(m["content"])
-    return out
-
-
 # -- mojibake: ftfy's regex in windows around its anchor characters ----------------------
 
 
-def test_windowed_badness_search_answers_as_ftfy_does(fixtures: Path) -> None:
+def test_windowed_badness_search_answers_as_ftfy_does(content_fixture_texts: list[str]) -> None:
     assert tq._ANCHORS is not None and tq._ANCHORS[1] == 7  # derived from ftfy's pattern
     rnd = random.Random(3)
     pool = tq._ANCHORS[0] + "ÂÃ\xa0€™’—éüñ°·" + "ВГРСΒΓΞΟβЂ√±∂≈‚Ä" + "\x85\x9d"
@@ -50,7 +38,7 @@ def test_windowed_badness_search_answers_as_ftfy_does(fixtures: Path) -> None:
                 for _ in range(n)
             )
         )
-    texts += _fixture_texts(fixtures)
+    texts += content_fixture_texts
     texts += [
         "The cafÃ© is open",
         "Ã ",  # ^[ÃÂ][ ] at the very start of the text only
@@ -92,12 +80,12 @@ def test_control_gate_is_exact_on_every_bmp_character() -> None:
 # -- placeholders: the scan without named groups --------------------------------------
 
 
-def test_placeholder_scan_matches_the_named_regex(fixtures: Path) -> None:
+def test_placeholder_scan_matches_the_named_regex(content_fixture_texts: list[str]) -> None:
     rnd = random.Random(9)
     parts = ["{", "}", "{{", "}}", "<", ">", "[", "]", "name", "NAME", "Your Name", "insert ",
              " ", "\n", "$", "\\", "a", "Company", "_x", "`", "EOS", "Date"]  # fmt: skip
     texts = ["".join(rnd.choice(parts) for _ in range(rnd.randint(1, 16))) for _ in range(20000)]
-    texts += _fixture_texts(fixtures)
+    texts += content_fixture_texts
     for t in texts:
         want = [(m.span(), m.lastgroup) for m in tq._PLACEHOLDER_RE.finditer(t)]
         got = [(m.span(), tq._kind(t, m.start())) for m in tq._PLACEHOLDER_SCAN_RE.finditer(t)]
@@ -107,13 +95,15 @@ def test_placeholder_scan_matches_the_named_regex(fixtures: Path) -> None:
 # -- personal data: the per-example digit-shape gate ----------------------------------
 
 
-def test_pii_gate_says_yes_wherever_find_pii_finds_something(fixtures: Path) -> None:
+def test_pii_gate_says_yes_wherever_find_pii_finds_something(
+    content_fixture_texts: list[str],
+) -> None:
     rnd = random.Random(12)
     pieces = ["Call ", "+44 20 7946 0958", "(415) 867-5309", "4539 5787 6362 1486",
               "GB82 WEST 1234 5698 7654 32", "81.2.69.160", "jane.doe@gmail.com", " in ",
               "2023", "-", ".", " ", "\n", "v1.2", "12345", "é", "٣٤٥"]  # fmt: skip
     texts = [[rnd.choice(pieces) for _ in range(rnd.randint(1, 6))] for _ in range(20000)]
-    texts += [[t] for t in _fixture_texts(fixtures)]
+    texts += [[t] for t in content_fixture_texts]
     hits = 0
     for strings in texts:
         refs = [(f"messages[{i}].content", i, "user", s) for i, s in enumerate(strings)]

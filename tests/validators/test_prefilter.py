@@ -52,16 +52,6 @@ def _hs_matches(db: object, text: str) -> bool:
     return bool(found)
 
 
-def _fixture_texts(fixtures: Path) -> list[str]:
-    out = []
-    for f in sorted((fixtures / "content").glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            for m in json.loads(line).get("messages", []):
-                if isinstance(m.get("content"), str):
-                    out.append(m["content"])
-    return out
-
-
 #: pieces that make the rules' regexes match (and almost match), in several scripts
 PIECES = [
     "As an AI language model, ",
@@ -188,8 +178,10 @@ def _assert_superset(compiled: list, texts: list[str]) -> int:
     return checked
 
 
-def test_byte_patterns_match_wherever_the_python_regex_does(compiled, fixtures: Path) -> None:
-    texts = _random_texts(3000, seed=1) + _fixture_texts(fixtures)
+def test_byte_patterns_match_wherever_the_python_regex_does(
+    compiled, content_fixture_texts: list[str]
+) -> None:
+    texts = _random_texts(3000, seed=1) + content_fixture_texts
     assert _assert_superset(compiled, texts) > 3000  # many real matches were checked
 
 
