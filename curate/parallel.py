@@ -146,30 +146,31 @@ def block_batches(
     line = 1
     offset = 0  # of the block being gathered
     pending: list[bytes] = []  # the start of a line longer than a block, kept in pieces
+    pending_len = 0  # its length (all a ranged block needs of it)
     with open_binary(path) as f:
         while True:
             chunk = f.read(block_bytes)
             if not chunk:
                 break
             cut = chunk.rfind(b"\n") + 1
-            if not cut:
-                pending.append(chunk)  # no line end yet: a long line, read on
+            if not cut:  # no line end yet: a long line, read on
+                pending_len += len(chunk)
+                if not ranged:
+                    pending.append(chunk)
                 continue
+            n = chunk.count(b"\n", 0, cut)
+            size = pending_len + cut
             if ranged:
-                n = chunk.count(b"\n", 0, cut)
-                size = sum(map(len, pending)) + cut
                 yield LineBlock.at(line, name, offset, size, n)
             else:
-                block = b"".join((*pending, chunk[:cut])) if pending else chunk[:cut]
-                n = block.count(b"\n")
-                size = len(block)
-                yield LineBlock(line, block)
-            pending = [chunk[cut:]] if cut < len(chunk) else []
+                yield LineBlock(line, b"".join((*pending, chunk[:cut])) if pending else chunk[:cut])
+                pending = [chunk[cut:]] if cut < len(chunk) else []
+            pending_len = len(chunk) - cut
             line += n
             offset += size
-    if pending:
+    if pending_len:
         if ranged:
-            yield LineBlock.at(line, name, offset, sum(map(len, pending)), 0)
+            yield LineBlock.at(line, name, offset, pending_len, 0)
         else:
             yield LineBlock(line, b"".join(pending))
 
