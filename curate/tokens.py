@@ -371,12 +371,20 @@ class Counter:
     """
 
     def __init__(
-        self, encoding_name: str, *, memo_size: int = 200_000, chunk_memo_size: int = 400_000
+        self,
+        encoding_name: str,
+        *,
+        memo_size: int = 200_000,
+        chunk_memo_size: int = 400_000,
+        memo_chars: int = 16_000_000,
     ) -> None:
         self.encoding_name = encoding_name
         self.enc = get_encoding(encoding_name)
         self._memo: dict[str, int] = {}
         self._memo_size = memo_size
+        # the whole-text memo is bounded in characters too: unique texts of up to 2,000
+        # characters would otherwise hold hundreds of MB per worker process
+        self._memo_chars = memo_chars
         self._chunked = encoding_name in CHUNKABLE
         pieces: dict[str, int] = {}  # counts of the pieces of chunks cut at line breaks
 
@@ -418,9 +426,11 @@ class Counter:
                 out[i] = c
         except ValueError:
             pass
-        if len(memo) < self._memo_size:
+        if len(memo) < self._memo_size and self._memo_chars > 0:
             # keep short strings only: they are the ones that repeat
-            memo.update((t, c) for t, c in fresh.items() if len(t) < 2000)
+            keep = [(t, c) for t, c in fresh.items() if len(t) < 2000]
+            memo.update(keep)
+            self._memo_chars -= sum(len(t) for t, _ in keep)
         return out
 
     def _count_chunked(self, text: str) -> int:

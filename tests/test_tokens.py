@@ -286,3 +286,15 @@ def test_texts_with_whitespace_before_spaces_count_as_tiktoken(name: str, text: 
     enc = get_encoding(name)
     for t in (text, text * 3, text.replace("  ", "   ")):
         assert counter.count_many([t]) == [len(enc.encode_ordinary(t))]
+
+
+def test_whole_text_memo_is_bounded_in_characters() -> None:
+    c = Counter("o200k_base", memo_chars=1000)
+    texts = [f"unique text number {i} " * 10 for i in range(200)]  # ~230 characters each
+    for i in range(0, 200, 10):
+        assert c.count_many(texts[i : i + 10]) == [
+            len(c.enc.encode_ordinary(t)) for t in texts[i : i + 10]
+        ]
+    # the batch that crossed the budget was kept, nothing after it
+    assert 1000 <= sum(map(len, c._memo)) < 1000 + 10 * 240
+    assert c.count_many(texts[-3:]) == [len(c.enc.encode_ordinary(t)) for t in texts[-3:]]
