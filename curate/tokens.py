@@ -274,6 +274,13 @@ class TokenCount:
 CHUNKABLE = frozenset({"o200k_base", "cl100k_base"})
 #: a space preceded by a non-whitespace character: where a text can always be cut
 _SAFE_CUT = re.compile(r"(?<=\S) ")
+#: texts longer than this are counted in segments of about _SEGMENT characters, cut where
+#: _ANY_CUT finds a safe cut (memory: str.split makes one object per word)
+_LONG_TEXT = 1 << 20
+_SEGMENT = 1 << 16
+#: either kind of safe cut (see _SAFE_CUT and _NL_CUT): before a space that follows a
+#: non-whitespace character, or after a line break followed by neither whitespace nor "/"
+_ANY_CUT = re.compile(r"(?<=\S)(?= )|(?<=\n)(?=[^\s/])")
 #: after a line break, before a character that is neither whitespace nor "/": a cut just
 #: as safe (no match of these encodings' patterns holds a line break followed by another
 #: character; only o200k's punctuation alternative may go on with "/" after one)
@@ -434,6 +441,24 @@ class Counter:
         return out
 
     def _count_chunked(self, text: str) -> int:
+        if len(text) > _LONG_TEXT:
+            return self._count_long(text)
+        return self._count_segment(text)
+
+    def _count_long(self, text: str) -> int:
+        """Count a very long text (a whole book in one message) by segments of about
+        ``_SEGMENT`` characters cut at safe cuts (``_ANY_CUT``), so splitting it never
+        holds millions of word objects at once; exact, as the chunk sums are."""
+        n = start = 0
+        end = len(text)
+        while start < end:
+            m = _ANY_CUT.search(text, start + _SEGMENT) if start + _SEGMENT < end else None
+            stop = m.start() if m else end
+            n += self._count_segment(text[start:stop])
+            start = stop
+        return n
+
+    def _count_segment(self, text: str) -> int:
         parts = text.split(" ")
         n = self._first[parts[0]] + sum(map(self._after_space.__getitem__, parts[1:]))
         if n >= _FLAG and _unsafe_cut(n, parts):

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -298,3 +299,37 @@ def test_whole_text_memo_is_bounded_in_characters() -> None:
     # the batch that crossed the budget was kept, nothing after it
     assert 1000 <= sum(map(len, c._memo)) < 1000 + 10 * 240
     assert c.count_many(texts[-3:]) == [len(c.enc.encode_ordinary(t)) for t in texts[-3:]]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(
+        st.text(alphabet=_ALPHABET + _LINES, max_size=300),
+        st.text(alphabet="    \n\n\t/.ab'日", max_size=120),  # dense in whitespace runs
+    )
+)
+def test_long_texts_counted_by_segments_count_as_tiktoken(
+    monkeypatch_module: pytest.MonkeyPatch, text: str
+) -> None:
+    # segments of ~8 characters instead of 64K, for texts over 16 instead of 1M
+    _assert_counts_as_tiktoken([text, text * 3, "abcdefghi    jk    lm   "])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    import curate.tokens as tokens
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tokens, "_LONG_TEXT", 16)
+        mp.setattr(tokens, "_SEGMENT", 8)
+        yield mp
+
+
+def test_a_long_text_is_cut_into_segments() -> None:
+    text = ("A line of words.\n\nAnother one, indented:\n    x = 1  \n" * 40_000)[:1_500_000]
+    c = Counter("o200k_base")
+    seen: list[int] = []
+    segment = c._count_segment
+    c._count_segment = lambda t: seen.append(len(t)) or segment(t)  # type: ignore[method-assign]
+    assert c.count(text) == len(c.enc.encode_ordinary(text))
+    assert len(seen) > 20 and max(seen) < (1 << 16) + 100
