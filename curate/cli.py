@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import curate
+import curate.console as console_module
 from curate.config import load_config
 from curate.console import (
     console,
@@ -368,6 +369,8 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: no tracebacks for usage or input errors (exit 2)."""
+    if argv is None:  # the console script: this process ends with the command
+        console_module.CONSOLE_SCRIPT = True
     try:
         app(args=argv, prog_name="curate")  # standalone: usage errors exit 2 by themselves
     except CurateError as e:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -481,3 +483,18 @@ def test_great_expectations_is_preimported_only_when_a_check_follows() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "True"]
+
+
+def test_console_script_freezes_gx_and_finds_the_same(suite_path: str) -> None:
+    """The real ``curate`` executable (which pauses the GC during the GX import and
+    freezes its objects) reports the same expectation failures as the check alone."""
+    import subprocess
+
+    path = str(HERE / "drift_no_system.jsonl")
+    exe = Path(sys.executable).with_name("curate")
+    args = [str(exe), "validate", path, "--expectations", suite_path, "--json"]
+    out = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "CI": "1"})
+    assert out.returncode == 1, out.stderr
+    got = [f["message"] for f in json.loads(out.stdout)["findings"] if f["code"] == CODE]
+    assert got == [f.message for f in check_expectations([path], suite_path)]
+    assert got
