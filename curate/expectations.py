@@ -917,14 +917,15 @@ def _shared_count(counter: Any) -> Any:
     dropped again once they pass :data:`PARK_LIMIT` characters, so memory stays bounded; a
     text dropped early is simply counted again (same number)."""
     memo: dict[str, int] = counter._memo
-    enc = counter.enc
-    limit = counter._memo_size
+    count_many = counter.count_many
 
     def count(text: str) -> int:
         n = memo.get(text)
         if n is None:
-            n = len(enc.encode_ordinary(text))
-            if len(text) >= 2000 or len(memo) >= limit:
+            # the counter's own (chunked) counting; it remembers the text when its memo
+            # budgets allow, else the text is parked here
+            n = count_many([text])[0]
+            if text not in memo:
                 if _PARKED_CHARS[0] > PARK_LIMIT:
                     for t in _PARKED:
                         memo.pop(t, None)
@@ -932,7 +933,7 @@ def _shared_count(counter: Any) -> Any:
                     _PARKED_CHARS[0] = 0
                 _PARKED.append(text)
                 _PARKED_CHARS[0] += len(text)
-            memo[text] = n
+                memo[text] = n
         return n
 
     return count
