@@ -63,25 +63,24 @@ class LineBlock:
 
     __slots__ = ("_data", "first_line", "length", "n_newlines", "offset", "path")
 
-    def __init__(self, first_line: int, data: bytes) -> None:
+    def __init__(
+        self,
+        first_line: int,
+        data: bytes | None,
+        path: str | None = None,
+        offset: int = 0,
+        length: int = 0,
+        n_newlines: int = 0,
+    ) -> None:
         self.first_line = first_line
-        self._data: bytes | None = data
-        self.path: str | None = None
-        self.offset = self.length = self.n_newlines = 0
+        self._data = data
+        self.path, self.offset, self.length, self.n_newlines = path, offset, length, n_newlines
 
     @classmethod
     def at(cls, first_line: int, path: str, offset: int, length: int, n_newlines: int) -> LineBlock:
         """The block of ``length`` bytes at ``offset`` in the plain file ``path``, holding
         ``n_newlines`` line ends; read when iterated."""
-        block = cls(first_line, b"")
-        block._data = None
-        block.path, block.offset, block.length, block.n_newlines = (
-            path,
-            offset,
-            length,
-            n_newlines,
-        )
-        return block
+        return cls(first_line, None, path, offset, length, n_newlines)
 
     @property
     def data(self) -> bytes:
@@ -98,6 +97,7 @@ class LineBlock:
             )
         return data
 
+    # one plain tuple per block (the default pickle of a slotted object names every slot)
     def __getstate__(self) -> tuple[Any, ...]:
         return (self.first_line, self._data, self.path, self.offset, self.length, self.n_newlines)
 

@@ -278,13 +278,13 @@ _SAFE_CUT = re.compile(r"(?<=\S) ")
 #: _ANY_CUT finds a safe cut (memory: str.split makes one object per word)
 _LONG_TEXT = 1 << 20
 _SEGMENT = 1 << 16
-#: either kind of safe cut (see _SAFE_CUT and _NL_CUT): before a space that follows a
-#: non-whitespace character, or after a line break followed by neither whitespace nor "/"
-_ANY_CUT = re.compile(r"(?<=\S)(?= )|(?<=\n)(?=[^\s/])")
 #: after a line break, before a character that is neither whitespace nor "/": a cut just
 #: as safe (no match of these encodings' patterns holds a line break followed by another
 #: character; only o200k's punctuation alternative may go on with "/" after one)
 _NL_CUT = re.compile(r"(?<=\n)(?=[^\s/])")
+#: either kind of safe cut, found without consuming anything: before a space that follows
+#: a non-whitespace character (_SAFE_CUT), or _NL_CUT
+_ANY_CUT = re.compile(r"(?<=\S)(?= )|" + _NL_CUT.pattern)
 #: stands for a space that must not be a cut (see Counter._count_unsafe)
 _KEEP = "\x01"
 #: whitespace followed by a space that _count_unsafe protects (str.split splits at none)
@@ -460,7 +460,7 @@ class Counter:
 
     def _count_segment(self, text: str) -> int:
         parts = text.split(" ")
-        n = self._first[parts[0]] + sum(map(self._after_space.__getitem__, parts[1:]))
+        n = self._count_parts(parts)
         if n >= _FLAG and _unsafe_cut(n, parts):
             return self._count_unsafe(text)
         return n % _FLAG
