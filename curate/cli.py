@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     finally:
-        if argv is None:  # the console script: the process exits next
+        if console_module.CONSOLE_SCRIPT:  # the process exits next
             import gc
 
             # the collection at exit would walk every object the libraries left (about
