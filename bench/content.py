@@ -24,6 +24,9 @@ such as ``{"barcode": "Image of the barcode"}``) still repeat.
                                                # 10 random ones, for a precision check)
     python bench/content.py --n 20000 --groups # CPU per example of each rule group (one
                                                # process, each group left out in turn)
+    python bench/content.py --cli --unique     # the `curate validate` command as a user
+                                               # runs it: default, --no-content, and both
+                                               # with --duplicates none (the core checks)
 """
 
 from __future__ import annotations
@@ -230,8 +233,7 @@ def _cold_content_state() -> None:
     Without this the warm-up run's results were inherited by the workers."""
     from curate.validators import content, prefilter, text_quality
 
-    content._MEMO.clear()
-    content._memo_total[0] = 0
+    content.clear_caches()
     text_quality._classify.cache_clear()
     text_quality._identifier.cache_clear()
     prefilter._STATE.clear()
@@ -285,6 +287,75 @@ def bench(n: int, *, unique: bool = False, one_worker: bool = True, repeat: int 
         print("findings by code:", dict(sorted(counts.items())))
 
 
+CLI = "from curate.cli import main; main()"
+#: ``curate validate`` as a user runs it: name -> extra options. Content checks and exact
+#: duplicates are on by default; "core" is format, length, tokens and cost alone.
+CLI_VARIANTS: dict[str, list[str]] = {
+    "default (content on)": [],
+    "--no-content": ["--no-content"],
+    "--duplicates none": ["--duplicates", "none"],
+    "--no-content --duplicates none": ["--no-content", "--duplicates", "none"],
+}
+#: (with content, without): the pairs whose difference is what the content checks add
+CLI_PAIRS = (
+    ("default (content on)", "--no-content"),
+    ("--duplicates none", "--no-content --duplicates none"),
+)
+
+
+def _run_cli(path: Path, extra: list[str]) -> tuple[float, float, dict[str, int]]:
+    """(wall s, CPU s with the worker processes, findings by code) of one ``curate
+    validate`` command in a fresh process."""
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", CLI, "validate", str(path), "--json", "--fail-on", "never", *extra],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "CI": "1"},
+    )
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(out.stdout)["findings_by_code"]
+
+
+def cli_bench(n: int, *, unique: bool, repeat: int = 3) -> None:
+    """The ``curate validate`` command, run as a user runs it (fresh processes, imports,
+    the worker pool, the JSON report), with and without ``--no-content``, on the default
+    command and on the core checks alone; variants interleaved, best of ``repeat``."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "content_bench.jsonl"
+        generate(path, n, unique=unique)
+        mode = "every message string unique" if unique else "sample records drawn at random"
+        size = path.stat().st_size / 1e6
+        print(f"{n:,} examples ({mode}), {size:.1f} MB; cores {os.cpu_count()}, best of {repeat}")
+        _run_cli(path, [])  # warm: page cache, on-disk caches (prefilter, language model)
+        best: dict[str, tuple[float, float]] = {}
+        counts: dict[str, int] = {}
+        for _ in range(repeat):
+            for name, extra in CLI_VARIANTS.items():
+                w, c, found = _run_cli(path, extra)
+                old = best.get(name, (float("inf"), float("inf")))
+                best[name] = (min(old[0], w), min(old[1], c))
+                counts = found if not extra else counts
+    print(f"{'curate validate ...':34}{'wall s':>8}{'CPU s':>8}")
+    for name, (w, c) in best.items():
+        print(f"  {name:32}{w:8.2f}{c:8.2f}")
+    for with_, without in CLI_PAIRS:
+        (w1, c1), (w0, c0) = best[with_], best[without]
+        cmd = " ".join(["curate", "validate", *without.replace("--no-content", "").split()])
+        print(
+            f"content checks add to `{cmd}`: {(w1 / w0 - 1) * 100:+.1f}% wall, "
+            f"{(c1 / c0 - 1) * 100:+.1f}% CPU "
+            f"({(c1 - c0) / n * 1e6:.0f} us CPU per example; target < 30%)"
+        )
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print("findings by code (default command):", dict(sorted(counts.items())))
+
+
 #: rule groups for --groups: name -> the [tool.curate.content] settings that turn it off
 GROUPS: dict[str, dict[str, str]] = {
     "secrets": {"secrets": "off"},
@@ -317,9 +388,10 @@ def groups(n: int, *, unique: bool = False, repeat: int = 3) -> None:
         best = float("inf")
         vs = content_mod.content_validators(config)
         for _ in range(repeat):
-            content_mod._MEMO.clear()
-            if hasattr(content_mod, "_memo_total"):  # (older versions: no size count)
-                content_mod._memo_total[0] = 0
+            if hasattr(content_mod, "clear_caches"):
+                content_mod.clear_caches()
+            else:  # an older version, for before/after runs
+                content_mod._MEMO.clear()
             text_quality._classify.cache_clear()
             t0 = time.process_time()
             for ex in exs:
@@ -372,11 +444,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--all-cores-only", action="store_true", help="skip the 1-worker run")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each (the best is kept)")
     ap.add_argument("--groups", action="store_true", help="CPU per example of each rule group")
+    ap.add_argument(
+        "--cli", action="store_true", help="time the curate validate command itself (4 variants)"
+    )
     args = ap.parse_args(argv)
     if not SAMPLES.is_dir():
         sys.exit(f"public samples not found at {SAMPLES}")
     if args.samples:
         samples()
+    elif args.cli:
+        cli_bench(args.n, unique=args.unique, repeat=max(args.repeat, 1))
     elif args.groups:
         groups(args.n, unique=args.unique)
     else:

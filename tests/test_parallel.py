@@ -89,3 +89,30 @@ def test_fork_pool_workers_start_frozen_and_the_parent_is_not() -> None:
         frozen = [pool.submit(gc.get_freeze_count).result() for _ in range(4)]
         assert gc.get_freeze_count() == 0  # library use: the caller's objects stay collectable
     assert min(frozen) > 1000  # the inherited objects, never walked by the workers' GC
+
+
+_INIT_SEEN: list[str] = []
+
+
+def _mark_worker(tag: str) -> None:
+    _INIT_SEEN.append(tag)
+
+
+def _worker_state(_: int) -> tuple[tuple[int, int, int], list[str]]:
+    import gc
+
+    return gc.get_threshold(), list(_INIT_SEEN)
+
+
+def test_fork_pool_workers_collect_less_often_and_run_the_callers_initializer() -> None:
+    import gc
+
+    from curate import parallel
+
+    before = gc.get_threshold()
+    with fork_pool(2, initializer=_mark_worker, initargs=("started",)) as pool:
+        states = list(pool.map(_worker_state, range(4)))
+    for threshold, seen in states:
+        assert threshold == (parallel.WORKER_GC_THRESHOLD, *before[1:])
+        assert seen == ["started"]
+    assert gc.get_threshold() == before  # this process keeps its own

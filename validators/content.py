@@ -233,6 +233,10 @@ _MEMO_MAX_ENTRIES = 32_768
 _MEMO_MAX_CHARS = 32_768
 _MEMO_MAX_TOTAL = 8_000_000
 _memo_total = [0]  # characters held by _MEMO
+#: hashes of the strings seen once and not kept (a string's results are stored when it
+#: comes back): bounded, emptied when full
+_SEEN_ONCE: set[int] = set()
+_SEEN_MAX = 131_072
 #: a slot not worked out yet (``None`` is a result: nothing found)
 _TODO: Any = object()
 #: slot indexes: the rules' results for one string
@@ -257,6 +261,14 @@ _CLEAN: tuple[Any, ...] = ((), (), (), None, None, (None, None), None) + (_TODO,
 #: last characters after which find_truncation reports nothing (given no ``` in the text):
 #: not whitespace, not a letter, not "-", not one of its dangling punctuation marks
 _SAFE_ENDS = frozenset(".!?)\"'*0123456789。！？]}>|;%”’»…")
+
+
+def clear_caches() -> None:
+    """Forget every per-string result and sighting in this process (tests and benchmarks
+    start cold with it; the findings never depend on it)."""
+    _MEMO.clear()
+    _memo_total[0] = 0
+    _SEEN_ONCE.clear()
 
 
 def _keep(text: str, slots: list[Any], before: tuple[Any, ...] | None) -> None:
@@ -675,6 +687,14 @@ class ContentCheck:
             if before is not None:
                 _keep(text, slot, before)
             elif len(text) <= _MEMO_MAX_CHARS:  # _keep's new-string case, inline
+                h = hash(text)  # (the str caches it: the look-up above computed it)
+                if h not in _SEEN_ONCE:
+                    # the first sighting: kept only from the second on (most strings of a
+                    # real set never come back; storing them was work for nothing)
+                    if len(_SEEN_ONCE) >= _SEEN_MAX:
+                        _SEEN_ONCE.clear()
+                    _SEEN_ONCE.add(h)
+                    continue
                 if len(_MEMO) >= _MEMO_MAX_ENTRIES or _memo_total[0] + len(text) > _MEMO_MAX_TOTAL:
                     _MEMO.clear()
                     _memo_total[0] = 0

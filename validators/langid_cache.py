@@ -2,11 +2,13 @@
 
 py3langid ships its model as an LZMA-compressed ``.npz``; decompressing it costs ~0.45 s
 of CPU in every process that identifies a language (each ``curate validate`` worker).
-The first load here reads it the library's way, then writes the same arrays, unchanged,
-to ``$XDG_CACHE_HOME/curate/langid/<key>/`` (default ``~/.cache/curate/langid``); later
-loads read them back in ~0.05 s (the class-probability table is memory-mapped, so forked
-workers share its pages). The key covers the model file (path, size, modification time),
-py3langid's version and this module, so a new model or library builds a new cache. A
+The first load here reads it the library's way, then writes the same values to
+``$XDG_CACHE_HOME/curate/langid/<key>/`` (default ``~/.cache/curate/langid``, ~60 MB);
+later loads read them back in ~0.05 s. The class-probability table is stored as float32
+(each of its float16 values exactly: the scores do not change, and a classification no
+longer converts the rows it takes) and memory-mapped, so forked workers share its pages.
+The key covers the model file (path, size, modification time), py3langid's version and
+this module, so a new model or library builds a new cache. A
 missing, partial or unreadable cache, or a py3langid without the internals used here
 (``_load_model_file``, the ``LanguageIdentifier`` constructor), falls back to the
 library's own load: the identifier is the same either way (a test compares the arrays and
@@ -62,7 +64,7 @@ def _load_cached(folder: Path) -> tuple[Any, ...] | None:
     """The model tuple ``(ptc, pc, classes, nextmove, row, output)`` from a cache folder,
     or ``None`` when a file is missing or its length is not the recorded one."""
     try:
-        ptc = np.load(folder / "ptc.npy", mmap_mode="r", allow_pickle=False)
+        ptc = np.load(folder / "ptc32.npy", mmap_mode="r", allow_pickle=False)
         with np.load(folder / "rest.npz", allow_pickle=False) as rest:
             pc = rest["pc"]
             classes = rest["classes"].tolist()
@@ -95,7 +97,10 @@ def _save(folder: Path, model: tuple[Any, ...]) -> None:
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     try:
         tmp.mkdir(parents=True, exist_ok=True)
-        np.save(tmp / "ptc.npy", np.asarray(ptc), allow_pickle=False)
+        # float32: every float16 is exactly a float32, and the scoring (float32 counts
+        # times rows of this table) converted the rows it took on every call (~10% of a
+        # classification); memory-mapped, the forked workers share its pages
+        np.save(tmp / "ptc32.npy", np.asarray(ptc, dtype=np.float32), allow_pickle=False)
         np.savez(
             tmp / "rest.npz",
             pc=np.asarray(pc),
@@ -127,6 +132,7 @@ def load_identifier(*, cache: bool = True) -> Any:
                 model = _langid._load_model_file(path)
                 shutil.rmtree(folder, ignore_errors=True)  # a damaged one: rebuilt
                 _save(folder, model)
+                model = _load_cached(folder) or model  # the float32 table, memory-mapped
             ptc, pc, classes, nextmove, row, output = model
             return _langid.LanguageIdentifier(
                 np.asarray(ptc), np.asarray(pc), classes, nextmove, output,

@@ -324,13 +324,34 @@ def find_refusal(text: str) -> Hit | None:
 # -- echo ------------------------------------------------------------------------------
 
 _NON_WORD_RE = re.compile(r"[\W_]+")
-#: bytes.translate arguments: ASCII upper to lower case; every byte but letters and digits
+_WORD_RUN_RE = re.compile(r"[^\W_]+")  # what _norm keeps: a word between its spaces
+#: bytes.translate arguments: ASCII upper to lower case; every byte but ASCII letters and
+#: digits (the bytes of non-ASCII characters too)
 _LOWER_BYTES = bytes(c + 32 if 65 <= c <= 90 else c for c in range(256))
 _NON_ALNUM_BYTES = bytes(c for c in range(256) if not chr(c).isascii() or not chr(c).isalnum())
+#: the only non-ASCII characters whose ``str.lower`` holds an ASCII letter or digit
+#: (U+0130 -> "i" + U+0307, U+212A -> "k"; a test checks every code point)
+_LOWER_TO_ASCII = ("\u0130", "\u212a")
 
 
 def _norm(text: str) -> str:
     return _NON_WORD_RE.sub(" ", text.lower()).strip()
+
+
+def _ascii_alnum(text: str) -> bytes:
+    """The ASCII letters (lower-cased) and digits of ``text``, in order: what is left of
+    :func:`_norm` when its spaces and non-ASCII characters are dropped, for a text with
+    none of :data:`_LOWER_TO_ASCII`."""
+    return text.encode("utf-8", "surrogatepass").translate(_LOWER_BYTES, _NON_ALNUM_BYTES)
+
+
+def _run_inside(text: str, other: str) -> bool:
+    """Whether the first word of ``text`` (lower-cased, as :func:`_norm` has it; at most
+    its first 12 characters) occurs in ``other`` lower-cased; true for a text with no
+    word."""
+    low = text.lower()
+    m = _WORD_RUN_RE.search(low)
+    return m is None or low[m.start() : min(m.end(), m.start() + 12)] in other.lower()
 
 
 def is_echo(prompt: str, reply: str, *, min_chars: int = 12) -> bool:
@@ -345,13 +366,23 @@ def is_echo(prompt: str, reply: str, *, min_chars: int = 12) -> bool:
     """
     if len(reply) < min_chars or not 0.6 * len(prompt) <= len(reply) <= 1.7 * len(prompt):
         return False
-    if prompt.isascii() and reply.isascii():
-        # necessary: the texts' letters and digits alone (lower-cased), one inside the
-        # other; two C-speed byte passes instead of two regex substitutions
-        a = reply.encode().translate(_LOWER_BYTES, _NON_ALNUM_BYTES)
-        b = prompt.encode().translate(_LOWER_BYTES, _NON_ALNUM_BYTES)
-        if a not in b and b not in a:
-            return False
+    # necessary: the shorter normalised text inside the longer one, so also their ASCII
+    # letters and digits alone (dropping characters keeps a substring a substring), and
+    # first the opening 16 of those: two C-speed byte passes and a short search instead
+    # of two regex substitutions and a long one (a long needle costs ~10 us to set up)
+    a, b = _ascii_alnum(reply), _ascii_alnum(prompt)
+    if len(a) > len(b):
+        a, b = b, a
+    if (a[:16] not in b or a not in b) and (
+        (prompt.isascii() and reply.isascii())
+        or not any(c in t for t in (prompt, reply) for c in _LOWER_TO_ASCII)
+    ):
+        return False
+    if len(a) < 16 and not (_run_inside(reply, prompt) or _run_inside(prompt, reply)):
+        # too few ASCII letters to tell (another script): every word of the shorter
+        # normalised text lies inside a word of the longer one, so its first word (of
+        # either text: which is shorter is not known yet) is in the other, lower-cased
+        return False
     r = _norm(reply)
     if len(r) < min_chars:
         return False
@@ -759,6 +790,7 @@ _LATIN_STOP: dict[str, tuple[str, ...]] = {
            " naar ", " maar ", " wat ", " waarom ", " deze ", " bij ", " aan ", " hij ", " heeft "),
 }  # fmt: skip
 _WORD_RE = re.compile(r"[^\W\d_]+")
+_ASCII_WORD_RE = re.compile(r"[a-z]+")
 #: function word -> its language (English: _EN_STOP), for one dict look-up per word
 _WORD_LANG = {w.strip(): lang for lang, ws in (("en", _EN_STOP), *_LATIN_STOP.items()) for w in ws}
 _LANGS = ("en", *_LATIN_STOP)
@@ -786,7 +818,10 @@ def latin_language(text: str) -> str | None:
     head = text[:300]
     counts = dict.fromkeys(_LANGS, 0)
     get = _WORD_LANG.get
-    for w in _WORD_RE.findall(head.lower()):
+    low = head.lower()
+    # on ASCII, the letters are [a-z] after lower-casing: a class without the Unicode
+    # look-ups \W and \d make per character (the same words)
+    for w in (_ASCII_WORD_RE if low.isascii() else _WORD_RE).findall(low):
         lang = get(w)
         if lang is not None:
             counts[lang] += 1

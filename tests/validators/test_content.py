@@ -504,7 +504,7 @@ def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
         )
         for i in range(3)
     ]
-    content_mod._MEMO.clear()
+    content_mod.clear_caches()
     (check,) = content_validators()
     found = [[(f.code, f.data["span"], f.message) for f in check.check(ex)] for ex in exs]
     assert found[0] == found[1] == found[2]
@@ -514,10 +514,13 @@ def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
         "pii_phone",
         "assistant_refusal",
     ]
-    assert [f.location.line for ex in exs for f in check.check(ex)][::4] == [1, 2, 3]
+    # kept from their second sighting on: the system prompt and the reply (each user turn
+    # came once so far)
+    assert len(content_mod._MEMO) == 2
     assert [h.code for h in content_mod._MEMO[system][content_mod._PII]] == ["pii_email"]
     assert content_mod._MEMO[reply][content_mod._REFUSAL] is not None
-    assert len(content_mod._MEMO) == 5  # the system prompt, the reply, three user turns
+    assert [f.location.line for ex in exs for f in check.check(ex)][::4] == [1, 2, 3]
+    assert len(content_mod._MEMO) == 5  # the user turns came back
     new = list(content_mod._NEW)
     new[content_mod._PII] = ()
     for i in range(content_mod._MEMO_MAX_ENTRIES + 5):  # bounded by entries...
@@ -530,8 +533,7 @@ def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
         content_mod._keep(str(i) * (content_mod._MEMO_MAX_CHARS // len(str(i))), new, None)
     assert sum(map(len, content_mod._MEMO)) <= content_mod._MEMO_MAX_TOTAL
     assert content_mod._memo_total[0] == sum(map(len, content_mod._MEMO))
-    content_mod._MEMO.clear()
-    content_mod._memo_total[0] = 0
+    content_mod.clear_caches()
 
 
 def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
@@ -541,13 +543,13 @@ def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
 
     from curate.validators import content as content_mod
 
-    content_mod._MEMO.clear()
+    content_mod.clear_caches()
     (check,) = content_validators()
-    for i in range(50):
+    for i in range(100):  # each example twice: a string is kept when it comes back
         ex = Example(
             {
                 "messages": [
-                    {"role": "system", "content": f"You are assistant number {i}."},
+                    {"role": "system", "content": f"You are assistant number {i // 2}."},
                     {"role": "user", "content": f"What is {i} plus {i}? Answer in one line."},
                     {"role": "assistant", "content": f"{i} plus {i} is {2 * i}, of course."},
                 ]
@@ -555,7 +557,8 @@ def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
             Location("gc.jsonl", i + 1),
         )
         list(check.check(ex))
-    assert len(content_mod._MEMO) == 150
+        list(check.check(ex))
+    assert len(content_mod._MEMO) == 250  # 50 system prompts, 100 user turns, 100 replies
     gc.collect()
     gc.collect()  # a tuple is untracked once the tuples in it are
     assert not any(gc.is_tracked(slots) for slots in content_mod._MEMO.values())
@@ -648,7 +651,7 @@ def test_cached_string_is_judged_by_its_role_and_the_configuration() -> None:
     not; then under a configuration that had a rule off when it was first seen."""
     from curate.validators import content as content_mod
 
-    content_mod._MEMO.clear()
+    content_mod.clear_caches()
     text = "Reach me at jane.doe@gmail.com, I am {name}."
     config = {"pii_allowed_roles": ["user"], "template_placeholder": "off"}
     assert _codes([{"role": "user", "content": text}], config) == []

@@ -149,14 +149,17 @@ def _echo_reference(prompt: str, reply: str, min_chars: int = 12) -> bool:
 def test_echo_gate_never_hides_an_echo() -> None:
     rnd = random.Random(1)
     base = ["What is the capital of France", "Fix the grammar: she go home",
-            "List three primes_greater than ten", "Café au lait, s'il vous plaît"]  # fmt: skip
+            "List three primes_greater than ten", "Café au lait, s'il vous plaît",
+            "请解释什么是机器学习，不要使用“算法”这个词", "Что такое машинное обучение? Кратко.",
+            "ΟΔΥΣΣΕΥΣ ΚΑΙ Η ΙΘΑΚΗ, ΤΈΛΟΣ", "İstanbul'da KIŞ ayları 12 ay değil"]  # fmt: skip
     n_echo = 0
-    for _ in range(20000):
+    for _ in range(40000):
         p = rnd.choice(base)
         r = p
         for _ in range(rnd.randint(0, 3)):
             i = rnd.randrange(len(r) + 1)
-            r = r[:i] + rnd.choice(["?", "!", " ", "  ", "_", "-", "X", "x", "É", "."]) + r[i:]
+            r = r[:i] + rnd.choice(["?", "!", " ", "  ", "_", "-", "X", "x", "É", ".", "，", "机",
+                                    "Σ", "ς", "\u212a"]) + r[i:]  # fmt: skip
         if rnd.random() < 0.5:
             r = r.upper() if rnd.random() < 0.5 else r.lower()
         if rnd.random() < 0.3:
@@ -164,7 +167,7 @@ def test_echo_gate_never_hides_an_echo() -> None:
         want = _echo_reference(p, r)
         n_echo += want
         assert tq.is_echo(p, r) == want, (p, r)
-    assert n_echo > 5000
+    assert n_echo > 10000
 
 
 # -- language: script and function-word gates ------------------------------------------

@@ -15,7 +15,8 @@ from curate.validators import langid_cache
 
 
 def _same_model(a, b) -> None:
-    assert a.nb_ptc.dtype == b.nb_ptc.dtype and np.array_equal(a.nb_ptc, b.nb_ptc)
+    # the cache keeps the library's float16 table as float32: every value exactly
+    assert np.array_equal(a.nb_ptc, b.nb_ptc)
     assert a.nb_pc.dtype == b.nb_pc.dtype and np.array_equal(a.nb_pc, b.nb_pc)
     assert a.nb_classes == b.nb_classes
     assert a.tk_nextmove.typecode == b.tk_nextmove.typecode and a.tk_nextmove == b.tk_nextmove
@@ -41,6 +42,7 @@ def test_cached_model_answers_as_the_library_does(tmp_path, monkeypatch, fixture
     cached = langid_cache.load_identifier()  # reads it
     _same_model(library, first)
     _same_model(library, cached)
+    assert library.nb_ptc.dtype == np.float16 and cached.nb_ptc.dtype == np.float32
     for text in _texts(fixtures):
         assert cached.classify(text) == library.classify(text), text
     # damaged (cut short): not used, rebuilt

@@ -276,8 +276,7 @@ def test_env_var_turns_the_prefilter_off(monkeypatch) -> None:
 
 
 def _findings(check, exs: list[Example]) -> list[tuple]:
-    content_mod._MEMO.clear()
-    content_mod._memo_total[0] = 0
+    content_mod.clear_caches()
     out = []
     for ex in exs:
         for f in check.check(ex):
