@@ -27,10 +27,15 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 
 class Hit(NamedTuple):
@@ -137,12 +142,83 @@ _DUMMY_PASSWORDS = frozenset(
     }
 )
 
-try:  # the maintained detector library; optional (the [content] extra)
+
+def _cache_file() -> Path | None:
+    """Where the installed detect-secrets' patterns are kept (``None`` without the
+    library): ``$XDG_CACHE_HOME/curate/secrets/<key>.json`` (default ``~/.cache/...``).
+    The key covers the library's location and its plugin files (name, size, modification
+    time) and this module, so another version or a change here builds a new list."""
+    try:
+        spec = importlib.util.find_spec("detect_secrets")
+    except (ImportError, ValueError):  # pragma: no cover - a broken installation
+        return None
+    if spec is None or not spec.origin:
+        return None
+    root = Path(spec.origin).parent
+    parts: list[Any] = [str(root), Path(__file__).read_bytes()]
+    for folder in (root / "plugins", root / "core" / "plugins"):
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            if e.name.endswith(".py"):
+                st = e.stat()
+                parts.append((e.name, st.st_size, st.st_mtime_ns))
+    key = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "curate" / "secrets" / f"{key}.json"
+
+
+def _library_patterns() -> list[tuple[str, str, int]]:
+    """``(rule, pattern, flags)`` of every regex of detect-secrets' regex plugins, read
+    from the library itself (importing it costs ~0.08 s: it pulls in ``requests``)."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    DETECT_SECRETS_AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised only without the extra
-    DETECT_SECRETS_AVAILABLE = False
+    out = []
+    for cls in get_mapping_from_secret_type_to_class().values():
+        rule = _DS_RULES.get(cls.__name__)
+        if rule is None:  # private keys, IPs, keywords, entropy: handled here
+            continue
+        out.extend((rule, rx.pattern, rx.flags) for rx in cls.denylist)
+    return out
+
+
+def detect_secrets_patterns() -> list[tuple[str, str, int]] | None:
+    """detect-secrets' provider patterns as ``(rule, pattern, flags)``, or ``None`` when
+    the library is not installed. Read from the library once per installed version, then
+    from a small cache file (a ``curate validate`` then skips importing it); a missing,
+    damaged or unreadable cache is rebuilt from the library. The patterns are the
+    library's own either way (a test compares them)."""
+    path = _cache_file()
+    if path is None:
+        return None
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cached, list) and all(
+            isinstance(r, str) and isinstance(p, str) and isinstance(f, int) for r, p, f in cached
+        ):
+            return [(r, p, f) for r, p, f in cached]
+    except (OSError, ValueError, TypeError):
+        pass
+    try:
+        found = _library_patterns()
+    except ImportError:  # pragma: no cover - found but not importable
+        return None
+    try:
+        from curate.io import atomic_write
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "w") as f:
+            json.dump(found, f)
+    except Exception:  # pragma: no cover - read-only home, full disk
+        pass
+    return found
+
+
+#: the maintained detector library's patterns (optional: the [content] extra)
+_DS_PATTERNS = detect_secrets_patterns()
+DETECT_SECRETS_AVAILABLE = _DS_PATTERNS is not None
 
 
 #: substrings one of which a text must hold before a rule's regexes run on it (the cheap
@@ -198,12 +274,8 @@ GATES: dict[str, tuple[str, ...]] = {
 
 def _compile_patterns() -> list[tuple[str, re.Pattern[str]]]:
     out = [(rule, re.compile(p)) for rule, p in EXTRA_PATTERNS]
-    if DETECT_SECRETS_AVAILABLE:
-        for cls in get_mapping_from_secret_type_to_class().values():
-            rule = _DS_RULES.get(cls.__name__)
-            if rule is None:  # private keys, IPs, keywords, entropy: handled here
-                continue
-            out.extend((rule, rx) for rx in cls.denylist)
+    # flags as the library compiled them (re.compile adds UNICODE to a str pattern anyway)
+    out.extend((rule, re.compile(p, flags)) for rule, p, flags in _DS_PATTERNS or ())
     seen: set[str] = set()
     unique = []
     for rule, rx in out:

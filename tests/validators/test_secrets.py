@@ -199,3 +199,25 @@ def test_fast_keyword_regex_matches_the_plain_form() -> None:
         t = "".join(rnd.choice(words) for _ in range(rnd.randint(1, 12)))
         want = [(m.span(), m.groups()) for m in plain.finditer(t)]
         assert [(m.span(), m.groups()) for m in S._KEYWORD_LOWER_RE.finditer(t)] == want, t
+
+
+def test_detect_secrets_patterns_are_the_librarys_and_cached(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("detect_secrets")
+    from curate.validators import secrets as secrets_mod
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    library = secrets_mod._library_patterns()
+    assert len(library) > 20 and {r for r, _, _ in library} <= set(secrets_mod._DS_RULES.values())
+    assert secrets_mod.detect_secrets_patterns() == library  # built from the library...
+    (cached,) = (tmp_path / "curate" / "secrets").iterdir()
+    assert secrets_mod.detect_secrets_patterns() == library  # ...then read from the file
+    monkeypatch.setattr(secrets_mod, "_library_patterns", lambda: pytest.fail("not cached"))
+    assert secrets_mod.detect_secrets_patterns() == library
+    # a damaged file is rebuilt from the library
+    cached.write_text('[["github_token", 1', encoding="utf-8")
+    monkeypatch.setattr(secrets_mod, "_library_patterns", lambda: library)
+    assert secrets_mod.detect_secrets_patterns() == library
+    assert json.loads(cached.read_text(encoding="utf-8")) == [list(t) for t in library]
+    # the module compiled each of them at import (one per pattern text: the built-in Slack
+    # pattern is the same text as the library's)
+    assert {p for _, p, _ in library} <= {rx.pattern for _, rx in secrets_mod.PATTERNS}
