@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curate.io import atomic_write, iter_raw_lines, parse_line, read_jsonl, write_jsonl
+from curate.io import atomic_write, iter_raw_lines, parse_line, prune_cache, read_jsonl, write_jsonl
 from curate.records import Example, Finding, InputError
 
 
@@ -146,3 +146,25 @@ def test_values_orjson_reads_differently_are_read_as_json_does(raw: bytes) -> No
     parsed = parse_line("f.jsonl", 1, raw)
     assert isinstance(parsed, Example)
     assert repr(parsed.data) == repr(json.loads(raw))
+
+
+def test_prune_cache_keeps_the_entries_used_last(tmp_path: Path) -> None:
+    import os
+
+    for i, name in enumerate(["old.hsdb", "older.hsdb", "recent.hsdb", "dir-entry"]):
+        p = tmp_path / name
+        if name.startswith("dir"):
+            p.mkdir()
+            (p / "inside.npy").write_bytes(b"x")
+        else:
+            p.write_bytes(b"x")
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+    (tmp_path / "new.hsdb.tmp123").write_bytes(b"being written")
+    current = tmp_path / "older.hsdb"  # just used: kept, whatever its age
+    prune_cache(tmp_path, current, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dir-entry",
+        "new.hsdb.tmp123",
+        "older.hsdb",
+    ]
+    prune_cache(tmp_path / "missing", tmp_path / "missing" / "x", keep=1)  # no error

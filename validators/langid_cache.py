@@ -29,6 +29,8 @@ from array import array
 from pathlib import Path
 from typing import Any
 
+from curate.io import prune_cache
+
 try:
     import numpy as np
     import py3langid
@@ -133,6 +135,10 @@ def load_identifier(*, cache: bool = True) -> Any:
                 shutil.rmtree(folder, ignore_errors=True)  # a damaged one: rebuilt
                 _save(folder, model)
                 model = _load_cached(folder) or model  # the float32 table, memory-mapped
+                # the caches of other versions (~90 MB each) go, but for the last used
+                prune_cache(cache_dir(), folder, keep=2)
+            else:
+                os.utime(folder)  # used: kept when another version prunes
             ptc, pc, classes, nextmove, row, output = model
             return _langid.LanguageIdentifier(
                 np.asarray(ptc), np.asarray(pc), classes, nextmove, output,

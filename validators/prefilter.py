@@ -536,12 +536,15 @@ def _load(key: str) -> tuple[list[int], int, Any] | None:
     sha256 of the rest) or built for another platform or Hyperscan version."""
     assert _hs is not None
     try:
-        blob = (cache_dir() / f"{key}.hsdb").read_bytes()
+        path = cache_dir() / f"{key}.hsdb"
+        blob = path.read_bytes()
         digest, payload = blob[:32], blob[32:]
         if hashlib.sha256(payload).digest() != digest:
             return None
         owners, always, raw = marshal.loads(payload)
-        return list(owners), int(always), _hs.loadb(raw, _hs.HS_MODE_BLOCK)
+        loaded = list(owners), int(always), _hs.loadb(raw, _hs.HS_MODE_BLOCK)
+        os.utime(path)  # used: kept when a new database prunes the folder
+        return loaded
     except Exception:
         return None
 
@@ -550,13 +553,14 @@ def _save(key: str, owners: list[int], always: int, db: Any) -> None:
     """Write the database atomically; a read-only cache folder just skips it."""
     assert _hs is not None
     try:
-        from curate.io import atomic_write
+        from curate.io import atomic_write, prune_cache
 
         payload = marshal.dumps((owners, always, _hs.dumpb(db)))
         target = cache_dir() / f"{key}.hsdb"
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(target, "wb") as f:
             f.write(hashlib.sha256(payload).digest() + payload)
+        prune_cache(target.parent, target, keep=8)  # other configurations and versions
     except Exception:  # pragma: no cover - read-only home, full disk
         return
 

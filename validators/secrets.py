@@ -206,11 +206,12 @@ def detect_secrets_patterns() -> list[tuple[str, str, int]] | None:
     except ImportError:  # pragma: no cover - found but not importable
         return None
     try:
-        from curate.io import atomic_write
+        from curate.io import atomic_write, prune_cache
 
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, "w") as f:
             json.dump(found, f)
+        prune_cache(path.parent, path, keep=4)  # lists of other versions
     except Exception:  # pragma: no cover - read-only home, full disk
         pass
     return found
