@@ -487,6 +487,8 @@ class ContentCheck:
             _prefilter.get()
         if "language_mismatch" in self._cfg[0] and tq.LANGID_AVAILABLE:
             tq._identifier()
+        if "mojibake" in self._cfg[0] and tq.FTFY_AVAILABLE:
+            tq._ftfy()
 
     def _masks(self, texts: list[TextRef]) -> list[int]:
         """Per string, the bits of the rules that may find something in it: the compiled

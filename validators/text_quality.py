@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import zlib
 from functools import lru_cache
@@ -31,13 +32,17 @@ from typing import Any
 
 from curate.validators.secrets import Hit
 
-try:
-    from ftfy import badness as _ftfy_badness
 
-    FTFY_AVAILABLE = True
-except ImportError:  # pragma: no cover - only without the [content] extra
-    _ftfy_badness = None
-    FTFY_AVAILABLE = False
+def _installed(name: str) -> bool:
+    """Whether module ``name`` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # pragma: no cover - a broken installation
+        return False
+
+
+#: ftfy is imported when a text first needs it (~0.05 s: most runs never do)
+FTFY_AVAILABLE = _installed("ftfy")
 
 try:
     import py3langid.langid as _langid
@@ -600,23 +605,32 @@ def _badness_anchors(pattern: re.Pattern[str]) -> tuple[str, int] | None:
         return None
 
 
-_ANCHORS = _badness_anchors(_ftfy_badness.BADNESS_RE) if _ftfy_badness is not None else None
-_ANCHOR_RE = re.compile(f"[{re.escape(_ANCHORS[0])}]+") if _ANCHORS else None
+@lru_cache(maxsize=1)
+def _ftfy() -> tuple[Any, tuple[str, int] | None, re.Pattern[str] | None]:
+    """``(ftfy.badness, its anchors, a regex of the anchor characters)``, imported on first
+    use; ``(None, None, None)`` without ftfy."""
+    try:
+        from ftfy import badness
+    except ImportError:  # pragma: no cover - only without the [content] extra
+        return None, None, None
+    anchors = _badness_anchors(badness.BADNESS_RE)
+    return badness, anchors, re.compile(f"[{re.escape(anchors[0])}]+") if anchors else None
 
 
 def _is_bad(text: str) -> bool:
     """``ftfy.badness.is_bad(text)``, faster: the big regex runs only in windows around
-    the characters one of which each of its matches holds (``_ANCHORS``), instead of at
+    the characters one of which each of its matches holds (the anchors), instead of at
     every position of the text (~100 us per 1,000 characters). The same answer
     (tests/validators/test_content_gates.py compares them)."""
-    assert _ftfy_badness is not None
-    if _ANCHORS is None or _ANCHOR_RE is None:
-        return _ftfy_badness.is_bad(text)
-    bad = _ftfy_badness.BADNESS_RE
-    w = _ANCHORS[1] - 1
+    badness, anchors, anchor_re = _ftfy()
+    assert badness is not None
+    if anchors is None or anchor_re is None:
+        return bool(badness.is_bad(text))
+    bad = badness.BADNESS_RE
+    w = anchors[1] - 1
     n = len(text)
     lo = hi = -1
-    for m in _ANCHOR_RE.finditer(text):
+    for m in anchor_re.finditer(text):
         s, e = max(0, m.start() - w), min(n, m.end() + w)
         if s > hi:
             if hi >= 0 and bad.search(text, lo, hi):
@@ -638,10 +652,11 @@ def find_mojibake(text: str) -> Hit | None:
     """
     if text.isascii() or _MOJIBAKE_GATE_RE.search(text) is None:
         return None
-    if _ftfy_badness is not None:
+    badness = _ftfy()[0] if FTFY_AVAILABLE else None
+    if badness is not None:
         if not _is_bad(text):
             return None
-        m = _ftfy_badness.BADNESS_RE.search(text)
+        m = badness.BADNESS_RE.search(text)
         s, e = m.span() if m else (0, len(text))
         return Hit("mojibake", s, e, "ftfy_badness", "")
     m = _MOJIBAKE_FALLBACK_RE.search(text)

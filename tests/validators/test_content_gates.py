@@ -26,9 +26,10 @@ pytest.importorskip("py3langid")
 
 
 def test_windowed_badness_search_answers_as_ftfy_does(content_fixture_texts: list[str]) -> None:
-    assert tq._ANCHORS is not None and tq._ANCHORS[1] == 7  # derived from ftfy's pattern
+    anchors = tq._ftfy()[1]
+    assert anchors is not None and anchors[1] == 7  # derived from ftfy's pattern
     rnd = random.Random(3)
-    pool = tq._ANCHORS[0] + "ÂÃ\xa0€™’—éüñ°·" + "ВГРСΒΓΞΟβЂ√±∂≈‚Ä" + "\x85\x9d"
+    pool = anchors[0] + "ÂÃ\xa0€™’—éüñ°·" + "ВГРСΒΓΞΟβЂ√±∂≈‚Ä" + "\x85\x9d"
     texts = []
     for _ in range(40000):
         n = rnd.randint(0, 40)
