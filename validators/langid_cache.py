@@ -3,7 +3,7 @@
 py3langid ships its model as an LZMA-compressed ``.npz``; decompressing it costs ~0.45 s
 of CPU in every process that identifies a language (each ``curate validate`` worker).
 The first load here reads it the library's way, then writes the same values to
-``$XDG_CACHE_HOME/curate/langid/<key>/`` (default ``~/.cache/curate/langid``, ~60 MB);
+``$XDG_CACHE_HOME/curate/langid/<key>/`` (default ``~/.cache/curate/langid``, ~90 MB);
 later loads read them back in ~0.05 s. The class-probability table is stored as float32
 (each of its float16 values exactly: the scores do not change, and a classification no
 longer converts the rows it takes) and memory-mapped, so forked workers share its pages.
@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -138,7 +139,8 @@ def load_identifier(*, cache: bool = True) -> Any:
                 # the caches of other versions (~90 MB each) go, but for the last used
                 prune_cache(cache_dir(), folder, keep=2)
             else:
-                os.utime(folder)  # used: kept when another version prunes
+                with contextlib.suppress(OSError):  # (a read-only cache: still used)
+                    os.utime(folder)  # used: kept when another version prunes
             ptc, pc, classes, nextmove, row, output = model
             return _langid.LanguageIdentifier(
                 np.asarray(ptc), np.asarray(pc), classes, nextmove, output,

@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -543,7 +544,8 @@ def _load(key: str) -> tuple[list[int], int, Any] | None:
             return None
         owners, always, raw = marshal.loads(payload)
         loaded = list(owners), int(always), _hs.loadb(raw, _hs.HS_MODE_BLOCK)
-        os.utime(path)  # used: kept when a new database prunes the folder
+        with contextlib.suppress(OSError):  # (a read-only cache: still used)
+            os.utime(path)  # used: kept when a new database prunes the folder
         return loaded
     except Exception:
         return None
