@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import zlib
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -185,6 +186,23 @@ _IDENTITY_QUESTION_RE = re.compile(
 )
 
 
+#: _IDENTITY_QUESTION_RE for lower-cased text, matched case-sensitively (several times
+#: faster than re.IGNORECASE), less its one case-sensitive branch ("are you" + a name with
+#: a capital letter), which _ARE_YOU_NAME_RE checks on the text itself
+_IDENTITY_LOWER_RE = re.compile(
+    r"\b(?:who|what) (?:are|r) (?:you|u)\b|\byour name\b|\bwhat (?:model|llm)\b|"
+    r"\bare you\s+(?:(?:a|an)\s+)?(?:human|real|person|robot|bot|machine|ai|sentient|conscious|"
+    r"alive|based on|trained|made|created|developed)|"
+    r"\byourself\b|\babout you\b|\b(?:who|what) you are\b|"
+    r"\bwho (?:made|created|trained|built|developed) you\b|"
+    r"你是谁|你叫什么|你是什么"
+)
+_ARE_YOU_NAME_RE = re.compile(r"(?i:\bare you\s+(?:(?:a|an)\s+)?)[A-Z][\w\-.]*\s*\?")
+#: the characters that case-insensitive matching pairs with an ASCII letter although
+#: str.lower does not turn them into it (İ ı ſ K; see curate.validators.prefilter): a
+#: prompt holding one is matched with _IDENTITY_QUESTION_RE itself
+_CASE_FOLDS = ("\u0130", "\u0131", "\u017f", "\u212a")
+
 _ABOUT_YOU_RE = re.compile(r"(?i)\b(?:you|your|yourself)\b")
 _REQUEST_RE = re.compile(r"(?i)\b(?:can|could|would|will|please|help)\b")
 
@@ -264,7 +282,32 @@ def asks_about_assistant(prompt: str) -> tuple[bool, bool]:
     # none of them skips the case-insensitive scan
     if "you" not in low and "who" not in low and "what" not in low and "你" not in prompt:
         return False, _about_you(prompt)
-    return _IDENTITY_QUESTION_RE.search(prompt) is not None, _about_you(prompt)
+    if any(c in prompt for c in _CASE_FOLDS):
+        named = _IDENTITY_QUESTION_RE.search(prompt) is not None
+    else:  # the same answer (a test compares them), trying only where a match can start
+        named = _identity_lower(low) or (
+            "are you" in low and _ARE_YOU_NAME_RE.search(prompt) is not None
+        )
+    return named, _about_you(prompt)
+
+
+#: every match of _IDENTITY_LOWER_RE starts with one of these
+_IDENTITY_STARTS = ("who", "what", "your", "are you", "about you", "你")
+
+
+def _identity_lower(low: str) -> bool:
+    """``_IDENTITY_LOWER_RE.search(low) is not None``, with the regex tried only at the
+    places where one of its alternatives can start (each opens with one of
+    :data:`_IDENTITY_STARTS`), instead of at every position of the prompt (~11 us for
+    135 characters)."""
+    match = _IDENTITY_LOWER_RE.match
+    for start in _IDENTITY_STARTS:
+        i = low.find(start)
+        while i >= 0:
+            if match(low, i):
+                return True
+            i = low.find(start, i + 1)
+    return False
 
 
 def boilerplate_hits(text: str) -> tuple[Hit | None, Hit | None]:
@@ -293,19 +336,45 @@ def boilerplate_hits(text: str) -> tuple[Hit | None, Hit | None]:
     # Every match holds one of the gate substrings, so none starts before the first gate
     # less the regex's widest match: the scan starts there (the text before it still
     # decides the leading \b), instead of trying every position of a long reply
-    finder = None
+    finder: Iterable[re.Match[str]]
     if len(low) == len(text):
         first_gate = min(i for i in (low.find(g) for g in _BOILERPLATE_GATES) if i >= 0)
         start = max(0, first_gate - _BOILERPLATE_WIDTH)
-        finder = _BOILERPLATE_LOWER_RE.finditer(low, start)
+        finder = _matches_at_starts(low, start)
+    else:
+        finder = _BOILERPLATE_RE.finditer(text)
     first: Hit | None = None
-    for m in finder or _BOILERPLATE_RE.finditer(text):
+    for m in finder:
         h = Hit("assistant_boilerplate", m.start(), m.end(), "ai_disclaimer", "")
         if first is None:
             first = h
         if m.group()[:1] not in "Ii":
             return first, h
     return first, None
+
+
+#: every match of _BOILERPLATE_LOWER_RE starts with one of these (one per alternative:
+#: "as a(n) ...", "i'm ..."/"i am ...", "my ...", "i do(n't) ...")
+_BOILERPLATE_STARTS = ("as a", "i'm ", "i am ", "my ", "i do")
+
+
+def _matches_at_starts(low: str, start: int) -> Iterator[re.Match[str]]:
+    """``_BOILERPLATE_LOWER_RE.finditer(low, start)``, with the regex tried only where a
+    match can start (:data:`_BOILERPLATE_STARTS`) instead of at every position: the same
+    matches in the same order (the leftmost match, then the leftmost from its end on),
+    several times faster on a long reply."""
+    starts: set[int] = set()
+    for s in _BOILERPLATE_STARTS:
+        i = low.find(s, start)
+        while i >= 0:
+            starts.add(i)
+            i = low.find(s, i + 1)
+    match = _BOILERPLATE_LOWER_RE.match
+    end = start
+    for i in sorted(starts):
+        if i >= end and (m := match(low, i)) is not None:
+            yield m
+            end = m.end()
 
 
 def find_refusal(text: str) -> Hit | None:

@@ -131,6 +131,49 @@ def test_boilerplate_gates_hold_every_match() -> None:
             assert tq.boilerplate_hits(text)[0] is not None, text
 
 
+def test_boilerplate_matches_at_their_starts_are_the_regexs_matches() -> None:
+    rnd = random.Random(12)
+    words = ["as", "an", "a", "ai", "i'm", "i am", "i", "just", "only", "artificial",
+             "intelligence", "language", "model", "large", "assistant", "chatbot", "my",
+             "knowledge", "cutoff", "training", "data", "goes", "up", "to", "do", "not",
+             "don't", "have", "personal", "opinions", "feelings", "beliefs", "aim", "was",
+             "has", "as an ai", "i am an ai", "my training data goes up to"]  # fmt: skip
+    seps = [" ", " ", " ", ", ", ". ", "\n", "", "-"]
+    n_matches = 0
+    for _ in range(30000):
+        low = "".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(1, 14)))
+        start = rnd.randint(0, len(low))
+        want = [m.span() for m in tq._BOILERPLATE_LOWER_RE.finditer(low, start)]
+        n_matches += len(want)
+        assert [m.span() for m in tq._matches_at_starts(low, start)] == want, (low, start)
+    assert n_matches > 3000
+
+
+def test_identity_question_on_lower_cased_text_answers_as_the_regex_does() -> None:
+    rnd = random.Random(8)
+    words = ["who", "What", "are", "r", "you", "U", "your", "name", "model", "LLM", "Are",
+             "YOU", "a", "an", "human", "Real", "bot", "AI", "trained", "made", "based on",
+             "yourself", "about", "created", "ChatGPT", "gpt-4", "Claude", "vicuna", "?", "?",
+             ",", "你是谁", "你", "is", "the", "İ", "ı", "ſ", "\u212a", "ARE", "Bard",
+             "x1"]  # fmt: skip
+    seps = [" ", " ", " ", "  ", "\t", "\n", "", "-", "'"]
+    n_true = 0
+    names = ["ChatGPT", "GPT-4", "Claude", "vicuna", "Bard", "x1", "LLaMA"]
+    for _ in range(40000):
+        parts = [rnd.choice(words) for _ in range(rnd.randint(1, 7))]
+        if rnd.random() < 0.25:  # "are you <name>?", "are your ...", at a random place
+            i = rnd.randint(0, len(parts))
+            parts[i:i] = [rnd.choice(["are", "Are", "ARE"]), rnd.choice(["you", "your", "you a"]),
+                          rnd.choice(names), rnd.choice(["?", " ?", ".", "name?"])]  # fmt: skip
+        prompt = "".join(w + rnd.choice(seps) for w in parts)
+        if rnd.random() < 0.3:
+            prompt = prompt.upper() if rnd.random() < 0.5 else prompt.title()
+        want = tq._IDENTITY_QUESTION_RE.search(prompt) is not None
+        n_true += want
+        assert tq.asks_about_assistant(prompt)[0] == want, prompt
+    assert n_true > 5000
+
+
 # -- echo: the byte-level gate -----------------------------------------------------------
 
 
