@@ -218,3 +218,34 @@ def test_expectations_join_the_findings(
         "expect_column_mean_to_be_between on has_system: observed 0.4667, expected 0.8042 to 1"
         in messages
     )
+
+
+def test_json_output_is_the_standard_librarys_json() -> None:
+    """--json text is written by orjson: the same text json.dumps(indent=2, default=str)
+    wrote, except that not-a-number floats are now null and floats in exponent form are
+    written 1.5e-7 instead of 1.5e-07 (the same value); huge integers still go through
+    the standard library."""
+    import dataclasses
+    import datetime
+    import json
+    from pathlib import Path
+
+    from curate.console import json_text
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    values = [
+        {"n": 1, "f": 2.5, "cost": 0.0123, "none": None, "ok": True, "neg": -3},
+        {"text": 'é 中文 \u2028 "quoted" \\ \t', "nested": [[], {}, [1, [2, {"a": []}]]]},
+        {1: "int key", "path": Path("/x/y"), "when": datetime.datetime(2026, 1, 2, 3, 4, 5)},
+        {"point": Point(3), "tuple": (1, 2), "huge": 1 << 70},
+        [],
+        "just a string",
+    ]
+    for v in values:
+        assert json_text(v) == json.dumps(v, ensure_ascii=False, indent=2, default=str), v
+    assert json.loads(json_text({"nan": float("nan")})) == {"nan": None}
+    floats = {"tiny": 1.5e-07, "big": 1e300, "third": 1 / 3}
+    assert json.loads(json_text(floats)) == floats  # same values, exponent written 1.5e-7
