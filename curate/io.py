@@ -212,6 +212,19 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+def user_cache_dir(name: str) -> Path:
+    """``$XDG_CACHE_HOME/curate/<name>`` (default ``~/.cache/curate/<name>``): where
+    curate keeps what it rebuilds when it is missing (rank files, compiled patterns, the
+    language model).
+
+    Example:
+        >>> user_cache_dir("prefilter").parts[-2:]
+        ('curate', 'prefilter')
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "curate" / name
+
+
 def prune_cache(folder: Path, current: Path, keep: int) -> None:
     """Mark ``current`` (an entry of the cache ``folder``: a file or a folder) as just
     used and delete all but the ``keep`` most recently used entries, so that caches keyed

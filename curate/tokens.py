@@ -41,7 +41,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from curate.io import atomic_write
+from curate.io import atomic_write, user_cache_dir
 from curate.records import CurateError
 
 _SPEC_LOCK = threading.Lock()
@@ -105,8 +105,7 @@ def _cache_dir() -> Path:
     env = os.environ.get("TIKTOKEN_CACHE_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curate" / "tiktoken"
+    return user_cache_dir("tiktoken")
 
 
 def _bundled_rank_bytes(name: str) -> bytes:

@@ -30,7 +30,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from curate.io import prune_cache
+from curate.io import prune_cache, user_cache_dir
 
 try:
     import numpy as np
@@ -42,8 +42,7 @@ except ImportError:  # pragma: no cover - only without the [content] extra
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/curate/langid`` (default ``~/.cache/curate/langid``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curate" / "langid"
+    return user_cache_dir("langid")
 
 
 def _model_path() -> Path:

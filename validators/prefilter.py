@@ -528,8 +528,9 @@ def _compiles(expr: bytes) -> bool:
 def cache_dir() -> Path:
     """Where compiled databases are kept: ``$XDG_CACHE_HOME/curate/prefilter`` (default
     ``~/.cache/curate/prefilter``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curate" / "prefilter"
+    from curate.io import user_cache_dir
+
+    return user_cache_dir("prefilter")
 
 
 def _load(key: str) -> tuple[list[int], int, Any] | None:

@@ -166,8 +166,9 @@ def _cache_file() -> Path | None:
                 st = e.stat()
                 parts.append((e.name, st.st_size, st.st_mtime_ns))
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curate" / "secrets" / f"{key}.json"
+    from curate.io import user_cache_dir
+
+    return user_cache_dir("secrets") / f"{key}.json"
 
 
 def _library_patterns() -> list[tuple[str, str, int]]:

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
+from curate.validators.prefilter import FOLDS_TO_ASCII
 from curate.validators.secrets import Hit
 
 
@@ -198,10 +199,9 @@ _IDENTITY_LOWER_RE = re.compile(
     r"你是谁|你叫什么|你是什么"
 )
 _ARE_YOU_NAME_RE = re.compile(r"(?i:\bare you\s+(?:(?:a|an)\s+)?)[A-Z][\w\-.]*\s*\?")
-#: the characters that case-insensitive matching pairs with an ASCII letter although
-#: str.lower does not turn them into it (İ ı ſ K; see curate.validators.prefilter): a
-#: prompt holding one is matched with _IDENTITY_QUESTION_RE itself
-_CASE_FOLDS = ("\u0130", "\u0131", "\u017f", "\u212a")
+#: a prompt holding one of FOLDS_TO_ASCII (İ ı ſ K: case-insensitive matching pairs them
+#: with an ASCII letter, str.lower does not turn them into it) is matched with
+#: _IDENTITY_QUESTION_RE itself
 
 _ABOUT_YOU_RE = re.compile(r"(?i)\b(?:you|your|yourself)\b")
 _REQUEST_RE = re.compile(r"(?i)\b(?:can|could|would|will|please|help)\b")
@@ -282,7 +282,7 @@ def asks_about_assistant(prompt: str) -> tuple[bool, bool]:
     # none of them skips the case-insensitive scan
     if "you" not in low and "who" not in low and "what" not in low and "你" not in prompt:
         return False, _about_you(prompt)
-    if any(c in prompt for c in _CASE_FOLDS):
+    if any(c in prompt for c in FOLDS_TO_ASCII):
         named = _IDENTITY_QUESTION_RE.search(prompt) is not None
     else:  # the same answer (a test compares them), trying only where a match can start
         named = _identity_lower(low) or (
@@ -419,13 +419,11 @@ def _ascii_alnum(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass").translate(_LOWER_BYTES, _NON_ALNUM_BYTES)
 
 
-def _run_inside(text: str, other: str) -> bool:
-    """Whether the first word of ``text`` (lower-cased, as :func:`_norm` has it; at most
-    its first 12 characters) occurs in ``other`` lower-cased; true for a text with no
-    word."""
-    low = text.lower()
+def _run_inside(low: str, other_low: str) -> bool:
+    """Whether the first word of the lower-cased text ``low`` (as :func:`_norm` has it; at
+    most its first 12 characters) occurs in ``other_low``; true for a text with no word."""
     m = _WORD_RUN_RE.search(low)
-    return m is None or low[m.start() : min(m.end(), m.start() + 12)] in other.lower()
+    return m is None or low[m.start() : min(m.end(), m.start() + 12)] in other_low
 
 
 def is_echo(prompt: str, reply: str, *, min_chars: int = 12) -> bool:
@@ -452,11 +450,13 @@ def is_echo(prompt: str, reply: str, *, min_chars: int = 12) -> bool:
         or not any(c in t for t in (prompt, reply) for c in _LOWER_TO_ASCII)
     ):
         return False
-    if len(a) < 16 and not (_run_inside(reply, prompt) or _run_inside(prompt, reply)):
+    if len(a) < 16:
         # too few ASCII letters to tell (another script): every word of the shorter
         # normalised text lies inside a word of the longer one, so its first word (of
         # either text: which is shorter is not known yet) is in the other, lower-cased
-        return False
+        r_low, p_low = reply.lower(), prompt.lower()
+        if not (_run_inside(r_low, p_low) or _run_inside(p_low, r_low)):
+            return False
     r = _norm(reply)
     if len(r) < min_chars:
         return False
