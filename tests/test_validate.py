@@ -354,3 +354,63 @@ def test_stats_table_from_worker_processes_equals_inline(tmp_path: Path) -> None
     inline = validate_path([p], workers=1, stats=True).stats_table()
     assert pooled.height == n and pooled.equals(inline)
     assert pooled["id"].n_unique() == n
+
+
+def test_batch_findings_keep_line_order_with_validators_run_batch_wide() -> None:
+    """check_batch runs each validator over the whole batch (the content check through its
+    check_many), then puts the findings back in line order: the same findings and error
+    lines as checking line by line, each line's own findings (BOM, blank line, broken
+    JSON) first, then each validator's in turn."""
+    from curate.io import line_findings, parse_line
+    from curate.records import Finding, Severity
+    from curate.validate import BatchTask, check_batch
+    from curate.validators.content import content_validators
+    from curate.validators.format import OpenAIFormat
+
+    def chat(user: str, reply: str, **extra: Any) -> bytes:
+        msgs = [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+        return json.dumps({"messages": msgs, **extra}, ensure_ascii=False).encode()
+
+    prompt = "What is the capital of France and why is it famous? Answer in two sentences."
+    es = (
+        "La capital de Francia es París. Es famosa por su historia, sus museos y la torre "
+        "Eiffel, que es uno de los monumentos más visitados del mundo."
+    )
+    raws = [
+        b"\xef\xbb\xbf" + chat("Your mail?", "Mail jane.doe@northwind-tools.io.", extra_key=1),
+        b"",
+        json.dumps({"messages": [{"role": "robot", "content": "x"}]}).encode(),
+        b'{"messages": [',
+        chat(prompt, es),
+        chat("Write [Your Name] here", "As an AI language model, I cannot do that."),
+        b"   ",
+        chat(prompt, es),
+    ]
+    lines = list(enumerate(raws, start=1))
+    validators = (OpenAIFormat(), *content_validators())
+    task = BatchTask("f.jsonl", lines, "o200k_base", 10**6, validators, ())
+
+    want: list[Finding] = []
+    want_errors: list[int] = []
+    for line, raw in lines:
+        want += line_findings("f.jsonl", line, raw)
+        parsed = parse_line("f.jsonl", line, raw)
+        if parsed is None:
+            continue
+        if isinstance(parsed, Finding):
+            want.append(parsed)
+            want_errors.append(line)
+            continue
+        found = [f for v in validators for f in v.check(parsed)]
+        want += found
+        if any(f.severity is Severity.ERROR for f in found):
+            want_errors.append(line)
+    got = check_batch(task)
+    assert [(f.code, f.location, f.message) for f in got.findings] == [
+        (f.code, f.location, f.message) for f in want
+    ]
+    assert got.error_lines == want_errors
+    codes = [f.code for f in got.findings]
+    assert codes[:4] == ["bom", "unrecognized_top_level_key", "pii_email", "empty_line"]
+    assert codes.count("language_mismatch") == 2
+    assert got.error_lines == [3, 4]  # a validator's error, then a line that does not parse

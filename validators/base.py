@@ -6,6 +6,9 @@ Two kinds:
   processes, so instances must be picklable (plain dataclasses are). An optional
   ``prepare()`` method loads what the checks load on first use (a model, a compiled
   database): ``validate_path`` calls it before forking its workers, so they share it.
+  An optional ``check_many(examples)`` returns each example's ``check`` findings as a
+  list (same findings, same order); ``validate_path`` calls it once per batch when it
+  exists, so a validator can run a costly step for the whole batch in a row.
 - :class:`CorpusValidator`: needs to see many examples (duplicates, leakage). It is
   split so the heavy part stays parallel: ``features(ex)`` is pure and runs in the
   workers (a hash, a MinHash signature); ``add(ref, feature)`` and ``finish()`` run in

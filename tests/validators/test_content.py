@@ -674,3 +674,56 @@ def test_prepare_loads_the_prefilter_and_the_language_model_once(monkeypatch) ->
     tq._identifier.cache_clear()
     no_lang.prepare()
     assert tq._identifier.cache_info().currsize == 0
+
+
+def test_check_many_is_check_of_each_example_in_order(fixtures: Path) -> None:
+    """The batch form (language checks run together at the end) gives each example the
+    findings ``check`` gives it, in the same order: on every content fixture, on
+    multi-turn chats with a mismatch in one reply of several, and on replies that repeat
+    (the second sighting is served from the cache, language result included)."""
+    import json
+
+    from curate.validators import content as content_mod
+
+    es = (
+        "La capital de Francia es París. Es famosa por su historia, sus museos y la torre "
+        "Eiffel, que es uno de los monumentos más visitados del mundo."
+    )
+    de = (
+        "Die Hauptstadt von Frankreich ist Paris. Sie ist berühmt für ihre Geschichte, ihre "
+        "Museen und den Eiffelturm, der zu den meistbesuchten Bauwerken der Welt gehört."
+    )
+    prompt = "What is the capital of France and why is it famous? Answer in two sentences."
+    records = [
+        json.loads(line)
+        for f in sorted((fixtures / "content").glob("*.jsonl"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+    ]
+    chat = {
+        "messages": [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": es},
+            {"role": "user", "content": "Thanks. Now say it again for me, my friend, please."},
+            {"role": "assistant", "content": "As an AI language model, I can say it again."},
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": de},
+        ]
+    }
+    records += [chat, chat, {"messages": chat["messages"][:2]}, chat]
+    exs = [Example(r, Location("many.jsonl", i + 1)) for i, r in enumerate(records)]
+
+    def rows(fs: list) -> list:
+        return [(f.code, f.message, f.location, f.data) for f in fs]
+
+    (check,) = content_validators()
+    content_mod.clear_caches()
+    one_by_one = [rows(list(check.check(ex))) for ex in exs]
+    content_mod.clear_caches()
+    batch = [rows(fs) for fs in check.check_many(exs)]
+    assert batch == one_by_one
+    assert [c for c, *_ in one_by_one[-1]].count("language_mismatch") == 2
+    # the batch stored the reply's language result in the cache, not "to do"
+    assert content_mod._MEMO[de][content_mod._PAIR][2][:2] == ("en", "de")
+    again = [rows(fs) for fs in check.check_many(exs)]
+    assert again == one_by_one
+    content_mod.clear_caches()
