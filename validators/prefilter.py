@@ -354,15 +354,6 @@ def _rule_regexes() -> list[tuple[str, re.Pattern[str]]]:
     return out
 
 
-def _single_match_regexes() -> tuple[re.Pattern[str], ...]:
-    """The regexes whose patterns are scanned for one match only (see :data:`_SPREAD`):
-    those that cost the scan most and seldom match (card numbers: 13-19 digits with
-    optional separators)."""
-    from curate.validators import pii
-
-    return (pii._CARD_RE,)
-
-
 class Prefilter:
     """A compiled database of every rule's prefilter patterns.
 
@@ -373,21 +364,14 @@ class Prefilter:
             (:func:`cache_dir`): compiling takes ~0.3 s, loading ~1 ms.
     """
 
-    def __init__(
-        self,
-        regexes: Sequence[tuple[str, re.Pattern[str]]],
-        cache: bool = True,
-        single: Sequence[re.Pattern[str]] = (),
-    ) -> None:
+    def __init__(self, regexes: Sequence[tuple[str, re.Pattern[str]]], cache: bool = True) -> None:
         assert _hs is not None
         self.bits = {g: 1 << i for i, g in enumerate(GROUPS)}
         self.all = (1 << len(GROUPS)) - 1
-        self.single = tuple(single)
         key = hashlib.sha256(
             repr(
                 (
                     [(g, rx.pattern, rx.flags) for g, rx in regexes],
-                    [(rx.pattern, rx.flags) for rx in self.single],
                     _hs.__version__ if hasattr(_hs, "__version__") else "",
                     Path(__file__).read_bytes(),
                 )
@@ -428,26 +412,24 @@ class Prefilter:
         always = 0  # groups one of whose patterns could not be filtered
         seen: set[tuple[bytes, int]] = set()  # one non-ASCII digit pattern serves them all
         for group, rx in regexes:
-            owner = self.bits[group] | (_SPREAD if rx in self.single else 0)
             try:
                 for expr in byte_patterns(rx.pattern, rx.flags):
                     if (expr, self.bits[group]) not in seen:
                         seen.add((expr, self.bits[group]))
                         exprs.append(expr)
-                        owners.append(owner)
+                        owners.append(self.bits[group])
             except (Unsupported, re.error, RecursionError, TypeError):
                 always |= self.bits[group]
         # the characters that case-insensitive matching pairs with ASCII letters
         exprs.append(b"(?:" + b"|".join(_literal_bytes(c.encode()) for c in FOLDS_TO_ASCII) + b")")
         owners.append(self.all)
         try:
-            return owners, always, _compile(exprs, owners)
+            return owners, always, _compile(exprs)
         except Exception:  # one pattern Hyperscan cannot take: find it, filter without it
             ok = [i for i in range(len(exprs)) if _compiles(exprs[i])]
             for i in set(range(len(exprs))) - set(ok):
-                always |= owners[i] & self.all
-            kept = [owners[i] for i in ok]
-            return kept, always, _compile([exprs[i] for i in ok], kept)
+                always |= owners[i]
+            return [owners[i] for i in ok], always, _compile([exprs[i] for i in ok])
 
     def bit(self, group: str) -> int:
         """The bit of a group (see :data:`GROUPS`) in :meth:`scan`'s results."""
@@ -465,7 +447,7 @@ class Prefilter:
             )
         except _hs.ScanTerminated:  # type: ignore[union-attr]
             return self.all  # too many matches to be worth telling apart: every gate open
-        return self._found & self.all
+        return self._found
 
     def scan(self, texts: Sequence[str]) -> list[int]:
         """The groups (bits) that may find something in each of ``texts``.
@@ -499,26 +481,11 @@ class Prefilter:
             pos += (len(t) if ascii_only else len(t.encode("utf-8", "surrogatepass"))) + 1
         masks = [self.always] * n
         owners = self.owners
-        spread = 0
         for i, to in hits:
-            owner = owners[i]
-            if owner & _SPREAD:  # reported once per scan: later texts may hold one too
-                spread |= owner
-            else:
-                masks[bisect_right(starts, to - 1) - 1] |= owner
-        if spread:
-            spread &= self.all
-            return [m | spread for m in masks]
+            k = bisect_right(starts, to - 1) - 1
+            masks[k] |= owners[i]
         return masks
 
-
-#: in an owner: the expression is compiled with ``HS_FLAG_SINGLEMATCH`` (one match per
-#: scan, not every one; Hyperscan then needs no state for the others, and a bounded
-#: repeat of digits gets much cheaper: the card-number pattern alone was ~40% of the
-#: whole scan, ~1.7 of ~4.4 us per example). Its group's bit then goes to every text of
-#: the scan, not to the one the match ends in: the texts after it (or any, as the order
-#: of reports is not relied on) may hold another match that was not reported.
-_SPREAD = 1 << 30
 
 #: matches of one scan after which it stops (each costs a Python call): a text with more
 #: gets every gate open (see :meth:`Prefilter.scan_one`)
@@ -538,21 +505,14 @@ def _flags(expr: bytes) -> int:
         return int(_hs.HS_FLAG_PREFILTER)
 
 
-def _compile(exprs: list[bytes], owners: Sequence[int] | None = None) -> Any:
-    """One database of ``exprs`` (ids in order); ``owners``: their group bits, to flag
-    the single-match ones (:data:`_SPREAD`)."""
+def _compile(exprs: list[bytes]) -> Any:
     assert _hs is not None
-    single = int(_hs.HS_FLAG_SINGLEMATCH)
-    if owners is None:
-        owners = [0] * len(exprs)
     db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
     db.compile(
         expressions=exprs,
         ids=list(range(len(exprs))),
         elements=len(exprs),
-        flags=[
-            _flags(e) | (single if o & _SPREAD else 0) for e, o in zip(exprs, owners, strict=True)
-        ],
+        flags=[_flags(e) for e in exprs],
     )
     return db
 
@@ -629,7 +589,7 @@ def get() -> Prefilter | None:
         pf = None
         if HYPERSCAN_AVAILABLE and enabled():
             try:
-                pf = Prefilter(_rule_regexes(), single=_single_match_regexes())
+                pf = Prefilter(_rule_regexes())
             except Exception:  # pragma: no cover - a platform where Hyperscan fails
                 pf = None
         _STATE["pf"] = pf

@@ -229,23 +229,6 @@ def test_many_matches_stop_the_scan_and_open_every_gate(pf) -> None:
     ]
 
 
-def test_single_match_pattern_opens_its_gate_on_every_text_of_the_scan(pf) -> None:
-    """The card-number pattern reports one match per scan (HS_FLAG_SINGLEMATCH, far
-    cheaper on digits): the card in a later text is not reported, so its bit goes to every
-    text of the scan; the other groups stay per text."""
-    assert any(o & pf_mod._SPREAD for o in pf.owners)  # the card expressions
-    pii = pf.bit("pii")
-    cards = ["Card 4111 1111 1111 1111, thanks.", "As an AI language model, no.", "5500-0000"]
-    cards.append("and 5500 0000 0000 0004 too")
-    assert pf.scan(cards) == [pii, pii | pf.bit("boilerplate"), pii, pii]
-    assert [pf.scan_one(t) & pii for t in cards] == [pii, 0, 0, pii]
-    assert pf.scan(["no digits here", "nor here"]) == [0, 0]
-    # the same database without the single-match flag: bits per text
-    plain = pf_mod.Prefilter(pf_mod._rule_regexes(), cache=False)
-    assert not any(o & pf_mod._SPREAD for o in plain.owners)
-    assert plain.scan(cards) == [pii, pf.bit("boilerplate"), 0, pii]
-
-
 def test_digit_patterns_split_into_ascii_and_non_ascii_digits() -> None:
     ascii_part, digits = pf_mod.byte_patterns(r"\d(?:[ \-]?\d){12,18}")
     assert b"\\xd9" not in ascii_part and b"\\xd9[\\xa0-\\xa9]" in digits  # Arabic-Indic
