@@ -518,16 +518,9 @@ class ContentCheck:
         pending: list[_Pending] = []
         outs: list[list[Any]] = []
         touched: list[int] = []
-        # the strings of every example and their prefilter scans first, in a row
-        memo_get = _MEMO.get
-        scans: list[tuple[list[TextRef], list[Any], list[int] | None]] = []
-        for ex in examples:
-            texts = _texts(ex.data)
-            befores = [memo_get(t[3]) for t in texts]
-            scans.append((texts, befores, self._masks(texts) if None in befores else None))
         for i, ex in enumerate(examples):
             n = len(pending)
-            outs.append(list(self._check(ex, pending, scans[i])))
+            outs.append(list(self._check(ex, pending)))
             if len(pending) > n:
                 touched.append(i)
         for p in pending:
@@ -546,29 +539,12 @@ class ContentCheck:
             ]
         return outs
 
-    def _check(
-        self,
-        ex: Example,
-        pending: list[_Pending] | None,
-        scan: tuple[list[TextRef], list[Any], list[int] | None] | None = None,
-    ) -> Iterator[Any]:
+    def _check(self, ex: Example, pending: list[_Pending] | None) -> Iterator[Any]:
         """The findings of :meth:`check`; with a ``pending`` list, a reply's language
-        check is not run but yielded (and listed) as a :class:`_Pending` in its place.
-        ``scan``: the example's strings, their cached results and gate masks, when
-        worked out already."""
-        if scan is None:
-            texts = _texts(ex.data)
-            if not texts:
-                return
-            memo_get = _MEMO.get
-            befores = [memo_get(t[3]) for t in texts]
-            # one prefilter scan for the example as soon as one string is new (then the
-            # gate masks say which rules can find anything in each string)
-            masks: list[int] | None = self._masks(texts) if None in befores else None
-        else:
-            texts, befores, masks = scan
-            if not texts:
-                return
+        check is not run but yielded (and listed) as a :class:`_Pending` in its place."""
+        texts = _texts(ex.data)
+        if not texts:
+            return
         (
             enabled,
             secrets_on,
@@ -583,6 +559,11 @@ class ContentCheck:
             echo_sev,
             lang_sev,
         ) = self._cfg
+        memo_get = _MEMO.get
+        befores = [memo_get(t[3]) for t in texts]
+        # one prefilter scan for the example as soon as one string is new (then the gate
+        # masks say which rules can find anything in each string)
+        masks: list[int] | None = self._masks(texts) if None in befores else None
         slots: list[list[Any]] = []
         prompt: str | None = None
         prompt_slot: list[Any] | None = None
