@@ -559,6 +559,7 @@ class ContentCheck:
             echo_sev,
             lang_sev,
         ) = self._cfg
+        english = tq._english_like
         memo_get = _MEMO.get
         befores = [memo_get(t[3]) for t in texts]
         # one prefilter scan for the example as soon as one string is new (then the gate
@@ -710,7 +711,9 @@ class ContentCheck:
                 pair = (prompt, echo, pair[2])
             if lang_sev and pair[2] is _TODO:
                 # language_mismatch's own length test (min_chars=40), without the call
-                if n_reply < 40 or n_prompt < 40:
+                # and its first answer for most pairs, both texts looking English (cheap:
+                # a few substring tests); only the others are left to check_many
+                if n_reply < 40 or n_prompt < 40 or (english(prompt) and english(text)):
                     pair = (prompt, pair[1], None)
                 elif pending is None:
                     pair = (prompt, pair[1], tq.language_mismatch(prompt, text))
