@@ -672,10 +672,11 @@ class ContentCheck:
                 found = slot[_TRUNCATION]
                 if found is _TODO:
                     # exact gate: no open code fence and a last character that ends nothing
-                    # find_truncation reports (not a space, a letter, "-" or a comma...)
+                    # find_truncation reports (not a space, a letter, "-" or a comma...); "`"
+                    # first: one character is found by memchr, far faster than "```"
                     found = slot[_TRUNCATION] = (
                         ()
-                        if text[-1] in _SAFE_ENDS and "```" not in text
+                        if text[-1] in _SAFE_ENDS and ("`" not in text or "```" not in text)
                         else tuple(tq.find_truncation(text))
                     )
                 for h in found:
