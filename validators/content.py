@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -500,7 +500,9 @@ class ContentCheck:
         return pf.scan([t[3] for t in texts])
 
     def check(self, ex: Example) -> Iterator[Finding]:
-        return self._check(ex, None)
+        found: list[Finding] = []
+        self._check(ex, found.append, None)
+        return iter(found)
 
     def check_many(self, examples: Sequence[Example]) -> list[list[Finding]]:
         """:meth:`check` of each example: the same findings in the same order, with the
@@ -518,9 +520,12 @@ class ContentCheck:
         pending: list[_Pending] = []
         outs: list[list[Any]] = []
         touched: list[int] = []
+        check = self._check
         for i, ex in enumerate(examples):
             n = len(pending)
-            outs.append(list(self._check(ex, pending)))
+            found: list[Any] = []
+            check(ex, found.append, pending)
+            outs.append(found)
             if len(pending) > n:
                 touched.append(i)
         for p in pending:
@@ -539,9 +544,13 @@ class ContentCheck:
             ]
         return outs
 
-    def _check(self, ex: Example, pending: list[_Pending] | None) -> Iterator[Any]:
-        """The findings of :meth:`check`; with a ``pending`` list, a reply's language
-        check is not run but yielded (and listed) as a :class:`_Pending` in its place."""
+    def _check(
+        self, ex: Example, out: Callable[[Any], object], pending: list[_Pending] | None
+    ) -> None:
+        """Pass each finding of :meth:`check` to ``out`` (a list's ``append``: no
+        generator to create and resume per example); with a ``pending`` list, a reply's
+        language check is not run but passed (and listed) as a :class:`_Pending` in its
+        place."""
         texts = _texts(ex.data)
         if not texts:
             return
@@ -595,7 +604,7 @@ class ContentCheck:
                             value = mask(text[h.start : h.end], h.code)
                             kind = "password in URL" if h.rule == "password_in_url" else h.rule
                             what = f"{kind.replace('_', ' ')} {value}"
-                            yield _finding(ex, sev, h, field, index, role, what)
+                            out(_finding(ex, sev, h, field, index, role, what))
                 if pii_on and role not in self.pii_allowed_roles:
                     found = slot[_PII]
                     if found is _TODO:
@@ -606,7 +615,7 @@ class ContentCheck:
                         sev = enabled.get(h.code)
                         if sev is not None:
                             what = f"{_LABELS[h.rule]} {mask(text[h.start : h.end], h.code)}"
-                            yield _finding(ex, sev, h, field, index, role, what)
+                            out(_finding(ex, sev, h, field, index, role, what))
                 if ph_on and role not in self.placeholder_allowed_roles:
                     found = slot[_PLACEHOLDERS]
                     if found is _TODO:
@@ -617,7 +626,7 @@ class ContentCheck:
                     sev = enabled["template_placeholder"]
                     for h in found:
                         what = f"unfilled placeholder {text[h.start : h.end]!r}"
-                        yield _finding(ex, sev, h, field, index, role, what)
+                        out(_finding(ex, sev, h, field, index, role, what))
                 if ctl_on:
                     h = slot[_CONTROL]
                     if h is _TODO:
@@ -628,7 +637,7 @@ class ContentCheck:
                         n = len(tq._CONTROL_RE.findall(text))
                         what = f"{n} control character(s), first {h.rule} at {h.start}"
                         sev = enabled["control_characters"]
-                        yield _finding(ex, sev, h, field, index, role, what)
+                        out(_finding(ex, sev, h, field, index, role, what))
                 if moj_on:
                     h = slot[_MOJIBAKE]
                     if h is _TODO:
@@ -637,7 +646,7 @@ class ContentCheck:
                         h = slot[_MOJIBAKE] = tq.find_mojibake(text) if masks[k] & _MOJ else None
                     if h is not None:
                         what = f"mojibake {text[h.start : h.end][:20]!r}"
-                        yield _finding(ex, enabled["mojibake"], h, field, index, role, what)
+                        out(_finding(ex, enabled["mojibake"], h, field, index, role, what))
             if role != "assistant" or ".tool_calls[" in field:
                 continue
             # -- the reply rules --
@@ -658,7 +667,7 @@ class ContentCheck:
                         h = None if asks[0] else hits[1] if asks[1] else h
                     if h is not None:
                         what = f"AI boilerplate {text[h.start : h.end]!r}"
-                        yield _finding(ex, boil_sev, h, field, index, "assistant", what)
+                        out(_finding(ex, boil_sev, h, field, index, "assistant", what))
             if ref_sev:
                 h = slot[_REFUSAL]
                 if h is _TODO:
@@ -667,7 +676,7 @@ class ContentCheck:
                     h = slot[_REFUSAL] = tq.find_refusal(text) if masks[k] & _REF else None
                 if h is not None:
                     what = f"refusal {text[h.start : h.end][:60]!r}"
-                    yield _finding(ex, ref_sev, h, field, index, "assistant", what)
+                    out(_finding(ex, ref_sev, h, field, index, "assistant", what))
             if trunc_sev:
                 found = slot[_TRUNCATION]
                 if found is _TODO:
@@ -684,7 +693,7 @@ class ContentCheck:
                     if h.rule != "open_code_block":
                         why = f"ends with {text[h.start : h.end]!r}"
                     what = f"reply cut off ({why})"
-                    yield _finding(ex, trunc_sev, h, field, index, "assistant", what)
+                    out(_finding(ex, trunc_sev, h, field, index, "assistant", what))
             if rep_sev:
                 h = slot[_REPETITION]
                 if h is _TODO:
@@ -695,7 +704,7 @@ class ContentCheck:
                         f"loop of {h.end - h.start} chars ({(h.end - h.start) * 100 // len(text)}%"
                         f" of the reply), starting {text[h.start : h.start + 30]!r}"
                     )
-                    yield _finding(ex, rep_sev, h, field, index, "assistant", what)
+                    out(_finding(ex, rep_sev, h, field, index, "assistant", what))
             if prompt is None or not (echo_sev or lang_sev):
                 continue
             pair = slot[_PAIR]
@@ -722,16 +731,16 @@ class ContentCheck:
             if echo_sev and pair[1]:
                 h = Hit("prompt_echo", 0, len(text), "same_words", "")
                 what = "reply repeats the prompt"
-                yield _finding(ex, echo_sev, h, field, index, "assistant", what)
+                out(_finding(ex, echo_sev, h, field, index, "assistant", what))
             if lang_sev:
                 mm = pair[2]
                 if mm is _TODO:  # left to check_many
                     assert pending is not None
                     p = _Pending(ex, lang_sev, field, index, prompt, text)
                     pending.append(p)
-                    yield p
+                    out(p)
                 elif mm is not None:
-                    yield _language_finding(ex, lang_sev, field, index, text, mm)
+                    out(_language_finding(ex, lang_sev, field, index, text, mm))
         for k, slot in enumerate(slots):
             before = befores[k]
             text = texts[k][3]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -798,46 +799,59 @@ def _classify(head: str) -> tuple[str, float]:
     return str(lang), float(conf)
 
 
+def _char_script(ch: str) -> str | None:
+    """The script of one character by code-point range; ``None`` for a non-letter."""
+    if not ch.isalpha():
+        return None
+    o = ord(ch)
+    if o < 0x250:
+        return "latin"
+    if 0x400 <= o < 0x530:
+        return "cyrillic"
+    if 0x590 <= o < 0x600:
+        return "hebrew"
+    if 0x600 <= o < 0x700:
+        return "arabic"
+    if 0x900 <= o < 0xE00:
+        return "indic"
+    if 0xE00 <= o < 0xE80:
+        return "thai"
+    if 0x3040 <= o < 0x3100:
+        return "kana"
+    if 0xAC00 <= o < 0xD7B0 or 0x1100 <= o < 0x1200:
+        return "hangul"
+    if 0x4E00 <= o < 0xA000 or 0x3400 <= o < 0x4DC0:
+        return "han"
+    if 0x370 <= o < 0x400:
+        return "greek"
+    return "other"
+
+
+class _ScriptTable(dict[str, "str | None"]):
+    """character -> :func:`_char_script`, filled on first sight (a few thousand distinct
+    characters in practice; bounded by the characters of Unicode)."""
+
+    def __missing__(self, ch: str) -> str | None:
+        s = self[ch] = _char_script(ch)
+        return s
+
+
+_SCRIPT_OF = _ScriptTable()
+
+
 def _script(text: str) -> str:
-    """The dominant script among the first 200 letters (cheap: code-point ranges)."""
+    """The dominant script among the first 200 letters (of the first 400 characters;
+    cheap: code-point ranges, looked up per distinct character once per process and
+    counted at C speed). Ties go to the script seen first; Japanese is "kana" when kana
+    are a tenth of the letters (kanji alone would count as han)."""
     if text.isascii():
         return "latin" if any(c.isalpha() for c in text[:200]) else ""
-    counts: dict[str, int] = {}
-    seen = 0
-    for ch in text[:400]:
-        if not ch.isalpha():
-            continue
-        o = ord(ch)
-        if o < 0x250:
-            s = "latin"
-        elif 0x400 <= o < 0x530:
-            s = "cyrillic"
-        elif 0x590 <= o < 0x600:
-            s = "hebrew"
-        elif 0x600 <= o < 0x700:
-            s = "arabic"
-        elif 0x900 <= o < 0xE00:
-            s = "indic"
-        elif 0xE00 <= o < 0xE80:
-            s = "thai"
-        elif 0x3040 <= o < 0x3100:
-            s = "kana"
-        elif 0xAC00 <= o < 0xD7B0 or 0x1100 <= o < 0x1200:
-            s = "hangul"
-        elif 0x4E00 <= o < 0xA000 or 0x3400 <= o < 0x4DC0:
-            s = "han"
-        elif 0x370 <= o < 0x400:
-            s = "greek"
-        else:
-            s = "other"
-        counts[s] = counts.get(s, 0) + 1
-        seen += 1
-        if seen >= 200:
-            break
-    if not counts:
+    letters = list(filter(None, map(_SCRIPT_OF.__getitem__, text[:400])))[:200]
+    if not letters:
         return ""
-    if counts.get("kana", 0) * 10 >= seen:
-        return "kana"  # Japanese: kana among kanji (which alone would count as han)
+    counts = Counter(letters)  # keys in order of first sight, as max() breaks ties
+    if counts.get("kana", 0) * 10 >= len(letters):
+        return "kana"
     return max(counts, key=counts.__getitem__)
 
 

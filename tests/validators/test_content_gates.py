@@ -300,6 +300,47 @@ def test_japanese_counts_as_kana_even_when_kanji_lead() -> None:
     assert tq._script("北京是中华人民共和国的首都，也是全国的政治中心和文化中心。") == "han"
 
 
+def _script_reference(text: str) -> str:
+    """The dominant-script rule as a plain loop over characters (the oracle)."""
+    if text.isascii():
+        return "latin" if any(c.isalpha() for c in text[:200]) else ""
+    counts: dict[str, int] = {}
+    seen = 0
+    for ch in text[:400]:
+        s = tq._char_script(ch)
+        if s is None:
+            continue
+        counts[s] = counts.get(s, 0) + 1
+        seen += 1
+        if seen >= 200:
+            break
+    if not counts:
+        return ""
+    if counts.get("kana", 0) * 10 >= seen:
+        return "kana"
+    return max(counts, key=counts.__getitem__)
+
+
+#: one letter of each script range, some non-letters, a letter past U+FFFF
+SCRIPT_PIECES = [
+    "a", "é", "Ж", "א", "ع", "क", "ก", "か", "한", "中", "Ω", "ᄀ", "㐀", "𠀀", "ꙮ",
+    "1", " ", "。", "!", "\n", "\u0301", "ー", "々",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(SCRIPT_PIECES) | st.text(max_size=3), max_size=500).map("".join))
+def test_script_counts_as_the_plain_loop(text: str) -> None:
+    """The C-speed count (map, filter, Counter) gives the loop's answer: the first 200
+    letters of the first 400 characters, ties to the script seen first, kana rule."""
+    assert tq._script(text) == _script_reference(text)
+    tie = "中" * 100 + "a" * 100 + "ж" * 50  # han and latin tie at 100: han came first
+    assert tq._script(tie) == _script_reference(tie) == "han"
+    assert tq._script("a" * 100 + "中" * 100) == "latin"
+    # letters past the 200th are not counted: Cyrillic would win on all 400 characters
+    assert tq._script("a" * 150 + "中" * 60 + "ж" * 190) == "latin"
+
+
 def test_a_reply_switching_between_two_latin_languages_is_still_found() -> None:
     """The function-word gate only skips pairs it judges to be in one language."""
     assert tq.latin_language(PROMPTS["es"]) == "es"
