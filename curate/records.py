@@ -55,8 +55,19 @@ class Severity(str, Enum):
             return NotImplemented
         return self.rank < other.rank
 
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # a dict look-up when unpickled instead of the Enum constructor (findings cross
+        # from worker processes by the thousand)
+        return _severity, (self.value,)
+
 
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+_SEVERITY_BY_VALUE = {s.value: s for s in Severity}
+
+
+def _severity(value: str) -> Severity:
+    """The :class:`Severity` of a value (what a pickled severity is rebuilt with)."""
+    return _SEVERITY_BY_VALUE[value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,11 @@ class Location:
     row: int | None = None
     message_index: int | None = None
     format: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # positional fields: about 3x faster to pickle and load than the default for a
+        # slotted dataclass (findings cross from worker processes by the thousand)
+        return Location, (self.file, self.line, self.row, self.message_index, self.format)
 
     def __str__(self) -> str:
         if self.line is not None:
@@ -129,6 +145,18 @@ class Finding:
     hint: str | None = None
     related: Location | None = None
     data: dict[str, Any] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # positional fields, as Location (worker processes send findings by the thousand)
+        return Finding, (
+            self.code,
+            self.severity,
+            self.message,
+            self.location,
+            self.hint,
+            self.related,
+            self.data,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

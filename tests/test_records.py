@@ -170,3 +170,31 @@ def test_content_id_fast_paths_equal_the_normalise_first_form(record: object) ->
     except (ValueError, UnicodeEncodeError):  # NaN-free JSON is not required here
         return
     assert content_id(record) == expected
+
+
+def test_findings_pickle_to_equal_objects_with_every_field() -> None:
+    """Findings cross from worker processes pickled (positional fields: faster than the
+    dataclass default); every field must survive, and a new field must be added to the
+    pickled form too."""
+    import dataclasses
+    import pickle
+
+    here = Location("a.jsonl", 3, 7, 1, "openai")
+    there = Location("b.jsonl", None, 9, None, None)
+    f = Finding(
+        "near_duplicate",
+        Severity.WARNING,
+        "similar to b.jsonl#9",
+        here,
+        hint="drop one",
+        related=there,
+        data={"span": [1, 2], "score": 0.91},
+    )
+    for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps([f, Finding("x", Severity.INFO, "m", there)], proto))
+        assert back == [f, Finding("x", Severity.INFO, "m", there)]
+        assert back[0].severity is Severity.WARNING and back[0].location == here
+    for s in Severity:
+        assert pickle.loads(pickle.dumps(s)) is s
+    assert len(f.__reduce__()[1]) == len(dataclasses.fields(Finding))
+    assert len(here.__reduce__()[1]) == len(dataclasses.fields(Location))
