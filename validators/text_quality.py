@@ -799,31 +799,31 @@ def _classify(head: str) -> tuple[str, float]:
     return str(lang), float(conf)
 
 
+#: the scripts of letters by code-point range, ``[lo, hi)`` (the ranges do not overlap)
+_SCRIPT_RANGES = (
+    (0x0000, 0x0250, "latin"),
+    (0x0400, 0x0530, "cyrillic"),
+    (0x0590, 0x0600, "hebrew"),
+    (0x0600, 0x0700, "arabic"),
+    (0x0900, 0x0E00, "indic"),
+    (0x0E00, 0x0E80, "thai"),
+    (0x3040, 0x3100, "kana"),
+    (0xAC00, 0xD7B0, "hangul"),
+    (0x1100, 0x1200, "hangul"),
+    (0x4E00, 0xA000, "han"),
+    (0x3400, 0x4DC0, "han"),
+    (0x0370, 0x0400, "greek"),
+)
+
+
 def _char_script(ch: str) -> str | None:
     """The script of one character by code-point range; ``None`` for a non-letter."""
     if not ch.isalpha():
         return None
     o = ord(ch)
-    if o < 0x250:
-        return "latin"
-    if 0x400 <= o < 0x530:
-        return "cyrillic"
-    if 0x590 <= o < 0x600:
-        return "hebrew"
-    if 0x600 <= o < 0x700:
-        return "arabic"
-    if 0x900 <= o < 0xE00:
-        return "indic"
-    if 0xE00 <= o < 0xE80:
-        return "thai"
-    if 0x3040 <= o < 0x3100:
-        return "kana"
-    if 0xAC00 <= o < 0xD7B0 or 0x1100 <= o < 0x1200:
-        return "hangul"
-    if 0x4E00 <= o < 0xA000 or 0x3400 <= o < 0x4DC0:
-        return "han"
-    if 0x370 <= o < 0x400:
-        return "greek"
+    for lo, hi, name in _SCRIPT_RANGES:
+        if lo <= o < hi:
+            return name
     return "other"
 
 
