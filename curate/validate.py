@@ -139,21 +139,15 @@ def check_batch(task: BatchTask) -> BatchResult:
             if n_line < 0:
                 out.error_lines.append(line)
             continue
-        n_before = len(out.findings) - len(found) + n_line  # the validators' findings
-        has_error = False
-        for f in found[n_line:]:
-            if f.severity is Severity.ERROR:
-                has_error = True
-                break
-        if has_error:
+        checked = found[n_line:]  # the validators' findings (not the line's own)
+        if any(f.severity is Severity.ERROR for f in checked):
             out.error_lines.append(line)
         counted = countable_messages(ex.data)
         item: list[Any] | None = None
         if task.stats:
-            found = out.findings[n_before:]
-            if found:
-                codes = {f.code for f in found}
-                n_err = sum(f.severity is Severity.ERROR for f in found)
+            if checked:
+                codes = {f.code for f in checked}
+                n_err = sum(f.severity is Severity.ERROR for f in checked)
                 item = [ex, codes, n_err, None]
             else:
                 item = [ex, None, 0, None]

@@ -4,11 +4,10 @@ py3langid ships its model as an LZMA-compressed ``.npz``; decompressing it costs
 of CPU in every process that identifies a language (each ``curate validate`` worker).
 The first load here reads it the library's way, then writes the same values to
 ``$XDG_CACHE_HOME/curate/langid/<key>/`` (default ``~/.cache/curate/langid``, ~90 MB);
-later loads read them back in ~0.01 s (the transition table, ~40 MB, and the
-class-probability table are memory-mapped: forked workers share their pages, and the
-library only indexes them). The class-probability table is stored as float32
-(each of its float16 values exactly: the scores do not change, and a classification no
-longer converts the rows it takes) and memory-mapped, so forked workers share its pages.
+later loads take ~0.01 s: the transition table (~40 MB) and the class-probability table
+are memory-mapped (the library only indexes them; forked workers share their pages). The
+class-probability table is stored as float32 (each of its float16 values exactly: the
+scores do not change, and a classification no longer converts the rows it takes).
 The key covers the model file (path, size, modification time), py3langid's version and
 this module, so a new model or library builds a new cache. A
 missing, partial or unreadable cache, or a py3langid without the internals used here
