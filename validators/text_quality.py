@@ -790,6 +790,12 @@ def _identifier() -> Any:
     return load_identifier()
 
 
+#: py3langid's label for text with no linguistic content (ISO 639-2 "zxx": shell
+#: commands, keys, numbers, identifiers): not a language, so never one side of a mismatch
+#: (an API key as the prompt was reported as "prompt in 'zxx'")
+NO_LANG = "zxx"
+
+
 @lru_cache(maxsize=4096)
 def _classify(head: str) -> tuple[str, float]:
     """py3langid's ``(language, probability)`` for a text's first 250 characters. Cached
@@ -958,6 +964,8 @@ def language_mismatch(
     in Chinese), needs only ``min_confidence_script`` for its own language: the script
     already says it differs, and the model spreads Chinese text over zh and its neighbours
     (0.8-0.9 for whole paragraphs).
+    A text the model finds no language in (``zxx``: keys, hex, identifiers) is no side
+    of a mismatch.
     The model (a pure-Python n-gram scorer, ~100 us per text) runs only when cheap gates
     cannot decide: both texts looking English (common function words), both in one script
     that (nearly) one language writes (Han, Hangul, kana, Thai, Greek, Hebrew...), or both
@@ -993,16 +1001,20 @@ def language_mismatch(
             return None  # the same language by its function words
         # one side judged by its function words, the other not: the model judges that
         # one first, and the pair is done when it agrees (one call instead of two)
-        if lang_p is not None and lang_r is None and _classify(r[:250])[0] == lang_p:
+        # (and the pair is done when the model finds no language in that one: code,
+        # numbers, identifiers; see NO_LANG)
+        if lang_p is not None and lang_r is None and _classify(r[:250])[0] in (lang_p, NO_LANG):
             return None
-        if lang_r is not None and lang_p is None and _classify(p[:250])[0] == lang_r:
+        if lang_r is not None and lang_p is None and _classify(p[:250])[0] in (lang_r, NO_LANG):
             return None
     if _TRANSLATE_RE.search(prompt):
         return None
     lp, cp = _classify(p[:250])
-    if cp < min_confidence:
+    if cp < min_confidence or lp == NO_LANG:
         return None  # the reply's language cannot make this a confident mismatch
     lr, cr = _classify(r[:250])
+    if lr == NO_LANG:
+        return None
     need = min_confidence if sr == sp or sr == "latin" else min_confidence_script
     if lp == lr or cr < need:
         return None
