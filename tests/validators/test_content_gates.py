@@ -56,6 +56,30 @@ def test_windowed_badness_search_answers_as_ftfy_does(content_fixture_texts: lis
     assert 0.2 * len(texts) < bad < 0.9 * len(texts)  # both answers well exercised
 
 
+def test_badness_loaded_alone_is_ftfys_module_without_the_package() -> None:
+    """In a fresh process (ftfy not imported yet) the mojibake rule loads ftfy's badness
+    module from its file alone: the same pattern and answers, and the package's __init__
+    (character tables, fixers, codecs) never runs."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from curate.validators import text_quality as tq\n"
+        "mod = tq._ftfy()[0]\n"
+        "assert mod.__name__ == 'curate._ftfy_badness', mod.__name__\n"
+        "assert 'ftfy' not in sys.modules and 'ftfy.chardata' not in sys.modules\n"
+        "import ftfy.badness as pkg\n"
+        "assert mod.BADNESS_RE.pattern == pkg.BADNESS_RE.pattern\n"
+        "for t in ('The cafÃ© is open', 'naïve café', 'Ð¿Ñ€Ð¸Ð²ÐµÑ‚', 'plain'):\n"
+        "    assert mod.is_bad(t) == pkg.is_bad(t), t\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
 def test_mojibake_found_and_accented_text_left_alone() -> None:
     assert tq.find_mojibake("Il est allÃ© Ã  la plage, câ€™est gÃ©nial.") is not None
     for ok in (
