@@ -867,12 +867,20 @@ def _char_script(ch: str) -> str | None:
 
 
 class _ScriptTable(dict[str, "str | None"]):
-    """character -> :func:`_char_script`, filled on first sight (a few thousand distinct
-    characters in practice; bounded by the characters of Unicode)."""
+    """character -> :func:`_char_script`, filled on first sight. Real text has a few
+    thousand distinct characters; input crafted to hold every code point would have
+    grown it to ~1.1 million entries (~100 MB), so it is emptied when it reaches
+    :data:`_SCRIPT_TABLE_MAX` (the answers never depend on what it holds)."""
 
     def __missing__(self, ch: str) -> str | None:
+        if len(self) >= _SCRIPT_TABLE_MAX:
+            self.clear()
         s = self[ch] = _char_script(ch)
         return s
+
+
+#: characters :data:`_SCRIPT_OF` holds at most (~6 MB)
+_SCRIPT_TABLE_MAX = 65_536
 
 
 _SCRIPT_OF = _ScriptTable()

@@ -365,6 +365,17 @@ def test_script_counts_as_the_plain_loop(text: str) -> None:
     assert tq._script("a" * 150 + "中" * 60 + "ж" * 190) == "latin"
 
 
+def test_script_table_stays_bounded_on_every_code_point() -> None:
+    """Text built to hold every letter of Unicode cannot grow the per-process character
+    table past its bound, and the answers stay those of the plain loop."""
+    letters = [chr(c) for c in range(0x20000) if chr(c).isalpha()]
+    assert len(letters) > tq._SCRIPT_TABLE_MAX
+    for i in range(0, len(letters), 400):
+        text = "".join(letters[i : i + 400])
+        assert tq._script(text) == _script_reference(text)
+        assert len(tq._SCRIPT_OF) <= tq._SCRIPT_TABLE_MAX
+
+
 def test_a_reply_switching_between_two_latin_languages_is_still_found() -> None:
     """The function-word gate only skips pairs it judges to be in one language."""
     assert tq.latin_language(PROMPTS["es"]) == "es"
