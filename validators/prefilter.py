@@ -307,13 +307,31 @@ def _drop_class_prefix(items: list[Any]) -> list[Any]:
     that opens with a literal is found by its literal first."""
     for k, (op, av) in enumerate(items):
         if op is _c.LITERAL:
-            return items[k:] if k else items
+            return _last_class(items[:k]) + items[k:] if k else items
         if op in _CHAR_OPS or op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
             continue
         if op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and all(o in _CHAR_OPS for o, _ in av[2]):
             continue
         return items
     return items
+
+
+def _last_class(dropped: list[Any]) -> list[Any]:
+    r"""What :func:`_drop_class_prefix` keeps of the items it drops: the character class
+    right before the literal, once (``\d{8,10}:`` keeps ``\d:``), when every match has
+    one there (a class, or a repeat of classes with a minimum of 1 or more). Any match
+    still holds a match of the shorter pattern, and a literal as common as ``:`` or ``.``
+    then starts far fewer checks: the Telegram token pattern, ``\d{8,10}:`` and 35 key
+    characters, was ~10% of the scan from its colon alone."""
+    for op, av in reversed(dropped):
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue  # zero-width: the class before it is still right before the literal
+        if op in _CHAR_OPS:
+            return [(op, av)]
+        if op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+            return list(av[2])
+        return []
+    return []
 
 
 #: rule groups, one bit each in a scan result

@@ -242,6 +242,19 @@ def test_leading_classes_before_a_literal_are_dropped() -> None:
     assert pf_mod.byte_pattern(r"[a-z]{3}") == b"(?:[\\x61-\\x7a]){3}"  # no literal: kept
 
 
+def test_the_class_right_before_the_literal_is_kept_once() -> None:
+    # every match of \d{8,10}: has a digit right before its colon: kept, so a colon in
+    # prose starts no check; a class that may repeat zero times leaves nothing behind
+    assert pf_mod.byte_pattern(r"[0-9]{8,10}:x") == b"[\\x30-\\x39]\\x3ax"
+    assert pf_mod.byte_pattern(r"[a-z][a-z0-9]{0,63}@x") == b"\\x40x"
+    assert pf_mod.byte_pattern(r"[a-z](?<!q)@x") == b"[\\x61-\\x7a]\\x40x"  # past a lookbehind
+    # still a superset with Unicode digits (str-pattern \d): the Telegram token shape
+    token = "\u0663" * 9 + ":" + "A1b2_" * 7
+    assert re.fullmatch(r"\d{8,10}:[0-9A-Za-z_-]{35}", token)
+    db = pf_mod._compile(pf_mod.byte_patterns(r"\d{8,10}:[0-9A-Za-z_-]{35}"))
+    assert _hs_matches(db, token) and not _hs_matches(db, "note: " + "A1b2_" * 7)
+
+
 def test_unsupported_pattern_makes_its_group_unfiltered() -> None:
     backref = re.compile(r"(ab)\1")
     with pytest.raises(pf_mod.Unsupported):
