@@ -40,6 +40,17 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
     return path
 
 
+def run_python(script: str) -> str:
+    """Run ``script`` in a fresh interpreter (nothing imported yet): its standard output,
+    after asserting it exited 0 (the assertion shows its standard error)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 @pytest.fixture
 def make_jsonl(tmp_path: Path):  # type: ignore[no-untyped-def]
     def make(rows: list[Any], name: str = "data.jsonl") -> Path:

@@ -20,7 +20,7 @@ from curate.expectations import (
 )
 from curate.records import InputError, Severity
 from curate.validate import validate_path
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_python
 
 pytest.importorskip("great_expectations")
 
@@ -435,22 +435,13 @@ def test_great_expectations_is_imported_without_altair_and_later_imports_are_rea
     """The import hook is thread-local and leaves sys.modules alone: the user's later
     `import altair` is the real module, and GX's own `alt` reads through to it."""
     import builtins
-    import subprocess
-    import sys
 
-    out = subprocess.run(
-        [sys.executable, "-c", DEFERRED_SCRIPT], capture_output=True, text=True, check=False
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_python(DEFERRED_SCRIPT).strip() == "ok"
     assert builtins.__import__.__module__ == "builtins"
 
 
 def test_data_docs_render_through_the_deferred_altair(tmp_path: Path, suite_path: str) -> None:
     """Data Docs draw the KL divergence chart with altair: the stand-in imports it then."""
-    import subprocess
-    import sys
-
     script = (
         "import sys; from curate.expectations import _gx, check_expectations\n"
         "_gx(); assert 'altair' not in sys.modules\n"
@@ -458,17 +449,13 @@ def test_data_docs_render_through_the_deferred_altair(tmp_path: Path, suite_path
         f"data_docs={str(tmp_path / 'docs')!r})\n"
         "print(len(f), 'altair' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["1", "True"]
+    assert run_python(script).split() == ["1", "True"]
     assert (tmp_path / "docs" / "index.html").is_file()
 
 
 def test_great_expectations_is_preimported_only_when_a_check_follows() -> None:
     """A statistics table for a report (`expectations=False`) does not import GX; one for
     a suite check does, in the background during the pass."""
-    import subprocess
-    import sys
 
     script = (
         "import sys\n"
@@ -480,9 +467,7 @@ def test_great_expectations_is_preimported_only_when_a_check_follows() -> None:
         "v._wait_for_imports()\n"
         "print('great_expectations' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "False", "True"]
+    assert run_python(script).split() == ["False", "False", "True"]
 
 
 def test_console_script_freezes_gx_and_finds_the_same(suite_path: str) -> None:

@@ -17,6 +17,7 @@ from curate.validators import content as content_mod
 from curate.validators import pii
 from curate.validators import text_quality as tq
 from curate.validators.content import content_validators
+from tests.conftest import run_python
 
 ftfy_badness = pytest.importorskip("ftfy.badness")
 pytest.importorskip("py3langid")
@@ -60,9 +61,6 @@ def test_badness_loaded_alone_is_ftfys_module_without_the_package() -> None:
     """In a fresh process (ftfy not imported yet) the mojibake rule loads ftfy's badness
     module from its file alone: the same pattern and answers, and the package's __init__
     (character tables, fixers, codecs) never runs."""
-    import subprocess
-    import sys
-
     script = (
         "import sys\n"
         "from curate.validators import text_quality as tq\n"
@@ -75,9 +73,7 @@ def test_badness_loaded_alone_is_ftfys_module_without_the_package() -> None:
         "    assert mod.is_bad(t) == pkg.is_bad(t), t\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    assert run_python(script).strip() == "ok"
 
 
 def test_mojibake_found_and_accented_text_left_alone() -> None:
