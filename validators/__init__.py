@@ -55,8 +55,10 @@ class CompiledOrSource:
         package, _, name = fullname.rpartition(".")
         if package != "curate.validators" or name not in COMPILED:
             return None
-        location = compiled_module(_FOLDER, name) or _FOLDER / f"{name}.py"
-        return spec_from_file_location(fullname, location)
+        source = _FOLDER / f"{name}.py"
+        if not source.is_file():
+            return None  # not installed as files (a zip...): Python's own finders
+        return spec_from_file_location(fullname, compiled_module(_FOLDER, name) or source)
 
 
 if __name__ == "curate.validators" and not any(
