@@ -20,15 +20,18 @@ from typing import Any
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-#: the modules compiled (curate.validators.<name>, from validators/<name>.py)
+#: the modules compiled (curate.validators.<name>, from validators/<name>.py), and the suffix
+#: of the file beside each that holds its source's SHA-256: the same values as
+#: curate.validators.COMPILED and SOURCE_HASH_SUFFIX (a test checks; the build cannot import
+#: the package)
 COMPILED = ("content", "text_quality")
-#: suffix of the file beside a compiled module that holds its source's SHA-256
 SOURCE_HASH_SUFFIX = ".source-sha256"
 
 
 class BuildExt(build_ext):
-    """``build_ext`` that records each compiled module's source hash beside it and lets a
-    module that fails to compile fall back to Python (the extensions are optional)."""
+    """``build_ext`` that writes each compiled module's source hash beside it, and copies
+    it along with the module in an in-place (editable) build. A module that fails to
+    compile is skipped (the extensions are ``optional``): its Python source runs."""
 
     def build_extension(self, ext: Any) -> None:
         super().build_extension(ext)
@@ -54,18 +57,17 @@ def ext_modules() -> list[Any]:
     try:
         from Cython.Build import cythonize
 
-        exts = []
-        for name in COMPILED:
-            ext = Extension(f"curate.validators.{name}", [f"validators/{name}.py"], optional=True)
-            ext._curate_source = f"validators/{name}.py"  # type: ignore[attr-defined]
-            exts.append(ext)
+        exts = [
+            Extension(f"curate.validators.{name}", [f"validators/{name}.py"], optional=True)
+            for name in COMPILED
+        ]
         built = cythonize(
             exts,
             compiler_directives={"language_level": 3, "binding": True},
             quiet=True,
         )
         for ext, name in zip(built, COMPILED, strict=True):
-            ext._curate_source = f"validators/{name}.py"
+            ext._curate_source = f"validators/{name}.py"  # (its sources are now the .c)
         return list(built)
     except Exception as e:  # no Cython, or a source it cannot compile: pure Python
         print(f"curate: compiled content checks skipped ({type(e).__name__}: {e})")

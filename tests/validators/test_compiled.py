@@ -84,3 +84,10 @@ def test_compiled_and_pure_python_find_the_same(fixtures: Path) -> None:
     if all(f.endswith(".py") for f in default["files"]):
         pytest.skip("this install has no compiled content modules (no C compiler at install)")
     assert content_mod.__file__ in default["files"]  # this process loaded the same ones
+
+
+def test_the_build_compiles_what_the_finder_looks_for() -> None:
+    text = (Path(pkg.__file__).parent.parent / "setup.py").read_text(encoding="utf-8")
+    text = text.replace('"', "'")
+    assert f"COMPILED = {pkg.COMPILED!r}" in text
+    assert f"SOURCE_HASH_SUFFIX = {pkg.SOURCE_HASH_SUFFIX!r}" in text
