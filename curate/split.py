@@ -436,7 +436,9 @@ def group_labels(
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise CurateError("grouping needs scipy: pip install 'curate[split]'") from e
+        raise CurateError(
+            "grouping needs scipy, a core dependency of curate: reinstall it (pip install .)"
+        ) from e
 
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
