@@ -29,7 +29,7 @@ Example:
     >>> out = plan.add("kept", os.path.join(d, "kept.jsonl"))
     >>> with plan.writing():
     ...     _ = plan.open("kept").write("{}\\n")
-    ...     plan.commit()
+    ...     _ = plan.commit()
     >>> open(out).read()
     '{}\\n'
     >>> plan.add("oops", src)  # doctest: +ELLIPSIS
