@@ -483,6 +483,7 @@ def validate_path(
     progress: Callable[[int], None] | None = None,
     stats: bool | Sequence[str] = False,
     expectations: bool | None = None,
+    map_batches: Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]] | None = None,
 ) -> ValidationReport:
     """Validate chat fine-tuning JSONL files; the Python twin of ``curate validate``.
 
@@ -509,6 +510,9 @@ def validate_path(
         expectations: whether a suite check follows on the statistics table (then Great
             Expectations is imported in the background during the pass); default: when
             ``stats`` is asked for. ``False`` for a table that is not checked (a report).
+        map_batches: runs :func:`check_batch` over the batches elsewhere, results in
+            order (``curate.engine.ray.ordered_map``: Ray Data tasks); default: inline or
+            the local process pool.
 
     Raises:
         curate.records.InputError: a path is missing, a directory or unreadable.
@@ -527,7 +531,7 @@ def validate_path(
     n_workers = workers if workers is not None else default_workers()
     big = any(os.path.getsize(p) >= PARALLEL_MIN_BYTES for p in files)
     executor: ProcessPoolExecutor | None = None
-    if n_workers > 1 and big:
+    if n_workers > 1 and big and map_batches is None:
         shared_counter(spec.encoding)  # load once; forked workers inherit it
         for v in all_validators:  # the same for what a validator loads (models, databases)
             prepare = getattr(v, "prepare", None)
@@ -552,7 +556,12 @@ def validate_path(
                 for b in _batches(path)
             )
             seen_lines = False
-            for res in run_ordered(check_batch, tasks, executor, in_flight=2 * n_workers + 2):
+            results = (
+                map_batches(check_batch, tasks)
+                if map_batches is not None
+                else run_ordered(check_batch, tasks, executor, in_flight=2 * n_workers + 2)
+            )
+            for res in results:
                 seen_lines = True
                 _merge(res, rep, total, max_findings)
                 if res.stats_columns is not None:
