@@ -367,17 +367,40 @@ def _register_commands() -> None:
 _register_commands()
 
 
+#: what an interrupted command says (every output is written to a temporary name and
+#: renamed at the end: see curate.stage.OutputPlan)
+INTERRUPTED = (
+    "interrupted: no output was replaced (outputs are renamed into place only at the end; "
+    "the temporary files were removed)"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: no tracebacks for usage or input errors (exit 2)."""
     if argv is None:  # the console script: this process ends with the command
         console_module.CONSOLE_SCRIPT = True
     try:
-        app(args=argv, prog_name="curate")  # standalone: usage errors exit 2 by themselves
+        from typer import _click as click  # typer's own click (newer typer vendors it)
+        from typer.exceptions import Abort
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        import click  # type: ignore[no-redef]
+        from click.exceptions import Abort  # type: ignore[assignment]
+
+    try:
+        rv = app(args=argv, prog_name="curate", standalone_mode=False)
+        if rv == 130:  # typer turns KeyboardInterrupt (SIGINT, SIGTERM) into exit 130
+            print_error(INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else 0)
     except CurateError as e:
         print_error(escape(str(e)))
         sys.exit(2)
-    except KeyboardInterrupt:
-        print_error("interrupted; outputs are written atomically, nothing half-written was left")
+    except click.exceptions.ClickException as e:  # usage errors: typer's own display
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(e)
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, Abort):
+        print_error(INTERRUPTED)
         sys.exit(130)
     except BrokenPipeError:
         sys.stderr.close()

@@ -25,6 +25,7 @@ import json
 import lzma
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -52,7 +53,9 @@ _COMPRESSED: dict[str, Callable[..., IO[bytes]]] = {
 
 
 def check_readable(path: str | os.PathLike[str]) -> Path:
-    """Raise :class:`InputError` with a clear message unless ``path`` is a readable file."""
+    """Raise :class:`InputError` with a clear message unless ``path`` is a readable
+    regular file (a FIFO, a device such as ``/dev/zero`` or a socket is refused: it
+    may never end, or be read twice)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{path}: no such file. Check the path (cwd is {os.getcwd()}).")
@@ -60,9 +63,75 @@ def check_readable(path: str | os.PathLike[str]) -> Path:
         raise InputError(
             f"{path}: is a directory, not a file. Pass the files in it, e.g. {path}/*.jsonl."
         )
+    if not p.is_file():
+        raise InputError(
+            f"{path}: is not a regular file (a FIFO, device or socket). curate reads regular "
+            "files; save the stream to a file first."
+        )
     if not os.access(p, os.R_OK):
         raise InputError(f"{path}: permission denied.")
     return p
+
+
+#: the longest line (in bytes) any command reads; a longer line is a per-line
+#: ``line_too_long`` problem, read past without holding it (``CURATE_MAX_LINE_BYTES``
+#: in the environment sets another limit)
+MAX_LINE_BYTES = 16 << 20
+
+
+def max_line_bytes() -> int:
+    value = os.environ.get("CURATE_MAX_LINE_BYTES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_LINE_BYTES
+
+
+class LongLine(bytes):
+    """Stands for a line longer than :func:`max_line_bytes` (it holds none of the
+    line's bytes; ``size`` is the line's length): :func:`parse_line` turns it into a
+    ``line_too_long`` finding."""
+
+    size: int
+
+    def __new__(cls, size: int) -> LongLine:
+        obj = super().__new__(cls, b"")
+        obj.size = size
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return LongLine, (self.size,)
+
+
+def long_line_finding(file: str, line: int, size: int) -> Finding:
+    return Finding(
+        "line_too_long",
+        Severity.ERROR,
+        f"line of {size:,} bytes is longer than the limit of {max_line_bytes():,} bytes; "
+        "it was not read",
+        Location(file, line),
+        hint="split or drop this record; raise CURATE_MAX_LINE_BYTES if it is really meant",
+    )
+
+
+#: what decompressors raise on truncated or corrupt data
+_CORRUPT: tuple[type[BaseException], ...] = (EOFError, OSError, lzma.LZMAError, zlib.error)
+
+
+def corrupt_error(path: str | os.PathLike[str], e: BaseException, where: str) -> InputError:
+    """The error for a compressed file that is truncated or corrupt, saying how far
+    reading got."""
+    what = "ends early (truncated)" if isinstance(e, EOFError) else f"is corrupt ({e})"
+    return InputError(
+        f"{path}: the compressed data {what} {where}. Re-download or re-compress the file; "
+        "nothing was written."
+    )
+
+
+def _is_read_error(e: BaseException) -> bool:
+    """A decompression failure (not a permission or disk problem of the output)."""
+    if isinstance(e, (EOFError, lzma.LZMAError, zlib.error)):
+        return True
+    if type(e).__module__.startswith("zstandard") or type(e).__name__ == "ZstdError":
+        return True
+    return isinstance(e, OSError) and e.errno is None
 
 
 def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
@@ -77,20 +146,44 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
             import zstandard  # type: ignore[import-not-found]
         except ImportError as e:
             raise InputError(
-                f"{path}: reading .zst needs the zstandard package (pip install zstandard)."
+                f"{path}: reading .zst needs the zstandard package: pip install 'curate[zst]'."
             ) from e
-        return zstandard.open(p, "rb")  # type: ignore[no-any-return]
+        # zstandard's reader has no readline (zstandard 0.25): buffer it
+        return io.BufferedReader(zstandard.open(p, "rb"))  # type: ignore[arg-type]
     return open(p, "rb")
 
 
 def iter_raw_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, raw_bytes)`` for every line of a file, 1-based, with the
-    line ending (``\\n`` or ``\\r\\n``) removed. Streams: one line in memory at a time."""
-    with open_binary(path) as f:
-        for n, raw in enumerate(f, 1):
-            if raw.endswith(b"\n"):
-                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-            yield n, raw
+    line ending (``\\n`` or ``\\r\\n``) removed. Streams: one line in memory at a time;
+    a line longer than :func:`max_line_bytes` comes as a :class:`LongLine` (its bytes
+    are skipped, not held). A truncated or corrupt compressed file raises
+    :class:`InputError` saying how many lines were read."""
+    limit = max_line_bytes()
+    n = 0
+    f = open_binary(path)
+    try:
+        with f:
+            readline = f.readline
+            while True:
+                raw = readline(limit + 1)
+                if not raw:
+                    break
+                n += 1
+                if len(raw) > limit and not raw.endswith(b"\n"):
+                    size = len(raw)
+                    while raw and not raw.endswith(b"\n"):
+                        raw = readline(1 << 20)
+                        size += len(raw)
+                    yield n, LongLine(size - (1 if raw.endswith(b"\n") else 0))
+                    continue
+                if raw.endswith(b"\n"):
+                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+                yield n, raw
+    except _CORRUPT as e:
+        if not _is_read_error(e):
+            raise
+        raise corrupt_error(path, e, f"after line {n:,}") from e
 
 
 def parse_line(file: str, line: int, raw: bytes) -> Example | Finding | None:
@@ -109,6 +202,8 @@ def parse_line(file: str, line: int, raw: bytes) -> Example | Finding | None:
         >>> parse_line("f.jsonl", 3, b'{"a": NaN, "b": -9223372036854775809}').data
         {'a': nan, 'b': -9223372036854775809}
     """
+    if type(raw) is LongLine:
+        return long_line_finding(file, line, raw.size)
     if _fast_loads is not None and _LONG_NUMBER not in raw.translate(_DIGITS_ONLY):
         try:
             return Example(_fast_loads(raw), Location(file, line))
@@ -148,13 +243,35 @@ def parse_line(file: str, line: int, raw: bytes) -> Example | Finding | None:
             loc,
             hint="each line must be one complete JSON object; fix or remove this line",
         )
+    if "\\u" in text and _lone_surrogate(data):
+        return Finding(
+            "invalid_unicode",
+            Severity.ERROR,
+            "a string holds a lone surrogate escape (\\ud800-\\udfff without its pair): "
+            "not a Unicode character, so no UTF-8 file or tokenizer can hold it",
+            loc,
+            hint="fix the export that wrote it (a string cut inside an emoji's escape pair)",
+        )
     return Example(data, loc)
+
+
+def _lone_surrogate(data: Any) -> bool:
+    """True when a string (or key) in ``data`` holds a lone surrogate code point."""
+    try:
+        dumps(data).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (RecursionError, ValueError, TypeError):
+        return False
+    return False
 
 
 def line_findings(file: str, line: int, raw: bytes, *, is_last: bool = False) -> list[Finding]:
     """Findings about the line itself, not its content: a BOM, a blank line."""
     if line != 1 and raw and raw[0] not in _ASCII_SPACE:
         return []  # the common line: no BOM and not blank (no quick scan of it needed)
+    if type(raw) is LongLine:
+        return []
     out: list[Finding] = []
     if line == 1 and raw.startswith(BOM):
         out.append(

@@ -19,7 +19,15 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
-from curate.io import iter_raw_lines, open_binary
+from curate.io import (
+    _CORRUPT,
+    LongLine,
+    _is_read_error,
+    corrupt_error,
+    iter_raw_lines,
+    max_line_bytes,
+    open_binary,
+)
 from curate.records import InputError
 
 T = TypeVar("T")
@@ -82,6 +90,12 @@ class LineBlock:
         ``n_newlines`` line ends; read when iterated."""
         return cls(first_line, None, path, offset, length, n_newlines)
 
+    @classmethod
+    def long_line(cls, line: int, size: int) -> LineBlock:
+        """A block of one line longer than :func:`curate.io.max_line_bytes` (``size``
+        bytes, not held): it iterates as ``(line, LongLine(size))``."""
+        return cls(line, None, None, 0, size, -1)
+
     @property
     def data(self) -> bytes:
         if self._data is not None:
@@ -105,6 +119,8 @@ class LineBlock:
         (self.first_line, self._data, self.path, self.offset, self.length, self.n_newlines) = state
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        if self.n_newlines == -1:  # see long_line
+            return iter(((self.first_line, LongLine(self.length)),))
         data = self.data
         if not data:
             return iter(())
@@ -114,6 +130,9 @@ class LineBlock:
             terminated = len(parts)
         else:
             terminated = len(parts) - 1
+        limit = max_line_bytes()
+        if len(data) > limit and max(map(len, parts)) > limit:
+            parts = [LongLine(len(p)) if len(p) > limit else p for p in parts]
         if b"\r" in data:
             parts = [
                 p[:-1] if i < terminated and p.endswith(b"\r") else p for i, p in enumerate(parts)
@@ -143,32 +162,62 @@ def block_batches(
     """
     name = os.fspath(path)
     ranged = by_range and not name.lower().endswith(_STREAM_ONLY) and os.path.isfile(name)
+    limit = max_line_bytes()
     line = 1
     offset = 0  # of the block being gathered
     pending: list[bytes] = []  # the start of a line longer than a block, kept in pieces
     pending_len = 0  # its length (all a ranged block needs of it)
-    with open_binary(path) as f:
-        while True:
-            chunk = f.read(block_bytes)
-            if not chunk:
-                break
-            cut = chunk.rfind(b"\n") + 1
-            if not cut:  # no line end yet: a long line, read on
-                pending_len += len(chunk)
-                if not ranged:
-                    pending.append(chunk)
-                continue
-            n = chunk.count(b"\n", 0, cut)
-            size = pending_len + cut
-            if ranged:
-                yield LineBlock.at(line, name, offset, size, n)
-            else:
-                yield LineBlock(line, b"".join((*pending, chunk[:cut])) if pending else chunk[:cut])
-                pending = [chunk[cut:]] if cut < len(chunk) else []
-            pending_len = len(chunk) - cut
-            line += n
-            offset += size
-    if pending_len:
+    skipping = False  # inside a line longer than the limit: read past it, keep nothing
+    f = open_binary(path)
+    try:
+        with f:
+            while True:
+                chunk = f.read(block_bytes)
+                if not chunk:
+                    break
+                if pending_len:
+                    end = chunk.find(b"\n")
+                    if end < 0 and skipping:
+                        pending_len += len(chunk)
+                        continue
+                    skipping = skipping or (end >= 0 and pending_len + end > limit)
+                if skipping:
+                    yield LineBlock.long_line(line, pending_len + end)
+                    line += 1
+                    offset += pending_len + end + 1
+                    pending, pending_len, skipping = [], 0, False
+                    chunk = chunk[end + 1 :]
+                    if not chunk:
+                        continue
+                cut = chunk.rfind(b"\n") + 1
+                if not cut:  # no line end yet: a long line, read on
+                    pending_len += len(chunk)
+                    if pending_len > limit:
+                        skipping, pending = True, []
+                    elif not ranged:
+                        pending.append(chunk)
+                    continue
+                n = chunk.count(b"\n", 0, cut)
+                size = pending_len + cut
+                if ranged:
+                    yield LineBlock.at(line, name, offset, size, n)
+                else:
+                    yield LineBlock(
+                        line, b"".join((*pending, chunk[:cut])) if pending else chunk[:cut]
+                    )
+                    pending = [chunk[cut:]] if cut < len(chunk) else []
+                pending_len = len(chunk) - cut
+                line += n
+                offset += size
+                if pending_len > limit:
+                    skipping, pending = True, []
+    except _CORRUPT as e:
+        if not _is_read_error(e):
+            raise
+        raise corrupt_error(path, e, f"after line {line - 1:,}") from e
+    if skipping:
+        yield LineBlock.long_line(line, pending_len)
+    elif pending_len:
         if ranged:
             yield LineBlock.at(line, name, offset, pending_len, 0)
         else:
@@ -212,7 +261,11 @@ def _start_worker(initializer: Any, initargs: tuple[Any, ...]) -> None:
     """Each pool worker's first step: the collection threshold, then the caller's
     initializer if any."""
     import gc
+    import signal
 
+    # Ctrl-C reaches the whole process group: the main process handles it (removes its
+    # temporary files, says so); the workers end when their pool is shut down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.set_threshold(_worker_gc_threshold(), *gc.get_threshold()[1:])
     if initializer is not None:
         initializer(*initargs)

@@ -138,7 +138,6 @@ def test_parse_line_gives_what_json_loads_gives(value: object, ascii_only: bool)
         b'{"n": -9223372036854775809}',
         b'{"n": 18446744073709551616}',
         b'{"n": 1e400, "m": NaN, "i": -Infinity}',
-        b'{"s": "\\ud800"}',
         b"[" * 500 + b"]" * 500,
     ],
 )
@@ -146,6 +145,14 @@ def test_values_orjson_reads_differently_are_read_as_json_does(raw: bytes) -> No
     parsed = parse_line("f.jsonl", 1, raw)
     assert isinstance(parsed, Example)
     assert repr(parsed.data) == repr(json.loads(raw))
+
+
+def test_a_lone_surrogate_is_a_finding_for_its_line_not_a_crash() -> None:
+    parsed = parse_line("f.jsonl", 4, b'{"s": "\\ud800", "ok": "\\ud83d\\ude00"}')
+    assert isinstance(parsed, Finding) and parsed.code == "invalid_unicode"
+    assert str(parsed.location) == "f.jsonl:4"
+    ok = parse_line("f.jsonl", 5, b'{"ok": "\\ud83d\\ude00"}')  # a valid pair is one emoji
+    assert isinstance(ok, Example) and ok.data == {"ok": "\U0001f600"}
 
 
 def test_prune_cache_keeps_the_entries_used_last(tmp_path: Path) -> None:
