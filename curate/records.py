@@ -225,7 +225,8 @@ def json_type(value: Any) -> str:
 
 
 def content_id(record: Any) -> str:
-    """A stable id that depends only on the (NFC-normalised) content of a record.
+    """A stable id that depends only on the (NFC-normalised) content of a record: the
+    BLAKE2b (80 bits) of its JSON with sorted keys, compact separators, no ASCII escaping.
 
     Provenance keys (``id``, ``source``, ``metadata``) are left out, key order does not
     matter, so the same example gets the same id from any file, format or run.
@@ -238,115 +239,14 @@ def content_id(record: Any) -> str:
     """
     if isinstance(record, dict):
         record = {k: v for k, v in record.items() if k not in PROVENANCE_KEYS}
-    blob = _orjson_blob(record)
-    if blob is None:
-        text = _fast_blob(record)
-        if text is None:
-            text = _dumps(_normalise(record))
-        blob = text.encode("utf-8")
-    return hashlib.blake2b(blob, digest_size=10).hexdigest()
+    text = _dumps(_normalise(record))
+    # a lone surrogate ("\ud800", from a JSON escape) is kept as its own bytes, so such a
+    # record gets a stable id instead of an error
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
 
 
-try:
-    from orjson import OPT_SORT_KEYS as _SORT_KEYS
-    from orjson import dumps as _orjson_dumps
-except ImportError:  # pragma: no cover - orjson is a dependency
-    _orjson_dumps = None
-
-
-def _orjson_blob(record: Any) -> bytes | None:
-    """The UTF-8 bytes :func:`content_id` hashes, written by orjson (3x faster than the
-    json module) when they are provably what ``_dumps`` writes; else ``None``.
-
-    orjson with sorted keys writes what ``json.dumps(sort_keys=True, ensure_ascii=False,
-    separators=(",", ":"))`` writes for dicts with string keys, lists, tuples, strings,
-    64-bit integers, booleans and null: the same escapes (the short ones and ``\\u00XX``
-    for other control characters, nothing else), keys in code point order (UTF-8 byte
-    order is code point order). Floats are written differently (``1e16`` against
-    ``1e+16``, NaN as null), so a record holding any float, or any other type, goes the
-    json way; whatever orjson refuses (lone surrogates, integers beyond 64 bits, keys
-    that are not strings, deep nesting) too. The NFC and depth conditions are
-    :func:`_fast_blob`'s.
-    """
-    if _orjson_dumps is None or not _plain_json(record):
-        return None
-    try:
-        blob: bytes = _orjson_dumps(record, option=_SORT_KEYS)
-    except TypeError:  # orjson.JSONEncodeError
-        return None
-    if blob.count(b"[") + blob.count(b"{") >= FAST_MAX_BRACKETS:
-        return None
-    if not blob.isascii() and not unicodedata.is_normalized("NFC", blob.decode("utf-8")):
-        return None
-    return blob
-
-
-def _plain_json(value: Any) -> bool:
-    """True when ``value`` holds only dicts, lists, tuples, strings, ints, booleans and
-    None (no float, no other type), checked without recursion."""
-    stack = [value]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        v = pop()
-        t = type(v)
-        if t is dict:
-            push([x for x in v.values() if type(x) is not str])
-        elif t is list or t is tuple:
-            push([x for x in v if type(x) is not str])
-        elif t is not int and t is not bool and v is not None and t is not str:
-            return False
-    return True
-
-
-#: the serialisation ids hash (one encoder object: ``json.dumps`` with these options
-#: builds a new one per call)
-_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-_dumps = _ENCODER.encode
-
-
-#: the fast path of :func:`content_id` takes records with fewer ``[`` and ``{`` than this
-#: (an upper bound of their nesting depth); deeper ones go the recursive way, which raises
-#: ``RecursionError`` exactly where it always did (ingest's ``nested_too_deep``)
-FAST_MAX_BRACKETS = 200
-
-
-def _fast_blob(record: Any) -> str | None:
-    """The JSON text :func:`content_id` hashes, serialised straight from ``record`` (at C
-    speed) when that is provably the text the normalise-first way gives; else ``None``
-    (the caller then normalises first, as it always did).
-
-    Why it is the same text: normalising only replaces string values by their NFC form.
-    If the whole serialisation is NFC, every string value in it is NFC already (JSON
-    escaping only touches ``"``, the backslash and control characters, none of which
-    composes with a following character, and an NFC text cut at such boundaries stays
-    NFC), so normalising would change nothing. Anything unusual (a text not in NFC,
-    deep nesting, a value JSON refuses) falls back.
-    """
-    try:
-        if _ascii_first[0]:
-            text = _ascii_dumps(record)
-            if "\\u" in text:  # a character it escaped (or a literal backslash-u): redo
-                _ascii_first[0] = False
-                text = _dumps(record)
-        else:
-            text = _dumps(record)
-            _ascii_first[0] = text.isascii()
-    except (RecursionError, ValueError, TypeError):
-        return None
-    if text.count("[") + text.count("{") >= FAST_MAX_BRACKETS:
-        return None
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        return None
-    return text
-
-
-#: The ASCII encoder is about a third faster, and its text is the very same as
-#: ``_dumps``' when it holds no ``\\u`` escape (then every character was printable ASCII
-#: or one of the short escapes both write alike). Which one is tried first follows the
-#: last record (so text in other scripts is not encoded twice); either way the text is
-#: the same.
-_ascii_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-_ascii_first = [True]
+#: the one serialisation ids hash
+_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -389,12 +289,9 @@ class Rejected:
     record: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source.to_dict(),
-            "reason": self.reason,
-            "message": self.message,
-            "record": self.record,
-        }
+        from curate.stage import reject_row
+
+        return reject_row(self.source, self.reason, self.message, self.record)
 
 
 class CurateError(Exception):
