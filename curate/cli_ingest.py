@@ -60,7 +60,7 @@ def ingest(
     ] = None,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Rejected records with reasons [default: OUT.rejects.jsonl]."),
+        typer.Option(help="Rejected records with reasons [default: OUT.rejected.jsonl]."),
     ] = None,
     map_: Annotated[
         list[str] | None,

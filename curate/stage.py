@@ -143,8 +143,9 @@ def reject_row(
     any), and the original record (or the raw text of a line that did not parse).
 
     Example:
-        >>> reject_row(Location("a.jsonl", 3), "invalid_json", "bad", "{x")
-        {'source': {'file': 'a.jsonl', 'line': 3}, 'reason': 'invalid_json', 'message': 'bad', 'record': '{x'}
+        >>> row = reject_row(Location("a.jsonl", 3), "invalid_json", "bad", "{x")
+        >>> list(row), row["source"]
+        (['source', 'reason', 'message', 'record'], {'file': 'a.jsonl', 'line': 3})
     """
     if isinstance(source, Location):
         src: Any = source.to_dict()
@@ -395,9 +396,9 @@ class OutputPlan:
             if out.append:
                 mode = mode.replace("w", "a")
             if "b" in mode:
-                out.handle = open(out.tmp, mode)  # noqa: SIM115 - closed by commit/discard
+                out.handle = open(out.tmp, mode)
             else:
-                out.handle = open(out.tmp, mode, encoding="utf-8", newline="\n")  # noqa: SIM115
+                out.handle = open(out.tmp, mode, encoding="utf-8", newline="\n")
         return out.handle
 
     def temp_path(self, role: str) -> Path:

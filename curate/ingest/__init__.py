@@ -208,16 +208,25 @@ def convert_batch(
         >>> [reason for _, reason in convert_batch(raws, "prompt_completion", IngestOptions())]
         [None, 'missing_field']
     """
-    from curate.io import dumps
+    from curate.io import dumps, dumps_strict, finite
 
     ingestor = get(format)
     out: list[tuple[str, str | None]] = []
     for raw in raws:
         item = convert(raw, ingestor, options)
         if isinstance(item, Example):
-            out.append((dumps(item.data), None))
-        else:
-            out.append((dumps(item.to_dict()), item.reason))
+            try:
+                out.append((dumps_strict(item.data), None))
+                continue
+            except ValueError:
+                item = Rejected(
+                    item.source,
+                    "non_finite_number",
+                    "record holds NaN, Infinity or a number too large for a double (1e400): "
+                    "strict JSON readers (orjson, OpenAI's uploader) refuse it",
+                    raw.record,
+                )
+        out.append((dumps(finite(item.to_dict())), item.reason))
     return out
 
 
@@ -349,10 +358,11 @@ class IngestReport:
     by_reason: Counter[str] = field(default_factory=Counter)
     written: int = 0
     rejected: int = 0
+    counts: Any = None  # curate.stage.Counts, read counted as records arrive
 
     @property
     def read(self) -> int:
-        return self.written + self.rejected
+        return self.counts.read if self.counts is not None else self.written + self.rejected
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -369,19 +379,20 @@ class IngestReport:
 
 
 def default_rejects_path(output: str | os.PathLike[str]) -> Path:
-    """``data/train.jsonl`` -> ``data/train.rejects.jsonl``.
+    """``data/train.jsonl`` -> ``data/train.rejected.jsonl`` (the one rejects name of
+    every stage: :func:`curate.stage.rejects_path`).
 
     Example:
         >>> str(default_rejects_path("out/train.jsonl"))
-        'out/train.rejects.jsonl'
+        'out/train.rejected.jsonl'
     """
-    p = Path(output)
-    stem = p.name[: -len(".jsonl")] if p.name.endswith(".jsonl") else p.name
-    return p.with_name(f"{stem}.rejects.jsonl")
+    from curate.stage import rejects_path
+
+    return rejects_path(output)
 
 
 def ingest_paths(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
     format: str | None = None,
@@ -395,16 +406,18 @@ def ingest_paths(
     """Ingest files, globs and directories into one canonical chat JSONL; the Python twin
     of ``curate ingest``.
 
-    Output and rejects are written atomically (all or nothing); the rejects file is only
-    written when something was rejected (a stale one from an earlier run is removed).
-    Files are read in the order given (directories and globs sorted), so a re-run over the
-    same inputs writes byte-identical output.
+    Output and rejects are planned and committed together (:class:`curate.stage.OutputPlan`:
+    neither may be an input or each other; nothing is replaced unless the whole run
+    succeeds); the rejects file is only written when something was rejected (a stale one
+    from an earlier run is removed). Files are read in the order given (directories and
+    globs sorted), so a re-run over the same inputs writes byte-identical output.
 
     Args:
-        paths: inputs (files of any supported container, globs, directories, saved datasets).
+        paths: inputs (a path, or a list of files of any supported container, globs,
+            directories, saved datasets).
         output: the JSONL to write.
         format: force a format for every file; default: detect per file.
-        rejects: where rejects go (default: ``OUT.rejects.jsonl`` beside the output).
+        rejects: where rejects go (default: ``OUT.rejected.jsonl`` beside the output).
         maps: column map (implies the ``columns`` format).
         system: system prompt added to examples without one.
         split: split of saved Hugging Face ``DatasetDict`` inputs.
@@ -414,13 +427,13 @@ def ingest_paths(
     Raises:
         InputError: unreadable input, unknown or ambiguous format, output equal to an input.
     """
+    from curate.stage import Counts, OutputPlan
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     options, fmt = _options(maps, system, format)
     out_path = Path(output)
     rej_path = Path(rejects) if rejects is not None else default_rejects_path(out_path)
-    if out_path.resolve() == rej_path.resolve():
-        raise InputError(f"{output}: the output and the rejects file must differ")
-    if out_path.is_dir():
-        raise InputError(f"{output}: is a directory; pass a file name like {output}/out.jsonl")
     if out_path.name.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
         raise InputError(f"{output}: curate writes plain JSONL; name it .jsonl and compress later")
     sources, skipped = expand([str(p) for p in paths], split=split, exclude={out_path, rej_path})
@@ -430,19 +443,19 @@ def ingest_paths(
             + (f" (skipped: {', '.join(skipped[:5])})" if skipped else "")
             + ". Pass .jsonl, .json, .csv, .tsv, .parquet or .arrow files or a saved dataset."
         )
-    outs = {out_path.resolve(), rej_path.resolve()}
-    for s in sources:
-        if Path(s.path).resolve() in outs:
-            raise InputError(f"{s.path}: is also the output; write somewhere else")
+    plan = OutputPlan([s.path for s in sources], "ingest")
+    plan.add("output", out_path)
+    plan.add("rejects", rej_path)
     report = IngestReport(str(out_path), None, skipped=skipped)
-    from curate.io import atomic_write
+    counts = Counts()
 
-    with contextlib.ExitStack() as stack:
-        try:
-            out = stack.enter_context(atomic_write(out_path))
-        except OSError as e:
-            raise InputError(f"{output}: cannot write here ({e.strerror or e})") from e
-        rej_file = None
+    def counted(raws: Iterator[Raw]) -> Iterator[Raw]:
+        for r in raws:
+            counts.read += 1
+            yield r
+
+    with plan.writing():
+        out = plan.open("output")
         for src in sources:
             det, raws = _open(src, fmt, options)
             res = FileResult(src.path, det.format if det else None, det.reason if det else "empty")
@@ -451,7 +464,7 @@ def ingest_paths(
                 if on_file is not None:
                     on_file(res)
                 continue
-            for batch in _batched(raws, det.format, options):
+            for batch in _batched(counted(raws), det.format, options):
                 if progress is not None:
                     progress(len(batch))
                 for line, reason in batch:
@@ -461,8 +474,7 @@ def ingest_paths(
                         out.write("\n")
                         res.written += 1
                         continue
-                    if rej_file is None:
-                        rej_file = stack.enter_context(atomic_write(rej_path))
+                    rej_file = plan.open("rejects")
                     rej_file.write(line)
                     rej_file.write("\n")
                     res.rejected += 1
@@ -472,11 +484,15 @@ def ingest_paths(
             report.rejected += res.rejected
             if on_file is not None:
                 on_file(res)
-        if not report.read:
+        if not counts.read:
             raise InputError(
                 f"no records found in {', '.join(f.file for f in report.files)} (empty files); "
                 "nothing written"
             )
+        counts.kept, counts.rejected = report.written, report.rejected
+        counts.check("ingest")
+        report.counts = counts
+        plan.commit()
     if report.rejected:
         report.rejects = str(rej_path)
     else:

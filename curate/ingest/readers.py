@@ -116,12 +116,22 @@ def sniff(path: str) -> str:
     )
 
 
+#: reject files of earlier runs (this and older versions' names): skipped in folders
+REJECT_NAMES = (
+    ".rejects.jsonl",
+    ".rejects.jsonl.gz",
+    ".rejected.jsonl",
+    ".rejected.jsonl.gz",
+    "rejected.jsonl",
+)
+
+
 def expand(
     paths: list[str], *, split: str | None = None, exclude: set[Path] | None = None
 ) -> tuple[list[Source], list[str]]:
     """Turn files, globs and directories (walked recursively, in sorted order) into
     :class:`Source` items; returns them and the files skipped in directories (unknown
-    extension, hidden, or a ``*.rejects.jsonl`` written by an earlier run)."""
+    extension, hidden, or a ``*.rejected.jsonl`` written by an earlier run)."""
     skip = {p.resolve() for p in (exclude or set())}
     out: list[Source] = []
     skipped: list[str] = []
@@ -239,7 +249,7 @@ def _add(
         _walking.discard(real)
         return
     kind = kind_of(p)
-    if p.name.endswith((".rejects.jsonl", ".rejects.jsonl.gz")) and not explicit:
+    if p.name.endswith(REJECT_NAMES) and not explicit:
         skipped.append(str(p))
         return
     if kind is None:

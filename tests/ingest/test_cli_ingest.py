@@ -38,7 +38,7 @@ def test_json_contract(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
             "wrong_type": 1,
         },
     }
-    assert rep["rejects"] == str(tmp_path / "o.rejects.jsonl")
+    assert rep["rejects"] == str(tmp_path / "o.rejected.jsonl")
     code, _, _ = cli(
         capsys, str(FIXTURES / "alpaca" / "bad.json"), "-o", str(out), "--allow-rejects"
     )
