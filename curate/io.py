@@ -329,6 +329,33 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+def dumps_strict(obj: Any) -> str:
+    """:func:`dumps` for records curate writes as data: raises ``ValueError`` on NaN or
+    infinite numbers (``NaN``, ``Infinity``, or ``1e400`` read as infinity), which
+    strict JSON readers refuse."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinite floats written as the strings ``"NaN"``,
+    ``"Infinity"``, ``"-Infinity"`` (for reject rows: they keep the record readable by
+    strict JSON readers).
+
+    Example:
+        >>> finite({"a": [float("nan"), 1.5, float("-inf")]})
+        {'a': ['NaN', 1.5, '-Infinity']}
+    """
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
 def user_cache_dir(name: str) -> Path:
     """``$XDG_CACHE_HOME/curate/<name>`` (default ``~/.cache/curate/<name>``): where
     curate keeps what it rebuilds when it is missing (rank files, compiled patterns, the
