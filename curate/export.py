@@ -427,14 +427,17 @@ def hf_schema(kind: str, fields: set[str]) -> Any:
 class ParquetSink:
     """Streams rows into one Parquet file (row groups of ``batch_rows``), atomically."""
 
-    def __init__(self, path: Path, schema: Any, batch_rows: int = 20_000) -> None:
+    def __init__(
+        self, path: Path, schema: Any, batch_rows: int = 20_000, *, direct: bool = False
+    ) -> None:
         import pyarrow.parquet as pq
 
         self.path = path
         self.schema = schema
         self.batch_rows = batch_rows
         self.rows: list[dict[str, Any]] = []
-        self.tmp = path.with_name(f".{path.name}.tmp")
+        # direct: ``path`` is already a temporary name (an output plan's), written as is
+        self.tmp = path if direct else path.with_name(f".{path.name}.tmp")
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
         self.count = 0
 
@@ -454,7 +457,8 @@ class ParquetSink:
     def close(self) -> None:
         self._flush()
         self.writer.close()
-        os.replace(self.tmp, self.path)
+        if self.tmp != self.path:
+            os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
         self.writer.close()
@@ -462,9 +466,10 @@ class ParquetSink:
             self.tmp.unlink()
 
 
-def save_hf_dataset(outdir: Path, splits: dict[str, Path]) -> Path:
+def save_hf_dataset(outdir: Path, splits: dict[str, Path], target: Path | None = None) -> Path:
     """Load the written Parquet files as a ``DatasetDict`` and ``save_to_disk`` it in
-    ``outdir/hf`` (replacing an older copy only once the new one is complete)."""
+    ``outdir/hf`` (replacing an older copy only once the new one is complete), or in
+    ``target`` as it is (an output plan's temporary folder, renamed by the plan)."""
     import shutil
     import tempfile
 
@@ -475,8 +480,10 @@ def save_hf_dataset(outdir: Path, splits: dict[str, Path]) -> Path:
 
         raise CurateError("--format hf needs the datasets package: pip install 'curate[hf]'") from e
     datasets.disable_progress_bars()
-    target = outdir / "hf"
-    with tempfile.TemporaryDirectory(dir=outdir, prefix=".hf-cache-") as cache:
+    direct = target is not None
+    target = target if target is not None else outdir / "hf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".hf-cache-") as cache:
         dd = datasets.DatasetDict(
             {
                 name: datasets.Dataset.from_parquet(
@@ -485,12 +492,14 @@ def save_hf_dataset(outdir: Path, splits: dict[str, Path]) -> Path:
                 for name, path in splits.items()
             }
         )
-        tmp = outdir / ".hf.tmp"
+        tmp = target if direct else outdir / ".hf.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
         dd.save_to_disk(str(tmp))
         del dd
     _normalise_hf_state(tmp)
+    if direct:
+        return target
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)
@@ -643,8 +652,12 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def json_text(obj: Any) -> str:
+    """Stable JSON text: sorted keys, 2-space indent, trailing newline."""
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
 def write_json(path: Path, obj: Any) -> None:
     """Atomic, stable (sorted keys, 2-space indent, trailing newline) JSON."""
     with atomic_write(path) as f:
-        f.write(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True))
-        f.write("\n")
+        f.write(json_text(obj))

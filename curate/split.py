@@ -55,6 +55,7 @@ from curate.export import FORMATS, TRL_SHAPES, ExportError, convert, record_kind
 from curate.io import dumps, parse_line
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import CurateError, Example, Finding, InputError
+from curate.stage import OutputPlan
 
 GROUP_BY = ("both", "cluster", "prompt", "none")
 METHODS = ("hash", "sklearn")
@@ -885,28 +886,29 @@ def write_split(
     path: str,
     outdir: Path,
     options: SplitOptions,
+    plan: OutputPlan,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """The two passes and every output file; see :func:`split_path`."""
+    """The two passes and every output file, written through ``plan`` (committed by the
+    caller); see :func:`split_path`."""
     from collections import Counter as CountDict
 
     import curate
     from curate.export import (
         axolotl_block,
         file_sha256,
+        json_text,
         llamafactory_entry,
         save_hf_dataset,
-        write_json,
     )
-    from curate.io import atomic_write
     from curate.tokens import model_spec
 
-    outdir.mkdir(parents=True, exist_ok=True)
     reasons: CountDict[str] = CountDict()
     executor = make_executor(path, options.workers)
     try:
-        with atomic_write(outdir / "rejected.jsonl") as rej_f:
+        rej_f = plan.open("rejected.jsonl")
+        if True:  # (the rejects file stays open until the plan commits)
 
             def reject(row: dict[str, Any]) -> None:
                 reasons[row["reason"]] += 1
@@ -941,14 +943,18 @@ def write_split(
             _check_sides(is_eval, labels, n_groups, n_eval)
             actions = np.full(len(scan.line), REJECT_KIND, dtype=np.int8)
             actions[idx] = np.where(is_eval, EVAL, TRAIN)
-            files = _pass2(path, outdir, options, scan, actions, kind, reject, executor)
+            files = _pass2(path, plan, options, scan, actions, kind, reject, executor)
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
 
     split_names = ("train", "eval")
     if options.format == "hf":
-        save_hf_dataset(outdir, {s: outdir / f"{s}.parquet" for s in split_names})
+        save_hf_dataset(
+            outdir,
+            {s: plan.temp_path(f"{s}.parquet") for s in split_names},
+            target=plan.temp_path("hf"),
+        )
     data_files = {
         s: f"{s}.parquet" if options.format == "hf" else f"{s}.jsonl" for s in split_names
     }
@@ -958,7 +964,9 @@ def write_split(
         for s in split_names
     }
     if entry["train"]:
-        write_json(outdir / "dataset_info.json", {f"curate_{s}": entry[s] for s in split_names})
+        plan.write_text(
+            "dataset_info.json", json_text({f"curate_{s}": entry[s] for s in split_names})
+        )
         configs.append("dataset_info.json")
     block = axolotl_block(
         options.format,
@@ -968,8 +976,9 @@ def write_split(
         trl_shape=options.trl_shape,
     )
     if block:
-        with atomic_write(outdir / "axolotl.yaml") as f:
-            f.write("# paste into your axolotl config (written by curate split)\n" + block)
+        plan.write_text(
+            "axolotl.yaml", "# paste into your axolotl config (written by curate split)\n" + block
+        )
         configs.append("axolotl.yaml")
 
     files["rejected.jsonl"] = {"rows": sum(reasons.values())}
@@ -1012,20 +1021,20 @@ def write_split(
         **({"near_duplicates": near_detail} if near_detail else {}),
         "leakage": _leakage(labels, is_eval, scan, idx),
         "files": {
-            name: {"sha256": file_sha256(outdir / name), **info}
+            name: {"sha256": file_sha256(plan.close(name)), **info}
             for name, info in sorted(files.items())
         },
         "trainer_configs": configs,
     }
     if options.format == "hf":
-        manifest["files"]["hf/"] = {"sha256": _folder_sha256(outdir / "hf")}
+        manifest["files"]["hf/"] = {"sha256": _folder_sha256(plan.temp_path("hf"))}
     if strata_codes is not None:
         manifest["strata"] = _strata_report(strata_codes, strata_names, is_eval, n_eval)
     assert n_mixed == reasons.get("mixed_kinds", 0)
     assert n_read == manifest["counts"]["train"] + manifest["counts"]["eval"] + sum(
         reasons.values()
     )
-    write_json(outdir / "manifest.json", manifest)
+    plan.write_text("manifest.json", json_text(manifest))
     return manifest
 
 
@@ -1134,7 +1143,7 @@ def _folder_sha256(folder: Path) -> str:
 
 def _pass2(
     path: str,
-    outdir: Path,
+    plan: OutputPlan,
     options: SplitOptions,
     scan: Scan,
     actions: np.ndarray,
@@ -1145,7 +1154,6 @@ def _pass2(
     import contextlib
 
     from curate.export import ParquetSink, hf_schema
-    from curate.io import atomic_write
 
     names = ("train", "eval")
     counts = [0, 0]
@@ -1161,10 +1169,12 @@ def _pass2(
             )
 
     with contextlib.ExitStack() as stack:
-        prov = [stack.enter_context(atomic_write(outdir / f"{s}.provenance.jsonl")) for s in names]
+        prov = [plan.open(f"{s}.provenance.jsonl") for s in names]
         if options.format == "hf":
             schema = hf_schema(kind, scan.fields)
-            sinks = [ParquetSink(outdir / f"{s}.parquet", schema) for s in names]
+            sinks = [
+                ParquetSink(plan.temp_path(f"{s}.parquet"), schema, direct=True) for s in names
+            ]
 
             def abort_open() -> None:
                 for sink in sinks:
@@ -1174,7 +1184,7 @@ def _pass2(
             stack.callback(abort_open)
             data_files = [f"{s}.parquet" for s in names]
         else:
-            outs = [stack.enter_context(atomic_write(outdir / f"{s}.jsonl")) for s in names]
+            outs = [plan.open(f"{s}.jsonl") for s in names]
             data_files = [f"{s}.jsonl" for s in names]
         for res in run_ordered(export_batch, tasks(), executor, in_flight=6):
             for i in (0, 1):
@@ -1231,10 +1241,22 @@ def split_path(
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise CurateError(f"{outdir}: exists and is not a folder; -o takes a folder name")
-    ours = {"train.jsonl", "eval.jsonl", "train.parquet", "eval.parquet", "rejected.jsonl"}
-    if Path(src).resolve().parent == out.resolve() and Path(src).name in ours:
-        raise CurateError(
-            f"{path}: would be overwritten by the split's own {Path(src).name}; "
-            "write the split to another folder (-o)"
-        )
-    return write_split(src, out, options, progress=progress)
+    plan = OutputPlan([src], "split")
+    data = "parquet" if options.format == "hf" else "jsonl"
+    for name in (
+        f"train.{data}",
+        f"eval.{data}",
+        "train.provenance.jsonl",
+        "eval.provenance.jsonl",
+        "rejected.jsonl",
+        "dataset_info.json",
+        "axolotl.yaml",
+    ):
+        plan.add(name, out / name)
+    if options.format == "hf":
+        plan.add("hf", out / "hf", folder=True)
+    plan.add("manifest.json", out / "manifest.json", last=True)
+    with plan.writing():
+        manifest = write_split(src, out, options, plan, progress=progress)
+        plan.commit()
+    return manifest

@@ -278,6 +278,7 @@ class _Output:
     target: Path
     append: bool
     folder: bool
+    last: bool = False
     tmp: Path | None = None
     handle: IO[Any] | None = None
 
@@ -311,12 +312,20 @@ class OutputPlan:
     # -- planning ----------------------------------------------------------------------
 
     def add(
-        self, role: str, path: str | os.PathLike[str], *, append: bool = False, folder: bool = False
+        self,
+        role: str,
+        path: str | os.PathLike[str],
+        *,
+        append: bool = False,
+        folder: bool = False,
+        last: bool = False,
     ) -> Path:
         """Plan the output ``role`` at ``path``; returns it as a :class:`Path`.
 
         ``append`` keeps the current content of the file and adds to it (an audit log);
-        ``folder`` plans a folder (a saved dataset) instead of a file.
+        ``folder`` plans a folder (a saved dataset) instead of a file; ``last`` marks a
+        manifest (the role ``"manifest"`` is one): its old file is removed before the
+        other outputs are renamed, and it is renamed after them.
         """
         if role in self.outputs:
             raise ValueError(f"output role {role!r} planned twice")
@@ -348,7 +357,7 @@ class OutputPlan:
         if target.exists() and folder and not target.is_dir():
             raise CurateError(f"{path}: is a file; the {role} output is a folder.")
         _check_writable(target)
-        self.outputs[role] = _Output(role, target, append, folder)
+        self.outputs[role] = _Output(role, target, append, folder, last or role == "manifest")
         return target
 
     def path(self, role: str) -> Path:
@@ -401,6 +410,22 @@ class OutputPlan:
                 out.handle = open(out.tmp, mode, encoding="utf-8", newline="\n")
         return out.handle
 
+    def write_text(self, role: str, text: str) -> None:
+        """Write the whole of a small output (a config, a manifest) and close it."""
+        self.open(role).write(text)
+        self.close(role)
+
+    def close(self, role: str) -> Path:
+        """Finish writing the output ``role`` before the commit (to hash it, say);
+        returns its temporary path."""
+        out = self._prepare(role)
+        if out.handle is not None:
+            out.handle.flush()
+            os.fsync(out.handle.fileno())
+            out.handle.close()
+            out.handle = None
+        return out.tmp  # type: ignore[return-value]
+
     def temp_path(self, role: str) -> Path:
         """The temporary path of the output ``role`` for writers that want a path (it
         does not exist yet, unless the output appends)."""
@@ -408,24 +433,21 @@ class OutputPlan:
 
     def commit(self) -> dict[str, Path]:
         """Close the outputs and rename them into place together: an old manifest is
-        removed first, the ``manifest`` role is renamed last. SIGINT and SIGTERM wait
+        removed first, the manifest (see :meth:`add`) is renamed last. SIGINT and SIGTERM wait
         until the renames are done. Outputs that were never opened are not written
         (and their old files are left alone). Returns the written paths by role."""
-        for out in self.outputs.values():
-            if out.handle is not None:
-                out.handle.flush()
-                os.fsync(out.handle.fileno())
-                out.handle.close()
-                out.handle = None
+        for role in self.outputs:
+            if self.outputs[role].handle is not None:
+                self.close(role)
         order = sorted(
             (o for o in self.outputs.values() if o.tmp is not None and o.tmp.exists()),
-            key=lambda o: o.role == "manifest",
+            key=lambda o: o.last,
         )
         written: dict[str, Path] = {}
         with _signals_deferred():
-            manifest = self.outputs.get("manifest")
-            if manifest is not None and manifest.tmp is not None:
-                remove_path(manifest.target)
+            for out in order:
+                if out.last:
+                    remove_path(out.target)
             for out in order:
                 assert out.tmp is not None
                 try:

@@ -384,9 +384,30 @@ def test_bom_crlf_and_gzip_inputs(tmp_path: Path) -> None:
     assert m2["input"]["sha256"] == file_sha256(gz)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "train.jsonl",
+        "eval.jsonl",
+        "train.provenance.jsonl",
+        "rejected.jsonl",
+        "manifest.json",
+        "dataset_info.json",
+        "axolotl.yaml",
+    ],
+)
+def test_an_input_named_like_any_output_is_refused(tmp_path: Path, name: str) -> None:
+    src = write(tmp_path / name, [rec(i) for i in range(10)])
+    before = src.read_bytes()
+    with pytest.raises(CurateError, match=rf"{name}: the {name} output is also an input of split"):
+        split_path(src, tmp_path, SplitOptions(eval_size=2))
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing else written
+
+
 def test_output_may_not_overwrite_the_input(tmp_path: Path) -> None:
     src = write(tmp_path / "train.jsonl", [rec(i) for i in range(10)])
-    with pytest.raises(CurateError, match=r"would be overwritten by the split's own train\.jsonl"):
+    with pytest.raises(CurateError, match=r"the train\.jsonl output is also an input of split"):
         split_path(src, tmp_path, SplitOptions(eval_size=2))
     (tmp_path / "afile").write_text("x")
     with pytest.raises(CurateError, match="exists and is not a folder"):
