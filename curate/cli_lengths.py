@@ -63,17 +63,22 @@ def lengths(
 
     Example: curate lengths data.jsonl --tokenizer mistral:v3 --keep 0.95 --keep 0.99
     """
-    from curate.io import atomic_write, check_readable, dumps
+    from curate.io import check_readable, dumps
+    from curate.stage import OutputPlan
     from curate.trainer import load_tokenizer, scan
 
     for f in files:
         check_readable(f)
+    plan = OutputPlan(files, "lengths")
+    if rows is not None:
+        plan.add("rows", rows)
     shares = sorted(set(keep)) if keep else [0.95, 0.99, 1.0]
     tok = load_tokenizer(tokenizer)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(plan.writing())
         on_row = None
         if rows is not None:
-            out = stack.enter_context(atomic_write(rows))
+            out = plan.open("rows")
 
             def on_row(row: dict[str, Any]) -> None:
                 out.write(dumps(row) + "\n")
@@ -82,6 +87,7 @@ def lengths(
         findings, result = scan(
             [str(f) for f in files], tok, max_length=max_length, progress=advance, on_row=on_row
         )
+        plan.commit()
     summary = result.summary(shares=shares)
     # lines that are no example at all, or no conversation, are bad input: say where and
     # exit 1 (the distribution leaves them out); run curate validate for the full list

@@ -47,8 +47,10 @@ def profile_command(
     """
     from curate.console import console, print_json
     from curate.expectations import Tolerance, profile
-    from curate.io import atomic_write
+    from curate.stage import OutputPlan
 
+    plan = OutputPlan([str(p) for p in inputs], "profile")
+    plan.add("suite", output)
     suite = profile(
         [str(p) for p in inputs],
         model=model,
@@ -56,11 +58,9 @@ def profile_command(
         name=name,
         tolerance=Tolerance(relative=relative, proportion=proportion, kl_divergence=kl),
     )
-    with atomic_write(output) as f:
-        f.write(json.dumps(suite, indent=2, ensure_ascii=False) + "\n")
-    from curate.report import _readable
-
-    _readable(output)
+    with plan.writing():
+        plan.write_text("suite", json.dumps(suite, indent=2, ensure_ascii=False) + "\n")
+        plan.commit()
     n = suite["meta"]["curate"]["profiled_examples"]
     if json_out:
         print_json(

@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.io import atomic_write, check_readable, iter_raw_lines
-from curate.records import InputError
+from curate.io import check_readable, iter_raw_lines
 from curate.validators.content import _parse, mask
 from curate.validators.pii import find_pii
 from curate.validators.secrets import Hit, find_secrets
@@ -187,21 +186,19 @@ def redact_path(
             overwrite ``source``.
         ValueError: a bad ``config`` key or value.
     """
+    from curate.stage import OutputPlan
+
     src = check_readable(source)
     out = Path(output)
     aud = Path(audit) if audit is not None else default_audit_path(out)
-    for target, what in ((out, "output"), (aud, "audit")):
-        if target.resolve() == src.resolve():
-            raise InputError(
-                f"{target}: the {what} would overwrite the input; redact never touches the "
-                "original. Choose another path with -o/--audit."
-            )
-    if out.resolve() == aud.resolve():
-        raise InputError(f"{out}: output and audit must be different files")
+    plan = OutputPlan([src], "redact")
+    plan.add("output", out)
+    plan.add("audit", aud)
     red = _Redactor(config)
     rep = RedactReport(str(source), str(out), str(aud))
     counts: Counter[str] = Counter()
-    with atomic_write(out, "wb") as fo, atomic_write(aud) as fa:
+    with plan.writing():
+        fo, fa = plan.open("output", "wb"), plan.open("audit")
         for line, raw in iter_raw_lines(src):
             rep.n_read += 1
             changes: list[dict[str, Any]] = []
@@ -210,12 +207,13 @@ def redact_path(
             try:
                 record = json.loads(text) if text.strip() else None
                 parsed = text.strip() != ""
-            except json.JSONDecodeError:
+                if parsed:
+                    new = red.walk(record, "", None, where, changes)
+                    line_out = json.dumps(new, ensure_ascii=False) if changes else text
+            except (json.JSONDecodeError, RecursionError):  # deep nesting: as raw text
                 parsed = False
-            if parsed:
-                new = red.walk(record, "", None, where, changes)
-                line_out = json.dumps(new, ensure_ascii=False) if changes else text
-            else:
+                changes = []
+            if not parsed:
                 if text.strip():
                     rep.n_unparsed += 1
                 line_out = red.redact_text(text, None, {**where, "field": "<raw line>"}, changes)
@@ -228,5 +226,6 @@ def redact_path(
                 for c in changes:
                     counts[c["code"]] += 1
                     fa.write(json.dumps(c, ensure_ascii=False) + "\n")
+        plan.commit()
     rep.by_code = dict(sorted(counts.items()))
     return rep

@@ -540,22 +540,18 @@ def write_report(
 ) -> dict[str, Any]:
     """Build the report and write the HTML page atomically; returns the report's data.
     The Python twin of ``curate report``."""
-    from curate.io import atomic_write
+    from curate.stage import OutputPlan
 
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    plan = OutputPlan(paths, "report")
+    plan.add("report", output)
     data = build_report(paths, model=model, max_tokens=max_tokens, epochs=epochs, price=price)
     page = render_html(data)
-    with atomic_write(output) as f:
-        f.write(page)
-    _readable(output)
+    with plan.writing():
+        plan.write_text("report", page)
+        plan.commit()
     return data
-
-
-def _readable(path: str | os.PathLike[str]) -> None:
-    """Give a written file the usual mode (0666 less the umask): atomic_write's temporary
-    file is created 0600, and a report or suite is meant to be shared."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 __all__ = ["bars_svg", "build_report", "histogram_svg", "render_html", "write_report"]
