@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from curate.cli import main
-from curate.records import CurateError, InputError
+from curate.records import CurateError
 from curate.redact import default_audit_path, redact_path
 from curate.validate import validate_path
 from curate.validators.content import content_validators
