@@ -1,0 +1,407 @@
+"""The Ray engine: the stages' pure batch functions in Ray Data ``map_batches``, and their
+cross-example work as Ray Data groupings (see ``docs/scale.md``).
+
+- :func:`session`: join a cluster (``address``) or start a local Ray instance for the run.
+- :func:`ordered_map`: a stage's batch function over its batches in ``map_batches``
+  tasks (one batch per task), results back in input order; what validate uses.
+- :func:`cogroup`: rows of several datasets grouped by one key (a union, then
+  ``groupby(key).map_groups``): the engine's only join, on the sort-based shuffle.
+- :func:`connected_components`: alternating large-star / small-star rounds (Kiveris et
+  al., "Connected Components in MapReduce and Beyond", 2014) over an edge dataset until
+  it is a forest of stars; each node's label is the smallest node of its component. Only
+  edges travel; the driver holds two numbers per round.
+
+Ray is imported here only, when a command runs with ``--engine ray``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from curate.records import CurateError
+
+#: node ids of keys (exact keys, prompts) sit above every example position
+KEY_BIT = 1 << 62
+_KEY_MASK = KEY_BIT - 1
+#: ``CURATE_RAY_RUNTIME_ENV``: a JSON runtime_env for ``ray.init`` when joining a cluster
+#: whose workers lack curate (for example ``{"pip": ["curate[ray]"]}``)
+RUNTIME_ENV_VAR = "CURATE_RAY_RUNTIME_ENV"
+
+
+# -- session ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
+    """Ray for one run: an already initialised Ray is used as it is; ``address`` joins a
+    running cluster; otherwise a local instance is started (and stopped at the end).
+    Ray Data is set to keep input order, use the sort-based shuffle and print no
+    progress bars while the run lasts."""
+    import logging
+
+    import ray
+    import ray.data as rd
+
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+        env = os.environ.get(RUNTIME_ENV_VAR)
+        if env:
+            try:
+                kwargs["runtime_env"] = json.loads(env)
+            except json.JSONDecodeError as e:
+                raise CurateError(f"{RUNTIME_ENV_VAR} is not JSON: {e}") from e
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise CurateError(
+                f"cannot start or join {where}: {e}. Check --ray-address / RAY_ADDRESS "
+                "(ray status shows a running cluster's address)."
+            ) from e
+        started = True
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ctx = rd.DataContext.get_current()
+    saved = (ctx.enable_progress_bars, ctx.shuffle_strategy, ctx.execution_options.preserve_order,
+             ctx.print_on_execution_start)  # fmt: skip
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.shuffle_strategy = rd.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    ctx.execution_options.preserve_order = True
+    try:
+        yield ray
+    finally:
+        (ctx.enable_progress_bars, ctx.shuffle_strategy, ctx.execution_options.preserve_order,
+         ctx.print_on_execution_start) = saved  # fmt: skip
+        if started:
+            ray.shutdown()
+
+
+def _parallelism() -> int:
+    import ray
+
+    return max(2, int(ray.cluster_resources().get("CPU", 2)))
+
+
+# -- ordered map ---------------------------------------------------------------------------
+
+
+def _absolute(task: Any) -> Any:
+    """A task whose line block names a file by a relative path reads it by its absolute
+    path (a worker's working folder is not the driver's); findings keep the given name."""
+    from curate.parallel import LineBlock
+
+    lines = getattr(task, "lines", None)
+    if isinstance(lines, LineBlock) and lines.path and not os.path.isabs(lines.path):
+        lines.path = os.path.abspath(lines.path)
+    return task
+
+
+def _run_pickled(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    import pyarrow as pa
+
+    def run(batch: pa.Table) -> pa.Table:
+        out = [pickle.dumps(fn(pickle.loads(b)), pickle.HIGHEST_PROTOCOL)
+               for b in batch.column("task").to_pylist()]  # fmt: skip
+        return pa.table({"i": batch.column("i"), "result": pa.array(out, pa.large_binary())})
+
+    return run
+
+
+def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    """``map(fn, tasks)`` in input order, each task in a Ray Data ``map_batches`` task
+    (``fn`` must be a module-level function: workers import it). A task that fails is
+    retried by Ray; one that keeps failing raises here with its error."""
+    import pyarrow as pa
+    import ray.data as rd
+
+    items = [pickle.dumps(_absolute(t), pickle.HIGHEST_PROTOCOL) for t in tasks]
+    if not items:
+        return
+    table = pa.table({"i": pa.array(range(len(items)), pa.int64()),
+                      "task": pa.array(items, pa.large_binary())})  # fmt: skip
+    del items
+    ds = rd.from_arrow(table).repartition(table.num_rows)
+    ds = ds.map_batches(_run_pickled(fn), batch_format="pyarrow", batch_size=1)
+    for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+        for b in batch.column("result").to_pylist():
+            yield pickle.loads(b)
+
+
+# -- validate ------------------------------------------------------------------------------
+
+
+def validate_ray(paths: Any, **kwargs: Any) -> Any:
+    """:func:`curate.validate.validate_path` with each batch checked in a Ray task."""
+    from curate.validate import validate_path
+
+    return validate_path(paths, map_batches=ordered_map, **kwargs)
+
+
+# -- grouping by key -------------------------------------------------------------------------
+
+
+def n_parts(rows: int) -> int:
+    """Partitions for a grouping of ``rows`` rows: at least two per CPU of the cluster,
+    and about 200,000 rows each (what one task holds in memory at a time)."""
+    return max(2 * _parallelism(), rows // 200_000 + 1)
+
+
+def part_of(keys: np.ndarray, parts: int) -> np.ndarray:
+    """The partition of each key: ``int64`` keys, or ``bytes`` keys by their first 8
+    bytes (the keys are hashes), spread by splitmix64."""
+    from curate.split import splitmix64
+
+    if keys.dtype == object:
+        keys = np.array(
+            [int.from_bytes(bytes(k)[:8].ljust(8, b"\0"), "little") for k in keys],
+            dtype=np.uint64,
+        )
+    return (splitmix64(keys.astype(np.uint64)) % np.uint64(parts)).astype(np.int64)
+
+
+def _with_part(column: str, parts: int, tag: int | None) -> Callable[[Any], Any]:
+    import pyarrow as pa
+
+    def add(t: pa.Table) -> pa.Table:
+        keys = t.column(column).to_numpy(zero_copy_only=False)
+        t = t.append_column("_part", pa.array(part_of(keys, parts), pa.int64()))
+        if tag is not None:
+            t = t.append_column("_tag", pa.array(np.full(t.num_rows, tag, np.int8)))
+        return t
+
+    return add
+
+
+def by_key(ds: Any, column: str, fn: Callable[[Any], Any], parts: int) -> Any:
+    """``fn`` over every partition of ``ds`` hash-partitioned on ``column``: each call
+    gets every row of its keys (an Arrow table, several keys per call; ``fn`` groups
+    them itself, vectorised) and returns an Arrow table."""
+    return (
+        ds.map_batches(_with_part(column, parts, None), batch_format="pyarrow")
+        .groupby("_part", num_partitions=parts)
+        .map_groups(_drop_part(fn), batch_format="pyarrow")
+    )
+
+
+def cogroup(sides: list[tuple[Any, str]], fn: Callable[..., Any], parts: int) -> Any:
+    """Rows of several datasets partitioned on one key (``(dataset, key column)`` each):
+    ``fn(table_0, table_1, ...)`` per partition, each table holding the rows of that
+    side whose key falls in the partition (a reduce-side join on the sort shuffle)."""
+    import pyarrow as pa
+
+    encoded = []
+    for tag, (ds, column) in enumerate(sides):
+        encoded.append(
+            ds.map_batches(_with_part(column, parts, tag), batch_format="pyarrow").map_batches(
+                _to_blob, batch_format="pyarrow"
+            )
+        )
+    union = encoded[0].union(*encoded[1:]) if len(encoded) > 1 else encoded[0]
+
+    def run(t: pa.Table) -> pa.Table:
+        tags = t.column("_tag").to_numpy()
+        blobs = t.column("blob").to_pylist()
+        tables = []
+        for k in range(len(sides)):
+            pieces = [_from_blob(b) for b, g in zip(blobs, tags.tolist(), strict=True) if g == k]
+            pieces = [p for p in pieces if p.num_rows]
+            tables.append(pa.concat_tables(pieces, promote_options="default") if pieces else None)
+        return fn(*tables)
+
+    return union.groupby("_part", num_partitions=parts).map_groups(
+        _drop_part(run), batch_format="pyarrow"
+    )
+
+
+def _to_blob(t: Any) -> Any:
+    """A batch as one row per partition present: ``(_part, _tag, blob)`` where the blob
+    is the Arrow IPC stream of that partition's rows (sides of a cogroup then share one
+    schema, whatever their own columns)."""
+    import pyarrow as pa
+
+    if not t.num_rows:
+        return pa.table({"_part": pa.array([], pa.int64()), "_tag": pa.array([], pa.int8()),
+                         "blob": pa.array([], pa.large_binary())})  # fmt: skip
+    part = t.column("_part").to_numpy()
+    tag = int(t.column("_tag")[0].as_py())
+    rest = t.drop_columns(["_part", "_tag"])
+    order = np.argsort(part, kind="stable")
+    sp = part[order]
+    bounds = np.flatnonzero(np.diff(sp, prepend=-1, append=-1))
+    parts, blobs = [], []
+    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        sink = pa.BufferOutputStream()
+        piece = rest.take(pa.array(order[s:e]))
+        with pa.ipc.new_stream(sink, piece.schema) as w:
+            w.write_table(piece)
+        parts.append(int(sp[s]))
+        blobs.append(sink.getvalue().to_pybytes())
+    return pa.table({"_part": pa.array(parts, pa.int64()),
+                     "_tag": pa.array([tag] * len(parts), pa.int8()),
+                     "blob": pa.array(blobs, pa.large_binary())})  # fmt: skip
+
+
+def _from_blob(b: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(b)).read_all()
+
+
+def _drop_part(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(t: Any) -> Any:
+        if "_part" in t.column_names and "blob" not in t.column_names:
+            t = t.drop_columns(["_part"])
+        return fn(t)
+
+    return run
+
+
+def runs(keys: list[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, bounds)``: ``keys[order]`` sorted (stable), and the start of each run of
+    equal keys in it (plus the end)."""
+    arr = np.asarray(keys) if not isinstance(keys, np.ndarray) else keys
+    order = np.argsort(arr, kind="stable")
+    s = arr[order]
+    if len(s) == 0:
+        return order, np.zeros(1, np.int64)
+    change = np.ones(len(s), dtype=bool)
+    change[1:] = s[1:] != s[:-1]
+    return order, np.concatenate([np.flatnonzero(change), [len(s)]])
+
+
+# -- connected components ------------------------------------------------------------------
+
+
+def _edges_table(u: Any, v: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {"u": pa.array(np.asarray(u, np.int64)), "v": pa.array(np.asarray(v, np.int64))}
+    )
+
+
+def _star_rows(node: np.ndarray, nbr: np.ndarray, *, large: bool) -> Any:
+    """One star step over ``(node, neighbour)`` rows (every neighbour of a node in the
+    same call). Large-star: each larger neighbour links to the smallest of the node's
+    closed neighbourhood. Small-star (the rows hold only smaller neighbours): the node
+    and its neighbours link to the smallest of them."""
+    if not len(node):
+        return _edges_table([], [])
+    order, bounds = runs(node)
+    node, nbr = node[order], nbr[order]
+    starts = bounds[:-1]
+    mins = np.minimum(np.minimum.reduceat(nbr, starts), node[starts])
+    m = np.repeat(mins, np.diff(bounds))
+    if large:
+        keep = nbr > node
+        return _unique_edges(nbr[keep], m[keep])
+    a = np.concatenate([nbr, node[starts]])
+    b = np.concatenate([m, mins])
+    keep = a != b
+    return _unique_edges(a[keep], b[keep])
+
+
+def _unique_edges(a: np.ndarray, b: np.ndarray) -> Any:
+    if not len(a):
+        return _edges_table([], [])
+    code = np.unique(np.stack([a, b], axis=1), axis=0)
+    return _edges_table(code[:, 0], code[:, 1])
+
+
+def _fingerprint(t: Any) -> Any:
+    import pyarrow as pa
+
+    from curate.split import splitmix64
+
+    u = t.column("u").to_numpy().astype(np.uint64)
+    v = t.column("v").to_numpy().astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = splitmix64(splitmix64(u) ^ v)
+        total = int(h.sum(dtype=np.uint64))
+    return pa.table({"n": [t.num_rows], "h": pa.array([total], pa.uint64())})
+
+
+def connected_components(edges: Any, parts: int, *, max_rounds: int = 64) -> Any:
+    """Labels of the nodes of ``edges`` (columns ``u``, ``v``: ``int64``): rows ``(node,
+    label)`` for every node that has an edge, ``label`` the smallest node of its
+    component. Alternates large-star and small-star rounds (each one grouping of the
+    edges by node, in partitions) until the edge set stops changing: then it is a star
+    around each component's smallest node."""
+    import pyarrow as pa
+
+    def oriented(t: pa.Table) -> pa.Table:
+        u = t.column("u").to_numpy()
+        v = t.column("v").to_numpy()
+        keep = u != v
+        return _unique_edges(np.minimum(u, v)[keep], np.maximum(u, v)[keep])
+
+    cur = edges.map_batches(oriented, batch_format="pyarrow").materialize()
+    last = None
+    for _ in range(max_rounds):
+        cur = _node_partitioned(cur, parts, both=True)
+        cur = _node_partitioned(cur, parts, both=False).materialize()
+        fps = cur.map_batches(_fingerprint, batch_format="pyarrow").take_all()
+        mask = (1 << 64) - 1
+        fp = (sum(r["n"] for r in fps), sum(int(r["h"]) for r in fps) & mask)
+        if fp == last:
+            break
+        last = fp
+    else:  # pragma: no cover - a graph needing more rounds than any seen
+        raise CurateError(f"connected components did not settle in {max_rounds} rounds")
+
+    def labels(t: pa.Table) -> pa.Table:
+        u = t.column("u").to_numpy()
+        v = t.column("v").to_numpy()
+        leaf, centre = np.maximum(u, v), np.minimum(u, v)  # a star: centre = smallest
+        return pa.table({"node": np.concatenate([leaf, centre]),
+                         "label": np.concatenate([centre, centre])})  # fmt: skip
+
+    return cur.map_batches(labels, batch_format="pyarrow")
+
+
+def _node_partitioned(ds: Any, parts: int, *, both: bool) -> Any:
+    """``fn`` over the edges partitioned by node: with ``both``, each edge reaches the
+    partitions of both its ends (large-star); else the partition of its larger end
+    (small-star)."""
+    import pyarrow as pa
+
+    def route(t: pa.Table) -> pa.Table:
+        u = t.column("u").to_numpy()
+        v = t.column("v").to_numpy()
+        hi = np.maximum(u, v)
+        lo = np.minimum(u, v)
+        if both:
+            node = np.concatenate([lo, hi])
+            uu, vv = np.concatenate([lo, lo]), np.concatenate([hi, hi])
+        else:
+            node, uu, vv = hi, lo, hi
+        return pa.table({"_part": part_of(node, parts), "_node": node, "u": uu, "v": vv})
+
+    keyed = ds.map_batches(route, batch_format="pyarrow")
+    return keyed.groupby("_part", num_partitions=parts).map_groups(
+        _per_node(both), batch_format="pyarrow"
+    )
+
+
+def _per_node(both: bool) -> Callable[[Any], Any]:
+    """The star step over one partition of routed edges."""
+    import pyarrow as pa
+
+    def run(t: pa.Table) -> pa.Table:
+        node = t.column("_node").to_numpy()
+        u = t.column("u").to_numpy()
+        v = t.column("v").to_numpy()
+        return _star_rows(node, np.where(u == node, v, u), large=both)
+
+    return run

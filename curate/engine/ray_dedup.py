@@ -1,0 +1,801 @@
+"""``curate dedup`` on Ray Data: the same edges, components and resolution as the local
+engine (:meth:`curate.dedup.core.DuplicateIndex.solve`), with no step holding every
+document in one process.
+
+1. *features*: each block of lines goes through :func:`curate.dedup.run.featurize_lines`
+   (the local pool's function) in ``map_batches``: one row per document with its keys,
+   MinHash signature and shingles, and its position ``file_index << 40 | line``.
+2. *edges*: one grouping of key rows: exact keys (later copies link to the first),
+   LSH band keys (the first copy of each exact key, pairs as
+   :func:`curate.dedup.lsh.run_pairs` makes them), containment keys (a conversation's
+   own turn sequence against the runs inside longer ones). Candidate pairs are joined
+   with both documents' signatures and shingles (two partitioned joins) and verified by
+   :func:`curate.dedup.lsh.verify`.
+3. *components*: :func:`curate.engine.ray.connected_components` over the edges.
+4. *resolution*: members and edges grouped by component, each component decided by
+   :func:`curate.dedup.resolve.resolve_component` (the local engine's function).
+5. *write*: the decisions of removed documents, sorted by position, stream to the driver,
+   which re-reads the inputs once and writes the outputs as the local engine does.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from curate.records import CurateError
+
+LINE_BITS = 40
+LINE_MASK = (1 << LINE_BITS) - 1
+#: key kinds of the edge grouping
+_EXACT, _BAND, _CONTAIN = 0, 1, 2
+_ZERO8 = b"\0" * 8
+
+
+def block_rows(files: Sequence[str], block_bytes: int = 1 << 20) -> Any:
+    """The inputs as Arrow rows of line blocks (byte ranges of plain files; the bytes of
+    compressed ones): ``fi, name, path, first_line, offset, length, n_newlines, data``."""
+    import pyarrow as pa
+
+    from curate.parallel import block_batches
+
+    cols: dict[str, list[Any]] = {k: [] for k in ("fi", "name", "path", "first_line", "offset",
+                                                  "length", "n_newlines", "data")}  # fmt: skip
+    for fi, name in enumerate(files):
+        for b in block_batches(name, block_bytes=block_bytes):
+            cols["fi"].append(fi)
+            cols["name"].append(name)
+            cols["path"].append(os.path.abspath(b.path) if b.path else None)
+            cols["first_line"].append(b.first_line)
+            cols["offset"].append(b.offset)
+            cols["length"].append(b.length)
+            cols["n_newlines"].append(b.n_newlines)
+            cols["data"].append(None if b.path else b.data)
+    return pa.table({
+        "fi": pa.array(cols["fi"], pa.int64()),
+        "name": pa.array(cols["name"], pa.string()),
+        "path": pa.array(cols["path"], pa.string()),
+        "first_line": pa.array(cols["first_line"], pa.int64()),
+        "offset": pa.array(cols["offset"], pa.int64()),
+        "length": pa.array(cols["length"], pa.int64()),
+        "n_newlines": pa.array(cols["n_newlines"], pa.int64()),
+        "data": pa.array(cols["data"], pa.large_binary()),
+    })  # fmt: skip
+
+
+def block_lines(row: dict[str, Any]) -> Any:
+    """The :class:`curate.parallel.LineBlock` a block row names."""
+    from curate.parallel import LineBlock
+
+    if row["path"] is not None:
+        return LineBlock.at(row["first_line"], row["path"], row["offset"], row["length"],
+                            row["n_newlines"])  # fmt: skip
+    return LineBlock(row["first_line"], row["data"])
+
+
+def _featurize_blocks(params: Any) -> Callable[[Any], Any]:
+    import pyarrow as pa
+
+    from curate.dedup.run import featurize_lines
+
+    def run(t: pa.Table) -> pa.Table:
+        out: list[pa.Table] = []
+        for row in t.to_pylist():
+            res = featurize_lines(row["name"], list(block_lines(row)), params)
+            out.append(_doc_table(row["fi"], res))
+        return pa.concat_tables(out)
+
+    return run
+
+
+def _doc_table(fi: int, res: Any) -> Any:
+    """One row per document of a featurized block (and one per unreadable line, with
+    ``bad`` set and empty features)."""
+    import pyarrow as pa
+
+    f = res.features
+    n = len(res.lines)
+    bad = np.asarray(res.invalid, dtype=np.int64)
+    pos = np.concatenate([(fi << LINE_BITS) | res.lines.astype(np.int64),
+                          (fi << LINE_BITS) | bad]).astype(np.int64)  # fmt: skip
+    nb = len(bad)
+    off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(f.sh_len, out=off[1:])
+    sh = [f.sh_flat[off[i] : off[i + 1]].tobytes() for i in range(n)]
+    sig = [f.sig[i].tobytes() for i in range(n)]
+    windows = [f.windows[i].tolist() if i in f.windows else [] for i in range(n)]
+    conv_ok = (f.n_turns >= 2) & (f.conv != np.bytes_(_ZERO8))
+    conv = [c if ok else None for c, ok in zip(f.conv.tolist(), conv_ok.tolist(), strict=True)]
+
+    def pad(values: list[Any]) -> list[Any]:
+        return values + [None] * nb
+
+    return pa.table(
+        {
+            "pos": pa.array(pos, pa.int64()),
+            "bad": pa.array(np.concatenate([np.zeros(n, bool), np.ones(nb, bool)])),
+            "id": pa.array(pad(list(res.ids)), pa.string()),
+            "exact": pa.array(pad(f.exact.tolist()), pa.binary()),
+            "prompt": pa.array(pad(f.prompt.tolist()), pa.binary()),
+            "answer": pa.array(pad(f.answer.tolist()), pa.binary()),
+            "conv": pa.array(pad(conv), pa.binary()),
+            "n_turns": pa.array(pad(f.n_turns.tolist()), pa.int64()),
+            "answer_chars": pa.array(pad(f.answer_chars.tolist()), pa.int64()),
+            "windows": pa.array(pad(windows), pa.list_(pa.binary())),
+            "sig": pa.array(pad(sig), pa.binary()),
+            "sh": pa.array(pad(sh), pa.binary()),
+            "sh_len": pa.array(pad(f.sh_len.tolist()), pa.int64()),
+        }
+    )
+
+
+def _select(columns: list[str], *, bad: bool = False) -> Callable[[Any], Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def run(t: pa.Table) -> pa.Table:
+        mask = t.column("bad")
+        if not bad:
+            mask = pc.invert(mask)
+        return t.filter(mask).select(columns)
+
+    return run
+
+
+# -- edges ------------------------------------------------------------------------------------
+
+
+def _key_rows(params: Any, bands: int, rows: int) -> Callable[[Any], Any]:
+    """Per document: its exact-key row, its LSH band rows (when it has shingles) and its
+    containment rows (its own turn sequence; the runs inside it)."""
+    import pyarrow as pa
+
+    from curate.dedup.lsh import _band_keys
+
+    near = params.near
+    contain = near and params.containment and params.scope == "conversation"
+
+    def run(t: pa.Table) -> pa.Table:
+        pos = t.column("pos").to_numpy()
+        exact = t.column("exact").to_pylist()
+        n_turns = t.column("n_turns").to_numpy()
+        g: list[np.ndarray] = [np.full(len(pos), _EXACT, np.int8)]
+        keys: list[Any] = list(exact)
+        sub: list[np.ndarray] = [np.zeros(len(pos), np.int8)]
+        p: list[np.ndarray] = [pos]
+        ex: list[Any] = list(exact)
+        nt: list[np.ndarray] = [n_turns]
+        if near and len(pos):
+            sh_len = t.column("sh_len").to_numpy()
+            has = np.flatnonzero(sh_len > 0)
+            if len(has):
+                sig = np.frombuffer(
+                    b"".join(t.column("sig").take(pa.array(has)).to_pylist()), dtype=np.uint32
+                ).reshape(len(has), -1)
+                for b in range(bands):
+                    bk = _band_keys(sig, b, rows)
+                    keys.extend(int(b).to_bytes(2, "little") + k.tobytes() for k in bk)
+                    g.append(np.full(len(has), _BAND, np.int8))
+                    sub.append(np.zeros(len(has), np.int8))
+                    p.append(pos[has])
+                    ex.extend(exact[i] for i in has.tolist())
+                    nt.append(n_turns[has])
+        if contain and len(pos):
+            conv = t.column("conv").to_pylist()
+            windows = t.column("windows").to_pylist()
+            cp, ck, wp, wk = [], [], [], []
+            for i, (c, w) in enumerate(zip(conv, windows, strict=True)):
+                if c is not None:
+                    cp.append(i)
+                    ck.append(c)
+                for k in w or ():
+                    wp.append(i)
+                    wk.append(k)
+            idx = np.array(cp + wp, dtype=np.int64)
+            keys.extend(ck + wk)
+            g.append(np.full(len(idx), _CONTAIN, np.int8))
+            sub.append(np.concatenate([np.zeros(len(cp), np.int8), np.ones(len(wp), np.int8)]))
+            p.append(pos[idx])
+            ex.extend(exact[i] for i in idx.tolist())
+            nt.append(n_turns[idx])
+        kinds = np.concatenate(g)
+        return pa.table({
+            "key": pa.array([bytes([k]) + key for k, key in
+                             zip(kinds.tolist(), keys, strict=True)], pa.binary()),
+            "sub": pa.array(np.concatenate(sub)),
+            "pos": pa.array(np.concatenate(p), pa.int64()),
+            "ex": pa.array(ex, pa.binary()),
+            "n_turns": pa.array(np.concatenate(nt), pa.int64()),
+        })  # fmt: skip
+
+    return run
+
+
+def _edge_table(a: list[int], b: list[int], kind: list[int], sim: list[float]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({"a": pa.array(a, pa.int64()), "b": pa.array(b, pa.int64()),
+                     "kind": pa.array(kind, pa.int8()),
+                     "sim": pa.array(sim, pa.float64())})  # fmt: skip
+
+
+#: edge kinds beyond curate.dedup.resolve's: a candidate pair to verify, an exact copy
+CANDIDATE, COPY = -2, -1
+
+
+def _edges_of_keys(t: Any) -> Any:
+    """Edges from one partition of key rows: per exact key, the first copy to each later
+    one (``COPY``); per LSH band key, candidate pairs among first copies; per
+    containment key, each conversation whose turn sequence it is to each longer one
+    holding it as a run."""
+    from curate.dedup.lsh import run_pairs
+    from curate.dedup.resolve import CONTAINS
+    from curate.engine.ray import runs
+
+    keys = t.column("key").to_pylist()
+    pos = t.column("pos").to_numpy()
+    sub = t.column("sub").to_numpy()
+    ex = t.column("ex").to_pylist()
+    nt = t.column("n_turns").to_numpy()
+    a: list[int] = []
+    b: list[int] = []
+    kind: list[int] = []
+    sim: list[float] = []
+    karr = np.array(keys, dtype=object)
+    order, bounds = runs(karr)
+    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if e - s < 2:
+            continue
+        rows = order[s:e]
+        k = keys[rows[0]][0]
+        if k == _EXACT:
+            ps = np.sort(pos[rows])
+            a.extend([int(ps[0])] * (len(ps) - 1))
+            b.extend(ps[1:].tolist())
+            kind.extend([COPY] * (len(ps) - 1))
+            sim.extend([1.0] * (len(ps) - 1))
+            continue
+        # the first copy of each exact key (every copy shares these keys)
+        first: dict[bytes, tuple[int, int, int]] = {}
+        for r in rows.tolist():
+            key = (ex[r], int(sub[r]))
+            cur = first.get(key)
+            if cur is None or pos[r] < cur[0]:
+                first[key] = (int(pos[r]), int(sub[r]), int(nt[r]))
+        if k == _BAND:
+            members = np.array(sorted(v[0] for v in first.values()), dtype=np.int64)
+            if len(members) < 2:
+                continue
+            for part in run_pairs(members, np.ones(len(members) - 1, dtype=bool)):
+                a.extend(part[:, 0].tolist())
+                b.extend(part[:, 1].tolist())
+                kind.extend([CANDIDATE] * len(part))
+                sim.extend([0.0] * len(part))
+        else:  # containment: sub 0 = the conversation itself, 1 = a run inside one
+            convs = [v for v in first.values() if v[1] == 0]
+            holders = [v for v in first.values() if v[1] == 1]
+            for pa_, _, na in convs:
+                for pb, _, nb in holders:
+                    if pa_ != pb:
+                        a.append(pa_)
+                        b.append(pb)
+                        kind.append(CONTAINS)
+                        sim.append(float(na) / float(nb))
+    return _edge_table(a, b, kind, sim)
+
+
+def _attach(side: str) -> Callable[[Any, Any], Any]:
+    """Join candidate pairs with the signature and shingles of their ``side`` end."""
+    import pyarrow as pa
+
+    def run(pairs: Any, docs: Any) -> Any:
+        cols = ["a", "b", "sig_a", "sh_a"] + (["sig_b", "sh_b"] if side == "b" else [])
+        if pairs is None or docs is None:
+            return pa.table({c: pa.array([], pa.int64() if len(c) == 1 else pa.binary())
+                             for c in cols})  # fmt: skip
+        dpos = docs.column("pos").to_numpy()
+        order = np.argsort(dpos)
+        key = pairs.column(side).to_numpy()
+        at = order[np.searchsorted(dpos[order], key)]
+        if side == "a":
+            code = np.unique(np.stack([pairs.column("a").to_numpy(),
+                                       pairs.column("b").to_numpy()], axis=1), axis=0)  # fmt: skip
+            key = code[:, 0]
+            at = order[np.searchsorted(dpos[order], key)]
+            out = pa.table({"a": code[:, 0], "b": code[:, 1]})
+        else:
+            out = pairs.select(["a", "b", "sig_a", "sh_a"])
+        idx = pa.array(at)
+        out = out.append_column(f"sig_{side}", docs.column("sig").take(idx))
+        return out.append_column(f"sh_{side}", docs.column("sh").take(idx))
+
+    return run
+
+
+def _verify(threshold: float) -> Callable[[Any], Any]:
+    """Verified near-duplicate edges (``SIMILAR``) from joined candidate pairs, by the
+    local engine's :func:`curate.dedup.lsh.verify`."""
+    import pyarrow as pa
+
+    from curate.dedup.lsh import ShingleStore, verify
+    from curate.dedup.resolve import SIMILAR
+
+    def run(t: pa.Table) -> pa.Table:
+        m = t.num_rows
+        if not m:
+            return _edge_table([], [], [], [])
+        sig = np.frombuffer(b"".join(t.column("sig_a").to_pylist() + t.column("sig_b").to_pylist()),
+                            dtype=np.uint32).reshape(2 * m, -1)  # fmt: skip
+        shs = [np.frombuffer(x, dtype=np.uint32)
+               for x in t.column("sh_a").to_pylist() + t.column("sh_b").to_pylist()]  # fmt: skip
+        flat = np.concatenate(shs) if shs else np.zeros(0, np.uint32)
+        store = ShingleStore(flat, np.array([len(x) for x in shs], dtype=np.int64))
+        local = np.stack([np.arange(m), np.arange(m, 2 * m)], axis=1).astype(np.int64)
+        pairs, sims = verify(local, sig, store, threshold)
+        a = t.column("a").to_numpy()[pairs[:, 0]]
+        b = t.column("b").to_numpy()[pairs[:, 1] - m]
+        return _edge_table(a.tolist(), b.tolist(), [SIMILAR] * len(a), sims.tolist())
+
+    return run
+
+
+# -- resolution -------------------------------------------------------------------------------
+
+
+_MEMBER_COLUMNS = ("comp", "edge", "pos", "id", "exact", "n_turns", "answer_chars", "b",
+                   "kind", "sim")  # fmt: skip
+
+
+def _label_members(docs: Any, labels: Any, edges: Any) -> Any:
+    """Per node partition: each labelled document's member row, and each edge (keyed by
+    its ``a`` end) with the component label, as one table (``edge`` tells them apart)."""
+    rows: list[tuple[Any, ...]] = []
+    if labels is not None:
+        lab = dict(zip(labels.column("node").to_pylist(), labels.column("label").to_pylist(),
+                       strict=True))  # fmt: skip
+        if docs is not None:
+            for d in docs.to_pylist():
+                c = lab.get(d["pos"])
+                if c is not None:
+                    rows.append((c, False, d["pos"], d["id"], d["exact"], d["n_turns"],
+                                 d["answer_chars"], None, None, None))  # fmt: skip
+        if edges is not None:
+            for e in edges.to_pylist():
+                rows.append((lab[e["a"]], True, e["a"], None, None, None, None, e["b"],
+                             e["kind"], e["sim"]))  # fmt: skip
+    return _member_rows(rows)
+
+
+def _member_rows(rows: list[tuple[Any, ...]]) -> Any:
+    import pyarrow as pa
+
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in _MEMBER_COLUMNS]
+    types = (pa.int64(), pa.bool_(), pa.int64(), pa.string(), pa.binary(), pa.int64(),
+             pa.int64(), pa.int64(), pa.int8(), pa.float64())  # fmt: skip
+    return pa.table({n: pa.array(list(c), t)
+                     for n, c, t in zip(_MEMBER_COLUMNS, cols, types, strict=True)})  # fmt: skip
+
+
+def _resolve(keep: str) -> Callable[[Any], Any]:
+    """Decide every component of one partition with
+    :func:`curate.dedup.resolve.resolve_component`; rows for removed members (``kind``
+    0) and one per cluster (``kind`` 1, at its representative's position)."""
+    import pyarrow as pa
+
+    from curate.dedup.resolve import KEPT, Edge, MemberInfo, resolve_component
+    from curate.engine.ray import runs
+
+    def run(t: pa.Table) -> pa.Table:
+        comp = t.column("comp").to_numpy()
+        is_edge = t.column("edge").to_numpy(zero_copy_only=False)
+        rows = t.to_pylist()
+        order, bounds = runs(comp)
+        out: dict[str, list[Any]] = {k: [] for k in ("pos", "row", "blob")}
+        for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            members = []
+            edges = []
+            info: dict[int, dict[str, Any]] = {}
+            for r in order[s:e].tolist():
+                row = rows[r]
+                if is_edge[r]:
+                    if row["kind"] >= 0:
+                        edges.append(Edge(row["pos"], row["b"], row["kind"], row["sim"]))
+                elif row["pos"] not in info:
+                    info[row["pos"]] = row
+                    members.append(MemberInfo(row["pos"], row["pos"], row["exact"],
+                                              row["n_turns"], row["answer_chars"]))  # fmt: skip
+            clusters: dict[int, list[Any]] = {}
+            for a in resolve_component(members, edges, keep):
+                if a.status == KEPT:
+                    continue
+                rep_sim = a.rep_similarity
+                dec = (a.doc, info[a.doc]["id"], a.status, a.duplicate_of,
+                       info[a.duplicate_of]["id"], a.rep, info[a.rep]["id"], a.similarity,
+                       float("nan") if rep_sim is None else rep_sim)  # fmt: skip
+                out["pos"].append(a.doc)
+                out["row"].append(0)
+                out["blob"].append(pickle.dumps(dec))
+                clusters.setdefault(a.rep, []).append(dec)
+            for rep, decs in clusters.items():
+                decs.sort()
+                out["pos"].append(rep)
+                out["row"].append(1)
+                out["blob"].append(pickle.dumps((rep, info[rep]["id"], decs)))
+        return pa.table({"pos": pa.array(out["pos"], pa.int64()),
+                         "row": pa.array(out["row"], pa.int8()),
+                         "blob": pa.array(out["blob"], pa.binary())})  # fmt: skip
+
+    return run
+
+
+def _conflicts(docs: Any, removed: Any) -> Any:
+    """Per prompt partition: the kept documents' ``(prompt, answer)`` (documents in
+    ``removed`` are left out)."""
+    import pyarrow as pa
+
+    gone = set(removed.column("pos").to_pylist()) if removed is not None else set()
+    if docs is None:
+        return pa.table({"prompt": pa.array([], pa.binary()), "answer": pa.array([], pa.binary())})
+    keep = [p not in gone for p in docs.column("pos").to_pylist()]
+    return docs.filter(pa.array(keep, pa.bool_())).select(["prompt", "answer"])
+
+
+def _count_conflicts(t: Any) -> Any:
+    """Prompts (not the empty one) shared by kept documents with more than one answer."""
+    import pyarrow as pa
+
+    from curate.dedup.text import turn_digest
+
+    empty = np.array([turn_digest([])], dtype="S16")[0].tobytes()
+    answers: dict[bytes, set[bytes]] = {}
+    for p, a in zip(t.column("prompt").to_pylist(), t.column("answer").to_pylist(), strict=True):
+        answers.setdefault(p, set()).add(a)
+    n = sum(1 for p, s in answers.items() if len(s) > 1 and p != empty)
+    # a prompt whose copies all carry one answer but appear twice is no conflict
+    return pa.table({"n": [n]})
+
+
+def dedup_ray(
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    against: Sequence[str | os.PathLike[str]] = (),
+    rejects: str | os.PathLike[str] | None = None,
+    clusters: str | os.PathLike[str] | None = None,
+    threshold: float = 0.8,
+    scope: str = "conversation",
+    near: bool = True,
+    containment: bool = True,
+    keep: str = "longest",
+    num_perm: int = 128,
+    shingle: int = 3,
+    seed: int = 0,
+    dedup: bool = True,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Any:
+    """:func:`curate.dedup.run.dedup_paths` on the Ray engine: the same arguments, outputs
+    and summary. ``--against`` (decontamination) runs on the local engine only for now;
+    ``workers`` is Ray's to decide (the cluster's CPUs)."""
+    from curate.dedup.core import Params
+    from curate.dedup.run import DedupSummary, default_side_paths
+    from curate.io import check_readable
+    from curate.records import InputError
+    from curate.stage import OutputPlan
+
+    del workers
+    if against or not dedup:
+        raise CurateError(
+            "--against (decontamination) runs on the local engine only: use --engine local for it"
+        )
+    params = Params(threshold=threshold, scope=scope, num_perm=num_perm, shingle=shingle,
+                    seed=seed, near=near, containment=containment, keep=keep)  # fmt: skip
+    files = [str(p) for p in inputs]
+    if not files:
+        raise InputError("no input files given")
+    for p in files:
+        check_readable(p)
+    out_plan = OutputPlan(files, "dedup")
+    if output is not None:
+        d_rej, d_clu = default_side_paths(output)
+        rejects = rejects if rejects is not None else d_rej
+        clusters = clusters if clusters is not None else d_clu
+        out_plan.add("kept", output)
+    if rejects is not None:
+        out_plan.add("rejects", rejects)
+    if clusters is not None:
+        out_plan.add("clusters", clusters)
+    summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,
+                           keep=keep, num_perm=num_perm, seed=seed, inputs=files,
+                           against=[])  # fmt: skip
+    summary.clusters_file = str(clusters) if clusters is not None else None
+    solved = solve(files, params)
+    summary.read = solved["n_docs"] + solved["n_bad"]
+    summary.removed_invalid = solved["n_bad"]
+    summary.conflicting_answers = solved.get("conflicts", 0)
+    writer = _Writer(files, summary, out_plan)
+    if solved["n_docs"] or solved["n_bad"]:
+        writer.run(solved["decisions"], solved["bad"], progress)
+    summary.kept = solved["n_docs"] - sum(writer.removed.values())
+    from curate.dedup.resolve import CONTAINED, EXACT, NEAR
+
+    summary.removed_exact = writer.removed.get(EXACT, 0)
+    summary.removed_near = writer.removed.get(NEAR, 0)
+    summary.removed_contained = writer.removed.get(CONTAINED, 0)
+    summary.clusters = writer.n_clusters
+    summary.counts().check("dedup")
+    summary.largest_cluster, summary.findings = writer.large_clusters()
+    summary.output = str(output) if output is not None else None
+    summary.rejects = str(rejects) if rejects is not None else None
+    return summary
+
+
+def where_of(files: Sequence[str], pos: int) -> dict[str, Any]:
+    """``{file, line}`` of a position."""
+    return {"file": files[pos >> LINE_BITS], "line": pos & LINE_MASK}
+
+
+def _mini_plan(decs: list[tuple[Any, ...]]) -> Any:
+    """A :class:`curate.dedup.core.Plan` over the few documents a reject or a cluster row
+    names, for the local engine's own row writers: one entry per decision (the member
+    itself), then its ``duplicate_of`` and ``rep``; plus their ids and positions."""
+    from curate.dedup.core import BY_CONTAINMENT, BY_JACCARD, Plan
+    from curate.dedup.resolve import CONTAINED, KEPT
+
+    index: dict[int, int] = {}
+    ids: list[str] = []
+    poss: list[int] = []
+    st, dup, rep, sim, rsim, how = [], [], [], [], [], []
+
+    def slot(pos: int, id_: str) -> int:
+        if pos not in index:
+            index[pos] = len(ids)
+            ids.append(id_)
+            poss.append(pos)
+            st.append(KEPT)
+            dup.append(-1)
+            rep.append(index[pos])
+            sim.append(0.0)
+            rsim.append(1.0)
+            how.append(BY_JACCARD)
+        return index[pos]
+
+    for pos, id_, status, dpos, did, rpos, rid, s, rs in decs:
+        i = slot(pos, id_)
+        j = slot(dpos, did)
+        r = slot(rpos, rid)
+        st[i], dup[i], rep[i], sim[i], rsim[i] = status, j, r, s, rs
+        how[i] = BY_CONTAINMENT if status == CONTAINED else BY_JACCARD
+    plan = Plan(status=np.array(st, np.int8), dup_of=np.array(dup, np.int64),
+                rep=np.array(rep, np.int64), similarity=np.array(sim, np.float64),
+                how=np.array(how, np.int8), is_ref=np.zeros(len(st), bool),
+                rep_similarity=np.array(rsim, np.float64))  # fmt: skip
+    return plan, ids, poss, index
+
+
+class _Writer:
+    """Pass 2 on the driver: the inputs re-read once, in order, beside the removed
+    documents' decisions (sorted by position); kept lines verbatim, reject rows and
+    cluster rows by the local engine's own writers."""
+
+    def __init__(self, files: list[str], summary: Any, out_plan: Any) -> None:
+        self.files = files
+        self.summary = summary
+        self.plan = out_plan
+        self.removed: dict[int, int] = {}
+        self.n_clusters = 0
+        #: (size, -k, k, rep id, rep pos) of the largest cluster, and of every cluster
+        #: large enough to be reported
+        self.best: tuple[int, int, int, str, int] | None = None
+        self.big: list[tuple[int, int, str, int]] = []
+
+    def run(self, decisions: Any, bad: Any, progress: Callable[[int], None] | None) -> None:
+        import json
+
+        from curate.dedup.core import is_large_cluster
+        from curate.dedup.run import _reject, _write_clusters
+        from curate.io import BOM, dumps, iter_raw_lines, parse_line
+        from curate.records import Finding
+        from curate.stage import reject_row
+
+        files = self.files
+        removed = _stream(decisions, row=0)
+        bad_pos = _stream_pos(bad)
+        with self.plan.writing():
+            out = self.plan.open("kept", "wb") if "kept" in self.plan else None
+            rej = self.plan.open("rejects") if "rejects" in self.plan else None
+            nxt = next(removed, None)
+            nbad = next(bad_pos, None)
+            for fi, path in enumerate(files):
+                for line, raw in iter_raw_lines(path):
+                    pos = (fi << LINE_BITS) | line
+                    if progress is not None:
+                        progress(len(raw) + 1)
+                    if pos == nbad:
+                        nbad = next(bad_pos, None)
+                        if self.summary.first_invalid is None:
+                            self.summary.first_invalid = f"{path}:{line}"
+                        parsed = parse_line(path, line, raw)
+                        if rej is not None and isinstance(parsed, Finding):
+                            text = raw.decode("utf-8", "backslashreplace")
+                            row = reject_row(parsed.location, parsed.code, parsed.message, text,
+                                             findings=[parsed])  # fmt: skip
+                            rej.write(dumps(row) + "\n")
+                        continue
+                    if line == 1 and raw.startswith(BOM):
+                        raw = raw[len(BOM) :]
+                    if not raw.strip():
+                        continue
+                    if nxt is not None and nxt[0] == pos:
+                        self.removed[nxt[2]] = self.removed.get(nxt[2], 0) + 1
+                        if rej is not None:
+                            plan, ids, poss, _ = _mini_plan([nxt])
+                            row = _reject(0, plan, ids, lambda k, p=poss: where_of(files, p[k]),
+                                          json.loads(raw))  # fmt: skip
+                            rej.write(dumps(row) + "\n")
+                        nxt = next(removed, None)
+                    elif out is not None:
+                        out.write(raw + b"\n")
+            if nxt is not None:
+                raise CurateError(f"{where_of(files, nxt[0])}: changed while deduplicating; rerun.")
+            clu = self.plan.open("clusters") if "clusters" in self.plan else None
+            for k, (rep, rep_id, decs) in enumerate(_stream(decisions, row=1)):
+                self.n_clusters += 1
+                size = len(decs) + 1
+                if self.best is None or (size, -k) > self.best[:2]:
+                    self.best = (size, -k, k, rep_id, rep)
+                if is_large_cluster(size, self.summary.read):
+                    self.big.append((k, size, rep_id, rep))
+                if clu is not None:
+                    plan, ids, poss, index = _mini_plan(decs)
+                    slot = index[rep]
+                    members = [slot, *sorted((index[d[0]] for d in decs),
+                                             key=lambda i: poss[i])]  # fmt: skip
+                    line = _Capture()
+                    _write_clusters(line, plan, {slot: members}, ids,
+                                    lambda i, p=poss: where_of(files, p[i]))  # fmt: skip
+                    row = json.loads(line.text)
+                    row["cluster"] = k
+                    clu.write(dumps(row) + "\n")
+            self.plan.commit()
+
+    def large_clusters(self) -> tuple[Any, list[Any]]:
+        """:func:`curate.dedup.run.large_clusters` over the clusters counted while writing
+        (the driver kept only the largest and the reported ones)."""
+        from curate.dedup.run import large_clusters
+
+        if self.best is None:
+            return None, []
+        keep = {self.best[2]: (self.best[0], self.best[3], self.best[4])}
+        keep.update({k: (size, rid, rp) for k, size, rid, rp in self.big})
+        cl = _Sizes(self.n_clusters, keep)
+        ids = {k: v[1] for k, v in keep.items()}
+        pos = {k: v[2] for k, v in keep.items()}
+        return large_clusters(cl, ids, lambda k: where_of(self.files, pos[k]),  # type: ignore[arg-type]
+                              self.summary)  # fmt: skip
+
+
+class _Sizes(dict):  # type: ignore[type-arg]
+    """``cluster number -> members`` as :func:`curate.dedup.run.large_clusters` reads it
+    (only ``len`` of the members), without holding them: clusters not kept have size 2
+    (a lower bound; only the largest and the large ones are looked at)."""
+
+    def __init__(self, n: int, keep: dict[int, tuple[int, str, int]]) -> None:
+        super().__init__()
+        self._n = n
+        self._keep = keep
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def items(self) -> Any:  # type: ignore[override]
+        for k in range(self._n):
+            size = self._keep[k][0] if k in self._keep else 2
+            yield k, range(size)
+
+
+class _Capture:
+    """A text sink holding what is written (one cluster row)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+
+def _stream(decisions: Any, *, row: int) -> Any:
+    """The decision rows of one kind, in position order, unpickled."""
+    for batch in decisions.iter_batches(batch_format="pyarrow", batch_size=4096):
+        kinds = batch.column("row").to_numpy()
+        blobs = batch.column("blob").to_pylist()
+        for k, b in zip(kinds.tolist(), blobs, strict=True):
+            if k == row:
+                yield pickle.loads(b)
+
+
+def _stream_pos(ds: Any) -> Any:
+    for batch in ds.iter_batches(batch_format="pyarrow", batch_size=4096):
+        yield from batch.column("pos").to_pylist()
+
+
+def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
+    """The distributed half: features, edges, components, resolution. Returns the
+    datasets the writer streams (``decisions``: removed documents' and clusters' rows;
+    ``bad``: unreadable lines) and the counts."""
+    import pyarrow as pa
+    import ray.data as rd
+
+    from curate.dedup.lsh import lsh_params
+    from curate.engine.ray import cogroup, connected_components, n_parts
+
+    blocks = block_rows(files)
+    if not blocks.num_rows:
+        return {"n_docs": 0, "n_bad": 0}
+    ds = rd.from_arrow(blocks).repartition(blocks.num_rows)
+    feats = ds.map_batches(_featurize_blocks(params), batch_format="pyarrow",
+                           batch_size=1).materialize()  # fmt: skip
+    bad = feats.map_batches(_select(["pos"], bad=True), batch_format="pyarrow").materialize()
+    docs = feats.map_batches(
+        _select(["pos", "id", "exact", "prompt", "answer", "conv", "n_turns", "answer_chars",
+                 "windows", "sig", "sh", "sh_len"]), batch_format="pyarrow"
+    ).materialize()  # fmt: skip
+    n_docs, n_bad = docs.count(), bad.count()
+    parts = n_parts(n_docs * 4)
+    bands, rows = lsh_params(params.threshold, params.num_perm) if params.near else (0, 0)
+    from curate.engine.ray import by_key
+
+    keys = docs.map_batches(_key_rows(params, bands, rows), batch_format="pyarrow")
+    raw = by_key(keys, "key", _edges_of_keys, parts).materialize()
+
+    def kinds(want: Callable[[np.ndarray], np.ndarray]) -> Callable[[pa.Table], pa.Table]:
+        def run(t: pa.Table) -> pa.Table:
+            return t.filter(pa.array(want(t.column("kind").to_numpy())))
+
+        return run
+
+    cand = raw.map_batches(kinds(lambda k: k == CANDIDATE), batch_format="pyarrow")
+    edges = raw.map_batches(kinds(lambda k: k != CANDIDATE), batch_format="pyarrow")
+    if params.near:
+        sig_docs = docs.map_batches(lambda t: t.select(["pos", "sig", "sh"]),
+                                    batch_format="pyarrow")  # fmt: skip
+        with_a = cogroup([(cand, "a"), (sig_docs, "pos")], _attach("a"), parts)
+        both = cogroup([(with_a, "b"), (sig_docs, "pos")], _attach("b"), parts)
+        similar = both.map_batches(_verify(params.threshold), batch_format="pyarrow")
+        edges = edges.union(similar)
+    edges = edges.materialize()
+    uv = edges.map_batches(lambda t: pa.table({"u": t.column("a"), "v": t.column("b")}),
+                           batch_format="pyarrow")  # fmt: skip
+    labels = connected_components(uv, parts).materialize()
+    member_docs = docs.map_batches(
+        lambda t: t.select(["pos", "id", "exact", "n_turns", "answer_chars"]),
+        batch_format="pyarrow",
+    )
+    members = cogroup([(member_docs, "pos"), (labels, "node"), (edges, "a")], _label_members,
+                      parts)  # fmt: skip
+    from curate.engine.ray import by_key as _by_key
+
+    decisions = _by_key(members, "comp", _resolve(params.keep), parts).materialize()
+    removed = decisions.map_batches(
+        lambda t: t.filter(pa.array(t.column("row").to_numpy() == 0)).select(["pos"]),
+        batch_format="pyarrow",
+    )
+    prompts = docs.map_batches(lambda t: t.select(["pos", "prompt", "answer"]),
+                               batch_format="pyarrow")  # fmt: skip
+    kept = cogroup([(prompts, "pos"), (removed, "pos")], _conflicts, parts)
+    n_conf = sum(r["n"] for r in _by_key(kept, "prompt", _count_conflicts, parts).take_all())
+    return {
+        "n_docs": n_docs,
+        "n_bad": n_bad,
+        "decisions": decisions.sort("pos"),
+        "bad": bad.sort("pos"),
+        "conflicts": n_conf,
+    }
+
+
+__all__ = ["CurateError", "block_rows", "dedup_ray", "solve"]
