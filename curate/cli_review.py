@@ -28,13 +28,17 @@ ApiUrl = Annotated[
 ApiKey = Annotated[
     str | None,
     typer.Option(
-        "--api-key", help="Argilla API key [default: $ARGILLA_API_KEY or local server's]."
+        "--api-key",
+        help="Argilla API key [default: $ARGILLA_API_KEY or the local server's]. Visible to "
+        "other local users in `ps`: prefer $ARGILLA_API_KEY.",
     ),
 ]
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Local server data dir [default: ~/.cache/curate/argilla-server]."
+        "--data-dir",
+        help="Local server data dir [default: the last `serve`'s, else "
+        "~/.cache/curate/argilla-server].",
     ),
 ]
 Workspace = Annotated[
@@ -60,6 +64,22 @@ def push_cmd(
     duplicates: Annotated[
         bool, typer.Option(help="Run the duplicate checks too (duplicates suggest reject).")
     ] = True,
+    reviewers_per_record: Annotated[
+        int | None,
+        typer.Option(
+            "--reviewers-per-record",
+            help="Answers needed per record (Argilla task distribution) [default: 1 for a new "
+            "dataset].",
+            min=1,
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Lines not pushed, with the reason [default: INPUT.push.rejected.jsonl].",
+        ),
+    ] = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     data_dir: DataDir = None,
@@ -87,6 +107,8 @@ def push_cmd(
             sample=sample,
             seed=seed,
             duplicates=duplicates,
+            reviewers_per_record=reviewers_per_record,
+            rejects=rejects,
             progress=advance,
         )
     out = result.to_dict()
@@ -94,11 +116,14 @@ def push_cmd(
         print_json(out)
         return
     skipped = ", ".join(f"{k}: {v}" for k, v in out["skipped"].items()) or "none"
+    per = out["reviewers_per_record"]
     console.print(
         f"pushed {out['pushed']} of {out['read']} examples to {out['url']} "
         f"workspace {out['workspace']!r}, dataset {out['dataset']!r} "
-        f"({out['flagged']} flagged, {out['not_selected']} not selected, skipped: {skipped}) "
-        f"in {out['seconds']} s",
+        f"({out['flagged']} flagged, {out['not_selected']} not selected, skipped: {skipped}; "
+        f"{per} reviewer{'s' if per != 1 else ''} per record) "
+        f"in {out['seconds']} s ({out['records_per_second'] or 0:.0f} records/s)"
+        + (f". Not pushed, with the reasons: {out['rejects']}" if out["rejects"] else ""),
         highlight=False,
     )
 
@@ -159,6 +184,8 @@ def pull_cmd(
         print_json(out)
         return
     outcomes = ", ".join(f"{k}: {v}" for k, v in out["outcomes"].items()) or "none"
+    for line in _reviewer_lines(out):
+        console.print(line, highlight=False)
     console.print(
         f"read {out['read']}: kept {out['kept']} ({out['corrected']} corrected), "
         f"rejected {out['rejected']}, not reviewed {out['not_reviewed']}; decisions: {outcomes}. "
@@ -180,27 +207,39 @@ def serve_cmd(
         int, typer.Option("--port", help="Port on 127.0.0.1.", min=1, max=65535)
     ] = 6900,
     data_dir: DataDir = None,
+    users: Annotated[
+        int,
+        typer.Option("--users", help="Create reviewer accounts reviewer-1 ... reviewer-N.", min=0),
+    ] = 0,
     json_out: JsonOut = False,
 ) -> None:
     """Start a local Argilla server (web UI included, no Docker) in the background.
 
-    The first run builds its own environment (about a minute). Data persists in --data-dir.
+    The first run builds its own environment (about a minute). Data persists in --data-dir,
+    which later commands find on their own. Credentials are kept in DATA_DIR/server.json
+    (mode 600).
 
-    Example: curate review serve --port 6900
+    Example: curate review serve --port 6900 --users 2
     """
-    from curate.review.server import serve
+    from curate.review.server import read_state, serve
 
-    state = serve(port, data_dir, log=lambda m: err_console.print(f"[dim]{m}[/]"))
+    state = serve(port, data_dir, users=users, log=lambda m: err_console.print(f"[dim]{m}[/]"))
     if json_out:
         print_json(state)
         return
-    console.print(
-        f"Argilla is running at {state['url']}\n"
-        f"  username: {state['username']}\n  password: {state['password']}\n"
-        f"  api key:  {state['api_key']}\n  data:     {state['data_dir']}\n"
-        "Stop it with `curate review stop`.",
-        highlight=False,
-    )
+    where = _data_dir_flag(state["data_dir"])
+    lines = [
+        f"Argilla is running at {state['url']}",
+        f"  username: {state['username']}",
+        f"  password: {state['password']}",
+        f"  api key:  {state['api_key']}",
+        f"  data:     {state['data_dir']} (credentials in {state['state_file']})",
+    ]
+    known = (read_state(Path(state["data_dir"])) or {}).get("users") or {}
+    for name in state.get("reviewers") or []:
+        lines.append(f"  reviewer: {name}  password: {known.get(name, {}).get('password')}")
+    lines.append(f"Stop it with `curate review stop{where}`.")
+    console.print("\n".join(lines), highlight=False)
 
 
 @review_app.command("stop")
@@ -209,10 +248,16 @@ def stop_cmd(data_dir: DataDir = None) -> None:
 
     Example: curate review stop
     """
-    from curate.review.server import stop
+    from curate.review.server import resolve_data_dir, stop
 
     stopped = stop(data_dir)
-    console.print(f"stopped: {', '.join(stopped)}" if stopped else "not running", highlight=False)
+    where = resolve_data_dir(data_dir)
+    console.print(
+        f"stopped: {', '.join(stopped)} (data dir {where})"
+        if stopped
+        else f"not running (data dir {where})",
+        highlight=False,
+    )
 
 
 @review_app.command("status")
@@ -228,15 +273,101 @@ def status_cmd(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
         print_json(state)
     elif state["running"]:
         procs = ", ".join(f"{k} {v}" for k, v in state["processes"].items())
+        reviewers = ", ".join(state["reviewers"]) or "none"
         console.print(
-            f"running at {state['url']} (user {state['username']}, api key {state['api_key']}); "
-            f"processes: {procs}; logs: {state['logs']}",
+            f"running at {state['url']} (owner {state['username']}; reviewers: {reviewers}; "
+            f"credentials in {state['state_file']}); processes: {procs}; "
+            f"data dir: {state['data_dir']}; logs: {state['logs']}",
             highlight=False,
         )
     else:
-        console.print(f"not running (data dir {state['data_dir']})", highlight=False)
+        console.print(
+            f"not running (data dir {state['data_dir']}). Start it with "
+            f"`curate review serve{_data_dir_flag(state['data_dir'])}`.",
+            highlight=False,
+        )
     if not state["running"]:
         raise typer.Exit(1)
+
+
+users_app = typer.Typer(help="Reviewer accounts on the local Argilla server.", no_args_is_help=True)
+review_app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add_cmd(
+    names: Annotated[list[str], typer.Argument(help="User names (lower case, digits, - and _).")],
+    workspace: Workspace = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Create reviewer (annotator) accounts and add them to the workspace; prints each one's
+    password and API key (also kept in DATA_DIR/server.json, mode 600).
+
+    Example: curate review users add ana bo
+    """
+    from curate.review.server import add_users
+
+    made = add_users(list(names), data_dir, workspace=workspace)
+    if json_out:
+        print_json(made)
+        return
+    for name, creds in made.items():
+        console.print(
+            f"{name}: password {creds['password']}  api key {creds['api_key']}", highlight=False
+        )
+
+
+@review_app.command("rotate-keys")
+def rotate_cmd(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """New passwords and API keys for the local server's owner and reviewers (old ones stop
+    working at once; restart the server to end signed-in web sessions).
+
+    Example: curate review rotate-keys
+    """
+    from curate.review.server import rotate_credentials
+
+    done = rotate_credentials(data_dir)
+    if json_out:
+        print_json(done)
+        return
+    console.print(
+        f"new password and API key for: {', '.join(done['rotated'])}; "
+        f"they are in {done['state_file']} (`curate review status --json` shows them)",
+        highlight=False,
+    )
+
+
+def _data_dir_flag(data_dir: str) -> str:
+    """`` --data-dir X`` for hints, unless X is the default data dir."""
+    from curate.review.server import default_data_dir
+
+    if Path(data_dir) == default_data_dir().expanduser().resolve():
+        return ""
+    return f" --data-dir {data_dir}"
+
+
+def _reviewer_lines(out: dict[str, object]) -> list[str]:
+    """Per-reviewer counts and the agreement figure of a pull, for the terminal."""
+    lines = []
+    reviewers = out.get("reviewers") or {}
+    assert isinstance(reviewers, dict)
+    for name, c in reviewers.items():
+        labels = ", ".join(f"{k} {v}" for k, v in c.items() if k != "answered")
+        lines.append(f"reviewer {name}: {c['answered']} answered ({labels})")
+    ag = out.get("agreement") or {}
+    assert isinstance(ag, dict)
+    if ag.get("records"):
+        kappa = ag["fleiss_kappa"]
+        pairs = "; ".join(
+            f"{pair} {'n/a' if k is None else k}" for pair, k in ag["cohen_kappa"].items()
+        )
+        lines.append(
+            f"agreement on {ag['records']} records with 2+ answers: "
+            f"{ag['percent_agreement']}% unanimous, Fleiss' kappa "
+            f"{'n/a (one label only)' if kappa is None else kappa}; Cohen's kappa {pairs}"
+        )
+    return lines
 
 
 def _count_lines(path: Path) -> int | None:

@@ -36,9 +36,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.io import atomic_write, check_readable, dumps, iter_raw_lines, parse_line
+from curate.io import check_readable, dumps, iter_raw_lines, parse_line
 from curate.records import CurateError, Example, Finding, content_id
 from curate.review import settings as S
+from curate.stage import Counts, OutputPlan, reject_row, rejects_path
 
 PENDING = ("keep", "drop", "fail")
 CONFLICTS = ("majority", "strict")
@@ -201,6 +202,104 @@ def _username(client: Any, uid: str, cache: dict[str, str]) -> str:
     return cache[uid]
 
 
+# ----------------------------------------------------------------------------- agreement
+def reviewer_counts(decisions: dict[str, Decision]) -> dict[str, dict[str, int]]:
+    """Per reviewer: records answered and how many of each decision label.
+
+    Example:
+        >>> d = {"r1": Decision("r1", "accept", [Vote("ana", "accept", None, None, None, "")])}
+        >>> reviewer_counts(d)
+        {'ana': {'answered': 1, 'accept': 1, 'reject': 0, 'needs_fix': 0}}
+    """
+    out: dict[str, dict[str, int]] = {}
+    for decision in decisions.values():
+        for v in decision.votes:
+            row = out.setdefault(v.user, {"answered": 0, **{label: 0 for label in S.LABELS}})
+            row["answered"] += 1
+            if v.label in row:
+                row[v.label] += 1
+    return dict(sorted(out.items()))
+
+
+def fleiss_kappa(items: list[list[str]], labels: tuple[str, ...] = S.LABELS) -> float | None:
+    """Fleiss' kappa of the labels given to each item (items with fewer than two labels are
+    left out; items may have different numbers of raters). None when it is undefined (no item
+    with two labels, or every label the same, so chance agreement is 1).
+
+    Example:
+        >>> fleiss_kappa([["accept", "accept"], ["reject", "reject"], ["accept", "reject"]])
+        0.333...
+    """
+    rated = [it for it in items if len(it) >= 2]
+    if not rated:
+        return None
+    totals: Counter[str] = Counter()
+    p_items = []
+    for it in rated:
+        n = len(it)
+        counts = Counter(it)
+        totals.update(counts)
+        p_items.append((sum(c * c for c in counts.values()) - n) / (n * (n - 1)))
+    all_labels = sum(totals.values())
+    p_bar = sum(p_items) / len(p_items)
+    p_e = sum((totals[k] / all_labels) ** 2 for k in set(labels) | set(totals))
+    if p_e >= 1.0:
+        return None
+    return (p_bar - p_e) / (1.0 - p_e)
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
+    """Cohen's kappa of two reviewers' labels on the records both answered (None if
+    undefined: no record in common, or both always gave one and the same label).
+
+    Example:
+        >>> round(cohen_kappa([("accept", "accept"), ("reject", "reject"),
+        ...                    ("accept", "reject"), ("accept", "accept")]), 3)
+        0.5
+    """
+    if not pairs:
+        return None
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    left, right = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    expected = sum(left[k] * right[k] for k in set(left) | set(right)) / (n * n)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def agreement(decisions: dict[str, Decision]) -> dict[str, Any]:
+    """How much reviewers agreed on the decision label, over records with two or more
+    submitted answers: the share of unanimous records, Fleiss' kappa (any number of
+    reviewers) and Cohen's kappa for each pair of reviewers with records in common."""
+    items: list[list[str]] = []
+    pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for decision in decisions.values():
+        latest: dict[str, str] = {}
+        for v in sorted(decision.votes, key=lambda v: v.at):
+            if v.label in S.LABELS:
+                latest[v.user] = str(v.label)
+        if len(latest) < 2:
+            continue
+        items.append(list(latest.values()))
+        users = sorted(latest)
+        for i, a in enumerate(users):
+            for b in users[i + 1 :]:
+                pairs.setdefault((a, b), []).append((latest[a], latest[b]))
+    unanimous = sum(1 for it in items if len(set(it)) == 1)
+    fleiss = fleiss_kappa(items)
+    return {
+        "records": len(items),
+        "unanimous": unanimous,
+        "percent_agreement": round(100.0 * unanimous / len(items), 1) if items else None,
+        "fleiss_kappa": None if fleiss is None else round(fleiss, 3),
+        "cohen_kappa": {
+            f"{a} ~ {b}": (None if (k := cohen_kappa(p)) is None else round(k, 3))
+            for (a, b), p in sorted(pairs.items())
+        },
+    }
+
+
 # ------------------------------------------------------------------------------ applying
 @dataclass
 class PullResult:
@@ -217,6 +316,10 @@ class PullResult:
     audit_lines: int = 0
     seconds: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
+    #: per reviewer: answered and each label (:func:`reviewer_counts`)
+    reviewers: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: agreement on the decision label (:func:`agreement`)
+    agreement: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,6 +331,8 @@ class PullResult:
             "not_in_input": self.not_in_input,
             "outcomes": dict(sorted(self.outcomes.items())),
             "audit_lines": self.audit_lines,
+            "reviewers": self.reviewers,
+            "agreement": self.agreement,
             "seconds": round(self.seconds, 2),
             "outputs": self.outputs,
         }
@@ -276,37 +381,43 @@ def apply_decisions(
     pending: str = "keep",
     dataset: str = "",
     progress: Callable[[int], None] | None = None,
+    plan: OutputPlan | None = None,
 ) -> PullResult:
-    """Apply resolved decisions to a chat JSONL file (streaming; outputs written atomically).
+    """Apply resolved decisions to a chat JSONL file (streaming). The kept examples, the
+    rejects and the audit lines are committed together (see :func:`plan_outputs`), so a
+    failure or an interrupt leaves every file as it was.
 
     Raises :class:`CurateError` (and writes nothing) when ``pending="fail"`` meets a pending or
-    conflicting record.
+    conflicting record, or when an output is the input or another output.
     """
     if pending not in PENDING:
         raise CurateError(f"--pending must be one of {', '.join(PENDING)} (got {pending!r})")
     file = str(check_readable(path))
+    plan = plan or plan_outputs(file, out=out, rejects=rejects, audit=audit)
     started = time.monotonic()
     res = PullResult()
+    counts = Counts()
     outcomes: Counter[str] = Counter()
-    audit_rows: list[str] = []
     unresolved: list[str] = []
     matched: set[str] = set()
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    with atomic_write(out) as kept_f, atomic_write(rejects) as rej_f:
+    with plan.writing():
+        kept_f, rej_f = plan.open("out"), plan.open("rejects")
+        audit_f = plan.open("audit") if "audit" in plan else None
 
         def keep(data: Any) -> None:
             kept_f.write(dumps(data) + "\n")
             res.kept += 1
 
         def reject(src: dict[str, Any], reason: str, message: str, record: Any) -> None:
-            row = {"source": src, "reason": reason, "message": message, "record": record}
-            rej_f.write(dumps(row) + "\n")
+            rej_f.write(dumps(reject_row(src, reason, message, record)) + "\n")
             res.rejected += 1
 
         for n, raw, item in _items(file):
             if item is None:
                 continue  # a blank line is not a record
             res.read += 1
+            counts.read += 1
             if progress is not None and res.read % 1000 == 0:
                 progress(1000)
             src = {"file": file, "line": n}
@@ -364,7 +475,10 @@ def apply_decisions(
                         action = "corrected"
             else:  # accept
                 keep(_with_review(data, decision))
-            audit_rows.append(
+            res.audit_lines += 1
+            if audit_f is None:
+                continue
+            audit_f.write(
                 dumps(
                     {
                         "id": item.id,
@@ -372,6 +486,10 @@ def apply_decisions(
                         "action": action,
                         "reviewer": ", ".join(decision.reviewers) or None,
                         "reviewers": decision.reviewers,
+                        "answers": [
+                            {"reviewer": v.user, "decision": v.label, "at": v.at}
+                            for v in decision.votes
+                        ],
                         "timestamp": decision.timestamp,
                         "old_hash": old_hash,
                         "new_hash": content_id(new_data),
@@ -383,6 +501,7 @@ def apply_decisions(
                         "pulled_at": now,
                     }
                 )
+                + "\n"
             )
         if unresolved:
             more = f" and {len(unresolved) - 5} more" if len(unresolved) > 5 else ""
@@ -391,16 +510,40 @@ def apply_decisions(
                 f"{', '.join(unresolved[:5])}{more}. Nothing was written. Wait for the reviews, "
                 "or pass --pending keep (or drop)."
             )
-    if audit is not None:
-        with open(audit, "a", encoding="utf-8") as f:  # an audit trail accumulates
-            for row in audit_rows:
-                f.write(row + "\n")
-        res.audit_lines = len(audit_rows)
+        counts.kept, counts.rejected = res.kept, res.rejected
+        counts.check("review pull")
+        plan.commit()
+    if audit is None:
+        res.audit_lines = 0
     res.outcomes = dict(outcomes)
     res.not_in_input = len(set(decisions) - matched)
+    res.reviewers = reviewer_counts({k: v for k, v in decisions.items() if k in matched})
+    res.agreement = agreement({k: v for k, v in decisions.items() if k in matched})
     res.seconds = time.monotonic() - started
-    res.outputs = {"out": str(out), "rejects": str(rejects), "audit": str(audit) if audit else ""}
+    res.outputs = {
+        "out": str(plan.path("out")),
+        "rejects": str(plan.path("rejects")),
+        "audit": str(plan.path("audit")) if "audit" in plan else "",
+    }
     return res
+
+
+def plan_outputs(
+    path: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str],
+    rejects: str | os.PathLike[str] | None,
+    audit: str | os.PathLike[str] | None,
+) -> OutputPlan:
+    """The outputs of a pull, checked before anything is fetched or written: none may be the
+    input or another output (a :class:`CurateError` names both paths). The audit file is
+    appended to."""
+    plan = OutputPlan([path], "review pull")
+    plan.add("out", out)
+    plan.add("rejects", rejects or default_rejects_path(out))
+    if audit is not None:
+        plan.add("audit", audit, append=True)
+    return plan
 
 
 def _why(decision: Decision) -> str:
@@ -444,27 +587,33 @@ def pull(
         raise CurateError(f"--conflicts must be one of {', '.join(CONFLICTS)} (got {conflicts!r})")
     if pending not in PENDING:
         raise CurateError(f"--pending must be one of {', '.join(PENDING)} (got {pending!r})")
-    check_readable(path)
+    file = str(check_readable(path))
+    plan = plan_outputs(file, out=out, rejects=rejects, audit=audit)
     ds = find_dataset(client, dataset, workspace)
     started = time.monotonic()
     decisions = fetch_decisions(client, ds, conflicts=conflicts, progress=progress)
-    rejects = rejects or default_rejects_path(out)
     res = apply_decisions(
-        path, decisions, out=out, rejects=rejects, audit=audit, pending=pending, dataset=dataset
+        file,
+        decisions,
+        out=out,
+        rejects=plan.path("rejects"),
+        audit=audit,
+        pending=pending,
+        dataset=dataset,
+        plan=plan,
     )
     res.seconds = time.monotonic() - started
     return res
 
 
 def default_rejects_path(out: str | os.PathLike[str]) -> str:
-    """``clean.jsonl`` -> ``clean.rejected.jsonl``.
+    """``clean.jsonl`` -> ``clean.rejected.jsonl`` (the stage contract's name).
 
     Example:
         >>> default_rejects_path("out/clean.jsonl")
         'out/clean.rejected.jsonl'
     """
-    s = str(out)
-    return s[: -len(".jsonl")] + ".rejected.jsonl" if s.endswith(".jsonl") else s + ".rejected"
+    return str(rejects_path(out))
 
 
 def find_dataset(client: Any, name: str, workspace: str | None) -> Any:

@@ -18,20 +18,24 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
 import os
+import re
 import time
 from collections import Counter as CountDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.io import check_readable, read_jsonl
+from curate.io import check_readable, dumps, read_jsonl
 from curate.records import CurateError, Example, Finding, InputError
 from curate.review import settings as S
+from curate.stage import OutputPlan, reject_row
 
 BATCH_RECORDS = 500
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -39,7 +43,8 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 @dataclass
 class PushResult:
-    """What a push did. ``read = pushed + not_selected + sum(skipped.values())``."""
+    """What a push did. ``read = pushed + not_selected + sum(skipped.values())``; every skipped
+    line except a repeated id is also a row of the ``rejects`` file."""
 
     dataset: str
     workspace: str
@@ -49,6 +54,9 @@ class PushResult:
     flagged: int = 0
     not_selected: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    rejects: str | None = None
+    reviewers_per_record: int = 1
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +70,9 @@ class PushResult:
             "flagged": self.flagged,
             "not_selected": self.not_selected,
             "skipped": dict(self.skipped),
+            "rejected": self.rejected,
+            "rejects": self.rejects,
+            "reviewers_per_record": self.reviewers_per_record,
             "seconds": round(self.seconds, 2),
             "records_per_second": round(rate, 1) if rate else None,
         }
@@ -225,8 +236,16 @@ def choose_lines(
 
 
 # ---------------------------------------------------------------------------------- push
-def ensure_dataset(client: Any, name: str, workspace: str | None) -> Any:
-    """The named review dataset, created with :func:`settings.build_settings` if missing."""
+def ensure_dataset(
+    client: Any, name: str, workspace: str | None, *, reviewers_per_record: int | None = None
+) -> Any:
+    """The named review dataset, created with :func:`settings.build_settings` if missing.
+
+    ``reviewers_per_record`` sets Argilla's task distribution (``min_submitted``): a record is
+    complete once that many reviewers submitted an answer, and each reviewer's queue offers it
+    until then. On an existing dataset a different value is applied (Argilla refuses the change
+    once the dataset has answers; that refusal is reported).
+    """
     import warnings
 
     import argilla as rg
@@ -242,8 +261,26 @@ def ensure_dataset(client: Any, name: str, workspace: str | None) -> Any:
                 f"Argilla dataset {name!r} in workspace {ws.name!r} exists but is not a curate "
                 f"review dataset (missing: {', '.join(missing)}). Use another --dataset name."
             )
+        have = dataset.settings.distribution.min_submitted
+        if reviewers_per_record is not None and have != reviewers_per_record:
+            try:
+                dataset.settings.distribution = rg.TaskDistribution(
+                    min_submitted=reviewers_per_record
+                )
+                dataset.update()
+            except Exception as exc:  # the SDK raises several types for one refusal
+                raise CurateError(
+                    f"Argilla dataset {name!r} has {have} reviewer(s) per record and the server "
+                    f"refused to change it to {reviewers_per_record}: {exc}. Push to a new "
+                    "--dataset name instead."
+                ) from exc
         return dataset
-    dataset = rg.Dataset(name=name, workspace=ws, settings=S.build_settings(), client=client)
+    dataset = rg.Dataset(
+        name=name,
+        workspace=ws,
+        settings=S.build_settings(reviewers_per_record=reviewers_per_record or 1),
+        client=client,
+    )
     return dataset.create()
 
 
@@ -273,18 +310,135 @@ def _join(ws: Any, client: Any) -> None:
         ws.add_user(client.me.username)
 
 
-def _to_rg(rec: dict[str, Any]) -> Any:
-    import argilla as rg
+def api_record(rec: dict[str, Any], decision_question_id: str) -> dict[str, Any]:
+    """The JSON body of one record in Argilla's bulk upsert (``PUT .../records/bulk``).
 
+    Example:
+        >>> api_record({"id": "e1", "fields": {}, "metadata": {}, "suggestion": ("accept", 0.6)},
+        ...            "q1")["suggestions"]
+        [{'question_id': 'q1', 'value': 'accept', 'score': 0.6, 'agent': 'curate-validate'}]
+    """
     label, score = rec["suggestion"]
-    return rg.Record(
-        id=rec["id"],
-        fields=rec["fields"],
-        metadata=rec["metadata"],
-        suggestions=[
-            rg.Suggestion(question_name=S.DECISION, value=label, score=score, agent=S.AGENT)
+    return {
+        "external_id": rec["id"],
+        "fields": rec["fields"],
+        "metadata": rec["metadata"],
+        "suggestions": [
+            {"question_id": decision_question_id, "value": label, "score": score, "agent": S.AGENT}
         ],
-    )
+    }
+
+
+class ConnectionLost(CurateError):
+    """The server went away mid-push (the CLI exits 2 and says to run the same command again)."""
+
+
+#: a 422 answer of the bulk upsert that names the refused record
+_REFUSED_AT = re.compile(r"Record at position (\d+) is not valid because (.*)", re.S)
+
+
+def _detail(resp: Any) -> Any:
+    try:
+        return resp.json().get("detail", resp.text)
+    except (ValueError, AttributeError):
+        return resp.text
+
+
+def _validation_errors(detail: Any) -> list[dict[str, Any]]:
+    """FastAPI's list of errors, bare or wrapped in Argilla's ``{code, params: {errors}}``."""
+    if isinstance(detail, dict):
+        detail = (detail.get("params") or {}).get("errors")
+    return [e for e in detail if isinstance(e, dict)] if isinstance(detail, list) else []
+
+
+def _server_reason(resp: Any) -> str:
+    detail = _detail(resp)
+    errors = _validation_errors(detail)
+    if errors:
+        return "; ".join(str(e.get("msg")) for e in errors)[:2000]
+    if isinstance(detail, dict):
+        params = detail.get("params") or {}
+        detail = params.get("detail") or params.get("message") or detail.get("message") or detail
+    return str(detail).strip()[:2000]
+
+
+def _refused_positions(resp: Any) -> dict[int, str]:
+    """Positions in the batch the server named as invalid, with its reason (may be empty).
+
+    Example:
+        >>> class R:
+        ...     text = ""
+        ...     def json(self):
+        ...         return {"detail": {"code": "argilla.api.errors::ValidationError", "params":
+        ...             {"errors": [{"loc": ["body", "items", 3, "fields"], "msg": "too long"}]}}}
+        >>> _refused_positions(R())
+        {3: 'fields: too long'}
+    """
+    detail = _detail(resp)
+    out: dict[int, str] = {}
+    for err in _validation_errors(detail):
+        loc = err.get("loc")
+        if isinstance(loc, list) and len(loc) > 2 and loc[1] == "items":
+            with contextlib.suppress(TypeError, ValueError):
+                where = ".".join(str(p) for p in loc[3:])
+                msg = str(err.get("msg"))
+                out.setdefault(int(loc[2]), f"{where}: {msg}" if where else msg)
+    if not out:
+        m = _REFUSED_AT.search(_server_reason(resp))
+        if m:
+            out[int(m.group(1))] = m.group(2).strip()
+    return out
+
+
+class Uploader:
+    """Sends batches to ``PUT /api/v1/datasets/{id}/records/bulk``; a record the server refuses
+    is handed to ``on_refused(index, reason)`` and the rest of its batch is sent again.
+
+    A batch the server refuses without naming a record is split in halves until the refused
+    records are found. Authentication and missing-dataset answers, and a lost connection, stop
+    the push (:class:`ConnectionLost` for the latter).
+    """
+
+    def __init__(self, client: Any, dataset_id: Any, url: str) -> None:
+        self.http = client.api.http_client
+        self.path = f"/api/v1/datasets/{dataset_id}/records/bulk"
+        self.url = url
+
+    def send(self, items: list[dict[str, Any]], on_refused: Callable[[int, str], None]) -> int:
+        """Upload ``items``; returns how many the server stored."""
+        return self._send(list(range(len(items))), items, on_refused)
+
+    def _send(
+        self, idx: list[int], items: list[dict[str, Any]], on_refused: Callable[[int, str], None]
+    ) -> int:
+        import httpx
+
+        while idx:
+            try:
+                resp = self.http.put(self.path, json={"items": [items[i] for i in idx]})
+            except httpx.TransportError as exc:
+                raise ConnectionLost(f"{type(exc).__name__}: {exc}") from exc
+            if resp.status_code < 300:
+                return len(idx)
+            if resp.status_code in (401, 403, 404):
+                raise CurateError(
+                    f"Argilla at {self.url} answered {resp.status_code} to an upload: "
+                    f"{_server_reason(resp)}. Check the API key and the dataset."
+                )
+            named = {p: r for p, r in _refused_positions(resp).items() if p < len(idx)}
+            if named:
+                for pos, reason in named.items():
+                    on_refused(idx[pos], reason)
+                idx = [i for pos, i in enumerate(idx) if pos not in named]
+                continue
+            if len(idx) == 1:
+                on_refused(idx[0], f"HTTP {resp.status_code}: {_server_reason(resp)}")
+                return 0
+            half = len(idx) // 2
+            return self._send(idx[:half], items, on_refused) + self._send(
+                idx[half:], items, on_refused
+            )
+        return 0
 
 
 def push(
@@ -297,6 +451,8 @@ def push(
     sample: int | None = None,
     seed: int = 0,
     duplicates: bool = True,
+    reviewers_per_record: int | None = None,
+    rejects: str | os.PathLike[str] | None = None,
     batch_size: int = BATCH_RECORDS,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
@@ -312,77 +468,170 @@ def push(
         sample: push a deterministic sample of this many examples (after ``only_flagged``).
         seed: the sample's seed.
         duplicates: also run the duplicate validators (their findings suggest ``reject``).
-        batch_size: records per request.
+        reviewers_per_record: answers needed per record (Argilla task distribution,
+            ``min_submitted``); default: 1 for a new dataset, unchanged for an existing one.
+        rejects: where lines that cannot be pushed go, one reject row each (lines that do not
+            parse or have no messages, records the server refuses, with its reason); default
+            :func:`default_rejects_path`. Written only when there are rejects.
+        batch_size: records per request (Argilla accepts at most 500).
         progress: called with the number of records pushed, after each batch.
         on_total: called once with the number of records that will be pushed.
+
+    Raises:
+        ConnectionLost: the server went away; the message says how many records were pushed
+            (running the same push again resumes: records already there are updated in place).
     """
     from curate.tokens import count_examples, encoding_for_model, shared_counter
 
     file = str(check_readable(path))
     if sample is not None and sample < 1:
         raise CurateError(f"--sample must be at least 1 (got {sample})")
-    if batch_size < 1:
-        raise CurateError(f"batch size must be at least 1 (got {batch_size})")
+    if not 1 <= batch_size <= BATCH_RECORDS:
+        raise CurateError(f"batch size must be 1 to {BATCH_RECORDS} (got {batch_size})")
+    if reviewers_per_record is not None and reviewers_per_record < 1:
+        raise CurateError(f"--reviewers-per-record must be at least 1 (got {reviewers_per_record})")
     if os.path.getsize(file) == 0:
         raise InputError(f"{file}: file is empty: no examples to push")
+    plan = OutputPlan([file], "review push")  # checked before anything is sent
+    reject_file = str(plan.add("rejects", rejects or default_rejects_path(file)))
     started = time.monotonic()
     findings = collect_findings(file, duplicates=duplicates)
     chosen = choose_lines(file, findings, only_flagged=only_flagged, sample=sample, seed=seed)
-    ds = ensure_dataset(client, dataset, workspace)
+    ds = ensure_dataset(client, dataset, workspace, reviewers_per_record=reviewers_per_record)
     result = PushResult(dataset=dataset, workspace=ds.workspace.name, url=str(client.api_url))
+    result.reviewers_per_record = ds.settings.distribution.min_submitted
+    question_id = str(ds.settings.questions[S.DECISION].id)
+    uploader = Uploader(client, ds.id, result.url)
     skipped: CountDict[str] = CountDict()
+    reject_rows: list[dict[str, Any]] = []
     counter = shared_counter(encoding_for_model("gpt-4o-mini"))
     if on_total is not None:
         on_total(
             len(chosen) if chosen is not None else _count_pushable(file, findings, only_flagged)
         )
 
-    batch: list[Example] = []
+    def reject(source: dict[str, Any], reason: str, message: str, record: Any) -> None:
+        reject_rows.append(reject_row(source, reason, message, record))
 
-    def flush() -> None:
-        if not batch:
-            return
+    def build(batch: list[Example]) -> tuple[list[Example], list[dict[str, Any]]]:
         counts = count_examples(
             [(ex.messages or [], ex.data.get("tools")) for ex in batch], counter
         )
-        records = [
-            _to_rg(build_record(ex, findings.get(ex.source.line or 0, []), tokens=c.total))
+        items = [
+            api_record(
+                build_record(ex, findings.get(ex.source.line or 0, []), tokens=c.total),
+                question_id,
+            )
             for ex, c in zip(batch, counts, strict=True)
         ]
-        ds.records.log(records, batch_size=len(records))
-        result.pushed += len(records)
-        if progress is not None:
-            progress(len(records))
-        batch.clear()
+        return batch, items
 
+    def upload(built: tuple[list[Example], list[dict[str, Any]]]) -> None:
+        batch, items = built
+
+        def refused(i: int, reason: str) -> None:
+            ex = batch[i]
+            reject(
+                {"file": file, "line": ex.source.line},
+                "review_refused",
+                f"the Argilla server refused the record: {reason}",
+                ex.data,
+            )
+
+        stored = uploader.send(items, refused)
+        result.pushed += stored
+        if progress is not None:
+            progress(len(items))
+
+    # one batch is uploaded while the next is read, validated and built (the server and this
+    # process each keep a core busy)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="curate-push")
+    pending: Future[None] | None = None
+
+    def submit(batch: list[Example]) -> None:
+        nonlocal pending
+        built = build(batch)
+        if pending is not None:
+            pending.result()
+        pending = pool.submit(upload, built)
+
+    batch: list[Example] = []
     seen_ids: set[str] = set()
-    for item in read_jsonl(file):
-        if isinstance(item, Finding):
-            if item.code in ("invalid_json", "invalid_encoding"):
-                result.read += 1
-                skipped[item.code] += 1
-            continue
-        result.read += 1
-        line = item.source.line or 0
-        flagged = bool(findings.get(line))
-        result.flagged += flagged
-        if item.messages is None:
-            skipped["no_messages"] += 1
-            continue
-        if (chosen is not None and line not in chosen) or (only_flagged and not flagged):
-            result.not_selected += 1
-            continue
-        if item.id in seen_ids:  # the same record twice in one request is an error in Argilla
-            skipped["same_id_earlier_in_file"] += 1
-            continue
-        seen_ids.add(item.id)
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
+    try:
+        for item in read_jsonl(file):
+            if isinstance(item, Finding):
+                if item.code in ("invalid_json", "invalid_encoding"):
+                    result.read += 1
+                    skipped[item.code] += 1
+                    reject(
+                        {"file": file, "line": item.location.line}, item.code, item.message, None
+                    )
+                continue
+            result.read += 1
+            line = item.source.line or 0
+            flagged = bool(findings.get(line))
+            result.flagged += flagged
+            if item.messages is None:
+                skipped["no_messages"] += 1
+                reject(
+                    {"file": file, "line": line},
+                    "no_messages",
+                    "no messages list: nothing to review",
+                    item.data,
+                )
+                continue
+            if (chosen is not None and line not in chosen) or (only_flagged and not flagged):
+                result.not_selected += 1
+                continue
+            if item.id in seen_ids:  # the same record twice in one request is an error in Argilla
+                skipped["same_id_earlier_in_file"] += 1
+                continue
+            seen_ids.add(item.id)
+            batch.append(item)
+            if len(batch) >= batch_size:
+                submit(batch)
+                batch = []
+        if batch:
+            submit(batch)
+        if pending is not None:
+            pending.result()
+    except ConnectionLost as exc:
+        raise ConnectionLost(
+            f"lost the connection to Argilla at {result.url} after pushing {result.pushed} of "
+            f"the records of {file} ({exc}). Nothing else was written. Run the same command "
+            "again when the server is back (`curate review status`): push resumes, records "
+            "already there are updated, never duplicated."
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    refused = sum(1 for r in reject_rows if r["reason"] == "review_refused")
+    if refused:
+        skipped["review_refused"] = refused
+    result.rejected = len(reject_rows)
+    if reject_rows:
+        with plan.writing():
+            fh = plan.open("rejects")
+            for row in reject_rows:
+                fh.write(dumps(row) + "\n")
+            plan.commit()
+        result.rejects = reject_file
     result.skipped = dict(skipped)
     result.seconds = time.monotonic() - started
     return result
+
+
+def default_rejects_path(path: str | os.PathLike[str]) -> str:
+    """Where push writes its rejects: ``data/train.jsonl`` -> ``data/train.push.rejected.jsonl``.
+
+    Example:
+        >>> default_rejects_path("data/train.v2.jsonl.gz")
+        'data/train.v2.push.rejected.jsonl'
+    """
+    p = Path(path)
+    name = p.name
+    for suffix in (".gz", ".bz2", ".xz", ".zst", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return str(p.with_name(f"{name or 'input'}.push.rejected.jsonl"))
 
 
 def _count_pushable(file: str, findings: dict[int, list[Finding]], only_flagged: bool) -> int:

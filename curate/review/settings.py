@@ -58,8 +58,10 @@ suggested fix. The `decision` question comes pre-filled with the validators' sug
   replaces that message when decisions are pulled; leave empty to keep the reply unchanged.
 - **note** (optional): why you decided so. Kept in the audit trail and, for a reject, as its reason.
 
-When several people review the same record, `curate review pull` applies the majority
-decision (or, with `--conflicts strict`, only unanimous ones).
+When a record needs several reviewers (the dataset's task distribution), each of them answers it
+on their own, without seeing the others' answers. `curate review pull` applies the majority
+decision (or, with `--conflicts strict`, only unanimous ones) and reports how often reviewers
+agreed.
 """
 
 
@@ -78,12 +80,14 @@ def suggest_decision(codes: list[str], worst: str | None) -> tuple[str, float]:
     return "accept", 0.6
 
 
-def build_settings() -> Any:
-    """The :class:`argilla.Settings` of a curate review dataset."""
+def build_settings(reviewers_per_record: int = 1) -> Any:
+    """The :class:`argilla.Settings` of a curate review dataset; ``reviewers_per_record`` is the
+    task distribution's ``min_submitted`` (answers needed before a record is complete)."""
     import argilla as rg
 
     return rg.Settings(
         guidelines=GUIDELINES,
+        distribution=rg.TaskDistribution(min_submitted=reviewers_per_record),
         fields=[
             rg.ChatField(name=CONVERSATION, title="Conversation", use_markdown=False),
             rg.TextField(
