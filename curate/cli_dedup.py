@@ -22,6 +22,11 @@ class Scope(str, Enum):
     assistant = "assistant"
 
 
+class Keep(str, Enum):
+    longest = "longest"
+    first = "first"
+
+
 def dedup(
     files: Annotated[
         list[Path], typer.Argument(help="Chat JSONL files (one corpus).", show_default=False)
@@ -40,7 +45,7 @@ def dedup(
     ] = None,
     rejects: Annotated[
         Path | None,
-        typer.Option(help="Removed lines with reasons [default: OUT.rejects.jsonl]."),
+        typer.Option(help="Removed lines with reasons [default: OUT.rejected.jsonl]."),
     ] = None,
     clusters: Annotated[
         Path | None,
@@ -55,6 +60,21 @@ def dedup(
     near: Annotated[
         bool, typer.Option("--near/--exact-only", help="Also remove near duplicates.")
     ] = True,
+    containment: Annotated[
+        bool,
+        typer.Option(
+            "--containment/--no-containment",
+            help="Remove a conversation whose turns are a contiguous run of another's "
+            "(the longer one is kept).",
+        ),
+    ] = True,
+    keep: Annotated[
+        Keep,
+        typer.Option(
+            help="Which copy of a cluster is kept: longest = most turns, then longest "
+            "assistant text, then first in the input; first = first in the input.",
+        ),
+    ] = Keep.longest,
     within: Annotated[
         bool,
         typer.Option(
@@ -75,12 +95,16 @@ def dedup(
     ] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Remove exact and near-duplicate examples; keep the first of each cluster.
+    """Remove exact and near-duplicate examples and contained conversations.
 
     Exact: same text after Unicode NFKC, case folding and whitespace collapsing. Near:
-    MinHash LSH over word 3-grams, each pair verified by its exact Jaccard, plus
-    conversations whose turns are a run of another's. With --against, training examples
-    that match any held-out example are removed as contaminated.
+    MinHash LSH over word 3-grams, each pair verified by its exact Jaccard; every removed
+    example is at or above --threshold against the kept one it is attributed to.
+    Contained: a conversation whose turns are a contiguous run of a longer one's (the
+    longer one is kept). Of each cluster the example with the most turns, then the
+    longest assistant text, then the first is kept (--keep first: the first). With
+    --against, training examples that match any held-out example are removed as
+    contaminated.
 
     Example: curate dedup train.jsonl -o train.dedup.jsonl --against eval.jsonl --json
     """
@@ -98,6 +122,8 @@ def dedup(
                 threshold=threshold,
                 scope=scope.value,
                 near=near,
+                containment=containment,
+                keep=keep.value,
                 num_perm=num_perm,
                 shingle=shingle,
                 seed=seed,
@@ -117,9 +143,14 @@ def dedup(
         raise typer.Exit(code)
     console.print(
         f"read {s.read}: kept {s.kept}, removed {s.removed_exact} exact, {s.removed_near} near, "
-        f"{s.removed_contaminated} contaminated, {s.removed_invalid} unreadable; "
-        f"{s.clusters} clusters; {s.conflicting_answers} prompts with conflicting answers"
+        f"{s.removed_contained} contained, {s.removed_contaminated} contaminated, "
+        f"{s.removed_invalid} unreadable; {s.clusters} clusters; "
+        f"{s.conflicting_answers} prompts with conflicting answers",
+        markup=False,
+        soft_wrap=True,
     )
+    for f in s.findings:  # large clusters: worth a look before the data is gone
+        console.print(f"warning: {f.location}: {f.message}", markup=False, soft_wrap=True)
     if s.against:
         console.print(f"checked against {s.reference_read} held-out examples")
     for label, path in (("kept", s.output), ("rejects", s.rejects), ("clusters", s.clusters_file)):

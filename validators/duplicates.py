@@ -5,11 +5,15 @@
   and user turns equal an earlier example's but the assistant replies differ. Streams:
   findings come as examples arrive.
 - :class:`NearDuplicates`: ``near_duplicate`` for examples whose word 3-gram Jaccard with
-  another reaches ``threshold`` (MinHash + LSH; the similarity is exact for examples of
-  up to 256 shingles, the 128-permutation signature estimate for longer ones, whose
-  shingles are not kept in memory), or whose turns are a
-  contiguous run of another conversation's turns. Needs the whole corpus: findings come
-  from :meth:`NearDuplicates.finish`. Exact copies are left to :class:`ExactDuplicates`.
+  the kept example of their cluster reaches ``threshold`` (MinHash + LSH; the similarity
+  is exact for examples of up to 256 shingles, the 128-permutation signature estimate for
+  longer ones, whose shingles are not kept in memory); ``contained_duplicate`` for a
+  conversation whose turns are a contiguous run of a longer conversation's turns;
+  ``large_duplicate_cluster`` on the kept example of a cluster holding more than 1% of
+  the examples (and at least 10). The rules are ``curate dedup``'s
+  (:mod:`curate.dedup.resolve`): the same examples are reported as it removes. Needs the
+  whole corpus: findings come from :meth:`NearDuplicates.finish`. Exact copies are left
+  to :class:`ExactDuplicates`.
 
 Every finding points at the other copy (``related``) and says "duplicate of FILE:LINE".
 
@@ -34,7 +38,15 @@ from typing import Any
 
 import numpy as np
 
-from curate.dedup.core import BY_CONTAINMENT, NEAR, DuplicateIndex, Features, Params, featurize
+from curate.dedup.core import (
+    CONTAINED,
+    NEAR,
+    DuplicateIndex,
+    Features,
+    Params,
+    featurize,
+    is_large_cluster,
+)
 from curate.dedup.text import exact_key, pick_turns, scope_turns, turn_digest
 from curate.records import Example, Finding, Severity
 from curate.validators.base import ExampleRef
@@ -82,7 +94,7 @@ class ExactDuplicates:
                 f"exact duplicate of {first.source} (id {first.id}) after normalising Unicode, "
                 "case and whitespace",
                 ref.source,
-                hint="remove the copy: `curate dedup IN -o OUT` keeps the first one",
+                hint="remove the copy: `curate dedup IN -o OUT` keeps one of them",
                 related=first.source,
                 data={"duplicate_of": first.id, "similarity": 1.0},
             )
@@ -118,23 +130,31 @@ class NearDuplicates:
         threshold: Jaccard similarity (word 3-grams) at or above which two examples are
             near duplicates, in (0, 1].
         scope: compare ``conversation``, ``user`` (prompt side) or ``assistant`` turns.
+        containment: also report conversations contained in another.
+        keep: which example of a cluster the others are reported against (``longest``
+            or ``first``, as ``curate dedup --keep``).
     """
 
     threshold: float = 0.8
     scope: str = "conversation"
+    containment: bool = True
+    keep: str = "longest"
     name: str = "near_duplicates"
     _params: Params = field(init=False, repr=False)
     _rows: list[tuple[Any, ...]] = field(default_factory=list, init=False, repr=False)
     _refs: list[ExampleRef] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._params = Params(threshold=self.threshold, scope=self.scope)
+        self._params = Params(threshold=self.threshold, scope=self.scope,
+                              containment=self.containment, keep=self.keep)  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:  # workers need the parameters only
-        return {"threshold": self.threshold, "scope": self.scope, "name": self.name}
+        return {"threshold": self.threshold, "scope": self.scope, "name": self.name,
+                "containment": self.containment, "keep": self.keep}  # fmt: skip
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.threshold, self.scope, self.name = state["threshold"], state["scope"], state["name"]
+        self.containment, self.keep = state["containment"], state["keep"]
         self._refs = []
         self._rows = []
         self.__post_init__()
@@ -153,6 +173,7 @@ class NearDuplicates:
             f.sig.tobytes(),
             n_sh,
             f.sh_flat.tobytes() if n_sh <= MAX_KEPT_SHINGLES else None,
+            int(f.answer_chars[0]),
         )
 
     def add(self, ref: ExampleRef, feature: tuple[Any, ...]) -> Iterable[Finding]:
@@ -173,6 +194,7 @@ class NearDuplicates:
             np.zeros(n, dtype="S16"),
             np.frombuffer(b"".join(r[1] for r in rows), dtype="S8"),
             np.fromiter((r[2] for r in rows), dtype=np.int32, count=n),
+            np.fromiter((r[7] for r in rows), dtype=np.int64, count=n),
             windows,
             sig.reshape(n, self._params.num_perm),
             np.frombuffer(b"".join(r[6] for r in rows if r[6] is not None), dtype=np.uint32),
@@ -187,25 +209,50 @@ class NearDuplicates:
         plan = index.solve()
         stored = feats.stored()
         refs = self._refs
-        for i in np.flatnonzero(plan.status == NEAR).tolist():
-            other = refs[int(plan.dup_of[i])]
+        for i in np.flatnonzero((plan.status == NEAR) | (plan.status == CONTAINED)).tolist():
+            j = int(plan.dup_of[i])
+            other = refs[j]
             sim = float(plan.similarity[i])
-            if plan.how[i] == BY_CONTAINMENT:
-                what = f"one conversation's turns are a run of the other's ({sim:.0%} of turns)"
-            else:
-                j = int(plan.dup_of[i])
-                how = "Jaccard" if stored[i] and stored[j] else "estimated Jaccard"
-                what = f"{how} {sim:.2f} >= {self.threshold} on {self.scope} word 3-grams"
+            data = {"duplicate_of": other.id, "similarity": round(sim, 4),
+                    "representative": refs[int(plan.rep[i])].id}  # fmt: skip
+            if plan.status[i] == CONTAINED:
+                yield Finding(
+                    "contained_duplicate",
+                    Severity.WARNING,
+                    f"its turns are contained in {other.source} (id {other.id}), "
+                    f"{round(sim * 100)}% of that conversation's turns",
+                    refs[i].source,
+                    hint="the longer conversation holds this one: `curate dedup IN -o OUT` "
+                    "removes this one and keeps the longer",
+                    related=other.source,
+                    data=data,
+                )
+                continue
+            how = "Jaccard" if stored[i] and stored[j] else "estimated Jaccard"
+            what = f"{how} {sim:.2f} >= {self.threshold} on {self.scope} word 3-grams"
             yield Finding(
                 "near_duplicate",
                 Severity.WARNING,
                 f"near duplicate of {other.source} (id {other.id}): {what}",
                 refs[i].source,
-                hint="review the pair; `curate dedup IN -o OUT` keeps the first of each cluster",
+                hint="review the pair; `curate dedup IN -o OUT` keeps the one with the most "
+                "turns, then the longest answer (--keep first: the first)",
                 related=other.source,
-                data={
-                    "duplicate_of": other.id,
-                    "similarity": round(sim, 4),
-                    "representative": refs[int(plan.rep[i])].id,
-                },
+                data=data,
+            )
+        total = len(refs)
+        for rep, members in plan.clusters().items():
+            size = len(members)
+            if not is_large_cluster(size, total):
+                continue
+            yield Finding(
+                "large_duplicate_cluster",
+                Severity.WARNING,
+                f"{size:,} of {total:,} examples ({size / total:.1%}) are duplicates of this "
+                "one (exact, near or contained): curate dedup would remove all but this one",
+                refs[rep].source,
+                hint="look at the cluster before losing that much data (curate dedup "
+                "--clusters FILE lists it): a boilerplate turn, a template or a too-low "
+                "threshold makes such clusters",
+                data={"size": size, "share": round(size / total, 4)},
             )

@@ -6,11 +6,14 @@ MinHash signatures, all as flat numpy arrays. :class:`DuplicateIndex` (main proc
 appends batches and :meth:`DuplicateIndex.solve` decides, deterministically:
 
 1. *contamination*: a training document that exactly or nearly duplicates (or contains,
-   or is contained in) a reference (eval) document is removed,
-2. *exact*: later copies of a normalised text are removed in favour of the first,
-3. *near*: LSH candidates verified by exact Jaccard, plus conversations whose turns are a
-   contiguous run of another conversation's turns, are clustered (union-find); each
-   cluster keeps its first member.
+   or is contained in) a reference (eval) document is removed, with its exact copies;
+2. *edges*: exact copies (equal normalised text), near duplicates (LSH candidates
+   verified by exact Jaccard) and containment (a conversation whose turns are a
+   contiguous run of another's, directed) among the other training documents;
+3. *components*: the connected components of those edges, each decided by
+   :func:`curate.dedup.resolve.resolve_component` (contained conversations removed in
+   favour of a container, near duplicates in stars around kept representatives that
+   never chain, the copy kept chosen by the keep rule).
 
 Example:
     >>> recs = [{"messages": [{"role": "user", "content": "tell me a story about a cat"},
@@ -34,14 +37,43 @@ from typing import Any
 
 import numpy as np
 
-from curate.dedup.lsh import ShingleStore, UnionFind, candidates, lsh_params, verify
+from curate.dedup.lsh import ShingleStore, candidates, lsh_params, verify
 from curate.dedup.minhash import MinHasher, shingle_batch
+from curate.dedup.resolve import (
+    CONTAINED,
+    CONTAINS,
+    CONTAMINATED,
+    EXACT,
+    KEEP_RULES,
+    KEPT,
+    NEAR,
+    SIMILAR,
+    STATUS_NAMES,
+    Edge,
+    MemberInfo,
+    resolve_component,
+)
 from curate.dedup.text import check_scope, normalize_text, pick_turns, raw_turns, turn_digest
 
-KEPT, EXACT, NEAR, CONTAMINATED = 0, 1, 2, 3
-STATUS_NAMES = ("kept", "exact_duplicate", "near_duplicate", "contaminated")
-#: how a near pair was found
+#: how a removed document was matched
 BY_JACCARD, BY_CONTAINMENT = 0, 1
+#: a cluster holding more than this share of the input, and at least
+#: ``LARGE_CLUSTER_MIN`` examples, is reported (``large_duplicate_cluster``): so much data
+#: lost to one kept example deserves a look (the minimum keeps small files quiet)
+LARGE_CLUSTER_SHARE = 0.01
+LARGE_CLUSTER_MIN = 10
+
+
+def is_large_cluster(size: int, total: int) -> bool:
+    """Whether a cluster of ``size`` examples out of ``total`` is reported.
+
+    Example:
+        >>> is_large_cluster(12, 1000), is_large_cluster(2, 11), is_large_cluster(10, 1000)
+        (True, False, False)
+    """
+    return size >= LARGE_CLUSTER_MIN and size > LARGE_CLUSTER_SHARE * total
+
+
 MAX_WINDOW_TURNS = 64
 _ZERO8 = b"\0" * 8
 
@@ -57,6 +89,10 @@ class Params:
         shingle: words per shingle.
         seed: fixes the MinHash functions.
         near: ``False`` finds exact duplicates only (no shingles, no signatures).
+        containment: remove a conversation whose turns are a contiguous run of another's
+            (``conversation`` scope, with ``near``).
+        keep: which copy of a cluster is kept: ``longest`` (more turns, then longer
+            assistant text, then input order) or ``first`` (input order).
     """
 
     threshold: float = 0.8
@@ -65,9 +101,13 @@ class Params:
     shingle: int = 3
     seed: int = 0
     near: bool = True
+    containment: bool = True
+    keep: str = "longest"
 
     def __post_init__(self) -> None:
         check_scope(self.scope)
+        if self.keep not in KEEP_RULES:
+            raise ValueError(f"unknown keep rule {self.keep!r}: use one of {', '.join(KEEP_RULES)}")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
         if self.num_perm < 1 or self.shingle < 1:
@@ -88,6 +128,7 @@ class Features:
     answer: np.ndarray  # (n,) S16: assistant turns
     conv: np.ndarray  # (n,) S8: non-system turn sequence (zeros when < 2 turns)
     n_turns: np.ndarray  # (n,) int32: non-system turns
+    answer_chars: np.ndarray  # (n,) int64: characters of the normalised assistant turns
     windows: dict[int, np.ndarray]  # doc -> S8 keys of its inner contiguous turn runs
     sig: np.ndarray  # (n, num_perm) uint32, or (n, 0) when near is off
     sh_flat: np.ndarray  # uint32, the stored shingles (see sh_stored)
@@ -109,7 +150,8 @@ class Features:
         parts = [self.sh_flat[off[i] : off[i + 1]] for i in np.flatnonzero(keep).tolist()]
         flat = np.concatenate(parts) if parts else self.sh_flat[:0]
         return Features(self.exact, self.prompt, self.answer, self.conv, self.n_turns,
-                        self.windows, self.sig, flat, self.sh_len, keep)  # fmt: skip
+                        self.answer_chars, self.windows, self.sig, flat, self.sh_len,
+                        keep)  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.exact)
@@ -127,6 +169,7 @@ def featurize(records: Sequence[Any], params: Params) -> Features:
     answer = np.empty(n, dtype="S16")
     conv = np.empty(n, dtype="S8")
     n_turns = np.zeros(n, dtype=np.int32)
+    answer_chars = np.zeros(n, dtype=np.int64)
     windows: dict[int, np.ndarray] = {}
     texts: list[str] = []
     scope = params.scope
@@ -135,10 +178,12 @@ def featurize(records: Sequence[Any], params: Params) -> Features:
         picked = pick_turns(turns, scope)
         exact[i] = turn_digest(picked)
         prompt[i] = turn_digest(pick_turns(turns, "user"))
-        answer[i] = turn_digest(pick_turns(turns, "assistant"))
+        answers = pick_turns(turns, "assistant")
+        answer[i] = turn_digest(answers)
+        answer_chars[i] = sum(len(t) for _, t in answers)
+        n_turns[i] = sum(1 for r, _ in turns if r not in ("system", "developer"))
         if scope == "conversation":
             th = [_turn_hash(r, t) for r, t in turns if r not in ("system", "developer")]
-            n_turns[i] = len(th)
             conv[i] = _seq_key(th) if len(th) >= 2 else _ZERO8
             t = len(th)
             if 3 <= t <= MAX_WINDOW_TURNS:
@@ -157,7 +202,8 @@ def featurize(records: Sequence[Any], params: Params) -> Features:
         sig = np.zeros((n, 0), dtype=np.uint32)
         sh_len = np.zeros(n, dtype=np.int64)
         sh_flat = np.zeros(0, np.uint32)
-    return Features(exact, prompt, answer, conv, n_turns, windows, sig, sh_flat, sh_len)
+    return Features(exact, prompt, answer, conv, n_turns, answer_chars, windows, sig, sh_flat,
+                    sh_len)  # fmt: skip
 
 
 def _turn_hash(role: str, text: str) -> bytes:
@@ -169,12 +215,17 @@ def _turn_hash(role: str, text: str) -> bytes:
 class Plan:
     """The decision for every document, in input order (reference documents included).
 
-    ``status[i]`` is KEPT, EXACT, NEAR or CONTAMINATED; ``dup_of[i]`` the document it
-    duplicates directly (-1 when kept); ``rep[i]`` its cluster's representative (itself
-    when kept; the reference document for a contaminated one); ``similarity[i]`` the
-    Jaccard (1.0 for exact, the turn ratio for containment); ``how[i]`` BY_JACCARD or
-    BY_CONTAINMENT for near ones. ``conflicts`` lists groups of training documents that
-    share a prompt but not the answers, among the kept ones.
+    ``status[i]`` is KEPT, EXACT, NEAR, CONTAINED or CONTAMINATED; ``dup_of[i]`` the
+    document it duplicates directly (-1 when kept): the representative for a near
+    duplicate, the copy kept for an exact one (or the copy standing for a removed
+    node), the container for a contained one, the reference document for a
+    contaminated one; ``rep[i]`` the kept document it is attributed to (itself when
+    kept; the reference document for a contaminated one); ``similarity[i]`` its
+    similarity to ``dup_of`` (1.0 for exact, the turn ratio for containment);
+    ``rep_similarity[i]`` to ``rep`` (NaN when not known: see
+    :class:`curate.dedup.resolve.Assignment`); ``how[i]`` BY_JACCARD or BY_CONTAINMENT
+    for a removed one. ``conflicts`` lists groups of training documents that share a
+    prompt but not the answers, among the kept ones.
     """
 
     status: np.ndarray
@@ -183,15 +234,17 @@ class Plan:
     similarity: np.ndarray
     how: np.ndarray
     is_ref: np.ndarray
+    rep_similarity: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     pair_sims: np.ndarray = field(default_factory=lambda: np.zeros(0))
     conflicts: list[list[int]] = field(default_factory=list)
 
     def clusters(self) -> dict[int, list[int]]:
-        """representative -> members (the representative first), for clusters of >= 2
-        training documents (contaminated ones are not clusters)."""
+        """representative -> members (the representative first, then input order), for
+        clusters of >= 2 training documents (contaminated ones are not clusters)."""
         out: dict[int, list[int]] = {}
-        for i in np.flatnonzero((self.status == EXACT) | (self.status == NEAR)).tolist():
+        removed = (self.status == EXACT) | (self.status == NEAR) | (self.status == CONTAINED)
+        for i in np.flatnonzero(removed).tolist():
             out.setdefault(int(self.rep[i]), []).append(i)
         return {r: [r, *m] for r, m in sorted(out.items())}
 
@@ -201,8 +254,19 @@ class Plan:
             "kept": int(((self.status == KEPT) & train).sum()),
             "removed_exact": int(((self.status == EXACT) & train).sum()),
             "removed_near": int(((self.status == NEAR) & train).sum()),
+            "removed_contained": int(((self.status == CONTAINED) & train).sum()),
             "removed_contaminated": int(((self.status == CONTAMINATED) & train).sum()),
         }
+
+    def keep_within(self) -> None:
+        """Undo the decisions within the training documents (keep every duplicate),
+        leaving contamination: ``--decontaminate-only``."""
+        within = (self.status == EXACT) | (self.status == NEAR) | (self.status == CONTAINED)
+        self.status[within] = KEPT
+        self.dup_of[within] = -1
+        self.rep[within] = np.flatnonzero(within)
+        self.similarity[within] = 0.0
+        self.rep_similarity[within] = 1.0
 
 
 class DuplicateIndex:
@@ -265,6 +329,7 @@ class DuplicateIndex:
             cat("answer", "S16"),
             cat("conv", "S8"),
             cat("n_turns", np.int32),
+            cat("answer_chars", np.int64),
             windows,
             cat("sig", np.uint32, (0, p)),
             cat("sh_flat", np.uint32),
@@ -293,72 +358,138 @@ class DuplicateIndex:
         """
         f, is_ref = self._concat()
         n = len(f)
-        status = np.zeros(n, dtype=np.int8)
-        dup_of = np.full(n, -1, dtype=np.int64)
-        rep = np.arange(n, dtype=np.int64)
-        sim = np.zeros(n, dtype=np.float64)
-        how = np.zeros(n, dtype=np.int8)
-        plan = Plan(status, dup_of, rep, sim, how, is_ref)
+        plan = Plan(
+            status=np.zeros(n, dtype=np.int8),
+            dup_of=np.full(n, -1, dtype=np.int64),
+            rep=np.arange(n, dtype=np.int64),
+            similarity=np.zeros(n, dtype=np.float64),
+            how=np.zeros(n, dtype=np.int8),
+            is_ref=is_ref,
+            rep_similarity=np.ones(n, dtype=np.float64),
+        )
         if n == 0:
             return plan
+        p = self.params
 
-        # 1. exact: first occurrence of each key, among references and among training docs
-        _, first, inverse = np.unique(f.exact, return_index=True, return_inverse=True)
+        # exact keys: the first copy of each among references and among training docs
+        _, inverse = np.unique(f.exact, return_inverse=True)
         inverse = inverse.ravel()
+        n_keys = int(inverse.max()) + 1
         ref_first = _first_per_key(inverse, is_ref)
         train_first = _first_per_key(inverse, ~is_ref)
-        train = np.flatnonzero(~is_ref)
-        g = inverse[train]
-        rf = ref_first[g]
-        hit = rf >= 0
-        status[train[hit]] = CONTAMINATED
-        dup_of[train[hit]] = rf[hit]
-        rep[train[hit]] = rf[hit]
-        sim[train[hit]] = 1.0
-        tf = train_first[g]
-        ex = ~hit & (tf != train)
-        status[train[ex]] = EXACT
-        dup_of[train[ex]] = tf[ex]
-        sim[train[ex]] = 1.0
-        del first
-
-        # 2. near: candidates among the first copy of every key (plus containment)
-        uniq = np.zeros(n, dtype=bool)
-        uniq[train[~hit & (tf == train)]] = True
+        # contamination is decided per key (every copy goes): an exact match first
+        leak_to = ref_first.copy()
+        leak_sim = np.where(leak_to >= 0, 1.0, 0.0)
+        leak_how = np.full(n_keys, BY_JACCARD, dtype=np.int8)
+        uniq = np.zeros(n, dtype=bool)  # the documents pairs are looked for among
         uniq[ref_first[ref_first >= 0]] = True
-        edges: list[tuple[np.ndarray, np.ndarray, int]] = []
-        if self.params.near and f.sig.shape[1]:
-            bands, rows = lsh_params(self.params.threshold, self.params.num_perm)
-            valid = uniq & (f.sh_len > 0)
-            cand = candidates(f.sig, bands, rows, valid)
+        tf = train_first[train_first >= 0]
+        uniq[tf[ref_first[inverse[tf]] < 0]] = True
+
+        pair_sets: list[tuple[np.ndarray, np.ndarray, int]] = []
+        if p.near and f.sig.shape[1]:
+            bands, rows = lsh_params(p.threshold, p.num_perm)
+            cand = candidates(f.sig, bands, rows, uniq & (f.sh_len > 0))
             stored = f.stored()
             store = ShingleStore(f.sh_flat, np.where(stored, f.sh_len, 0))
-            pairs, sims = verify(cand, f.sig, store, self.params.threshold, exact=stored)
-            plan.pairs, plan.pair_sims = pairs, sims
-            edges.append((pairs, sims, BY_JACCARD))
-        if f.windows and self.params.near:
+            plan.pairs, plan.pair_sims = verify(cand, f.sig, store, p.threshold, exact=stored)
+            pair_sets.append((plan.pairs, plan.pair_sims, SIMILAR))
+        if p.near and f.windows:
             cpairs, csims = _containment(f, uniq)
-            edges.append((cpairs, csims, BY_CONTAINMENT))
+            pair_sets.append((cpairs, csims, CONTAINS))
 
-        if edges:
-            all_pairs = np.concatenate([e[0] for e in edges])
-            all_sims = np.concatenate([e[1] for e in edges])
-            all_how = np.concatenate([np.full(len(e[0]), e[2], np.int8) for e in edges])
-            _apply_near(plan, all_pairs, all_sims, all_how)
-        # exact copies follow their first copy: into its cluster, or out as contaminated
-        ex_idx = np.flatnonzero(status == EXACT)
-        first_copy = dup_of[ex_idx]
-        leaked = status[first_copy] == CONTAMINATED
-        li, lf = ex_idx[leaked], first_copy[leaked]
-        status[li] = CONTAMINATED
-        dup_of[li] = dup_of[lf]
-        sim[li] = sim[lf]
-        how[li] = how[lf]
-        ex_idx = ex_idx[~leaked]
-        rep[ex_idx] = rep[dup_of[ex_idx]]
-        rep[li] = dup_of[li]
-        plan.conflicts = _conflicts(f, is_ref, status)
+        # contamination by a near or containment match (either direction): the best one
+        for pairs, sims, kind in pair_sets:
+            ri, rj = is_ref[pairs[:, 0]], is_ref[pairs[:, 1]]
+            one = ri ^ rj
+            t = np.where(ri, pairs[:, 1], pairs[:, 0])[one]
+            r = np.where(ri, pairs[:, 0], pairs[:, 1])[one]
+            sm = sims[one]
+            how = BY_CONTAINMENT if kind == CONTAINS else BY_JACCARD
+            for k in np.lexsort((r, -sm, t)).tolist():
+                key = int(inverse[t[k]])
+                old, old_sim = leak_to[key], leak_sim[key]
+                better = sm[k] > old_sim or (sm[k] == old_sim and r[k] < old)
+                if ref_first[key] < 0 and (old < 0 or better):
+                    leak_to[key], leak_sim[key], leak_how[key] = r[k], sm[k], how
+        train = np.flatnonzero(~is_ref)
+        g = inverse[train]
+        hit = train[leak_to[g] >= 0]
+        gh = inverse[hit]
+        plan.status[hit] = CONTAMINATED
+        plan.dup_of[hit] = leak_to[gh]
+        plan.rep[hit] = leak_to[gh]
+        plan.similarity[hit] = plan.rep_similarity[hit] = leak_sim[gh]
+        plan.how[hit] = leak_how[gh]
+
+        # the graph over the other training documents, then one resolution per component
+        clean = ~is_ref & (plan.status == KEPT)
+        edges: list[np.ndarray] = []
+        kinds: list[np.ndarray] = []
+        sims_l: list[np.ndarray] = []
+        for pairs, sims, kind in pair_sets:
+            if kind == CONTAINS and not p.containment:
+                continue
+            ok = clean[pairs[:, 0]] & clean[pairs[:, 1]]
+            edges.append(pairs[ok])
+            sims_l.append(sims[ok])
+            kinds.append(np.full(int(ok.sum()), kind, dtype=np.int8))
+        copies = train[clean[train] & (train_first[g] != train)]
+        edges.append(np.stack([train_first[inverse[copies]], copies], axis=1))
+        sims_l.append(np.ones(len(copies)))
+        kinds.append(np.full(len(copies), -1, dtype=np.int8))  # exact: connects only
+        _resolve_all(plan, f, np.concatenate(edges), np.concatenate(sims_l),
+                     np.concatenate(kinds), p.keep)  # fmt: skip
+        plan.conflicts = _conflicts(f, is_ref, plan.status)
         return plan
+
+
+def _resolve_all(
+    plan: Plan, f: Features, pairs: np.ndarray, sims: np.ndarray, kinds: np.ndarray, keep: str
+) -> None:
+    """Connected components of ``pairs``, each decided by :func:`resolve_component`."""
+    if not len(pairs):
+        return
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    docs, local = np.unique(pairs, return_inverse=True)
+    local = local.reshape(pairs.shape)
+    m = len(docs)
+    graph = coo_matrix((np.ones(len(local), np.int8), (local[:, 0], local[:, 1])), shape=(m, m))
+    _, label = connected_components(graph, directed=False)
+    order = np.argsort(label, kind="stable")
+    bounds = np.flatnonzero(np.diff(label[order], prepend=-1, append=-1))
+    e_label = label[local[:, 0]]
+    e_order = np.argsort(e_label, kind="stable")
+    e_bounds = np.searchsorted(e_label[e_order], np.arange(int(label.max()) + 2))
+    keys = f.exact
+    n_turns = f.n_turns.tolist()
+    chars = f.answer_chars.tolist()
+    for c in range(len(bounds) - 1):
+        ds = docs[order[bounds[c] : bounds[c + 1]]].tolist()
+        comp = int(label[order[bounds[c]]])
+        members = [MemberInfo(d, d, bytes(keys[d]), n_turns[d], chars[d]) for d in ds]
+        es = [
+            Edge(a, b, int(k), s)
+            for (a, b), k, s in zip(
+                pairs[e_order[e_bounds[comp] : e_bounds[comp + 1]]].tolist(),
+                kinds[e_order[e_bounds[comp] : e_bounds[comp + 1]]].tolist(),
+                sims[e_order[e_bounds[comp] : e_bounds[comp + 1]]].tolist(),
+                strict=True,
+            )
+            if k >= 0
+        ]
+        for a in resolve_component(members, es, keep):
+            if a.status == KEPT:
+                continue
+            d = a.doc
+            plan.status[d] = a.status
+            plan.dup_of[d] = a.duplicate_of
+            plan.rep[d] = a.rep
+            plan.similarity[d] = a.similarity
+            plan.rep_similarity[d] = np.nan if a.rep_similarity is None else a.rep_similarity
+            plan.how[d] = BY_CONTAINMENT if a.status == CONTAINED else BY_JACCARD
 
 
 def _first_per_key(inverse: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -372,72 +503,26 @@ def _first_per_key(inverse: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _containment(f: Features, uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (a, b) where a's whole turn sequence is a contiguous run inside b's."""
-    has = np.flatnonzero(uniq & (f.n_turns >= 2))
-    first: dict[bytes, int] = {}
+    """Directed pairs ``(a, b)``: a's whole non-system turn sequence is a contiguous run
+    inside b's (and shorter), with ``n_turns[a] / n_turns[b]``; among ``uniq`` documents."""
+    has = np.flatnonzero(uniq & (f.n_turns >= 2) & (f.conv != _ZERO8))
+    same: dict[bytes, list[int]] = {}
     for i in has.tolist():
-        first.setdefault(bytes(f.conv[i]), i)
+        same.setdefault(bytes(f.conv[i]), []).append(i)
     out: list[tuple[int, int]] = []
-    sims: list[float] = []
     for b, keys in sorted(f.windows.items()):
         if not uniq[b]:
             continue
         found: set[int] = set()
         for k in keys.tolist():
-            a = first.get(k)
-            if a is not None and a != b and a not in found:
-                found.add(a)
-                out.append((min(a, b), max(a, b)))
-                sims.append(float(f.n_turns[a]) / float(f.n_turns[b]))
+            for a in same.get(k, ()):
+                if a != b and a not in found:
+                    found.add(a)
+                    out.append((a, b))
     if not out:
         return np.zeros((0, 2), np.int64), np.zeros(0)
-    return np.array(out, dtype=np.int64), np.array(sims)
-
-
-def _apply_near(plan: Plan, pairs: np.ndarray, sims: np.ndarray, how: np.ndarray) -> None:
-    status, is_ref = plan.status, plan.is_ref
-    n = len(status)
-    # best direct match per document (highest similarity, then lowest partner)
-    best_sim = np.full(n, -1.0)
-    best_to = np.full(n, -1, dtype=np.int64)
-    best_how = np.zeros(n, dtype=np.int8)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0], -sims)) if len(pairs) else np.zeros(0, int)
-    train_pairs: list[tuple[int, int]] = []
-    for k in order.tolist():
-        i, j = int(pairs[k, 0]), int(pairs[k, 1])
-        ri, rj = bool(is_ref[i]), bool(is_ref[j])
-        if ri and rj:
-            continue
-        if ri or rj:  # contamination: the training side goes, whatever else it matches
-            t, r = (j, i) if ri else (i, j)
-            if status[t] != CONTAMINATED:
-                status[t] = CONTAMINATED
-                plan.dup_of[t] = r
-                plan.rep[t] = r
-                plan.similarity[t] = sims[k]
-                plan.how[t] = how[k]
-            continue
-        train_pairs.append((k, i))
-    uf = UnionFind(n)
-    for k, _ in train_pairs:
-        i, j = int(pairs[k, 0]), int(pairs[k, 1])
-        if status[i] == CONTAMINATED or status[j] == CONTAMINATED:
-            continue
-        uf.union(i, j)
-        for a, b in ((i, j), (j, i)):
-            if sims[k] > best_sim[a]:
-                best_sim[a], best_to[a], best_how[a] = sims[k], b, how[k]
-    touched = np.unique(pairs) if len(pairs) else np.zeros(0, np.int64)
-    for i in touched.tolist():
-        if status[i] != KEPT or is_ref[i]:
-            continue
-        root = uf.find(i)
-        if root != i:
-            status[i] = NEAR
-            plan.rep[i] = root
-            plan.dup_of[i] = best_to[i]
-            plan.similarity[i] = best_sim[i]
-            plan.how[i] = best_how[i]
+    arr = np.array(out, dtype=np.int64)
+    return arr, f.n_turns[arr[:, 0]] / f.n_turns[arr[:, 1]].astype(np.float64)
 
 
 def _conflicts(f: Features, is_ref: np.ndarray, status: np.ndarray) -> list[list[int]]:
@@ -463,9 +548,14 @@ def _conflicts(f: Features, is_ref: np.ndarray, status: np.ndarray) -> list[list
 
 
 __all__ = [
+    "BY_CONTAINMENT",
+    "BY_JACCARD",
+    "CONTAINED",
     "CONTAMINATED",
     "EXACT",
     "KEPT",
+    "LARGE_CLUSTER_MIN",
+    "LARGE_CLUSTER_SHARE",
     "NEAR",
     "STATUS_NAMES",
     "DuplicateIndex",
@@ -473,5 +563,6 @@ __all__ = [
     "Params",
     "Plan",
     "featurize",
+    "is_large_cluster",
     "raw_turns",
 ]

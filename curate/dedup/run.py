@@ -1,11 +1,14 @@
 """``curate dedup``: the file driver (two streaming passes over the inputs).
 
-Pass 1 reads every line once, in batches, and computes features with the pure
-:func:`featurize_lines` (inline for small inputs, in a process pool on all cores for large
-ones); the main process only keeps the compact features. :meth:`DuplicateIndex.solve`
-decides. Pass 2 re-reads the inputs and writes, atomically: kept lines byte for byte to the
-output, every removed or unreadable line to the rejects file (with the id and location it
-duplicates), and one line per cluster to the clusters file. ``read = kept + removed_*``.
+Every output is planned before anything is read (:class:`curate.stage.OutputPlan`: no
+output may be an input, an ``--against`` file or another output). Pass 1 reads every line
+once, in batches, and computes features with the pure :func:`featurize_lines` (inline for
+small inputs, in a process pool on all cores for large ones); the main process only keeps
+the compact features. :meth:`DuplicateIndex.solve` decides. Pass 2 re-reads the inputs
+and writes, to temporary files committed together: kept lines byte for byte to the
+output, every removed or unreadable line to the rejects file
+(:func:`curate.stage.reject_row`, ``OUT.rejected.jsonl``), and one line per cluster to
+the clusters file. ``read = kept + rejected + deduplicated`` (:class:`curate.stage.Counts`).
 
 Example:
     >>> import tempfile, os, json
@@ -14,12 +17,14 @@ Example:
     ...                     {"role": "assistant", "content": "hello"}]}
     >>> _ = open(p, "w").write(json.dumps(rec) + "\\n" + json.dumps(rec) + "\\n")
     >>> s = dedup_paths([p], os.path.join(d, "out.jsonl"))
-    >>> s.read, s.kept, s.removed_exact, s.clusters
-    (2, 1, 1, 1)
+    >>> s.read, s.kept, s.removed_exact, s.clusters, os.path.basename(s.rejects)
+    (2, 1, 1, 1, 'out.rejected.jsonl')
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +36,7 @@ import numpy as np
 
 from curate.dedup.core import (
     BY_CONTAINMENT,
+    CONTAINED,
     CONTAMINATED,
     EXACT,
     KEPT,
@@ -40,15 +46,22 @@ from curate.dedup.core import (
     Params,
     Plan,
     featurize,
+    is_large_cluster,
 )
-from curate.io import BOM, atomic_write, check_readable, dumps, iter_raw_lines, parse_line
+from curate.io import BOM, check_readable, dumps, iter_raw_lines, parse_line
 from curate.parallel import fork_pool, line_batches, run_ordered
-from curate.records import Finding, InputError
+from curate.records import Finding, InputError, Location, Severity
+from curate.stage import Counts, OutputPlan, StageResult, reject_row, rejects_path
 
 BATCH_LINES = 2000
 BATCH_BYTES = 4 << 20
 PARALLEL_MIN_BYTES = 8 << 20
-REASONS = {EXACT: "exact_duplicate", NEAR: "near_duplicate", CONTAMINATED: "contaminated"}
+REASONS = {
+    EXACT: "exact_duplicate",
+    NEAR: "near_duplicate",
+    CONTAINED: "contained_duplicate",
+    CONTAMINATED: "contaminated",
+}
 
 
 @dataclass(slots=True)
@@ -95,23 +108,30 @@ def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
 
 @dataclass
 class DedupSummary:
-    """Counts of one run (the ``--json`` object). ``read = kept + removed_*``."""
+    """Counts of one run (the ``--json`` object).
+    ``read = kept + removed_exact + removed_near + removed_contained +
+    removed_contaminated + removed_invalid``."""
 
     read: int = 0
     kept: int = 0
     removed_exact: int = 0
     removed_near: int = 0
+    removed_contained: int = 0
     removed_contaminated: int = 0
     removed_invalid: int = 0
     #: the first unreadable line of the inputs or of --against, as ``file:line``
     first_invalid: str | None = None
     clusters: int = 0
+    #: the biggest cluster: ``{cluster, representative, file, line, size, share}``
+    largest_cluster: dict[str, Any] | None = None
     conflicting_answers: int = 0
     reference_read: int = 0
     reference_invalid: int = 0
     threshold: float = 0.8
     scope: str = "conversation"
     near: bool = True
+    containment: bool = True
+    keep: str = "longest"
     num_perm: int = 128
     seed: int = 0
     inputs: list[str] = field(default_factory=list)
@@ -119,16 +139,46 @@ class DedupSummary:
     output: str | None = None
     rejects: str | None = None
     clusters_file: str | None = None
+    #: ``large_duplicate_cluster`` findings
+    findings: list[Finding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["findings"] = [f.to_dict() for f in self.findings]
+        return d
+
+    def counts(self) -> Counts:
+        """The stage contract's counts (duplicates and contamination are ``deduplicated``;
+        unreadable lines ``rejected``)."""
+        removed = (self.removed_exact + self.removed_near + self.removed_contained
+                   + self.removed_contaminated)  # fmt: skip
+        return Counts(self.read, self.kept, self.removed_invalid, removed)
+
+    def result(self) -> StageResult:
+        """The shared :class:`curate.stage.StageResult`."""
+        roles = (("kept", self.output), ("rejects", self.rejects), ("clusters", self.clusters_file))
+        d = self.to_dict()
+        keep = ("removed_exact", "removed_near", "removed_contained", "removed_contaminated",
+                "removed_invalid", "clusters", "largest_cluster",
+                "conflicting_answers")  # fmt: skip
+        return StageResult(
+            "dedup",
+            self.counts(),
+            {role: Path(p) for role, p in roles if p},
+            list(self.findings),
+            {k: d[k] for k in keep},
+        )
 
 
 def default_side_paths(output: str | os.PathLike[str]) -> tuple[str, str]:
-    """``out.jsonl`` -> (``out.rejects.jsonl``, ``out.clusters.jsonl``)."""
-    p = Path(output)
-    stem = p.name[: -len(".jsonl")] if p.name.endswith(".jsonl") else p.name
-    return str(p.with_name(stem + ".rejects.jsonl")), str(p.with_name(stem + ".clusters.jsonl"))
+    """``out.jsonl`` -> (``out.rejected.jsonl``, ``out.clusters.jsonl``).
+
+    Example:
+        >>> default_side_paths("d/train.jsonl")
+        ('d/train.rejected.jsonl', 'd/train.clusters.jsonl')
+    """
+    rej = rejects_path(output)
+    return str(rej), str(rej.with_name(rej.name[: -len(".rejected.jsonl")] + ".clusters.jsonl"))
 
 
 def dedup_paths(
@@ -141,6 +191,8 @@ def dedup_paths(
     threshold: float = 0.8,
     scope: str = "conversation",
     near: bool = True,
+    containment: bool = True,
+    keep: str = "longest",
     num_perm: int = 128,
     shingle: int = 3,
     seed: int = 0,
@@ -148,52 +200,58 @@ def dedup_paths(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DedupSummary:
-    """Remove exact and near duplicates (and examples leaked from ``against``); the Python
-    twin of ``curate dedup``.
+    """Remove exact and near duplicates and contained conversations (and examples leaked
+    from ``against``); the Python twin of ``curate dedup``.
 
     Args:
-        inputs: chat JSONL files, deduplicated together, in order (the first copy wins).
+        inputs: chat JSONL files, deduplicated together, in order.
         output: where kept lines go (byte for byte); ``None`` writes nothing but the
             files asked for explicitly (a dry run).
-        against: held-out or benchmark JSONL files: training examples that duplicate or
-            nearly duplicate any of their examples are removed as ``contaminated``.
+        against: held-out or benchmark JSONL files: training examples that duplicate,
+            nearly duplicate, contain or are contained in any of their examples are
+            removed as ``contaminated``.
         rejects: removed and unreadable lines with reasons (default beside ``output``:
-            ``OUT.rejects.jsonl``).
+            ``OUT.rejected.jsonl``).
         clusters: one line per duplicate cluster (default ``OUT.clusters.jsonl``).
         threshold: Jaccard similarity (word ``shingle``-grams) for near duplicates.
         scope: compare ``conversation``, ``user`` or ``assistant`` turns.
         near: ``False`` removes exact (normalised) duplicates only.
+        containment: ``False`` keeps conversations whose turns are a contiguous run of
+            another's (they are removed, in favour of the longer one, by default).
+        keep: which copy of a cluster is kept: ``longest`` (more turns, then longer
+            assistant text, then input order) or ``first`` (input order).
         num_perm: MinHash signature length; shingle: words per shingle; seed: hashes.
         dedup: ``False`` only decontaminates (keeps duplicates within ``inputs``).
         workers: processes for the features (default: all cores; 1 = inline).
         progress: called with the number of bytes read, as pass 1 advances.
 
     Raises:
-        curate.records.InputError: an input is missing, a directory or unreadable, or an
-            output path is also an input of ``against``.
+        curate.records.InputError: an input is missing, a directory or unreadable.
+        curate.records.CurateError: an output is an input, an ``against`` file or
+            another output (nothing is read or written then).
     """
     params = Params(threshold=threshold, scope=scope, num_perm=num_perm, shingle=shingle,
-                    seed=seed, near=near)  # fmt: skip
+                    seed=seed, near=near, containment=containment, keep=keep)  # fmt: skip
     files = [str(p) for p in inputs]
     refs = [str(p) for p in against]
     if not files:
         raise InputError("no input files given")
     for p in (*files, *refs):
         check_readable(p)
+    out_plan = OutputPlan([*files, *refs], "dedup")
     if output is not None:
         d_rej, d_clu = default_side_paths(output)
         rejects = rejects if rejects is not None else d_rej
         clusters = clusters if clusters is not None else d_clu
-    outs = [str(p) for p in (output, rejects, clusters) if p is not None]
-    for o in outs:
-        for p in refs:
-            if os.path.exists(o) and os.path.samefile(o, p):
-                raise InputError(f"{o}: is also an --against file; write the output elsewhere.")
-    if len(set(outs)) != len(outs):
-        raise InputError(f"output, rejects and clusters must be different files (got {outs}).")
+        out_plan.add("kept", output)
+    if rejects is not None:
+        out_plan.add("rejects", rejects)
+    if clusters is not None:
+        out_plan.add("clusters", clusters)
 
-    summary = DedupSummary(threshold=threshold, scope=scope, near=near, num_perm=num_perm,
-                           seed=seed, inputs=files, against=refs)  # fmt: skip
+    summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,
+                           keep=keep, num_perm=num_perm, seed=seed, inputs=files,
+                           against=refs)  # fmt: skip
     index = DuplicateIndex(params)
     doc_file: list[np.ndarray] = []
     doc_line: list[np.ndarray] = []
@@ -230,33 +288,34 @@ def dedup_paths(
 
     plan = index.solve()
     if not dedup:  # decontaminate only: duplicates within the inputs stay
-        within = (plan.status == EXACT) | (plan.status == NEAR)
-        plan.status[within] = KEPT
-        plan.dup_of[within] = -1
-        plan.rep[within] = np.flatnonzero(within)
+        plan.keep_within()
     files_arr = np.concatenate(doc_file) if doc_file else np.zeros(0, np.int32)
     lines_arr = np.concatenate(doc_line) if doc_line else np.zeros(0, np.int64)
     counts = plan.counts()
     summary.kept = counts["kept"]
     summary.removed_exact = counts["removed_exact"]
     summary.removed_near = counts["removed_near"]
+    summary.removed_contained = counts["removed_contained"]
     summary.removed_contaminated = counts["removed_contaminated"]
     cl = plan.clusters()
     summary.clusters = len(cl)
     summary.conflicting_answers = len(plan.conflicts)
-    removed = summary.removed_exact + summary.removed_near + summary.removed_contaminated
-    assert summary.read == summary.kept + removed + summary.removed_invalid, summary
+    summary.counts().check("dedup")
 
     def where(i: int) -> dict[str, Any]:
         return {"file": all_files[int(files_arr[i])], "line": int(lines_arr[i])}
 
-    if output is not None or rejects is not None:
-        _write(files, output, rejects, plan, lines_arr, ids, where, invalid)
-    if clusters is not None:
-        _write_clusters(clusters, plan, cl, ids, where)
+    summary.clusters_file = str(clusters) if clusters is not None else None
+    summary.largest_cluster, summary.findings = large_clusters(cl, ids, where, summary)
+    if out_plan.outputs:
+        with out_plan.writing():
+            if "kept" in out_plan or "rejects" in out_plan:
+                _write(out_plan, files, plan, lines_arr, ids, where, invalid)
+            if "clusters" in out_plan:
+                _write_clusters(out_plan.open("clusters"), plan, cl, ids, where)
+            out_plan.commit()
     summary.output = str(output) if output is not None else None
     summary.rejects = str(rejects) if rejects is not None else None
-    summary.clusters_file = str(clusters) if clusters is not None else None
     return summary
 
 
@@ -267,99 +326,147 @@ def _run(
     return run_ordered(_featurize_task, tasks, executor, in_flight)
 
 
-def _reject_row(
-    i: int, plan: Plan, ids: list[str], where: Callable[[int], dict[str, Any]], data: Any
-) -> dict[str, Any]:
-    st = int(plan.status[i])
-    j = int(plan.dup_of[i])
-    r = int(plan.rep[i])
-    sim = float(plan.similarity[i])
-    if st == EXACT:
-        msg = f"exact duplicate of {_fmt(where(j))} (id {ids[j]}) after normalisation"
-    elif st == CONTAMINATED:
-        msg = f"duplicates held-out example {_fmt(where(j))} (id {ids[j]}), similarity {sim:.2f}"
-    elif plan.how[i] == BY_CONTAINMENT:
-        msg = f"near duplicate of {_fmt(where(j))} (id {ids[j]}): turns contained, ratio {sim:.2f}"
-    else:
-        msg = f"near duplicate of {_fmt(where(j))} (id {ids[j]}): Jaccard {sim:.4f}"
-    return {
-        "id": ids[i],
-        "source": where(i),
-        "reason": REASONS[st],
-        "message": msg,
-        "duplicate_of": {"id": ids[j], "source": where(j)},
-        "representative": {"id": ids[r], "source": where(r)},
-        "similarity": round(sim, 4),
-        "match": "containment" if plan.how[i] == BY_CONTAINMENT and st != EXACT else "text",
-        "record": data,
-    }
+def large_clusters(
+    cl: dict[int, list[int]],
+    ids: list[str],
+    where: Callable[[int], dict[str, Any]],
+    summary: DedupSummary,
+) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """The largest cluster (``{cluster, representative, file, line, size, share}``) and a
+    ``large_duplicate_cluster`` finding for each cluster
+    :func:`curate.dedup.core.is_large_cluster` calls large (more than 1% of the input and
+    at least 10 examples)."""
+    if not cl:
+        return None, []
+    total = max(summary.read, 1)
+    numbered = list(enumerate(cl.items()))
+    k, (rep, members) = max(numbered, key=lambda x: (len(x[1][1]), -x[0]))
+    largest = {"cluster": k, "representative": ids[rep], **where(rep), "size": len(members),
+               "share": round(len(members) / total, 4)}  # fmt: skip
+    findings: list[Finding] = []
+    for k, (rep, members) in numbered:
+        size = len(members)
+        if not is_large_cluster(size, summary.read):
+            continue
+        w = where(rep)
+        in_file = f" (cluster {k} in {summary.clusters_file})" if summary.clusters_file else ""
+        findings.append(Finding(
+            "large_duplicate_cluster",
+            Severity.WARNING,
+            f"one cluster holds {size:,} of {summary.read:,} examples ({size / total:.1%}); "
+            f"all but {w['file']}:{w['line']} (id {ids[rep]}) are removed{in_file}",
+            Location(w["file"], w["line"]),
+            hint="look at its members before losing that much data: a boilerplate turn, a "
+            "template or a too-low --threshold makes such clusters (--threshold, "
+            "--no-containment and --scope change what counts as a duplicate)",
+            data={"cluster": k, "size": size, "share": round(size / total, 4)},
+        ))  # fmt: skip
+    return largest, findings
 
 
 def _fmt(w: dict[str, Any]) -> str:
     return f"{w['file']}:{w['line']}"
 
 
+def _reject(
+    i: int, plan: Plan, ids: list[str], where: Callable[[int], dict[str, Any]], data: Any
+) -> dict[str, Any]:
+    """The reject row of a removed document: the one shape, its details in a finding."""
+    st = int(plan.status[i])
+    j = int(plan.dup_of[i])
+    r = int(plan.rep[i])
+    sim = float(plan.similarity[i])
+    wj, wr = where(j), where(r)
+    if st == EXACT and j == r:
+        msg = f"exact duplicate of {_fmt(wj)} (id {ids[j]}), kept, after normalisation"
+    elif st == EXACT:
+        msg = (f"exact duplicate of {_fmt(wj)} (id {ids[j]}) after normalisation, which is "
+               f"itself removed in favour of {_fmt(wr)} (id {ids[r]})")  # fmt: skip
+    elif st == CONTAMINATED:
+        how = "turns contained" if plan.how[i] == BY_CONTAINMENT else "similarity"
+        msg = f"duplicates held-out example {_fmt(wj)} (id {ids[j]}), {how} {sim:.2f}"
+    elif st == CONTAINED:
+        msg = (f"its turns are contained in {_fmt(wj)} (id {ids[j]}), "
+               f"{round(sim * 100)}% of that conversation's turns")  # fmt: skip
+        if j != r:
+            msg += f"; that one is removed in favour of {_fmt(wr)} (id {ids[r]})"
+    else:
+        msg = f"near duplicate of {_fmt(wj)} (id {ids[j]}), kept: Jaccard {sim:.4f}"
+    rep_sim = float(plan.rep_similarity[i])
+    match = "containment" if plan.how[i] == BY_CONTAINMENT else "exact" if st == EXACT else "text"
+    finding = Finding(
+        REASONS[st],
+        Severity.WARNING,
+        msg,
+        Location(**where(i)),
+        related=Location(**wj),
+        data={
+            "id": ids[i],
+            "duplicate_of": {"id": ids[j], "source": wj},
+            "representative": {"id": ids[r], "source": wr},
+            "similarity": round(sim, 4),
+            "representative_similarity": None if math.isnan(rep_sim) else round(rep_sim, 4),
+            "match": match,
+        },
+    )
+    return reject_row(where(i), REASONS[st], msg, data, findings=[finding])
+
+
 def _write(
+    out_plan: OutputPlan,
     files: list[str],
-    output: str | os.PathLike[str] | None,
-    rejects: str | os.PathLike[str] | None,
     plan: Plan,
     lines_arr: np.ndarray,
     ids: list[str],
     where: Callable[[int], dict[str, Any]],
     invalid: set[tuple[str, int]],
 ) -> None:
-    import contextlib
-    import json
-
-    with contextlib.ExitStack() as stack:
-        out = stack.enter_context(atomic_write(output, "wb")) if output is not None else None
-        rej = stack.enter_context(atomic_write(rejects)) if rejects is not None else None
-        doc = 0
-        for path in files:
-            for line, raw in iter_raw_lines(path):
-                if line == 1 and raw.startswith(BOM):
-                    raw = raw[len(BOM) :]
-                if not raw.strip():
-                    continue
-                if (path, line) in invalid:
-                    parsed = parse_line(path, line, raw)
-                    if rej is not None and isinstance(parsed, Finding):
-                        rej.write(dumps({
-                            "id": None,
-                            "source": {"file": path, "line": line},
-                            "reason": parsed.code,
-                            "message": parsed.message,
-                            "raw": raw.decode("utf-8", "backslashreplace"),
-                        }) + "\n")  # fmt: skip
-                    continue
-                if doc >= len(plan.status) or int(lines_arr[doc]) != line:
-                    raise InputError(f"{path}: changed while deduplicating (line {line}); rerun.")
-                if plan.status[doc] == KEPT:
-                    if out is not None:
-                        out.write(raw + b"\n")
-                elif rej is not None:
-                    data = json.loads(raw)
-                    rej.write(dumps(_reject_row(doc, plan, ids, where, data)) + "\n")
-                doc += 1
+    """Pass 2: kept lines verbatim, removed and unreadable ones as reject rows."""
+    out = out_plan.open("kept", "wb") if "kept" in out_plan else None
+    rej = out_plan.open("rejects") if "rejects" in out_plan else None
+    doc = 0
+    for path in files:
+        for line, raw in iter_raw_lines(path):
+            if (path, line) in invalid:
+                parsed = parse_line(path, line, raw)
+                if rej is not None and isinstance(parsed, Finding):
+                    text = raw.decode("utf-8", "backslashreplace")
+                    row = reject_row(parsed.location, parsed.code, parsed.message, text,
+                                     findings=[parsed])  # fmt: skip
+                    rej.write(dumps(row) + "\n")
+                continue
+            if line == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
+            if not raw.strip():
+                continue
+            if doc >= len(plan.status) or int(lines_arr[doc]) != line:
+                raise InputError(f"{path}: changed while deduplicating (line {line}); rerun.")
+            if plan.status[doc] == KEPT:
+                if out is not None:
+                    out.write(raw + b"\n")
+            elif rej is not None:
+                rej.write(dumps(_reject(doc, plan, ids, where, json.loads(raw))) + "\n")
+            doc += 1
 
 
 def _write_clusters(
-    path: str | os.PathLike[str],
+    f: Any,
     plan: Plan,
     cl: dict[int, list[int]],
     ids: list[str],
     where: Callable[[int], dict[str, Any]],
 ) -> None:
-    with atomic_write(path) as f:
-        for k, (rep, members) in enumerate(cl.items()):
-            rows = []
-            for m in members:
-                row: dict[str, Any] = {"id": ids[m], **where(m)}
-                if m != rep:
-                    row["status"] = REASONS[int(plan.status[m])]
-                    row["duplicate_of"] = ids[int(plan.dup_of[m])]
-                    row["similarity"] = round(float(plan.similarity[m]), 4)
-                rows.append(row)
-            f.write(dumps({"cluster": k, "representative": ids[rep], "size": len(members),
-                           "members": rows}) + "\n")  # fmt: skip
+    """One line per cluster: its kept representative, then every removed member with
+    its similarity to the representative."""
+    for k, (rep, members) in enumerate(cl.items()):
+        rows = []
+        for m in members:
+            row: dict[str, Any] = {"id": ids[m], **where(m)}
+            if m != rep:
+                rs = float(plan.rep_similarity[m])
+                row["status"] = REASONS[int(plan.status[m])]
+                row["similarity"] = None if math.isnan(rs) else round(rs, 4)
+                row["duplicate_of"] = ids[int(plan.dup_of[m])]
+            rows.append(row)
+        f.write(dumps({"cluster": k, "representative": ids[rep], "size": len(members),
+                       "members": rows}) + "\n")  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 from curate.dedup import cluster_keys
 from curate.dedup.core import (
     BY_CONTAINMENT,
+    CONTAINED,
     CONTAMINATED,
     EXACT,
     KEPT,
@@ -53,7 +54,7 @@ def test_exact_and_near_keep_the_first() -> None:
     assert 0.8 <= plan.similarity[2] < 1.0
     assert plan.clusters() == {0: [0, 1, 2]}
     assert plan.counts() == {"kept": 1, "removed_exact": 1, "removed_near": 1,
-                             "removed_contaminated": 0}  # fmt: skip
+                             "removed_contained": 0, "removed_contaminated": 0}  # fmt: skip
 
 
 def test_threshold_decides_near() -> None:
@@ -79,11 +80,111 @@ def test_containment_of_turns() -> None:
     middle = chat(("assistant", "I am Vicuna."), ("user", "Have a nice day!"))
     tail = chat(("system", "Be kind."), ("user", "Have a nice day!"), ("assistant", "You too!"))
     plan = solve([long_conv, tail, middle, qa("Who are you?", "A bot.")])
-    assert plan.status.tolist() == [KEPT, NEAR, NEAR, KEPT]
+    assert plan.status.tolist() == [KEPT, CONTAINED, CONTAINED, KEPT]
     assert plan.how[1] == BY_CONTAINMENT and plan.dup_of[1] == 0
     assert plan.similarity[1] == 0.5
-    # containment is a conversation-scope rule; exact-only runs skip it
+    # directed: the container is kept whatever the order
+    plan = solve([tail, middle, long_conv])
+    assert plan.status.tolist() == [CONTAINED, CONTAINED, KEPT]
+    assert plan.dup_of.tolist() == [2, 2, -1] and plan.rep.tolist() == [2, 2, 2]
+    assert plan.clusters() == {2: [2, 0, 1]}
+    # containment is a conversation-scope rule; other scopes and --no-containment skip it
     assert solve([long_conv, tail], scope="user").status.tolist() == [KEPT, KEPT]
+    assert solve([tail, long_conv], containment=False).status.tolist() == [KEPT, KEPT]
+
+
+def turns(*names: str) -> dict:
+    """A conversation of the named turns: q1 is a user turn, a1 its answer."""
+    text = {
+        "q0": "Hi there, can you help me with some cooking questions today?",
+        "a0": "Of course! Ask me anything about cooking and I will do my best.",
+        "q1": "How long should I boil an egg for a soft yolk?",
+        "a1": "About six minutes in boiling water, then cool it under cold water.",
+        "q2": "And how do I keep pasta from sticking together?",
+        "a2": "Use plenty of water, stir in the first minutes and do not add oil.",
+        "q3": "What temperature should I bake bread at?",
+        "a3": "Most loaves bake well at 220 degrees Celsius for 30 to 40 minutes.",
+    }
+    return chat(*(("user" if n[0] == "q" else "assistant", text[n]) for n in names))
+
+
+def test_the_issues_tiny_example() -> None:
+    recs = [turns("q0", "a0"), turns("q0", "a0", "q1", "a1"), turns("q1", "a1", "q2", "a2"),
+            turns("q2", "a2", "q3", "a3"), turns("q3", "a3")]  # fmt: skip
+    plan = solve(recs)
+    assert plan.status.tolist() == [CONTAINED, KEPT, KEPT, KEPT, CONTAINED]
+    assert plan.dup_of.tolist() == [1, -1, -1, -1, 3]
+    assert plan.similarity.tolist() == [0.5, 0.0, 0.0, 0.0, 0.5]
+    assert plan.counts()["removed_contained"] == 2 and plan.counts()["removed_near"] == 0
+    # --keep first does not change containment (the old rule removed line 2 here)
+    assert solve(recs, keep="first").status.tolist() == plan.status.tolist()
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]])
+def test_prefix_chain_keeps_the_whole_conversation(order: list[int]) -> None:
+    chain = [turns("q0", "a0"), turns("q0", "a0", "q1", "a1"),
+             turns("q0", "a0", "q1", "a1", "q2", "a2"),
+             turns("q0", "a0", "q1", "a1", "q2", "a2", "q3", "a3")]  # fmt: skip
+    plan = solve([chain[i] for i in order])
+    full = order.index(3)
+    assert plan.status.tolist() == [KEPT if i == 3 else CONTAINED for i in order]
+    assert set(plan.rep.tolist()) == {full}
+    assert plan.clusters() == {full: [full, *sorted(set(range(4)) - {full})]}
+
+
+def test_shared_greeting_turns_do_not_make_one_cluster() -> None:
+    greeting = [("user", "Hello!"), ("assistant", "Hi! How can I help you today?")]
+    topics = ["the french revolution", "photosynthesis in plants", "how rust borrows",
+              "the rules of chess", "baking sourdough bread", "why the sky is blue"]  # fmt: skip
+    convs = [chat(*greeting, ("user", f"Tell me about {t}."),
+                  ("assistant", f"Here is a short overview of {t}, step by step."))
+             for t in topics]  # fmt: skip
+    recs = [chat(*greeting), *convs, chat(*greeting)]
+    plan = solve(recs)
+    # every conversation is kept; only the bare greeting (and its copy) go
+    assert plan.status.tolist() == [CONTAINED, *[KEPT] * 6, EXACT]
+    assert max(len(m) for m in plan.clusters().values()) == 3
+    assert plan.dup_of[0] == plan.rep[0] and plan.status[plan.rep[0]] == KEPT
+
+
+def test_chained_near_duplicates_are_not_one_cluster() -> None:
+    from curate.dedup.minhash import jaccard, shingles
+    from curate.dedup.text import scope_text
+
+    words = LONG.split()[:40]
+    a = words
+    b = [*words[:5], "zebra", *words[6:]]  # one word changed near the start
+    c = [*b[:34], "yak", *b[35:]]  # and one near the end
+    recs = [qa("q", " ".join(x)) for x in (a, b, c)]
+    sh = [shingles(scope_text(r)) for r in recs]
+    assert jaccard(sh[0], sh[1]) >= 0.8 and jaccard(sh[1], sh[2]) >= 0.8
+    assert jaccard(sh[0], sh[2]) < 0.8  # a chain: the ends are not near duplicates
+    plan = solve(recs, keep="first")
+    assert plan.status.tolist() == [KEPT, NEAR, KEPT]
+    # every removed example is at or above the threshold against the one it is kept for
+    for keep in ("first", "longest"):
+        plan = solve(recs, keep=keep)
+        for i in np.flatnonzero(plan.status == NEAR).tolist():
+            r = int(plan.rep[i])
+            assert plan.status[r] == KEPT and jaccard(sh[i], sh[r]) >= 0.8
+            assert plan.rep_similarity[i] == pytest.approx(jaccard(sh[i], sh[r]))
+
+
+def test_keep_prefers_more_information() -> None:
+    short = qa("Why recycle?", LONG.replace(" and helps create jobs", ""))
+    longer = qa("Why recycle?", LONG)
+    assert solve([short, longer]).status.tolist() == [NEAR, KEPT]
+    assert solve([short, longer], keep="first").status.tolist() == [KEPT, NEAR]
+    with pytest.raises(ValueError, match="unknown keep rule"):
+        Params(keep="newest")
+
+
+def test_contained_in_a_contaminated_conversation_is_kept() -> None:
+    # the container leaks an eval example and goes; what it contained is all that is left
+    eval_conv = turns("q1", "a1")
+    plan = solve([turns("q0", "a0"), turns("q0", "a0", "q1", "a1")], refs=[eval_conv])
+    assert plan.status.tolist() == [KEPT, CONTAMINATED, KEPT]
+    assert plan.how[1] == BY_CONTAINMENT and plan.dup_of[1] == 2
 
 
 def test_contamination_removes_training_copies_only() -> None:
