@@ -889,9 +889,11 @@ def write_split(
     plan: OutputPlan,
     *,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """The two passes and every output file, written through ``plan`` (committed by the
-    caller); see :func:`split_path`."""
+    caller); see :func:`split_path`. ``executor`` runs the scan and export batches
+    elsewhere (the Ray engine's, :mod:`curate.engine`); default: the local pool."""
     from collections import Counter as CountDict
 
     import curate
@@ -905,7 +907,7 @@ def write_split(
     from curate.tokens import model_spec
 
     reasons: CountDict[str] = CountDict()
-    executor = make_executor(path, options.workers)
+    executor = make_executor(path, options.workers) if executor is None else executor
     try:
         rej_f = plan.open("rejected.jsonl")
         if True:  # (the rejects file stays open until the plan commits)
@@ -1217,9 +1219,11 @@ def split_path(
     options: SplitOptions,
     *,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Split ``path`` (canonical chat JSONL) into ``outdir``; the Python twin of
     ``curate split``. Returns the manifest (also written to ``outdir/manifest.json``).
+    ``executor`` runs the scan and export batches elsewhere (:mod:`curate.engine`).
 
     Raises:
         CurateError: bad options, too few usable examples, an unreadable input.
@@ -1257,6 +1261,6 @@ def split_path(
         plan.add("hf", out / "hf", folder=True)
     plan.add("manifest.json", out / "manifest.json", last=True)
     with plan.writing():
-        manifest = write_split(src, out, options, plan, progress=progress)
+        manifest = write_split(src, out, options, plan, progress=progress, executor=executor)
         plan.commit()
     return manifest
