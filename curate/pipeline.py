@@ -336,6 +336,7 @@ def _dedup(sec: dict[str, Any], base: Path, data: Path, workdir: Path, st: dict[
                 "kept",
                 "removed_exact",
                 "removed_near",
+                "removed_contained",
                 "removed_contaminated",
                 "removed_invalid",
             )
