@@ -107,7 +107,8 @@ def validate(
     max_tokens: MaxTokens = None,
     epochs: Epochs = None,
     price: Annotated[
-        float | None, typer.Option(help="USD per 1M training tokens [default: list price].")
+        float | None,
+        typer.Option(help="USD per 1M training tokens [default: list price].", min=0),
     ] = None,
     target: Annotated[
         Target | None,

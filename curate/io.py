@@ -266,6 +266,51 @@ def _lone_surrogate(data: Any) -> bool:
     return False
 
 
+def _n_keys(value: Any) -> int:
+    n = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is dict:
+            n += len(v)
+            stack.extend(x for x in v.values() if type(x) in (dict, list))
+        elif type(v) is list:
+            stack.extend(x for x in v if type(x) in (dict, list))
+    return n
+
+
+def duplicate_key_findings(file: str, line: int, raw: bytes, data: Any) -> list[Finding]:
+    """A warning for each key given twice in one object of the line (JSON parsers keep
+    the last value silently). Cheap for the common line: the exact check runs only when
+    the line has more ``":`` than the parsed record has keys."""
+    if raw.count(b'":') + raw.count(b'" :') <= _n_keys(data):
+        return []
+    dups: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in items:
+            if k in seen:
+                dups.append(k)
+            seen.add(k)
+        return dict(items)
+
+    try:
+        json.loads(raw.removeprefix(BOM), object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return []
+    return [
+        Finding(
+            "duplicate_key",
+            Severity.WARNING,
+            f'key "{k}" appears twice in one object; JSON readers keep only the last value',
+            Location(file, line),
+            hint="remove the first (or the second) copy so every reader sees the same record",
+        )
+        for k in dict.fromkeys(dups)
+    ]
+
+
 def line_findings(file: str, line: int, raw: bytes, *, is_last: bool = False) -> list[Finding]:
     """Findings about the line itself, not its content: a BOM, a blank line."""
     if line != 1 and raw and raw[0] not in _ASCII_SPACE:
@@ -314,14 +359,67 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Example | Finding]:
         yield empty_file_finding(file)
 
 
-def empty_file_finding(file: str) -> Finding:
+def empty_file_finding(file: str, *, blank: bool = False) -> Finding:
+    """The finding for a file with no example: empty, or (``blank``) only blank lines."""
     return Finding(
         "empty_file",
         Severity.ERROR,
-        "file is empty: no examples",
+        "file has only blank lines: no examples" if blank else "file is empty: no examples",
         Location(file),
         hint="check the export step that wrote this file",
     )
+
+
+def sniff_not_jsonl(path: str) -> None:
+    """Raise :class:`InputError` when a file is plainly not JSONL (a JSON array or one
+    pretty-printed object), instead of reporting every line as invalid JSON."""
+    lines = iter_raw_lines(path)
+    for _line, raw in lines:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+            raw[:1] != b"\x00" and b"\x00" in raw[:64]
+        ):
+            raise InputError(
+                f"{path}:1: the file is UTF-16 encoded, not UTF-8. Re-encode it first: "
+                f"iconv -f UTF-16 -t UTF-8 {path} > {Path(path).stem}.utf8.jsonl"
+            )
+        head = raw.removeprefix(BOM).strip()
+        if not head:
+            continue
+        if head[:1] not in (b"[", b"{"):
+            return
+        try:
+            json.loads(head)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            if not _continues_json(lines):
+                return  # a broken first line of a JSONL file: reported as invalid JSON
+            kind = "a JSON array" if head[:1] == b"[" else "a multi-line JSON object"
+            raise InputError(
+                f"{path}:1: this is {kind}, not JSONL (one JSON object per line). "
+                f"Convert it first: curate ingest {path} -o data.jsonl"
+            ) from None
+        return
+
+
+def _continues_json(lines: Iterator[tuple[int, bytes]]) -> bool:
+    """Whether the next non-blank line continues a pretty-printed JSON document (indented,
+    or a key, a closing bracket or a nested opening one) rather than starting the next
+    JSONL record: a truncated first record (an interrupted write) is not a JSON document."""
+    for _line, raw in lines:
+        if not raw.strip():
+            continue
+        if raw[:1] in (b" ", b"\t"):
+            return True
+        head = raw.strip()
+        if head[:1] in (b"}", b"]", b'"'):
+            return True
+        if head[:1] in (b"{", b"["):
+            try:
+                json.loads(head)
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                return True  # the first element of an array, split over lines
+            return False  # a whole record: this is JSONL with a broken first line
+        return False
+    return False  # a single line that does not parse: invalid JSON, reported with its column
 
 
 def dumps(obj: Any) -> str:

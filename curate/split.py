@@ -716,11 +716,12 @@ def eval_target(options: SplitOptions, n: int) -> int:
 
 
 def check_input(path: str | os.PathLike[str]) -> str:
-    from curate.io import check_readable
+    from curate.io import check_readable, sniff_not_jsonl
 
     p = check_readable(path)
     if p.stat().st_size == 0:
         raise InputError(f"{path}: file is empty: no examples to split")
+    sniff_not_jsonl(str(path))  # an Alpaca array, UTF-16: say what it is, run ingest first
     return str(path)
 
 

@@ -30,7 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from curate.io import empty_file_finding, iter_raw_lines, line_findings, parse_line
+from curate.io import (
+    duplicate_key_findings,
+    empty_file_finding,
+    line_findings,
+    parse_line,
+    sniff_not_jsonl,
+)
 from curate.parallel import LineBlock, block_batches, fork_pool, run_ordered
 from curate.records import Example, Finding, Location, Severity
 from curate.tokens import (
@@ -120,6 +126,7 @@ def check_batch(task: BatchTask) -> BatchResult:
             found.append(parsed)
             items.append((line, None, found, -1))  # -1: the line is not an example
             continue
+        found.extend(duplicate_key_findings(task.file, line, raw, parsed.data))
         items.append((line, parsed, found, len(found)))
     for v in task.validators:
         many = getattr(v, "check_many", None)
@@ -519,6 +526,8 @@ def validate_path(
     """
     from curate.io import check_readable
 
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     spec = model_spec(model)
     limit = max_tokens if max_tokens is not None else spec.max_tokens
     unit_price = price if price is not None else spec.price_per_million
@@ -577,8 +586,8 @@ def validate_path(
                             total.add_finding(f, max_findings)
                 if progress is not None:
                     progress(res.n_bytes)
-            if not seen_lines:
-                f = empty_file_finding(path)
+            if not seen_lines or not rep.n_examples:
+                f = empty_file_finding(path, blank=seen_lines)
                 rep.add_finding(f, max_findings)
                 total.add_finding(f, max_findings)
         for cv in cvs:
@@ -657,58 +666,6 @@ def _wait_for_imports() -> None:
     module locks into the children); only a second run in the same process waits."""
     while _IMPORTING:
         _IMPORTING.pop().join()
-
-
-def sniff_not_jsonl(path: str) -> None:
-    """Raise :class:`InputError` when a file is plainly not JSONL (a JSON array or one
-    pretty-printed object), instead of reporting every line as invalid JSON."""
-    import json
-
-    from curate.io import BOM
-    from curate.records import InputError
-
-    lines = iter_raw_lines(path)
-    for _line, raw in lines:
-        head = raw.removeprefix(BOM).strip()
-        if not head:
-            continue
-        if head[:1] not in (b"[", b"{"):
-            return
-        try:
-            json.loads(head)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            if not _continues_json(lines):
-                return  # a broken first line of a JSONL file: reported as invalid JSON
-            kind = "a JSON array" if head[:1] == b"[" else "a multi-line JSON object"
-            raise InputError(
-                f"{path}:1: this is {kind}, not JSONL (one JSON object per line). "
-                f"Convert it first: curate ingest {path} -o data.jsonl"
-            ) from None
-        return
-
-
-def _continues_json(lines: Iterator[tuple[int, bytes]]) -> bool:
-    """Whether the next non-blank line continues a pretty-printed JSON document (indented,
-    or a key, a closing bracket or a nested opening one) rather than starting the next
-    JSONL record: a truncated first record (an interrupted write) is not a JSON document."""
-    import json
-
-    for _line, raw in lines:
-        if not raw.strip():
-            continue
-        if raw[:1] in (b" ", b"\t"):
-            return True
-        head = raw.strip()
-        if head[:1] in (b"}", b"]", b'"'):
-            return True
-        if head[:1] in (b"{", b"["):
-            try:
-                json.loads(head)
-            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-                return True  # the first element of an array, split over lines
-            return False  # a whole record: this is JSONL with a broken first line
-        return False
-    return False  # a single line that does not parse: invalid JSON, reported with its column
 
 
 def _merge(res: BatchResult, rep: FileReport, total: FileReport, max_findings: int) -> None:
