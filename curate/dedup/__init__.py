@@ -1,8 +1,10 @@
 """Exact and near-duplicate detection, and train/eval decontamination.
 
-The Python twin of ``curate dedup`` is :func:`curate.dedup.run.dedup_paths`; other
-stages group examples with :func:`cluster_keys` (small sets, in memory) and
-:func:`prompt_key` (examples sharing a prompt). ``curate split`` groups near-duplicates
+The Python twin of ``curate dedup`` is :func:`curate.dedup.run.dedup_paths`; which copy
+of a cluster is kept is decided by :func:`curate.dedup.resolve.resolve_component` (one
+pure function per connected component, for any engine); other stages group examples with
+:func:`cluster_keys` (small sets, in memory) and :func:`prompt_key` (examples sharing a
+prompt). ``curate split`` groups near-duplicates
 of large files with :mod:`curate.dedup.group` (a fixed 128 bytes per example, no stored
 shingles).
 
@@ -50,18 +52,23 @@ def cluster_keys(
     scope: str = "conversation",
     near: bool = True,
     seed: int = 0,
+    containment: bool = True,
+    keep: str = "longest",
 ) -> list[str]:
-    """For each example, the id of its duplicate cluster's representative (the first
-    member in input order); an example with no duplicate gets its own ``Example.id``.
+    """For each example, the id of the example ``curate dedup`` would keep for it (its
+    cluster's representative); an example with no duplicate gets its own ``Example.id``.
 
     Args:
-        examples: in the order that decides which copy represents a cluster.
+        examples: in input order (which breaks the keep rule's ties).
         threshold: Jaccard similarity (word 3-gram shingles) for near duplicates.
         scope: compare ``conversation``, ``user`` (prompt) or ``assistant`` turns.
         near: ``False`` groups exact (normalised) duplicates only.
         seed: fixes the MinHash functions (the result is deterministic for a seed).
+        containment: a conversation contained in another gets the container's key.
+        keep: ``longest`` or ``first`` (see :func:`curate.dedup.resolve.rank_key`).
     """
-    params = Params(threshold=threshold, scope=scope, near=near, seed=seed)
+    params = Params(threshold=threshold, scope=scope, near=near, seed=seed,
+                    containment=containment, keep=keep)  # fmt: skip
     idx = DuplicateIndex(params)
     for s in range(0, len(examples), BATCH):
         idx.add(featurize([e.data for e in examples[s : s + BATCH]], params))

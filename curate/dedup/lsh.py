@@ -7,15 +7,13 @@
   per-document dict) and returns the unique candidate pairs ``i < j``.
 - :func:`verify` keeps the pairs whose exact Jaccard (on the shingle sets) reaches the
   threshold; the signature estimate first discards the hopeless ones cheaply.
-- :class:`UnionFind` merges pairs into clusters whose root is the smallest index, so the
-  representative of a cluster is its first member in input order.
+
+Which pairs make clusters, and which copy of a cluster is kept, is decided by
+:mod:`curate.dedup.core` and :mod:`curate.dedup.resolve`.
 
 Example:
     >>> lsh_params(0.8, 128)
     (18, 7)
-    >>> uf = UnionFind(4); _ = uf.union(3, 1); _ = uf.union(1, 2)
-    >>> [uf.find(i) for i in range(4)]
-    [0, 1, 1, 1]
 """
 
 from __future__ import annotations
@@ -223,27 +221,3 @@ def jaccard_many(
             out[start:stop] = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
         start = stop
     return out
-
-
-class UnionFind:
-    """Disjoint sets over ``0..n-1``; the root of a set is its smallest member."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        while parent[i] != root:
-            parent[i], i = root, parent[i]
-        return root
-
-    def union(self, i: int, j: int) -> int:
-        ri, rj = self.find(i), self.find(j)
-        if ri == rj:
-            return ri
-        lo, hi = (ri, rj) if ri < rj else (rj, ri)
-        self.parent[hi] = lo
-        return lo
