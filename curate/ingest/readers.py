@@ -416,6 +416,8 @@ def _read_json_array(path: str) -> Iterator[Raw]:
                         m = boundary.search(buf, pos + 1)
                         if m or eof or len(buf) - pos >= MAX_ELEMENT_CHARS or not fill():
                             break
+                    if m:  # prefer a boundary after which the element's brackets balance
+                        m = _balanced_boundary(buf, pos, boundary) or m
                     stop = (m.start() + (boundary is after_object)) if m else len(buf)
                     bad = buf[pos:stop]
                     where = "element" if m else "element (and the rest of the file)"
@@ -428,6 +430,37 @@ def _read_json_array(path: str) -> Iterator[Raw]:
                         return
                     pos = stop
                     break
+
+
+def _balanced_boundary(buf: str, start: int, boundary: re.Pattern[str]) -> re.Match[str] | None:
+    """The first element boundary after ``start`` at which the brackets opened since
+    ``start`` are all closed (strings skipped), or ``None``: a malformed element that
+    holds a list of objects (a conversation) is then cut after its end, not inside it
+    (which would read a turn of it as the next record)."""
+    depth, in_str, esc, i = 0, False, False, start
+    for m in boundary.finditer(buf, start + 1):
+        stop = m.start() + (buf[m.start()] == "}")
+        while i < stop:
+            c = buf[i]
+            if in_str:
+                if esc:
+                    esc = False
+                elif c == "\\":
+                    esc = True
+                elif c == '"':
+                    in_str = False
+            elif c == '"':
+                in_str = True
+            elif c in "{[":
+                depth += 1
+            elif c in "}]":
+                depth -= 1
+            i += 1
+        if depth == 0 and not in_str:
+            return m
+        if depth < 0:
+            return None
+    return None
 
 
 @contextlib.contextmanager

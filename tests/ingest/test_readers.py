@@ -249,3 +249,22 @@ def test_hub_split_names_beyond_train_and_test(tmp_path: Path) -> None:
         "train_sft-00000-of-00002.parquet",
         "train_sft-00001-of-00002.parquet",
     ]
+
+
+def test_a_malformed_element_holding_a_conversation_is_cut_after_its_end(tmp_path: Path) -> None:
+    """Recovery resumes after the broken element's own brackets close, not at the first
+    "}, {" inside its list of turns (which read a turn as the next record)."""
+    from curate.ingest.readers import read_raw
+
+    p = tmp_path / "a.json"
+    p.write_text(
+        '[{"q":"1"}, {"conversations": [{"from":"human","value":"x"}, '
+        '{"from":"gpt","value":"y"}], "bad": tru}, {"q":"3"}, {"q":"4"}]'
+    )
+    rows = list(read_raw(str(p)))
+    assert [(r.loc.row, r.error[0] if r.error else r.record) for r in rows] == [
+        (1, {"q": "1"}),
+        (2, "invalid_json"),
+        (3, {"q": "3"}),
+        (4, {"q": "4"}),
+    ]
