@@ -63,14 +63,12 @@ def resolve_address(address: str | None) -> str | None:
 
 def require_ray() -> None:
     """Raise :class:`CurateError` (exit 2) naming the extra when Ray Data is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("ray") is None:
-        raise CurateError(f"--engine ray needs Ray (Ray Data): {INSTALL_HINT}")
     try:
         import ray.data  # noqa: F401
     except ImportError as e:
-        raise CurateError(f"--engine ray needs Ray Data ({e}): {INSTALL_HINT}") from e
+        raise CurateError(
+            f"--engine ray needs Ray (Ray Data), not installed here: {INSTALL_HINT}"
+        ) from e
 
 
 def check_engine(engine: str | None, config: Mapping[str, Any] | None = None) -> str:

@@ -405,3 +405,49 @@ def _per_node(both: bool) -> Callable[[Any], Any]:
         return _star_rows(node, np.where(u == node, v, u), large=both)
 
     return run
+
+
+# -- split -----------------------------------------------------------------------------------
+
+
+class RayExecutor:
+    """A ``concurrent.futures.Executor`` look-alike whose ``submit`` runs the call as a Ray
+    task (retried by Ray when a worker dies): what :func:`curate.parallel.run_ordered`
+    needs to keep a stage's batches in order with a bounded number in flight."""
+
+    def __init__(self, max_retries: int = 3) -> None:
+        import ray
+
+        self._call = ray.remote(max_retries=max_retries)(_call)
+        self._refs: list[Any] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        ref = self._call.remote(fn, args, kwargs)
+        return _RayFuture(ref)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        del wait, cancel_futures
+
+
+class _RayFuture:
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+
+    def result(self, timeout: float | None = None) -> Any:
+        import ray
+
+        return ray.get(self.ref, timeout=timeout)
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return fn(*args, **kwargs)
+
+
+def split_ray(path: Any, outdir: Any, options: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`curate.split.split_path` with its scan and export batches (the pure
+    :func:`curate.split.scan_batch` and :func:`curate.split.export_batch`) run as Ray
+    tasks; grouping and assignment run as the local engine runs them, on the compact
+    per-example hashes the scan returns (about 50 bytes per example)."""
+    from curate.split import split_path
+
+    return split_path(path, outdir, options, executor=RayExecutor(), **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,160 @@
+"""The Ray engine gives the local engine's results, record for record.
+
+Runs on a real Ray cluster: ``RAY_ADDRESS``, else the two-node cluster
+``.ci/services/ray.sh`` starts (its address is in ``~/.cache/curate/ray-ci.json``).
+Skipped when Ray is not installed or no cluster answers at that address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curate.engine import dedup, resolve_engine, split, validate
+
+DATA = Path(__file__).parent / "data"
+INPUTS = [str(DATA / "mixed_1.jsonl"), str(DATA / "mixed_2.jsonl")]
+STATE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "curate" / "ray-ci.json"
+
+
+def cluster_address() -> str | None:
+    """The test cluster's address, when one answers there."""
+    address = os.environ.get("RAY_ADDRESS")
+    if not address and STATE.exists():
+        state = json.loads(STATE.read_text())
+        address = state["address"]
+        if state.get("auth_mode") == "disabled":
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    if not address:
+        return None
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return address
+    except (OSError, ValueError):
+        return None
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    pytest.importorskip("ray.data", reason="Ray is not installed: pip install 'curate[ray]'")
+    address = cluster_address()
+    if address is None:
+        pytest.skip("no Ray cluster reachable (start one with .ci/services/ray.sh)")
+    from curate.engine.ray import session
+
+    with session(address) as ray:
+        assert sum(n["Alive"] for n in ray.nodes()) >= 2, "the test cluster has two nodes"
+        yield address
+
+
+def outputs(folder: Path, rename: dict[str, str]) -> dict[str, str]:
+    """Every output file's text, with the run's own file names replaced."""
+    out = {}
+    for p in sorted(folder.iterdir()):
+        text = p.read_text(encoding="utf-8")
+        for a, b in rename.items():
+            text = text.replace(a, b)
+        out[p.name.replace(*next(iter(rename.items())))] = text
+    return out
+
+
+def test_validate_same_findings(ray_address):
+    from curate.validate import standard_validators
+
+    reports = []
+    for engine in ("local", "ray"):
+        v, c = standard_validators(content=True, duplicates="near")
+        rep = validate(INPUTS, engine=engine, ray_address=ray_address, validators=v,
+                       corpus_validators=c)  # fmt: skip
+        reports.append(rep.to_dict())
+    local, on_ray = reports
+    assert local["findings"], "the fixture has findings to compare"
+    assert on_ray == local
+
+
+def test_dedup_same_records_and_clusters(ray_address, tmp_path):
+    summaries = {}
+    for engine in ("local", "ray"):
+        folder = tmp_path / engine
+        folder.mkdir()
+        s = dedup(INPUTS, folder / "out.jsonl", engine=engine, ray_address=ray_address)
+        summaries[engine] = s.to_dict()
+    local, on_ray = (outputs(tmp_path / e, {"/local/": "/x/", "/ray/": "/x/"})
+                     for e in ("local", "ray"))  # fmt: skip
+    assert set(local) == {"out.jsonl", "out.rejected.jsonl", "out.clusters.jsonl"}
+    for name in local:
+        assert on_ray[name].splitlines() == local[name].splitlines(), name
+    for key in ("output", "rejects", "clusters_file"):
+        summaries["local"].pop(key), summaries["ray"].pop(key)
+    for f in (*summaries["local"]["findings"], *summaries["ray"]["findings"]):
+        f["message"] = f["message"].replace("/local/", "/x/").replace("/ray/", "/x/")
+    assert summaries["ray"] == summaries["local"]
+    s = summaries["local"]
+    # the fixture exercises every kind of removal
+    assert s["removed_exact"] and s["removed_near"] and s["removed_contained"]
+    assert s["removed_invalid"] and s["clusters"] and s["conflicting_answers"]
+
+
+def test_split_same_assignment(ray_address, tmp_path):
+    from curate.split import SplitOptions
+
+    opts = SplitOptions(eval_fraction=0.2, seed=3)
+    manifests = {}
+    for engine in ("local", "ray"):
+        manifests[engine] = split(INPUTS[0], tmp_path / engine, opts, engine=engine,
+                                  ray_address=ray_address)  # fmt: skip
+    local = outputs(tmp_path / "local", {"/local": "/x"})
+    on_ray = outputs(tmp_path / "ray", {"/ray": "/x"})
+    assert set(local) >= {"train.jsonl", "eval.jsonl", "rejected.jsonl", "manifest.json"}
+    for name in local:
+        if name != "manifest.json":  # it records the sha256 of axolotl.yaml, which names -o
+            assert on_ray[name] == local[name], name
+    for m in manifests.values():
+        m.pop("files")
+    assert manifests["ray"] == manifests["local"]
+
+
+def test_connected_components_match_scipy(ray_address):
+    import numpy as np
+    import pyarrow as pa
+    import ray.data as rd
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_cc
+
+    from curate.engine.ray import connected_components
+
+    rng = np.random.default_rng(19)
+    u = np.concatenate([rng.integers(0, 600, 400), np.arange(1000, 1100)])  # and a chain
+    v = np.concatenate([rng.integers(0, 600, 400), np.arange(1001, 1101)])
+    rows = connected_components(rd.from_arrow(pa.table({"u": u, "v": v})), 4).take_all()
+    got = {r["node"]: r["label"] for r in rows}
+    _, comp = scipy_cc(coo_matrix((np.ones(len(u)), (u, v)), shape=(1101, 1101)), directed=False)
+    linked = np.unique(np.concatenate([u[u != v], v[u != v]]))
+    smallest: dict[int, int] = {}
+    for x in linked.tolist():
+        smallest.setdefault(int(comp[x]), x)
+    assert got == {x: smallest[int(comp[x])] for x in linked.tolist()}
+
+
+def test_engine_names():
+    assert resolve_engine(None, {"engine": "ray"}) == "ray"
+    assert resolve_engine("local", {"engine": "ray"}) == "local"
+
+
+def test_missing_ray_names_the_extra(tmp_path):
+    # a Python where `import ray` fails: the engine says which extra to install
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from curate.engine import check_engine\n"
+        "from curate.records import CurateError\n"
+        "try:\n    check_engine('ray')\nexcept CurateError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'curate[ray]'" in out.stdout
