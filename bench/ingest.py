@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "alpaca_en_demo.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "samples" / "alpaca_en_demo.json"
 
 
 def make_input(path: Path, n: int) -> None:

@@ -44,7 +44,7 @@ from typing import Any
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = ROOT / "fixtures" / "samples"  # fixtures/SOURCES.md
 BATCH = 512
 
 

@@ -34,3 +34,49 @@ def test_validators_do_not_install_as_bare_validators() -> None:
     assert spec.origin.endswith("validators/format.py")
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"curate.validators" = "validators"' in pyproject
+
+
+# -- issue 22, item 2: the repository carries everything its tests, benches and docs use -----
+
+#: files owned elsewhere that still read the shared samples (remove once they read fixtures/)
+READS_OUTSIDE_PENDING = {"bench/dedup.py", "bench/content.py"}
+
+
+def test_public_samples_in_fixtures_match_their_sources() -> None:
+    import hashlib
+
+    sources = (ROOT / "fixtures/SOURCES.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \|.*\| `([0-9a-f]{64})` \|$", sources, re.M)
+    assert len(rows) >= 5
+    listed = {name for name, _ in rows}
+    on_disk = {p.name for p in (ROOT / "fixtures/samples").iterdir()}
+    # every copied file is listed with its source and licence; the rest is ours and named
+    assert on_disk - listed == {"trl_preference_zh.jsonl"}
+    assert "trl_preference_zh.jsonl" in sources
+    for name, digest in rows:
+        data = (ROOT / "fixtures/samples" / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, name
+        assert re.search(rf"`{re.escape(name)}` \| \S+/\S+ `[^`]+` \| [^|]*(Apache|MIT)", sources)
+
+
+def test_no_test_bench_or_doc_reads_outside_the_repository() -> None:
+    outside = re.compile(r"ROOT\.parent\b|\.\./shared|shared/samples|/work/")
+    files = [
+        *(ROOT / "tests").rglob("*.py"),
+        *(ROOT / "bench").glob("*.py"),
+        *(ROOT / "docs").glob("*.md"),
+        ROOT / "README.md",
+        *(ROOT / "fixtures").rglob("*.py"),
+    ]
+    offenders = []
+    for f in files:
+        rel = f.relative_to(ROOT).as_posix()
+        if rel in READS_OUTSIDE_PENDING or rel == "tests/test_docs.py":
+            continue
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            # parents[k] of a file k or more folders deep is above the repository
+            depth = len(f.relative_to(ROOT).parts)
+            above = any(int(k) >= depth for k in re.findall(r"parents\[(\d+)\]", line))
+            if outside.search(line) or above:
+                offenders.append(f"{rel}:{i}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
