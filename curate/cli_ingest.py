@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
-from curate.options import JsonFlag
+from curate.options import JsonFlag, with_config
 from curate.records import InputError
 
 
@@ -44,6 +44,7 @@ def _list_formats(value: bool) -> None:
 
 
 def ingest(
+    ctx: typer.Context,
     sources: Annotated[
         list[str],
         typer.Argument(
@@ -98,7 +99,13 @@ def ingest(
     """
     from curate.ingest import FileResult, ingest_paths
 
-    maps = parse_maps(map_)
+    # [tool.curate.ingest] for what the command line does not give (--map wins as a whole)
+    given = with_config(
+        ctx,
+        "ingest",
+        {"format": format, "system": system, "split": split, "maps": parse_maps(map_) or None},
+    )
+    format, system, split, maps = given["format"], given["system"], given["split"], given["maps"]
     with progress_bar(None, "ingesting records", enabled=not json_out) as advance:
 
         def on_file(res: FileResult) -> None:

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
-from curate.options import Workers
+from curate.options import Workers, with_config
 
 
 def split(
+    ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="Canonical chat JSONL (as curate ingest writes).")],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder for the split and manifest.")
@@ -69,21 +70,22 @@ def split(
     """
     from curate.split import SplitOptions, check_input, split_path
 
-    opts = SplitOptions(
-        eval_fraction=eval_fraction,
-        eval_size=eval_size,
-        seed=seed,
-        group_by=group_by,
-        near=near,
-        near_threshold=near_threshold,
-        stratify_by=stratify_by,
-        method=method,
-        format=format,
-        trl_shape=trl_shape,
-        model=model,
-        kind=kind,
-        workers=workers,
-    )
+    given = {
+        "eval_fraction": eval_fraction,
+        "eval_size": eval_size,
+        "seed": seed,
+        "group_by": group_by,
+        "near": near,
+        "near_threshold": near_threshold,
+        "stratify_by": stratify_by,
+        "method": method,
+        "format": format,
+        "trl_shape": trl_shape,
+        "model": model,
+        "kind": kind,
+        "workers": workers,
+    }
+    opts = SplitOptions(**with_config(ctx, "split", given))
     opts.check()
     check_input(input)
     lines = _count_lines(input) if not json_out else None

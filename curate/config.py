@@ -1,7 +1,10 @@
 """Options from ``[tool.curate]`` in the nearest ``pyproject.toml``.
 
 Keys mirror the CLI options with underscores (``max_tokens``, ``fail_on``...). The CLI
-wins over the file. An unknown key is an error, so a typo does not pass silently.
+wins over the file. Top-level keys are ``curate validate``'s; the sections
+``[tool.curate.ingest|split|dedup|review|validate|content]`` are read by the command of
+their name. Every key is checked (:mod:`curate.settings`): an unknown key, a section no
+command reads or a value of the wrong type is an error, so a typo does not pass silently.
 
 Example (``pyproject.toml``)::
 
@@ -21,43 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from curate.records import CurateError
+from curate.settings import check_pyproject
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-#: keys ``[tool.curate]`` may hold, per command section or at the top
-KNOWN_KEYS = frozenset(
-    {
-        "model",
-        "max_tokens",
-        "epochs",
-        "price",
-        "prices",
-        "target",
-        "fail_on",
-        "workers",
-        "max_findings",
-        "duplicates",
-        "near_threshold",
-        "content_checks",
-        "expectations_suite",
-        "tokenizer",
-        "max_length",
-        # sections owned by other commands
-        "validate",
-        "ingest",
-        "dedup",
-        "split",
-        "review",
-        "content",
-        "expectations",
-        "trainer",
-        "report",
-        "run",
-    }
-)
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -83,12 +55,6 @@ def load_config(start: Path | None = None) -> dict[str, Any]:
     section = data.get("tool", {}).get("curate", {})
     if not isinstance(section, dict):
         raise CurateError(f"{path}: [tool.curate] must be a table")
-    unknown = sorted(set(section) - KNOWN_KEYS)
-    if unknown:
-        raise CurateError(
-            f"{path}: unknown key(s) in [tool.curate]: {', '.join(unknown)}. "
-            f"Known: {', '.join(sorted(KNOWN_KEYS))}."
-        )
-    section = dict(section)
-    section["_path"] = str(path)
-    return section
+    checked = check_pyproject(section, str(path))
+    checked["_path"] = str(path)
+    return checked
