@@ -62,7 +62,9 @@ def session(address: str | None = None, *, num_cpus: int | None = None) -> Itera
             if address:
                 ray.init(address=address, **kwargs)
             else:
-                ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **kwargs)
+                # "local": a new instance even when a cluster runs on this machine
+                ray.init(address="local", num_cpus=num_cpus or os.cpu_count(),
+                         include_dashboard=False, **kwargs)  # fmt: skip
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
             raise CurateError(
