@@ -159,12 +159,15 @@ def pull_cmd(
     """
     from curate.records import CurateError
     from curate.review.client import connect
-    from curate.review.pull import CONFLICTS, PENDING, pull
+    from curate.io import check_readable
+    from curate.review.pull import CONFLICTS, PENDING, plan_outputs, pull
 
     if pending not in PENDING:
         raise CurateError(f"--pending must be one of {', '.join(PENDING)} (got {pending!r})")
     if conflicts not in CONFLICTS:
         raise CurateError(f"--conflicts must be one of {', '.join(CONFLICTS)} (got {conflicts!r})")
+    # refuse an output that is the input or another output before anything else
+    plan_outputs(check_readable(input), out=output, rejects=rejects, audit=audit)
     client = connect(api_url, api_key, data_dir=data_dir)
     with progress_bar(None, f"pull {dataset}") as advance:
         result = pull(

@@ -1,14 +1,19 @@
 """Fixtures for the review tests: a real local Argilla server and an SDK client.
 
-The server is the one `.ci/services/argilla.sh` starts (``curate review serve``, default data
-dir, port 6900). When it is not running, the first test that needs it starts it (the first
-build of its environment takes a minute or two; progress goes to the terminal). Tests skip, with
-the reason, only when it can neither be found nor started.
+The tests start their own server (``curate review serve`` through
+:func:`curate.review.server.serve`) on a free port with a data dir under pytest's temporary
+folder, the first time a test needs it, and stop it when the session ends (one per xdist
+worker). They never use the user's ``~/.cache/curate``: tests/conftest.py points
+``CURATE_CACHE_DIR`` at a temporary folder and the server's environment at
+``~/.cache/curate-tests/argilla-venv`` (``CURATE_TEST_ARGILLA_VENV``), built once (a minute or
+two; ``.ci/services/argilla.sh`` builds it in CI). Tests skip, with the reason, only when the
+server cannot be started.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -26,18 +31,28 @@ def _log(message: str) -> None:
     sys.stderr.flush()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
-def argilla_state() -> dict[str, Any]:
+def argilla_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The session's own server: ``status()`` of it (url, api_key, data_dir, ...)."""
     from curate.records import CurateError
     from curate.review import server
 
-    state = server.status()
-    if state["running"]:
-        return state
+    data = tmp_path_factory.mktemp("argilla-server")
     try:
-        return server.serve(server.DEFAULT_PORT, log=_log)
+        state = server.serve(free_port(), data, log=_log)
     except (CurateError, OSError) as exc:
-        pytest.skip(f"no local Argilla server running and it could not be started: {exc}")
+        server.stop(data)
+        pytest.skip(f"a local Argilla server could not be started: {exc}")
+    try:
+        yield state
+    finally:
+        server.stop(data)
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,15 @@ from curate.records import CurateError, content_id
 from curate.review.pull import (
     Decision,
     Vote,
+    agreement,
     apply_decisions,
+    cohen_kappa,
     default_rejects_path,
+    fleiss_kappa,
     pull,
     replace_last_assistant,
     resolve,
+    reviewer_counts,
 )
 from curate.review.push import push
 
@@ -168,7 +172,77 @@ def test_correction_without_assistant_is_rejected(tmp_path: Path) -> None:
 
 def test_default_rejects_path() -> None:
     assert default_rejects_path("a/b.jsonl") == "a/b.rejected.jsonl"
-    assert default_rejects_path("a/b.txt") == "a/b.txt.rejected"
+    assert default_rejects_path("a/b.txt") == "a/b.txt.rejected.jsonl"
+
+
+# ------------------------------------------------------------------------------ agreement
+def test_kappas_match_hand_computed_values() -> None:
+    # 4 records, 2 reviewers: 3 agree (accept, reject, accept), 1 disagrees (accept/reject).
+    # Fleiss: p_accept = 5/8, p_reject = 3/8 -> chance 34/64; (3/4 - 34/64) / (1 - 34/64) = 7/15
+    # Cohen: ana 3 accept 1 reject, bo 2 and 2 -> chance (3*2 + 1*2)/16 = 1/2; (3/4-1/2)/(1/2)
+    items = [["accept", "accept"], ["reject", "reject"], ["accept", "accept"]]
+    items.append(["accept", "reject"])
+    assert fleiss_kappa(items) == pytest.approx(7 / 15)
+    assert cohen_kappa([(a, b) for a, b in items]) == pytest.approx(0.5)
+    # Fleiss' kappa with three raters on one item: P_i = (2*2 + 1 - 3) / 6 = 1/3
+    assert fleiss_kappa([["accept", "accept", "reject"], ["reject", "reject", "reject"]]) == (
+        pytest.approx((((1 / 3) + 1) / 2 - ((2 / 6) ** 2 + (4 / 6) ** 2)) / (1 - 5 / 9))
+    )
+    assert fleiss_kappa([["accept", "accept"]]) is None  # one label only: chance is 1
+    assert fleiss_kappa([["accept"]]) is None and cohen_kappa([]) is None
+
+
+def test_agreement_and_reviewer_counts_of_decisions() -> None:
+    d = {
+        "r1": resolve("r1", [vote("ana", "accept"), vote("bo", "accept")]),
+        "r2": resolve("r2", [vote("ana", "reject"), vote("bo", "reject")]),
+        "r3": resolve("r3", [vote("ana", "accept"), vote("bo", "accept")]),
+        "r4": resolve("r4", [vote("ana", "accept"), vote("bo", "reject")]),
+        "r5": resolve("r5", [vote("ana", "needs_fix")]),  # one answer: not compared
+    }
+    ag = agreement(d)
+    assert ag == {
+        "records": 4,
+        "unanimous": 3,
+        "percent_agreement": 75.0,
+        "fleiss_kappa": 0.467,
+        "cohen_kappa": {"ana ~ bo": 0.5},
+    }
+    assert reviewer_counts(d) == {
+        "ana": {"answered": 5, "accept": 3, "reject": 1, "needs_fix": 1},
+        "bo": {"answered": 4, "accept": 2, "reject": 2, "needs_fix": 0},
+    }
+
+
+# --------------------------------------------------------- outputs that would destroy data
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--audit", "{src}"], "the audit output is also an input"),
+        (["--rejects", "{src}"], "the rejects output is also an input"),
+        (["-o", "{src}"], "the out output is also an input"),
+        (["-o", "{dir}/x.jsonl", "--rejects", "{dir}/x.jsonl"], "given for both the out and"),
+        (["--audit", "{dir}/clean.jsonl"], "given for both the out and the audit output"),
+    ],
+)
+def test_pull_refuses_outputs_that_are_the_input_or_each_other(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    """Refused with exit 2 before anything is fetched or written (no server needed)."""
+    import subprocess
+
+    src = tmp_path / "in.jsonl"
+    _write(src, [_ex(1), _ex(2)])
+    before = src.read_bytes()
+    argv = ["curate", "review", "pull", "--dataset", "d", "-i", str(src)]
+    if "-o" not in args:
+        argv += ["-o", str(tmp_path / "clean.jsonl")]
+    argv += [a.format(src=src, dir=tmp_path) for a in args]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert says in res.stderr and "Traceback" not in res.stderr
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
 # -------------------------------------------------------------------- real server round trip
@@ -240,3 +314,68 @@ def test_pull_unknown_dataset_says_what_exists(
 ) -> None:
     with pytest.raises(CurateError, match=r"Argilla dataset 'no-such-dataset' not found \(have: "):
         pull(chat_file, client=client, dataset="no-such-dataset", out=tmp_path / "o.jsonl")
+
+
+def test_two_reviewers_disagree_and_pull_reports_agreement(
+    argilla_state: dict[str, Any], client: Any, dataset_name: str, tmp_path: Path
+) -> None:
+    """Two reviewer accounts answer with their own API keys through the SDK; one record gets
+    different decisions. Pull reports each reviewer's counts and the agreement (3 of 4
+    records unanimous: Cohen's kappa 0.5, Fleiss' kappa 7/15, as computed by hand in
+    test_kappas_match_hand_computed_values), applies --conflicts and lists both reviewers on
+    the audit line."""
+    import argilla as rg
+
+    from curate.review import server
+
+    src = tmp_path / "four.jsonl"
+    _write(src, [_ex(i) for i in range(1, 6)])
+    res = push(src, dataset=dataset_name, client=client, duplicates=False, reviewers_per_record=2)
+    assert res.pushed == 5
+    suffix = dataset_name[-6:]
+    names = [f"ana-{suffix}", f"bo-{suffix}"]
+    creds = server.add_users(names, Path(argilla_state["data_dir"]))
+    assert sorted(server.status(Path(argilla_state["data_dir"]))["reviewers"]) >= names
+    owner_ds = client.datasets(dataset_name)
+    records = {r.id: r for r in owner_ds.records}
+    plan = {"e1": ("accept", "accept"), "e2": ("reject", "reject"), "e3": ("accept", "accept")}
+    plan["e4"] = ("accept", "reject")
+    for who, name in enumerate(names):
+        reviewer = rg.Argilla(api_url=argilla_state["url"], api_key=creds[name]["api_key"])
+        assert reviewer.me.username == name and reviewer.me.role == "annotator"
+        for rid, labels in plan.items():
+            answer = rg.UserResponse(
+                [rg.Response("decision", labels[who], user_id=reviewer.me.id, status="submitted")],
+                _record=records[rid],
+            )
+            reviewer.api.records.create_record_response(records[rid]._server_id, answer.api_model())
+    statuses = {r.id: r.status for r in client.datasets(dataset_name).records}
+    assert statuses == {"e1": "completed", "e2": "completed", "e3": "completed",
+                        "e4": "completed", "e5": "pending"}  # fmt: skip
+
+    out, audit = tmp_path / "clean.jsonl", tmp_path / "audit.jsonl"
+    pulled = pull(src, client=client, dataset=dataset_name, out=out, audit=audit)
+    assert pulled.reviewers == {
+        names[0]: {"answered": 4, "accept": 3, "reject": 1, "needs_fix": 0},
+        names[1]: {"answered": 4, "accept": 2, "reject": 2, "needs_fix": 0},
+    }
+    assert pulled.agreement == {
+        "records": 4,
+        "unanimous": 3,
+        "percent_agreement": 75.0,
+        "fleiss_kappa": 0.467,
+        "cohen_kappa": {f"{names[0]} ~ {names[1]}": 0.5},
+    }
+    assert pulled.outcomes == {"accept": 2, "reject": 1, "conflict": 1, "pending": 1}
+    trail = {a["id"]: a for a in read(audit)}
+    assert trail["e4"]["reviewers"] == names
+    assert sorted((a["reviewer"], a["decision"]) for a in trail["e4"]["answers"]) == [
+        (names[0], "accept"),
+        (names[1], "reject"),
+    ]
+    strict = pull(
+        src, client=client, dataset=dataset_name, out=tmp_path / "s.jsonl", pending="drop",
+        conflicts="strict",
+    )  # fmt: skip
+    assert sorted(r["id"] for r in read(tmp_path / "s.jsonl")) == ["e1", "e3"]
+    assert strict.rejected == 3

@@ -111,9 +111,14 @@ def test_push_creates_dataset_with_settings_and_is_idempotent(
         "flagged": 2,
         "not_selected": 0,
         "skipped": {"invalid_json": 1},
+        "rejected": 1,
+        "rejects": str(chat_file.with_name("chat.push.rejected.jsonl")),
+        "reviewers_per_record": 1,
         "seconds": 0,
         "records_per_second": 0,
     }
+    (bad,) = [json.loads(line) for line in Path(res.rejects or "").read_text().splitlines()]
+    assert (bad["reason"], bad["source"]["line"], bad["record"]) == ("invalid_json", 6, None)
     ds = client.datasets(dataset_name)
     assert [f.name for f in ds.settings.fields] == [S.CONVERSATION, S.FINDINGS]
     assert [q.name for q in ds.settings.questions] == [S.DECISION, S.QUALITY, S.CORRECTION, S.NOTE]
@@ -166,3 +171,52 @@ def test_push_to_a_foreign_dataset_is_refused(
     src.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}]}) + "\n")
     with pytest.raises(CurateError, match="exists but is not a curate review dataset"):
         push(src, dataset=dataset_name, workspace=foreign.workspace.name, client=client)
+
+
+def _conversation(i: int, turns: int = 2) -> dict[str, Any]:
+    roles = ("user", "assistant")
+    return {
+        "id": f"c{i:03d}",
+        "messages": [{"role": roles[k % 2], "content": f"turn {k} of {i}"} for k in range(turns)],
+    }
+
+
+def test_a_refused_record_is_a_reject_and_the_rest_are_pushed(
+    client: Any, dataset_name: str, tmp_path: Path
+) -> None:
+    """Argilla refuses a chat of more than 500 messages: that record alone is rejected, with
+    the server's reason, and its 20 neighbours (same batch) are pushed."""
+    rows = [_conversation(i) for i in range(10)]
+    rows += [_conversation(100, turns=502)]
+    rows += [_conversation(i) for i in range(10, 20)]
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = push(src, dataset=dataset_name, client=client, duplicates=False)
+    assert (res.read, res.pushed, res.rejected) == (21, 20, 1)
+    assert res.skipped == {"review_refused": 1}
+    (row,) = [json.loads(line) for line in Path(res.rejects or "").read_text().splitlines()]
+    assert row["reason"] == "review_refused"
+    assert row["source"] == {"file": str(src), "line": 11}
+    assert "exceeds the maximum allowed value of 500" in row["message"]
+    assert row["record"]["id"] == "c100" and len(row["record"]["messages"]) == 502
+    ids = sorted(r.id for r in client.datasets(dataset_name).records)
+    assert ids == [f"c{i:03d}" for i in range(20)]
+
+
+def test_reviewers_per_record_sets_the_task_distribution(
+    client: Any, chat_file: Path, dataset_name: str
+) -> None:
+    res = push(chat_file, dataset=dataset_name, client=client, reviewers_per_record=2)
+    assert res.reviewers_per_record == 2
+    assert client.datasets(dataset_name).settings.distribution.min_submitted == 2
+    again = push(chat_file, dataset=dataset_name, client=client, reviewers_per_record=3)
+    assert again.reviewers_per_record == 3  # no answers yet: Argilla accepts the change
+    with pytest.raises(CurateError, match="--reviewers-per-record must be at least 1"):
+        push(chat_file, dataset=dataset_name, client=client, reviewers_per_record=0)
+
+
+def test_push_rejects_file_may_not_be_the_input(chat_file: Path) -> None:
+    before = chat_file.read_bytes()
+    with pytest.raises(CurateError, match="rejects output is also an input"):
+        push(chat_file, dataset="x", client=None, rejects=chat_file)
+    assert chat_file.read_bytes() == before
