@@ -35,6 +35,7 @@ import importlib
 import json
 import math
 import os
+import re
 import sys
 import threading
 import types
@@ -111,6 +112,36 @@ def _with_derived(table: pl.DataFrame) -> pl.DataFrame:
     if "n_errors" not in table.columns:  # a table built with a suite's columns only
         return table
     return table.with_columns(has_error=pl.col("n_errors") > 0)
+
+
+#: a source that is a data file's name (curate ingest's ``source.file``, or the input file's
+#: name when an example names no source) rather than a label such as ``metadata.source``
+_DATA_FILE_NAME = re.compile(
+    r"\.(jsonl|ndjson|json|csv|tsv|parquet|arrow|txt)(\.(gz|bz2|xz|zst))?$", re.IGNORECASE
+)
+
+
+def file_named_sources(table: pl.DataFrame) -> int:
+    """How many examples of a statistics table have a file name as their ``source``
+    (their own input file's name, or a data file's name such as ingest's ``source.file``).
+
+    A source mix of file names is not a property of the data: the same distribution in a
+    file with another name would look like a new source.
+
+    Example:
+        >>> import polars as pl
+        >>> file_named_sources(pl.DataFrame({"file": ["d/a.jsonl", "d/a.jsonl", "b.jsonl"],
+        ...     "source": ["a.jsonl", "forum", "raw.json.gz"]}))
+        2
+    """
+    files = table["file"].to_list() if "file" in table.columns else [None] * table.height
+    n = 0
+    for src, file in zip(table["source"].to_list(), files, strict=True):
+        if src is None:
+            continue
+        if (file is not None and src == os.path.basename(file)) or _DATA_FILE_NAME.search(src):
+            n += 1
+    return n
 
 
 def profile_table(
@@ -246,8 +277,16 @@ def profile_table(
                     mostly=tol.mostly,
                 )
             )
+    named_by_file = file_named_sources(t)
     counts = t["source"].value_counts(sort=True)
-    if 0 < counts.height <= MAX_SOURCES:
+    if named_by_file:
+        source_mix = (
+            f"not learned: {named_by_file} of {n:,} examples name no source of their own "
+            "(their source is a file name, which a new batch in another file does not share); "
+            "give each example metadata.source to profile the mix"
+        )
+    elif 0 < counts.height <= MAX_SOURCES:
+        source_mix = "learned"
         values = counts["source"].to_list()
         weights = [c / n for c in counts["count"].to_list()]
         exps.append(
@@ -260,6 +299,8 @@ def profile_table(
                 threshold=tol.kl_divergence,
             )
         )
+    else:
+        source_mix = f"not learned: {counts.height:,} sources (more than {MAX_SOURCES})"
     return {
         "name": name,
         "id": None,
@@ -268,6 +309,7 @@ def profile_table(
             "curate": {
                 "profiled_examples": n,
                 "columns": "curate.stats.COLUMNS plus has_error (n_errors > 0)",
+                "source_mix": source_mix,
                 "tolerance": {
                     "relative": tol.relative,
                     "proportion": tol.proportion,

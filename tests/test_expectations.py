@@ -459,7 +459,7 @@ def test_great_expectations_is_preimported_only_when_a_check_follows() -> None:
 
     script = (
         "import sys\n"
-        "from curate import validate as v\n"
+        "import importlib\nv = importlib.import_module('curate.validate')\n"
         f"p = [{str(CLEAN)!r}]\n"
         "v.validate_path(p, stats=True, expectations=False)\n"
         "print(bool(v._IMPORTING), 'great_expectations' in sys.modules)\n"
@@ -483,3 +483,49 @@ def test_console_script_freezes_gx_and_finds_the_same(suite_path: str) -> None:
     got = [f["message"] for f in json.loads(out.stdout)["findings"] if f["code"] == CODE]
     assert got == [f.message for f in check_expectations([path], suite_path)]
     assert got
+
+
+# -- issue 22, item 4: a suite does not learn file names as the source mix --------------------
+
+
+def _copy(src: Path, dst: Path, *, how: str) -> Path:
+    """``src``'s examples in ``dst``; ``how``: keep the labels, drop them (the source falls
+    back to the file name), or replace them by an ingest-style ``source`` object."""
+    out = []
+    for i, line in enumerate(src.read_text().splitlines(), 1):
+        r = json.loads(line)
+        if how != "labels":
+            r.pop("metadata", None)
+        if how == "ingested":
+            r["source"] = {"file": f"raw_{dst.stem}.json", "row": i, "format": "alpaca"}
+        out.append(json.dumps(r) + "\n")
+    dst.write_text("".join(out))
+    return dst
+
+
+@pytest.mark.parametrize("how", ["unlabelled", "ingested"])
+def test_a_fresh_sample_in_a_file_with_another_name_passes(tmp_path: Path, how: str) -> None:
+    trusted = _copy(CLEAN, tmp_path / "train.jsonl", how=how)
+    suite = profile([str(trusted)])
+    assert "kl_divergence" not in json.dumps([e["type"] for e in suite["expectations"]])
+    assert suite["meta"]["curate"]["source_mix"].startswith("not learned: 240 of 240 examples")
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(suite))
+    fresh = _copy(HERE / "clean_batch2.jsonl", tmp_path / "new.jsonl", how=how)
+    assert check_expectations([str(fresh)], str(path)) == []
+    # drift is still caught
+    drift = _copy(HERE / "drift_no_system.jsonl", tmp_path / "later.jsonl", how=how)
+    got = failed(check_expectations([str(drift)], str(path)))
+    assert ("expect_column_mean_to_be_between", "has_system") in got
+
+
+def test_labelled_sources_are_still_learned_whatever_the_file_names(tmp_path: Path) -> None:
+    suite = profile([str(_copy(CLEAN, tmp_path / "a.jsonl", how="labels"))])
+    assert suite["meta"]["curate"]["source_mix"] == "learned"
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(suite))
+    fresh = _copy(HERE / "clean_batch2.jsonl", tmp_path / "b.jsonl", how="labels")
+    assert check_expectations([str(fresh)], str(path)) == []
+    one = _copy(HERE / "drift_one_source.jsonl", tmp_path / "c.jsonl", how="labels")
+    got = failed(check_expectations([str(one)], str(path)))
+    assert list(got) == [("expect_column_kl_divergence_to_be_less_than", "source")]
