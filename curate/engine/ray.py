@@ -113,11 +113,27 @@ def _run_pickled(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     import pyarrow as pa
 
     def run(batch: pa.Table) -> pa.Table:
-        out = [pickle.dumps(fn(pickle.loads(b)), pickle.HIGHEST_PROTOCOL)
-               for b in batch.column("task").to_pylist()]  # fmt: skip
+        out = []
+        for b in batch.column("task").to_pylist():
+            task = pickle.loads(b)
+            try:
+                out.append(pickle.dumps(fn(task), pickle.HIGHEST_PROTOCOL))
+            except CurateError:
+                raise
+            except Exception as e:  # the batch's source, then the cause
+                raise CurateError(f"{describe(task)}: {type(e).__name__}: {e}") from e
         return pa.table({"i": batch.column("i"), "result": pa.array(out, pa.large_binary())})
 
     return run
+
+
+def describe(task: Any) -> str:
+    """Where a batch comes from (``file:first line``), for a worker's error."""
+    lines = getattr(task, "lines", None)
+    first = getattr(lines, "first_line", None)
+    if first is None and isinstance(lines, list) and lines:
+        first = lines[0][0]
+    return f"{getattr(task, 'file', '?')}:{first if first is not None else '?'}"
 
 
 def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:

@@ -85,7 +85,13 @@ def _featurize_blocks(params: Any) -> Callable[[Any], Any]:
     def run(t: pa.Table) -> pa.Table:
         out: list[pa.Table] = []
         for row in t.to_pylist():
-            res = featurize_lines(row["name"], list(block_lines(row)), params)
+            try:
+                res = featurize_lines(row["name"], list(block_lines(row)), params)
+            except CurateError:
+                raise
+            except Exception as e:  # the batch's source, then the cause
+                raise CurateError(f"{row['name']}:{row['first_line']}: "
+                                  f"{type(e).__name__}: {e}") from e  # fmt: skip
             out.append(_doc_table(row["fi"], res))
         return pa.concat_tables(out)
 
@@ -107,9 +113,7 @@ def _doc_table(fi: int, res: Any) -> Any:
     np.cumsum(f.sh_len, out=off[1:])
     sh = [f.sh_flat[off[i] : off[i + 1]].tobytes() for i in range(n)]
     sig = [f.sig[i].tobytes() for i in range(n)]
-    windows = [f.windows[i].tolist() if i in f.windows else [] for i in range(n)]
     conv_ok = (f.n_turns >= 2) & (f.conv != np.bytes_(_ZERO8))
-    conv = [c if ok else None for c, ok in zip(f.conv.tolist(), conv_ok.tolist(), strict=True)]
 
     def pad(values: list[Any]) -> list[Any]:
         return values + [None] * nb
@@ -122,15 +126,37 @@ def _doc_table(fi: int, res: Any) -> Any:
             "exact": pa.array(pad(f.exact.tolist()), pa.binary()),
             "prompt": pa.array(pad(f.prompt.tolist()), pa.binary()),
             "answer": pa.array(pad(f.answer.tolist()), pa.binary()),
-            "conv": pa.array(pad(conv), pa.binary()),
             "n_turns": pa.array(pad(f.n_turns.tolist()), pa.int64()),
             "answer_chars": pa.array(pad(f.answer_chars.tolist()), pa.int64()),
-            "windows": pa.array(pad(windows), pa.list_(pa.binary())),
             "sig": pa.array(pad(sig), pa.binary()),
             "sh": pa.array(pad(sh), pa.binary()),
             "sh_len": pa.array(pad(f.sh_len.tolist()), pa.int64()),
+            # the keys as integers, for the grouping (equal bytes, equal integers)
+            "ex1": pa.array(np.concatenate([u64(f.exact, 2)[:, 0], np.zeros(nb, np.uint64)])),
+            "ex2": pa.array(np.concatenate([u64(f.exact, 2)[:, 1], np.zeros(nb, np.uint64)])),
+            "conv_k": pa.array(
+                np.concatenate(
+                    [np.where(conv_ok, u64(f.conv, 1)[:, 0], 0), np.zeros(nb, np.uint64)]
+                ).astype(np.uint64)
+            ),
+            "windows_k": pa.array(
+                pad(
+                    [
+                        u64(f.windows[i], 1)[:, 0].tolist() if i in f.windows else []
+                        for i in range(n)
+                    ]
+                ),
+                pa.list_(pa.uint64()),
+            ),
         }
     )
+
+
+def u64(a: np.ndarray, words: int) -> np.ndarray:
+    """A fixed-width bytes array (``S8``, ``S16``) as ``(n, words)`` ``uint64``."""
+    if not len(a):
+        return np.zeros((0, words), np.uint64)
+    return np.ascontiguousarray(a).view(np.uint64).reshape(len(a), words)
 
 
 def _select(columns: list[str], *, bad: bool = False) -> Callable[[Any], Any]:
@@ -151,7 +177,8 @@ def _select(columns: list[str], *, bad: bool = False) -> Callable[[Any], Any]:
 
 def _key_rows(params: Any, bands: int, rows: int) -> Callable[[Any], Any]:
     """Per document: its exact-key row, its LSH band rows (when it has shingles) and its
-    containment rows (its own turn sequence; the runs inside it)."""
+    containment rows (its own turn sequence; the runs inside it). A key is ``(g, k1, k2)``
+    (kind, then two integers); ``e1, e2`` is the document's exact key."""
     import pyarrow as pa
 
     from curate.dedup.lsh import _band_keys
@@ -161,55 +188,48 @@ def _key_rows(params: Any, bands: int, rows: int) -> Callable[[Any], Any]:
 
     def run(t: pa.Table) -> pa.Table:
         pos = t.column("pos").to_numpy()
-        exact = t.column("exact").to_pylist()
-        n_turns = t.column("n_turns").to_numpy()
-        g: list[np.ndarray] = [np.full(len(pos), _EXACT, np.int8)]
-        keys: list[Any] = list(exact)
-        sub: list[np.ndarray] = [np.zeros(len(pos), np.int8)]
-        p: list[np.ndarray] = [pos]
-        ex: list[Any] = list(exact)
-        nt: list[np.ndarray] = [n_turns]
+        e1 = t.column("ex1").to_numpy()
+        e2 = t.column("ex2").to_numpy()
+        nt = t.column("n_turns").to_numpy()
+        idx = [np.arange(len(pos))]
+        g = [np.full(len(pos), _EXACT, np.int8)]
+        k1, k2 = [e1], [e2]
+        sub = [np.zeros(len(pos), np.int8)]
         if near and len(pos):
-            sh_len = t.column("sh_len").to_numpy()
-            has = np.flatnonzero(sh_len > 0)
+            has = np.flatnonzero(t.column("sh_len").to_numpy() > 0)
             if len(has):
                 sig = np.frombuffer(
                     b"".join(t.column("sig").take(pa.array(has)).to_pylist()), dtype=np.uint32
                 ).reshape(len(has), -1)
                 for b in range(bands):
-                    bk = _band_keys(sig, b, rows)
-                    keys.extend(int(b).to_bytes(2, "little") + k.tobytes() for k in bk)
+                    idx.append(has)
                     g.append(np.full(len(has), _BAND, np.int8))
+                    k1.append(_band_keys(sig, b, rows))
+                    k2.append(np.full(len(has), b, np.uint64))
                     sub.append(np.zeros(len(has), np.int8))
-                    p.append(pos[has])
-                    ex.extend(exact[i] for i in has.tolist())
-                    nt.append(n_turns[has])
         if contain and len(pos):
-            conv = t.column("conv").to_pylist()
-            windows = t.column("windows").to_pylist()
-            cp, ck, wp, wk = [], [], [], []
-            for i, (c, w) in enumerate(zip(conv, windows, strict=True)):
-                if c is not None:
-                    cp.append(i)
-                    ck.append(c)
-                for k in w or ():
-                    wp.append(i)
-                    wk.append(k)
-            idx = np.array(cp + wp, dtype=np.int64)
-            keys.extend(ck + wk)
-            g.append(np.full(len(idx), _CONTAIN, np.int8))
-            sub.append(np.concatenate([np.zeros(len(cp), np.int8), np.ones(len(wp), np.int8)]))
-            p.append(pos[idx])
-            ex.extend(exact[i] for i in idx.tolist())
-            nt.append(n_turns[idx])
-        kinds = np.concatenate(g)
+            conv = t.column("conv_k").to_numpy()
+            has = np.flatnonzero(conv != 0)
+            wins = t.column("windows_k")
+            counts = np.diff(wins.combine_chunks().offsets.to_numpy()) if len(wins) else []
+            w_idx = np.repeat(np.arange(len(pos)), counts)
+            w_keys = (wins.combine_chunks().values.to_numpy() if len(w_idx)
+                      else np.zeros(0, np.uint64))  # fmt: skip
+            for i, k, sb in ((has, conv[has], 0), (w_idx, w_keys, 1)):
+                idx.append(i)
+                g.append(np.full(len(i), _CONTAIN, np.int8))
+                k1.append(k.astype(np.uint64))
+                k2.append(np.zeros(len(i), np.uint64))
+                sub.append(np.full(len(i), sb, np.int8))
+        at = np.concatenate(idx)
         return pa.table({
-            "key": pa.array([bytes([k]) + key for k, key in
-                             zip(kinds.tolist(), keys, strict=True)], pa.binary()),
+            "g": pa.array(np.concatenate(g)),
+            "k1": pa.array(np.concatenate(k1).astype(np.uint64)),
+            "k2": pa.array(np.concatenate(k2).astype(np.uint64)),
             "sub": pa.array(np.concatenate(sub)),
-            "pos": pa.array(np.concatenate(p), pa.int64()),
-            "ex": pa.array(ex, pa.binary()),
-            "n_turns": pa.array(np.concatenate(nt), pa.int64()),
+            "pos": pa.array(pos[at], pa.int64()),
+            "e1": pa.array(e1[at]), "e2": pa.array(e2[at]),
+            "n_turns": pa.array(nt[at], pa.int64()),
         })  # fmt: skip
 
     return run
@@ -231,42 +251,48 @@ def _edges_of_keys(t: Any) -> Any:
     """Edges from one partition of key rows: per exact key, the first copy to each later
     one (``COPY``); per LSH band key, candidate pairs among first copies; per
     containment key, each conversation whose turn sequence it is to each longer one
-    holding it as a run."""
+    holding it as a run. Only keys shared by two or more rows are looked at."""
     from curate.dedup.lsh import run_pairs
     from curate.dedup.resolve import CONTAINS
-    from curate.engine.ray import runs
 
-    keys = t.column("key").to_pylist()
-    pos = t.column("pos").to_numpy()
-    sub = t.column("sub").to_numpy()
-    ex = t.column("ex").to_pylist()
-    nt = t.column("n_turns").to_numpy()
+    g = t.column("g").to_numpy()
+    k1 = t.column("k1").to_numpy()
+    k2 = t.column("k2").to_numpy()
+    order = np.lexsort((k2, k1, g))
+    g, k1, k2 = g[order], k1[order], k2[order]
+    change = np.ones(len(order), dtype=bool)
+    change[1:] = (g[1:] != g[:-1]) | (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1])
+    starts = np.flatnonzero(change)
+    sizes = np.diff(np.append(starts, len(order)))
     a: list[int] = []
     b: list[int] = []
     kind: list[int] = []
     sim: list[float] = []
-    karr = np.array(keys, dtype=object)
-    order, bounds = runs(karr)
-    for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        if e - s < 2:
-            continue
-        rows = order[s:e]
-        k = keys[rows[0]][0]
-        if k == _EXACT:
-            ps = np.sort(pos[rows])
-            a.extend([int(ps[0])] * (len(ps) - 1))
+    multi = np.flatnonzero(sizes >= 2)
+    if not len(multi):
+        return _edge_table(a, b, kind, sim)
+    pos = t.column("pos").to_numpy()[order]
+    sub = t.column("sub").to_numpy()[order]
+    e1 = t.column("e1").to_numpy()[order]
+    e2 = t.column("e2").to_numpy()[order]
+    nt = t.column("n_turns").to_numpy()[order]
+    for s, n in zip(starts[multi].tolist(), sizes[multi].tolist(), strict=True):
+        e = s + n
+        if g[s] == _EXACT:
+            ps = np.sort(pos[s:e])
+            a.extend([int(ps[0])] * (n - 1))
             b.extend(ps[1:].tolist())
-            kind.extend([COPY] * (len(ps) - 1))
-            sim.extend([1.0] * (len(ps) - 1))
+            kind.extend([COPY] * (n - 1))
+            sim.extend([1.0] * (n - 1))
             continue
         # the first copy of each exact key (every copy shares these keys)
-        first: dict[bytes, tuple[int, int, int]] = {}
-        for r in rows.tolist():
-            key = (ex[r], int(sub[r]))
+        first: dict[tuple[int, int, int], tuple[int, int]] = {}
+        for r in range(s, e):
+            key = (int(e1[r]), int(e2[r]), int(sub[r]))
             cur = first.get(key)
             if cur is None or pos[r] < cur[0]:
-                first[key] = (int(pos[r]), int(sub[r]), int(nt[r]))
-        if k == _BAND:
+                first[key] = (int(pos[r]), int(nt[r]))
+        if g[s] == _BAND:
             members = np.array(sorted(v[0] for v in first.values()), dtype=np.int64)
             if len(members) < 2:
                 continue
@@ -276,10 +302,10 @@ def _edges_of_keys(t: Any) -> Any:
                 kind.extend([CANDIDATE] * len(part))
                 sim.extend([0.0] * len(part))
         else:  # containment: sub 0 = the conversation itself, 1 = a run inside one
-            convs = [v for v in first.values() if v[1] == 0]
-            holders = [v for v in first.values() if v[1] == 1]
-            for pa_, _, na in convs:
-                for pb, _, nb in holders:
+            convs = [v for k, v in first.items() if k[2] == 0]
+            holders = [v for k, v in first.items() if k[2] == 1]
+            for pa_, na in convs:
+                for pb, nb in holders:
                     if pa_ != pb:
                         a.append(pa_)
                         b.append(pb)
@@ -742,8 +768,8 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
                            batch_size=1).materialize()  # fmt: skip
     bad = feats.map_batches(_select(["pos"], bad=True), batch_format="pyarrow").materialize()
     docs = feats.map_batches(
-        _select(["pos", "id", "exact", "prompt", "answer", "conv", "n_turns", "answer_chars",
-                 "windows", "sig", "sh", "sh_len"]), batch_format="pyarrow"
+        _select(["pos", "id", "exact", "prompt", "answer", "n_turns", "answer_chars", "sig",
+                 "sh", "sh_len", "ex1", "ex2", "conv_k", "windows_k"]), batch_format="pyarrow"
     ).materialize()  # fmt: skip
     n_docs, n_bad = docs.count(), bad.count()
     parts = n_parts(n_docs * 4)
@@ -751,7 +777,7 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     from curate.engine.ray import by_key
 
     keys = docs.map_batches(_key_rows(params, bands, rows), batch_format="pyarrow")
-    raw = by_key(keys, "key", _edges_of_keys, parts).materialize()
+    raw = by_key(keys, "k1", _edges_of_keys, parts).materialize()
 
     def kinds(want: Callable[[np.ndarray], np.ndarray]) -> Callable[[pa.Table], pa.Table]:
         def run(t: pa.Table) -> pa.Table:
