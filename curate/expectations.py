@@ -879,7 +879,7 @@ class ExpectationsValidator:
         from curate.tokens import model_spec
 
         self._suite = load_suite(self.suite_path)
-        spec = model_spec(self.model)
+        spec = model_spec(self.model, max_tokens=self.max_tokens, priced=False)
         self._limit = self.max_tokens if self.max_tokens is not None else spec.max_tokens
         self._encoding = spec.encoding
         # validate reports per-example findings itself; run the format checks again for

@@ -365,7 +365,7 @@ def stats_rows(
     from curate.tokens import model_spec
     from curate.validators.format import OpenAIFormat
 
-    spec = model_spec(model)
+    spec = model_spec(model, max_tokens=max_tokens, priced=False)
     limit = max_tokens if max_tokens is not None else spec.max_tokens
     counter = counter or shared_counter(spec.encoding)
     texts = [t for ex in examples for t in example_texts(ex)]

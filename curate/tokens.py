@@ -33,6 +33,7 @@ import gzip
 import hashlib
 import importlib.resources
 import json
+import math
 import os
 import re
 import threading
@@ -88,17 +89,55 @@ MODELS: dict[str, ModelSpec] = {
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
-def model_spec(name: str) -> ModelSpec:
-    """Look up a model, accepting dated snapshots (``gpt-4o-mini-2024-07-18``)."""
+def model_spec(
+    name: str,
+    *,
+    max_tokens: int | None = None,
+    price: float | None = None,
+    priced: bool = True,
+) -> ModelSpec:
+    """Look up a model, accepting dated snapshots (``gpt-4o-mini-2024-07-18``).
+
+    A model not in :data:`MODELS` is accepted when its per-example limit (``max_tokens``)
+    and training price (``price``, USD per 1M tokens) are both given (only ``max_tokens``
+    with ``priced=False``, for callers that never price). Its tokens are counted with the
+    encoding tiktoken names for it (``gpt-5``: ``o200k_base``), else ``o200k_base``, the
+    encoding of OpenAI's current models.
+
+    Example:
+        >>> model_spec("gpt-4o-mini-2024-07-18").name
+        'gpt-4o-mini'
+        >>> model_spec("gpt-5", max_tokens=8192, price=5)
+        ModelSpec(name='gpt-5', encoding='o200k_base', max_tokens=8192, price_per_million=5.0)
+    """
     if name in MODELS:
         return MODELS[name]
     for known in sorted(MODELS, key=len, reverse=True):
         if name.startswith(known + "-"):
             return MODELS[known]
+    needed: dict[str, float | None] = {"--max-tokens": max_tokens}
+    if priced:
+        needed["--price"] = price
+    missing = [flag for flag, value in needed.items() if value is None]
+    if not missing and max_tokens is not None:
+        unit = float(price) if priced and price is not None else math.nan
+        return ModelSpec(name, _encoding_guess(name), int(max_tokens), unit)
+    given = [flag for flag in needed if flag not in missing]
+    also = f" (you gave {given[0]}; add {missing[0]})" if given else ""
     raise CurateError(
-        f"unknown model {name!r}. Known: {', '.join(MODELS)}. "
-        "Pass one of these with --model, or set --max-tokens and --price for another."
+        f"unknown model {name!r}. Known: {', '.join(MODELS)}. Pass one of these with --model, "
+        f"or give {' and '.join(needed)} for another{also}."
     )
+
+
+def _encoding_guess(name: str) -> str:
+    """tiktoken's encoding for a model name it knows, else ``o200k_base``."""
+    import tiktoken
+
+    try:
+        return str(tiktoken.encoding_name_for_model(name))
+    except KeyError:
+        return "o200k_base"
 
 
 def _cache_dir() -> Path:

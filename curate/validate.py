@@ -528,7 +528,7 @@ def validate_path(
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    spec = model_spec(model)
+    spec = model_spec(model, max_tokens=max_tokens, price=price)
     limit = max_tokens if max_tokens is not None else spec.max_tokens
     unit_price = price if price is not None else spec.price_per_million
     all_validators: tuple[Validator, ...] = (OpenAIFormat(target=target), *validators)

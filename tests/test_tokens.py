@@ -333,3 +333,52 @@ def test_a_long_text_is_cut_into_segments() -> None:
     c._count_segment = lambda t: seen.append(len(t)) or segment(t)  # type: ignore[method-assign]
     assert c.count(text) == len(c.enc.encode_ordinary(text))
     assert len(seen) > 20 and max(seen) < (1 << 16) + 100
+
+
+# -- issue 22, item 5: any model name with both --max-tokens and --price ----------------------
+
+
+def test_unknown_model_with_limit_and_price_is_accepted() -> None:
+    spec = model_spec("gpt-5", max_tokens=8192, price=5)
+    assert (spec.name, spec.encoding, spec.max_tokens, spec.price_per_million) == (
+        "gpt-5",
+        "o200k_base",  # tiktoken's own mapping for gpt-5
+        8192,
+        5.0,
+    )
+    assert model_spec("my-llama-ft", max_tokens=4096, price=0).encoding == "o200k_base"
+    assert model_spec("my-llama-ft", max_tokens=4096, priced=False).max_tokens == 4096
+    with pytest.raises(CurateError, match=r"give --max-tokens and --price for another\.$"):
+        model_spec("gpt-5")
+    with pytest.raises(CurateError, match=r"\(you gave --max-tokens; add --price\)"):
+        model_spec("gpt-5", max_tokens=8192)
+    with pytest.raises(CurateError, match=r"\(you gave --price; add --max-tokens\)"):
+        model_spec("gpt-5", price=5)
+    # a known model keeps its own table entry
+    assert model_spec("gpt-4o-mini", max_tokens=10, price=1).max_tokens == 65536
+
+
+def test_cli_validate_any_model_with_max_tokens_and_price(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from curate.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as e:
+            main(["validate", good, "--model", "gpt-5", "--no-content", *args])
+        out, err = capsys.readouterr()
+        return int(e.value.code or 0), out, err
+
+    good = str(Path(__file__).resolve().parents[1] / "fixtures/openai/good.jsonl")
+    code, out, err = run("--max-tokens", "8192", "--price", "5", "--json")
+    assert code == 0, err
+    billing = json.loads(out)["billing"]
+    assert billing["model"] == "gpt-5"
+    assert billing["encoding"] == "o200k_base"
+    assert billing["max_tokens"] == 8192
+    assert billing["price_per_million_tokens"] == 5.0
+    n = billing["n_billing_tokens"] * billing["epochs"]
+    assert billing["estimated_cost_usd"] == pytest.approx(n * 5 / 1e6)
+    code, out, err = run("--price", "5")
+    assert code == 2
+    assert "(you gave --price; add --max-tokens)" in " ".join(err.split())
