@@ -9,6 +9,7 @@ Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or input erro
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -33,7 +34,7 @@ from curate.console import (
     progress_bar,
 )
 from curate.options import Epochs, JsonFlag, MaxTokens, Workers
-from curate.records import CurateError, Finding, Location, Severity
+from curate.records import CurateError, Finding, Severity
 
 app = typer.Typer(
     name="curate",
@@ -84,16 +85,6 @@ def _root(
     ] = False,
 ) -> None:
     """Prepare fine-tuning data for LLMs: ingest, validate, deduplicate, review, split."""
-
-
-def option(cli_value: Any, config: dict[str, Any], key: str, default: Any) -> Any:
-    """The CLI value if given, else ``[tool.curate]``'s, else the default."""
-    if cli_value is not None:
-        return cli_value
-    section = config.get("validate", {}) if isinstance(config.get("validate"), dict) else {}
-    if key in section:
-        return section[key]
-    return config.get(key, default)
 
 
 @app.command()
@@ -169,84 +160,44 @@ def validate(
 
     Example: curate validate fixtures/openai/good.jsonl --model gpt-4o-mini
     """
-    from curate.tokens import MODELS
-    from curate.validate import standard_validators, validate_path
+    from curate.api import validate as run_validate
 
-    cfg = load_config()
-    model_name = option(model, cfg, "model", "gpt-4o-mini")
-    prices = cfg.get("prices", {})
-    price_value = option(price, cfg, "price", None)
-    if price_value is None and isinstance(prices, dict):
-        price_value = prices.get(model_name)
-    fail = str(option(fail_on.value if fail_on else None, cfg, "fail_on", "error"))
-    if fail not in {f.value for f in FailOn}:
-        raise CurateError(f"fail_on must be one of error, warning, info, never (got {fail!r})")
-    dup_mode = str(option(duplicates.value if duplicates else None, cfg, "duplicates", "exact"))
-    section = cfg.get("content", {})
-    validators, corpus = standard_validators(
-        content_config=section if isinstance(section, dict) else {},
-        duplicates=dup_mode,
-        near_threshold=float(option(near_threshold, cfg, "near_threshold", 0.8)),
-        content=bool(option(content, cfg, "content_checks", True)),
-        notes=lambda note: err_console.print(f"[dim]note: {escape(note)}[/]", soft_wrap=True),
-    )
-    suite = option(expectations, cfg, "expectations_suite", None)
-    suite_dict: dict[str, Any] = {}
-    stats_columns: bool | tuple[str, ...] = False
-    if suite is not None:
-        from curate.expectations import load_suite, suite_columns
+    def note(text: str) -> None:
+        err_console.print(f"[dim]note: {escape(text)}[/]", soft_wrap=True)
 
-        suite_dict = load_suite(str(suite))  # a bad suite fails before the long pass
-        stats_columns = suite_columns(suite_dict)  # the pass builds only what it reads
     total_bytes = sum(p.stat().st_size for p in files if p.is_file())
-    with progress_bar(total_bytes, "validating", enabled=not json_out) as advance:
-        report = validate_path(
+    with contextlib.ExitStack() as bars:
+        advance = bars.enter_context(progress_bar(total_bytes, "validating", enabled=not json_out))
+        render = None
+        if tokenizer is not None or load_config().get("tokenizer") is not None:
+            render = bars.enter_context(progress_bar(None, "rendering", enabled=not json_out))
+        result = run_validate(
             files,
-            model=model_name,
-            max_tokens=option(max_tokens, cfg, "max_tokens", None),
-            epochs=option(epochs, cfg, "epochs", None),
-            price=price_value,
-            target=str(option(target.value if target else None, cfg, "target", "curate")),
-            workers=option(workers, cfg, "workers", None),
-            max_findings=option(max_findings, cfg, "max_findings", 100_000),
-            validators=validators,
-            corpus_validators=corpus,
+            model=model,
+            max_tokens=max_tokens,
+            epochs=epochs,
+            price=price,
+            target=target.value if target else None,
+            fail_on=fail_on.value if fail_on else None,
+            workers=workers,
+            max_findings=max_findings,
+            duplicates=duplicates.value if duplicates else None,
+            near_threshold=near_threshold,
+            content=content,
+            expectations=expectations,
+            data_docs=data_docs,
+            tokenizer=tokenizer,
+            max_length=max_length,
             progress=advance,
-            stats=stats_columns,
+            render_progress=render,
+            notes=note,
         )
-    if suite is not None:
-        from curate.expectations import check_table
-
-        where = Location(str(files[0])) if len(files) == 1 else Location("<total>")
-        report.add_findings(
-            check_table(
-                report.stats_table(),
-                suite_dict,
-                location=where,
-                suite_source=str(suite),
-                data_docs=str(data_docs) if data_docs else None,
-            )
-        )
-    tok = option(tokenizer, cfg, "tokenizer", None)
-    if tok is not None:
-        from curate.trainer import trainer_view
-
-        with progress_bar(report.n_examples, "rendering", enabled=not json_out) as advance:
-            t_findings, t_summary = trainer_view(
-                [str(p) for p in files],
-                tokenizer=str(tok),
-                max_length=option(max_length, cfg, "max_length", None),
-                progress=advance,
-                workers=option(workers, cfg, "workers", None),
-            )
-        report.add_findings(t_findings)
-        report.extra["trainer"] = t_summary
-    code = report.exit_code(fail)
+    report, code, fail = result.detail, result.extra["exit_code"], result.extra["fail_on"]
     if json_out:
         out = report.to_dict()
         out["fail_on"] = fail
         out["exit_code"] = code
-        out["price_source"] = _price_source(model_name, price_value, MODELS)
+        out["price_source"] = result.extra["price_source"]
         print_json(out)
     elif style is Style.compact:
         print_compact(report)
@@ -258,14 +209,6 @@ def validate(
                 "Use --fail-on to change the threshold."
             )
     raise typer.Exit(code)
-
-
-def _price_source(model: str, price: float | None, models: dict[str, Any]) -> str:
-    from curate.tokens import PRICES_SOURCE
-
-    if price is not None:
-        return "user (--price or [tool.curate])"
-    return PRICES_SOURCE
 
 
 def print_compact(report: Any) -> None:

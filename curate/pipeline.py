@@ -76,82 +76,51 @@ else:  # pragma: no cover
 STAGES = ("ingest", "validate", "dedup", "review", "split")
 FAIL_ON = ("error", "warning", "info", "never")
 
-#: allowed keys per section (a typo must fail, not be ignored)
-KEYS: dict[str, frozenset[str]] = {
-    "run": frozenset({"workdir", "fail_on"}),
-    "ingest": frozenset({"inputs", "format", "system", "maps", "split"}),
-    "validate": frozenset(
-        {"enabled", "model", "max_tokens", "target", "workers", "content", "duplicates"}
-    ),
-    "dedup": frozenset(
-        {"enabled", "threshold", "scope", "near", "num_perm", "seed", "against", "workers"}
-    ),
-    "review": frozenset(
-        {
-            "enabled",
-            "dataset",
-            "workspace",
-            "api_url",
-            "api_key_env",
-            "pending",
-            "conflicts",
-            "audit",
-        }
-    ),
-    "split": frozenset(
-        {
-            "output",
-            "eval_fraction",
-            "eval_size",
-            "seed",
-            "group_by",
-            "near",
-            "near_threshold",
-            "stratify_by",
-            "method",
-            "format",
-            "trl_shape",
-            "model",
-            "workers",
-        }
-    ),
-}
+
+def _schemas() -> dict[str, dict[str, Any]]:
+    """The keys each section takes and their checks (:mod:`curate.settings`)."""
+    from curate import settings as st
+
+    enabled = {"enabled": st.boolean}
+    validate = {k: v for k, v in st.VALIDATE.items() if k not in ("fail_on", "prices", "tokenizer")}
+    return {
+        "run": {"workdir": st.string, "fail_on": st.FAIL_ON, "engine": st.choice("local", "ray")},
+        "ingest": {**st.INGEST, "inputs": st.string_list},
+        "validate": {**validate, **enabled, "content": st.boolean},
+        "dedup": {**st.DEDUP, **enabled},
+        "review": {**st.REVIEW, **enabled},
+        "split": {**st.SPLIT, "output": st.string},
+    }
 
 
 def load_run_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a pipeline config; raise :class:`CurateError` naming the problem."""
+    """Read and check a pipeline config; raise :class:`CurateError` naming the problem
+    (an unknown section or key, a value of the wrong type: ``enabled = "false"``,
+    ``workdir = 5``)."""
+    from curate.settings import check_table, check_value, table
+
     p = Path(path)
     if not p.is_file():
         raise CurateError(f"{path}: no such config file")
     try:
         with open(p, "rb") as f:
-            cfg = tomllib.load(f)
+            raw = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise CurateError(f"{path}: not valid TOML: {e}") from e
     except OSError as e:
         raise CurateError(f"{path}: cannot read: {e}") from e
-    unknown = sorted(set(cfg) - set(KEYS))
+    schemas = _schemas()
+    unknown = sorted(set(raw) - set(schemas))
     if unknown:
         raise CurateError(
-            f"{path}: unknown section(s) [{'], ['.join(unknown)}]; known: {', '.join(KEYS)}"
+            f"{path}: unknown section(s) [{'], ['.join(unknown)}]; known: {', '.join(schemas)}"
         )
-    for section, value in cfg.items():
-        if not isinstance(value, dict):
-            raise CurateError(f"{path}: [{section}] must be a table")
-        bad = sorted(set(value) - KEYS[section])
-        if bad:
-            raise CurateError(
-                f"{path}: unknown key(s) in [{section}]: {', '.join(bad)}. "
-                f"Known: {', '.join(sorted(KEYS[section]))}."
-            )
-    inputs = cfg.get("ingest", {}).get("inputs")
-    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
+    cfg: dict[str, Any] = {}
+    for section, value in raw.items():
+        value = check_value(f"[{section}]", value, table, f"{path}:")
+        cfg[section] = check_table(value, schemas[section], f"{path} [{section}]")
+    if not cfg.get("ingest", {}).get("inputs"):
         raise CurateError(f'{path}: [ingest] needs inputs = ["file or glob", ...]')
-    fail_on = cfg.get("run", {}).get("fail_on", "error")
-    if fail_on not in FAIL_ON:
-        raise CurateError(
-            f"{path}: [run] fail_on must be one of {', '.join(FAIL_ON)} (got {fail_on!r})"
-        )
     if cfg.get("review", {}).get("enabled") and not cfg["review"].get("dataset"):
         raise CurateError(f'{path}: [review] enabled needs dataset = "..."')
     return cfg
@@ -251,6 +220,7 @@ def _ingest(sec: dict[str, Any], base: Path, out: Path, st: dict[str, Any]) -> N
     rep = ingest_paths(
         inputs,
         out,
+        exclude_under=out.parent,  # the workdir: a glob over it must not read the outputs
         format=sec.get("format"),
         maps=sec.get("maps"),
         system=sec.get("system"),
@@ -268,27 +238,18 @@ def _ingest(sec: dict[str, Any], base: Path, out: Path, st: dict[str, Any]) -> N
 def _validate(
     sec: dict[str, Any], data: Path, workdir: Path, fail_on: str, st: dict[str, Any]
 ) -> int:
+    from curate.api import validate
     from curate.export import write_json
-    from curate.validate import standard_validators, validate_path
 
-    validators, corpus = standard_validators(
-        content=bool(sec.get("content", True)), duplicates=str(sec.get("duplicates", "exact"))
-    )
-    report = validate_path(
-        [data],
-        model=sec.get("model", "gpt-4o-mini"),
-        max_tokens=sec.get("max_tokens"),
-        target=sec.get("target", "curate"),
-        workers=sec.get("workers"),
-        validators=validators,
-        corpus_validators=corpus,
-    )
+    opts = {k: v for k, v in sec.items() if k not in ("enabled", "content")}
+    result = validate([data], content=sec.get("content"), fail_on=fail_on, config={}, **opts)
+    report = result.detail
     out = workdir / "02-validation.json"
     write_json(out, report.to_dict())
     by_sev = {"error": 0, "warning": 0, "info": 0}
     for f in report.findings:
         by_sev[f.severity.value] += 1
-    code = report.exit_code(fail_on)
+    code = result.extra["exit_code"]
     st.update(
         status="failed" if code else "ok",
         output=str(out),

@@ -113,13 +113,15 @@ class Counts:
 @dataclass
 class StageResult:
     """What a stage returns: its counts, the files it wrote (by role), its findings,
-    and stage-specific figures in ``extra``."""
+    stage-specific figures in ``extra`` and the stage's own report in ``detail``."""
 
     stage: str
     counts: Counts
     outputs: dict[str, Path] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the stage's own detailed report (a ValidationReport, a split manifest...)
+    detail: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

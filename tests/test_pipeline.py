@@ -96,11 +96,23 @@ def test_a_stage_error_stops_with_exit_2_and_names_the_stage(project: Path) -> N
     [
         (
             '[ingest]\ninputs = ["a.jsonl"]\n[split]\nevalfraction = 0.1\n',
-            "unknown key(s) in [split]: evalfraction",
+            "[split]: unknown key(s) evalfraction",
         ),
         ('[ingest]\ninputs = ["a.jsonl"]\n[splitt]\n', "unknown section(s) [splitt]"),
         ("[split]\neval_size = 3\n", '[ingest] needs inputs = ["file or glob", ...]'),
-        ('[run]\nfail_on = "bad"\n[ingest]\ninputs = ["a"]\n', "fail_on must be one of error"),
+        (
+            '[run]\nfail_on = "bad"\n[ingest]\ninputs = ["a"]\n',
+            "[run] fail_on: expected one of error, warning, info, never, got the string 'bad'",
+        ),
+        (
+            '[ingest]\ninputs = ["a"]\n[dedup]\nenabled = "false"\n',
+            "[dedup] enabled: expected true or false (without quotes), got the string 'false'",
+        ),
+        ('[run]\nworkdir = 5\n[ingest]\ninputs = ["a"]\n', "[run] workdir: expected a non-empty"),
+        (
+            '[ingest]\ninputs = ["a"]\n[dedup]\nthreshold = 2.0\n',
+            "[dedup] threshold: expected a number from 0 to 1, got number 2.0",
+        ),
         ('[ingest]\ninputs = ["a"]\n[review]\nenabled = true\n', "[review] enabled needs dataset"),
         ("[ingest\n", "not valid TOML"),
     ],
@@ -142,11 +154,21 @@ def test_cli_run_json_and_exit_codes(project: Path, capsys: pytest.CaptureFixtur
     assert "Traceback" not in err
 
 
-def test_a_setting_of_the_wrong_kind_fails_its_stage_cleanly(project: Path) -> None:
+def test_a_single_against_file_is_a_list_of_one(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[ingest]\ninputs = ["a"]\n[dedup]\nagainst = "eval.jsonl"\n')
+    assert load_run_config(cfg)["dedup"]["against"] == ["eval.jsonl"]
+
+
+def test_a_workdir_inside_the_input_glob_is_not_read_back(project: Path) -> None:
+    """The second run of a config whose input glob covers its workdir reads the same
+    inputs as the first (not its own outputs) and writes the same files."""
     cfg = project / "curate.toml"
-    cfg.write_text(cfg.read_text().replace("threshold = 0.8", "threshold = 2.0"))
-    s = run_config(cfg)
-    assert s["exit_code"] == 2 and s["stopped_at"] == "dedup"
-    assert stage(s, "dedup")["message"].startswith(
-        "[dedup] bad setting: threshold must be in (0, 1]"
-    )
+    text = cfg.read_text()
+    start = text.index("inputs = ")
+    end = text.index("\n", start)
+    cfg.write_text(text[:start] + 'inputs = ["**/*.json*"]' + text[end:])
+    first = run_config(cfg)
+    second = run_config(cfg)
+    assert first["exit_code"] == second["exit_code"]
+    assert stage(first, "ingest")["counts"] == stage(second, "ingest")["counts"]

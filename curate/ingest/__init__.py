@@ -402,6 +402,7 @@ def ingest_paths(
     split: str | None = None,
     on_file: Callable[[FileResult], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    exclude_under: str | os.PathLike[str] | None = None,
 ) -> IngestReport:
     """Ingest files, globs and directories into one canonical chat JSONL; the Python twin
     of ``curate ingest``.
@@ -423,6 +424,9 @@ def ingest_paths(
         split: split of saved Hugging Face ``DatasetDict`` inputs.
         on_file: called with each file's counts when it is done (progress, logging).
         progress: called with the number of records read, as reading advances.
+        exclude_under: a folder whose files are never inputs (a pipeline's workdir, so
+            that a glob over it does not read the pipeline's own outputs); they are
+            listed as skipped.
 
     Raises:
         InputError: unreadable input, unknown or ambiguous format, output equal to an input.
@@ -437,6 +441,10 @@ def ingest_paths(
     if out_path.name.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
         raise InputError(f"{output}: curate writes plain JSONL; name it .jsonl and compress later")
     sources, skipped = expand([str(p) for p in paths], split=split, exclude={out_path, rej_path})
+    if exclude_under is not None:
+        under = os.path.realpath(exclude_under) + os.sep
+        skipped += [s.path for s in sources if os.path.realpath(s.path).startswith(under)]
+        sources = [s for s in sources if not os.path.realpath(s.path).startswith(under)]
     if not sources:
         raise InputError(
             "no input files found"
