@@ -750,6 +750,30 @@ def _stream_pos(ds: Any) -> Any:
         yield from batch.column("pos").to_pylist()
 
 
+class _Phases:
+    """Wall time of each step, printed to stderr when ``CURATE_RAY_TIMING`` is set (what
+    ``docs/scale.md`` reports per step)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.on = bool(os.environ.get("CURATE_RAY_TIMING"))
+        self.clock = time.perf_counter
+        self.t = self.clock()
+
+    def __call__(self, name: str, ds: Any = None) -> Any:
+        if ds is not None:
+            ds = ds.materialize()
+        if self.on:
+            import sys
+
+            now = self.clock()
+            rows = f" ({ds.count():,} rows)" if ds is not None else ""
+            print(f"ray dedup: {name}{rows}: {now - self.t:.1f} s", file=sys.stderr)
+            self.t = now
+        return ds
+
+
 def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     """The distributed half: features, edges, components, resolution. Returns the
     datasets the writer streams (``decisions``: removed documents' and clusters' rows;
@@ -758,26 +782,31 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     import ray.data as rd
 
     from curate.dedup.lsh import lsh_params
-    from curate.engine.ray import cogroup, connected_components, n_parts
+    from curate.engine.ray import by_key, cogroup, connected_components, n_parts
 
+    def cols(*names: str) -> Callable[[pa.Table], pa.Table]:
+        return lambda t: t.select(list(names))
+
+    phase = _Phases()
     blocks = block_rows(files)
+    phase(f"{blocks.num_rows} blocks listed")
     if not blocks.num_rows:
         return {"n_docs": 0, "n_bad": 0}
     ds = rd.from_arrow(blocks).repartition(blocks.num_rows)
-    feats = ds.map_batches(_featurize_blocks(params), batch_format="pyarrow",
-                           batch_size=1).materialize()  # fmt: skip
+    feats = phase("features", ds.map_batches(_featurize_blocks(params), batch_format="pyarrow",
+                                             batch_size=1))  # fmt: skip
     bad = feats.map_batches(_select(["pos"], bad=True), batch_format="pyarrow").materialize()
     docs = feats.map_batches(
         _select(["pos", "id", "exact", "prompt", "answer", "n_turns", "answer_chars", "sig",
                  "sh", "sh_len", "ex1", "ex2", "conv_k", "windows_k"]), batch_format="pyarrow"
     ).materialize()  # fmt: skip
+    del feats
     n_docs, n_bad = docs.count(), bad.count()
     parts = n_parts(n_docs * 4)
     bands, rows = lsh_params(params.threshold, params.num_perm) if params.near else (0, 0)
-    from curate.engine.ray import by_key
-
     keys = docs.map_batches(_key_rows(params, bands, rows), batch_format="pyarrow")
-    raw = by_key(keys, "k1", _edges_of_keys, parts).materialize()
+    raw = phase("key grouping: copies, candidates, containment",
+                by_key(keys, "k1", _edges_of_keys, parts))  # fmt: skip
 
     def kinds(want: Callable[[np.ndarray], np.ndarray]) -> Callable[[pa.Table], pa.Table]:
         def run(t: pa.Table) -> pa.Table:
@@ -785,40 +814,36 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
 
         return run
 
-    cand = raw.map_batches(kinds(lambda k: k == CANDIDATE), batch_format="pyarrow")
     edges = raw.map_batches(kinds(lambda k: k != CANDIDATE), batch_format="pyarrow")
     if params.near:
-        sig_docs = docs.map_batches(lambda t: t.select(["pos", "sig", "sh"]),
-                                    batch_format="pyarrow")  # fmt: skip
+        cand = raw.map_batches(kinds(lambda k: k == CANDIDATE), batch_format="pyarrow")
+        sig_docs = docs.map_batches(cols("pos", "sig", "sh"), batch_format="pyarrow")
         with_a = cogroup([(cand, "a"), (sig_docs, "pos")], _attach("a"), parts)
         both = cogroup([(with_a, "b"), (sig_docs, "pos")], _attach("b"), parts)
         similar = both.map_batches(_verify(params.threshold), batch_format="pyarrow")
         edges = edges.union(similar)
-    edges = edges.materialize()
+    edges = phase("candidates joined and verified", edges)
     uv = edges.map_batches(lambda t: pa.table({"u": t.column("a"), "v": t.column("b")}),
                            batch_format="pyarrow")  # fmt: skip
-    labels = connected_components(uv, parts).materialize()
-    member_docs = docs.map_batches(
-        lambda t: t.select(["pos", "id", "exact", "n_turns", "answer_chars"]),
-        batch_format="pyarrow",
-    )
+    labels = phase("connected components", connected_components(uv, parts))
+    member_docs = docs.map_batches(cols("pos", "id", "exact", "n_turns", "answer_chars"),
+                                   batch_format="pyarrow")  # fmt: skip
     members = cogroup([(member_docs, "pos"), (labels, "node"), (edges, "a")], _label_members,
                       parts)  # fmt: skip
-    from curate.engine.ray import by_key as _by_key
-
-    decisions = _by_key(members, "comp", _resolve(params.keep), parts).materialize()
+    decisions = phase("components resolved",
+                      by_key(members, "comp", _resolve(params.keep), parts))  # fmt: skip
     removed = decisions.map_batches(
         lambda t: t.filter(pa.array(t.column("row").to_numpy() == 0)).select(["pos"]),
         batch_format="pyarrow",
     )
-    prompts = docs.map_batches(lambda t: t.select(["pos", "prompt", "answer"]),
-                               batch_format="pyarrow")  # fmt: skip
+    prompts = docs.map_batches(cols("pos", "prompt", "answer"), batch_format="pyarrow")
     kept = cogroup([(prompts, "pos"), (removed, "pos")], _conflicts, parts)
-    n_conf = sum(r["n"] for r in _by_key(kept, "prompt", _count_conflicts, parts).take_all())
+    n_conf = sum(r["n"] for r in by_key(kept, "prompt", _count_conflicts, parts).take_all())
+    phase("conflicting answers counted")
     return {
         "n_docs": n_docs,
         "n_bad": n_bad,
-        "decisions": decisions.sort("pos"),
+        "decisions": phase("decisions sorted", decisions.sort("pos")),
         "bad": bad.sort("pos"),
         "conflicts": n_conf,
     }
