@@ -544,8 +544,7 @@ def dedup_ray(
     summary.removed_invalid = solved["n_bad"]
     summary.conflicting_answers = solved.get("conflicts", 0)
     writer = _Writer(files, summary, out_plan)
-    if solved["n_docs"] or solved["n_bad"]:
-        writer.run(solved["decisions"], solved["bad"], progress)
+    writer.run(solved.get("decisions"), solved.get("bad"), progress)
     summary.kept = solved["n_docs"] - sum(writer.removed.values())
     from curate.dedup.resolve import CONTAINED, EXACT, NEAR
 
@@ -737,6 +736,8 @@ class _Capture:
 
 def _stream(decisions: Any, *, row: int) -> Any:
     """The decision rows of one kind, in position order, unpickled."""
+    if decisions is None:
+        return
     for batch in decisions.iter_batches(batch_format="pyarrow", batch_size=4096):
         kinds = batch.column("row").to_numpy()
         blobs = batch.column("blob").to_pylist()
@@ -746,6 +747,8 @@ def _stream(decisions: Any, *, row: int) -> Any:
 
 
 def _stream_pos(ds: Any) -> Any:
+    if ds is None:
+        return
     for batch in ds.iter_batches(batch_format="pyarrow", batch_size=4096):
         yield from batch.column("pos").to_pylist()
 
@@ -802,6 +805,8 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     ).materialize()  # fmt: skip
     del feats
     n_docs, n_bad = docs.count(), bad.count()
+    if not n_docs:  # nothing to compare: only unreadable lines, if any
+        return {"n_docs": 0, "n_bad": n_bad, "bad": bad.sort("pos") if n_bad else None}
     parts = n_parts(n_docs * 4)
     bands, rows = lsh_params(params.threshold, params.num_perm) if params.near else (0, 0)
     keys = docs.map_batches(_key_rows(params, bands, rows), batch_format="pyarrow")

@@ -102,6 +102,44 @@ def test_dedup_same_records_and_clusters(ray_address, tmp_path):
     assert s["removed_invalid"] and s["clusters"] and s["conflicting_answers"]
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"scope": "user", "keep": "first"}, {"near": False}, {"threshold": 0.6, "containment": False}],
+    ids=["user-first", "exact-only", "loose-no-containment"],
+)
+def test_dedup_options_same_records(ray_address, tmp_path, options):
+    texts = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine / "out.jsonl"
+        out.parent.mkdir()
+        s = dedup(INPUTS, out, engine=engine, ray_address=ray_address, **options)
+        texts[engine] = [
+            p.read_text().replace(f"/{engine}/", "/x/")
+            for p in (out, out.with_name("out.rejected.jsonl"), out.with_name("out.clusters.jsonl"))
+        ]
+        texts[engine].append(s.kept)
+    assert texts["ray"] == texts["local"]
+
+
+def test_dedup_empty_and_unreadable_only(ray_address, tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text("\n{not json\n\n")
+    got = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"{engine}.jsonl"
+        s = dedup([src], out, engine=engine, ray_address=ray_address).to_dict()
+        got[engine] = (
+            s["read"],
+            s["kept"],
+            s["removed_invalid"],
+            s["first_invalid"],
+            out.read_text(),
+            out.with_name(f"{engine}.rejected.jsonl").read_text(),
+        )
+    assert got["ray"] == got["local"]
+    assert got["ray"][:4] == (1, 0, 1, f"{src}:2")
+
+
 def test_split_same_assignment(ray_address, tmp_path):
     from curate.split import SplitOptions
 
