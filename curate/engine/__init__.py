@@ -31,8 +31,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,26 @@ def check_engine(engine: str | None, config: Mapping[str, Any] | None = None) ->
     if name == "ray":
         require_ray()
     return name
+
+
+@contextlib.contextmanager
+def batch_mapper(engine: str | None, ray_address: str | None = None) -> Iterator[Any]:
+    """For ``map_batches=`` of :func:`curate.validate.validate_path` (and
+    :func:`curate.api.validate`): ``None`` on the local engine; on ``ray``, Ray's ordered
+    map inside a Ray session for the ``with`` block (Ray checked installed first).
+
+    Example:
+        >>> with batch_mapper("local") as mb:
+        ...     print(mb)
+        None
+    """
+    if check_engine(engine) == "local":
+        yield None
+        return
+    from curate.engine.ray import ordered_map, session
+
+    with session(resolve_address(ray_address)):
+        yield ordered_map
 
 
 def validate(
@@ -143,6 +164,7 @@ def split(
 __all__ = [
     "ENGINES",
     "INSTALL_HINT",
+    "batch_mapper",
     "check_engine",
     "dedup",
     "require_ray",
