@@ -100,6 +100,9 @@ class ChatTokenizer(Protocol):
 
 
 def _require(module: str) -> Any:
+    if module == "transformers":
+        # its "PyTorch was not found" advice at import: counting tokens needs no PyTorch
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     try:
         return importlib.import_module(module)
     except ImportError as e:
@@ -457,6 +460,11 @@ class HFChatTokenizer:
         return [o for o in out if o is not None]
 
 
+#: a Hugging Face hub repo id (``name`` or ``org/name``): each part starts with a letter or
+#: digit and does not end with ``.`` or ``-``; anything else given to --tokenizer is a path
+_HUB_ID = re.compile(r"(?:[A-Za-z0-9](?:[\w.\-]*\w)?/)?[A-Za-z0-9](?:[\w.\-]*\w)?")
+
+
 def _load_hf(spec: str) -> HFChatTokenizer:
     _require("transformers")
     _require("tokenizers")
@@ -483,10 +491,12 @@ def _load_hf(spec: str) -> HFChatTokenizer:
         except Exception as e:
             raise CurateError(f"--tokenizer {spec}: cannot load the tokenizer: {e}") from e
         return HFChatTokenizer(tok, spec)
-    if not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", spec):
+    if not _HUB_ID.fullmatch(spec) or ".." in spec:
+        # a path (./x, ../x, /x, ~/x, a/b/c): never suggest downloading it from the hub
         raise CurateError(
-            f"--tokenizer {spec}: no such folder. Pass a tokenizer folder, a Hugging Face hub "
-            "name in your local cache, mistral:<version> or tiktoken:<encoding>."
+            f"--tokenizer {spec}: no such folder ({os.path.abspath(path)}). Pass a tokenizer "
+            "folder, a Hugging Face hub name in your local cache, mistral:<version> or "
+            "tiktoken:<encoding>."
         )
     try:
         tok = AutoTokenizer.from_pretrained(spec, local_files_only=True)

@@ -14,6 +14,7 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # "PyTorch was not found"
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER = ROOT / "fixtures" / "trainer" / "build_tokenizers.py"
