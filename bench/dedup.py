@@ -12,13 +12,26 @@ injected edit rate, the mean true Jaccard of base/variant pairs and the share ea
 found. Time is signatures + LSH (+ curate's verification) on precomputed shingles, one
 process each, best of 3 runs; peak memory is tracemalloc's peak in a separate run.
 
+Multi-turn. A file of conversations that share turns, as chat dumps do (each
+conversation of the samples whole, its prefixes, windows of consecutive turns, the same
+greeting turn in front, word-edited copies), deduplicated by curate (default keep rule,
+`--keep first`, `--no-containment`) and by datasketch's MinHashLSH as its documentation
+dedups (insert a document unless a query finds an earlier one). Reported: examples kept,
+the share of the input's distinct turns still present in the kept examples, and the
+largest cluster's share of the input.
+
 Scale. `curate dedup FILE -o OUT --json` as a subprocess on 100k..1M short chat examples
 (real words, 5% exact and 5% near copies injected); wall time, CPU time and peak RSS of the
 process tree (workers included), and how they grow.
 
-    python bench/dedup.py                        # quality + scale up to 1,000,000
+The texts come from the public samples in `fixtures/samples/` (or `--samples DIR`);
+without them, from generated words (said in the output: the numbers then do not compare
+with the recorded ones).
+
+    python bench/dedup.py                        # quality + multi-turn + scale up to 1,000,000
     python bench/dedup.py --sizes 100000,300000  # smaller scale run
-    python bench/dedup.py --no-scale             # quality only
+    python bench/dedup.py --no-scale             # quality and multi-turn only
+    python bench/dedup.py --no-scale --no-quality --multi-turn 50000
 """
 
 from __future__ import annotations
@@ -41,7 +54,10 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
+#: the public samples (``--samples`` overrides); ``None``: generated texts instead
+SAMPLES: Path | None = ROOT / "fixtures" / "samples"
+if not SAMPLES.is_dir():
+    SAMPLES = None
 RATES = (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3)
 
 
@@ -56,30 +72,74 @@ def _sharegpt(conv: list[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
+def _json_rows(name: str) -> list[Any]:
+    """The rows of a sample file (a JSON array or JSONL); none when it is missing."""
+    if SAMPLES is None or not (SAMPLES / name).is_file():
+        return []
+    text = (SAMPLES / name).read_text(encoding="utf-8")
+    if name.endswith(".json"):
+        return list(json.loads(text))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def sample_conversations() -> list[list[dict[str, str]]]:
+    """The multi-turn conversations of the samples (ShareGPT demos, DPO prompts with their
+    chosen answer)."""
+    convs = []
+    for name in ("dummy_conversation.json", "glaive_toolcall_en_demo.json"):
+        convs += [_sharegpt(r["conversations"]) for r in _json_rows(name)]
+    for r in _json_rows("dpo_en_demo.json"):
+        chosen = {"role": "assistant", "content": r["chosen"]["value"]}
+        convs.append([*_sharegpt(r["conversations"]), chosen])
+    return convs
+
+
 def real_records() -> list[dict[str, Any]]:
-    """Every example of the public samples, as chat records."""
-    if not SAMPLES.is_dir():
-        sys.exit(f"bench/dedup.py: public samples not found at {SAMPLES}")
+    """Every example of the public samples, as chat records (generated ones when the
+    samples are not there)."""
     recs: list[dict[str, Any]] = []
-    for r in json.loads((SAMPLES / "alpaca_en_demo.json").read_text()):
+    for r in _json_rows("alpaca_en_demo.json"):
         user = r["instruction"] + ("\n\n" + r["input"] if r.get("input") else "")
         recs.append({"messages": [{"role": "user", "content": user},
                                   {"role": "assistant", "content": r["output"]}]})  # fmt: skip
-    for name in ("dummy_conversation.json", "glaive_toolcall_en_demo.json"):
-        for r in json.loads((SAMPLES / name).read_text()):
-            recs.append({"messages": _sharegpt(r["conversations"])})
-    for r in json.loads((SAMPLES / "dpo_en_demo.json").read_text()):
-        msgs = _sharegpt(r["conversations"])
-        recs.append({"messages": [*msgs, {"role": "assistant", "content": r["chosen"]["value"]}]})
-    for line in (SAMPLES / "toy_chat_fine_tuning.jsonl").read_text().splitlines():
-        if line.strip():
-            recs.append(json.loads(line))
-    for line in (SAMPLES / "alignment_mini_lab_dpo_train.jsonl").read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
+    recs += [{"messages": c} for c in sample_conversations()]
+    recs += _json_rows("toy_chat_fine_tuning.jsonl")
+    for name in ("alignment_mini_lab_dpo_train.jsonl", "trl_preference_zh.jsonl"):
+        for r in _json_rows(name):
             recs.append({"messages": [{"role": "user", "content": r["prompt"]},
                                       {"role": "assistant", "content": r["chosen"]}]})  # fmt: skip
+    return recs or generated_records(2300, seed=0)
+
+
+def generated_words(n: int, seed: int) -> list[str]:
+    """``n`` pronounceable made-up words (the stand-in for real text without samples)."""
+    rng = random.Random(seed)
+    syll = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    return ["".join(rng.choice(syll) for _ in range(rng.randint(1, 4))) for _ in range(n)]
+
+
+def generated_text(rng: random.Random, vocab: list[str], lo: int, hi: int) -> str:
+    return " ".join(rng.choice(vocab) for _ in range(rng.randint(lo, hi)))
+
+
+def generated_records(n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` made-up chat examples of 1 to 3 turn pairs."""
+    rng = random.Random(seed)
+    vocab = generated_words(3000, seed)
+    recs = []
+    for _ in range(n):
+        msgs = []
+        for _ in range(rng.choice((1, 1, 2, 3))):
+            msgs.append({"role": "user", "content": generated_text(rng, vocab, 5, 30)})
+            msgs.append({"role": "assistant", "content": generated_text(rng, vocab, 10, 120)})
+        recs.append({"messages": msgs})
     return recs
+
+
+def source_note() -> str:
+    if SAMPLES is None:
+        return "generated words (no public samples found; not comparable to recorded runs)"
+    return f"public samples in {SAMPLES}"
 
 
 def edit(rec: dict[str, Any], rate: float, vocab: list[str], rng: random.Random) -> dict[str, Any]:
@@ -243,6 +303,7 @@ def quality(args: argparse.Namespace) -> bool:
     from curate.dedup.minhash import MinHasher
 
     recs, injected = labelled_corpus(args.seed)
+    print(f"texts: {source_note()}")
     params = Params(threshold=args.threshold, num_perm=args.num_perm)
     t = time.perf_counter()
     feats: Features = featurize(recs, params)
@@ -262,7 +323,8 @@ def quality(args: argparse.Namespace) -> bool:
     def curate_fn() -> set[tuple[int, int]]:
         sig = hasher.signatures_flat(feats.sh_flat, feats.sh_len)
         f2 = Features(feats.exact, feats.prompt, feats.answer, feats.conv, feats.n_turns,
-                      feats.windows, sig, feats.sh_flat, feats.sh_len)  # fmt: skip
+                      feats.answer_chars, feats.windows, sig, feats.sh_flat,
+                      feats.sh_len)  # fmt: skip
         return run_curate(f2, args.threshold, args.num_perm)
 
     ds_data = datasketch_input(sh)
@@ -319,6 +381,174 @@ def _jac(a: np.ndarray, b: np.ndarray) -> float:
     return jaccard(a, b)
 
 
+# -- multi-turn ---------------------------------------------------------------------------
+
+GREETINGS = (
+    ("Hi!", "Hello! How can I help you today?"),
+    ("Hello", "Hi there! What can I do for you?"),
+    ("hey, are you there?", "Yes, I am here. What would you like to talk about?"),
+)
+
+
+def _pair_starts(conv: list[dict[str, str]]) -> list[int]:
+    return [i for i, m in enumerate(conv) if m["role"] == "user"]
+
+
+def multi_turn_bases(seed: int) -> list[list[dict[str, str]]]:
+    """The conversations the multi-turn set is drawn from."""
+    convs = [c for c in sample_conversations() if len(c) >= 2]
+    if not convs:
+        convs = [r["messages"] for r in generated_records(800, seed) if len(r["messages"]) >= 2]
+    return convs
+
+
+def multi_turn_corpus(n: int, seed: int) -> tuple[list[dict[str, Any]], list[frozenset[Any]]]:
+    """``n`` conversations that share turns the way chat dumps do: from each conversation
+    of the samples (or generated ones), drawn at random, the whole conversation (35%), a
+    prefix of it (25%), a window of consecutive turns starting at a user turn (15%), the
+    whole or a prefix behind a common greeting turn (15%), or a copy with 2% of its words
+    edited (10%). Exact copies happen naturally (the same conversation drawn twice).
+
+    Returns the records and, for each, the original turns it carries (normalised role and
+    text; an edited copy carries the turns it was made from)."""
+    rng = random.Random(seed)
+    convs = multi_turn_bases(seed)
+    vocab = sorted({w for c in convs for m in c for w in str(m["content"]).split()})
+    out: list[dict[str, Any]] = []
+    origins: list[frozenset[Any]] = []
+    while len(out) < n:
+        conv = rng.choice(convs)
+        starts = _pair_starts(conv) or [0]
+        x = rng.random()
+        if x < 0.35:
+            msgs = conv
+        elif x < 0.60:
+            msgs = conv[: rng.choice([*starts[1:], len(conv)])]
+        elif x < 0.75:
+            a = rng.choice(starts)
+            ends = [s for s in starts if s > a] + [len(conv)]
+            msgs = conv[a : rng.choice(ends)]
+        elif x < 0.90:
+            g = rng.choice(GREETINGS)
+            greet = [{"role": "user", "content": g[0]}, {"role": "assistant", "content": g[1]}]
+            msgs = greet + conv[: rng.choice([*starts[1:], len(conv)])]
+        else:
+            msgs = edit({"messages": conv}, 0.02, vocab, rng)["messages"]
+            origins.append(frozenset(distinct_turns([{"messages": conv}])))
+            out.append({"messages": msgs})
+            continue
+        if msgs:
+            out.append({"messages": [dict(m) for m in msgs]})
+            origins.append(frozenset(distinct_turns([out[-1]])))
+    return out, origins
+
+
+def distinct_turns(recs: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The normalised non-system turns of ``recs`` (role and text)."""
+    from curate.dedup.text import normalize_text, raw_turns
+
+    return {
+        (role, normalize_text(text))
+        for r in recs
+        for role, text in raw_turns(r)
+        if role not in ("system", "developer")
+    }
+
+
+def datasketch_dedup(
+    sh: list[np.ndarray], threshold: float, num_perm: int
+) -> tuple[list[int], int]:
+    """datasketch's documented dedup: in input order, a document is kept (inserted) unless
+    a query finds an earlier kept one. Returns the kept indices and the largest number of
+    documents attributed to one kept document (itself included)."""
+    from datasketch import MinHash, MinHashLSH
+
+    mhs = MinHash.bulk(datasketch_input(sh), num_perm=num_perm, seed=1)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    kept: list[int] = []
+    size: dict[int, int] = {}
+    for i, m in enumerate(mhs):
+        hits = lsh.query(m) if len(sh[i]) else []
+        if hits:
+            j = min(hits)
+            size[j] = size.get(j, 1) + 1
+            continue
+        kept.append(i)
+        if len(sh[i]):
+            lsh.insert(i, m)
+    return kept, max(size.values(), default=1)
+
+
+def multi_turn(args: argparse.Namespace) -> bool:
+    """curate's kept examples beside datasketch's on conversations that share turns."""
+    from curate.dedup.core import Params, featurize
+    from curate.dedup.run import dedup_paths
+
+    n = args.multi_turn
+    recs, origins = multi_turn_corpus(n, args.seed)
+    lines = [json.dumps(r, ensure_ascii=False) for r in recs]
+    origin_of = dict(zip(lines, origins, strict=True))
+    n_turns = sum(len(r["messages"]) for r in recs)
+    # the original turns of the input (an edited copy's changed turn is not information)
+    all_turns = frozenset().union(*origins) & distinct_turns(recs)
+
+    def turn_shares(kept: list[str]) -> tuple[float, float]:
+        """Shares of the original turns kept: word for word, and counting an edited copy
+        as the turns it was made from."""
+        exact = distinct_turns([json.loads(x) for x in kept]) & all_turns
+        carried = frozenset().union(*(origin_of[x] for x in kept)) & all_turns
+        return len(exact) / len(all_turns), len(carried) / len(all_turns)
+
+    print(f"\n== multi-turn: {n:,} conversations ({n_turns / n:.1f} messages each on average, "
+          f"{len(all_turns):,} distinct original turns), threshold {args.threshold}; texts: "
+          f"{source_note()}")  # fmt: skip
+    print(f"{'':34} {'':>7} {'':>7} {'turns kept':>10} {'(edited':>8} {'largest':>8}")
+    print(f"{'tool':34} {'kept':>7} {'kept %':>7} {'exactly':>10} {'counts)':>8} {'cluster':>8} "
+          f"{'time s':>7}")  # fmt: skip
+    rows: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="curate-bench-dedup-") as d:
+        src = Path(d) / "multi.jsonl"
+        src.write_text("".join(x + "\n" for x in lines))
+        for label, kw in (("curate (default: --keep longest)", {}),
+                          ("curate --keep first", {"keep": "first"}),
+                          ("curate --no-containment", {"containment": False})):  # fmt: skip
+            t = time.perf_counter()
+            s = dedup_paths(
+                [src],
+                Path(d) / "out.jsonl",
+                threshold=args.threshold,
+                num_perm=args.num_perm,
+                workers=1,
+                **kw,
+            )  # type: ignore[arg-type]
+            secs = time.perf_counter() - t
+            exact, carried = turn_shares((Path(d) / "out.jsonl").read_text().splitlines())
+            big = s.largest_cluster["share"] if s.largest_cluster else 0.0
+            rows[label] = (carried, big)
+            print(f"{label:34} {s.kept:7d} {s.kept / n:7.1%} {exact:10.2%} {carried:8.2%} "
+                  f"{big:8.2%} {secs:7.1f}")  # fmt: skip
+            if not kw:
+                default = s
+        print(f"   curate default: removed {default.removed_exact:,} exact, "
+              f"{default.removed_near:,} near, {default.removed_contained:,} contained; "
+              f"{default.clusters:,} clusters")  # fmt: skip
+    feats = featurize(recs, Params(threshold=args.threshold, num_perm=args.num_perm))
+    off = np.concatenate(([0], np.cumsum(feats.sh_len)))
+    sh = [feats.sh_flat[off[i] : off[i + 1]] for i in range(n)]
+    t = time.perf_counter()
+    ds_kept, ds_big = datasketch_dedup(sh, args.threshold, args.num_perm)
+    secs = time.perf_counter() - t
+    ds_exact, ds_turns = turn_shares([lines[i] for i in ds_kept])
+    print(f"{'datasketch MinHashLSH':34} {len(ds_kept):7d} {len(ds_kept) / n:7.1%} "
+          f"{ds_exact:10.2%} {ds_turns:8.2%} {ds_big / n:8.2%} {secs:7.1f}")  # fmt: skip
+    turns, big = rows["curate (default: --keep longest)"]
+    ok = big <= 0.05 and turns >= ds_turns - 0.005
+    print(f"target: the original turns datasketch keeps, within 0.5 point ({turns:.2%} vs "
+          f"{ds_turns:.2%}), and no cluster over 5% of the input ({big:.2%}): "
+          f"{'MET' if ok else 'NOT MET'}")  # fmt: skip
+    return ok
+
+
 # -- scale ------------------------------------------------------------------------------------
 
 
@@ -326,8 +556,9 @@ def write_short_examples(path: Path, n: int, seed: int) -> None:
     """``n`` short chat examples of real words (Alpaca), 5% exact copies (case and spacing
     changed) and 5% near copies (one word of the answer replaced)."""
     words: list[str] = []
-    for r in json.loads((SAMPLES / "alpaca_en_demo.json").read_text()):
+    for r in _json_rows("alpaca_en_demo.json"):
         words += (r["instruction"] + " " + r["input"] + " " + r["output"]).split()
+    words = words or generated_words(5000, seed)
     rng = random.Random(seed)
     recent: list[str] = []
     with open(path, "w", encoding="utf-8") as f:
@@ -422,10 +653,7 @@ def scale(args: argparse.Namespace) -> bool:
             s, wall, cpu, mib = run_cli(
                 ["dedup", str(src), "-o", str(Path(d) / "out.jsonl"), "--json"]
             )
-            assert (
-                s["read"]
-                == s["kept"] + s["removed_exact"] + s["removed_near"] + s["removed_invalid"]
-            )
+            assert s["read"] == s["kept"] + sum(v for k, v in s.items() if k.startswith("removed_"))
             first = first or (wall, mib)
             print(f"{n:10d} {src.stat().st_size / 1e6:7.1f} {wall:8.1f} {cpu:8.1f} {mib:9.0f} "
                   f"{s['kept']:9d} {s['removed_exact']:7d} {s['removed_near']:7d} "
@@ -450,10 +678,20 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,300000,1000000")
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--no-quality", action="store_true")
+    ap.add_argument("--multi-turn", type=int, default=50_000, metavar="N",
+                    help="conversations in the multi-turn set (0: skip it)")  # fmt: skip
+    ap.add_argument("--samples", type=Path, help="folder of the public sample files")
     args = ap.parse_args()
+    if args.samples is not None:
+        global SAMPLES
+        if not args.samples.is_dir():
+            sys.exit(f"bench/dedup.py: --samples {args.samples}: not a folder")
+        SAMPLES = args.samples
     ok = True
     if not args.no_quality:
         ok = quality(args) and ok
+    if args.multi_turn:
+        ok = multi_turn(args) and ok
     if not args.no_scale:
         ok = scale(args) and ok
     sys.exit(0 if ok else 1)

@@ -104,3 +104,25 @@ def test_unwritable_output_is_a_clear_error(
     blocker.write_text("")
     code, _, err = run(["dedup", str(TRAIN), "-o", str(blocker / "out.jsonl")], capsys)
     assert code == 2 and "cannot write" in err and "Traceback" not in err
+
+
+def test_the_docs_tiny_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/dedup.md and the README show this run: lines 1 and 5 go, no turn is lost."""
+    out = tmp_path / "kept.jsonl"
+    code, stdout, _ = run(["dedup", str(FIXTURES / "dedup/turns.jsonl"), "-o", str(out)], capsys)
+    assert code == 0
+    assert stdout.startswith(
+        "read 5: kept 3, removed 0 exact, 0 near, 2 contained, 0 contaminated, 0 unreadable; "
+        "2 clusters; 0 prompts with conflicting answers\n"
+    )
+    src = (FIXTURES / "dedup/turns.jsonl").read_text().splitlines()
+    assert out.read_text().splitlines() == src[1:4]
+    rej = [json.loads(x) for x in (tmp_path / "kept.rejected.jsonl").read_text().splitlines()]
+    assert [(r["source"]["line"], r["reason"]) for r in rej] == [
+        (1, "contained_duplicate"),
+        (5, "contained_duplicate"),
+    ]
+    assert ":2 (id " in rej[0]["message"] and ":4 (id " in rej[1]["message"]
+    turns = {m["content"] for x in src for m in json.loads(x)["messages"]}
+    kept = {m["content"] for x in out.read_text().splitlines() for m in json.loads(x)["messages"]}
+    assert kept == turns
