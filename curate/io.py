@@ -370,18 +370,22 @@ def empty_file_finding(file: str, *, blank: bool = False) -> Finding:
     )
 
 
+def refuse_utf16(path: str | os.PathLike[str], first_line: bytes) -> None:
+    """Raise :class:`InputError` when a file's first line shows UTF-16 (a BOM, or NUL
+    bytes, which JSON text never holds: strings escape control characters)."""
+    if first_line.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first_line[:64]:
+        raise InputError(
+            f"{path}:1: the file is UTF-16 encoded, not UTF-8. Re-encode it first: "
+            f"iconv -f UTF-16 -t UTF-8 {path} > {Path(path).stem}.utf8.jsonl"
+        )
+
+
 def sniff_not_jsonl(path: str) -> None:
     """Raise :class:`InputError` when a file is plainly not JSONL (a JSON array or one
     pretty-printed object), instead of reporting every line as invalid JSON."""
     lines = iter_raw_lines(path)
     for _line, raw in lines:
-        if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (
-            raw[:1] != b"\x00" and b"\x00" in raw[:64]
-        ):
-            raise InputError(
-                f"{path}:1: the file is UTF-16 encoded, not UTF-8. Re-encode it first: "
-                f"iconv -f UTF-16 -t UTF-8 {path} > {Path(path).stem}.utf8.jsonl"
-            )
+        refuse_utf16(path, raw)
         head = raw.removeprefix(BOM).strip()
         if not head:
             continue

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.io import check_readable, iter_raw_lines
+from curate.io import check_readable, iter_raw_lines, refuse_utf16
+from curate.records import InputError
 from curate.validators.content import _parse, mask
 from curate.validators.pii import find_pii
 from curate.validators.secrets import Hit, find_secrets
@@ -200,6 +201,8 @@ def redact_path(
     with plan.writing():
         fo, fa = plan.open("output", "wb"), plan.open("audit")
         for line, raw in iter_raw_lines(src):
+            if line == 1:
+                refuse_utf16(src, raw)
             rep.n_read += 1
             changes: list[dict[str, Any]] = []
             text = raw.decode("utf-8", "surrogateescape")
@@ -226,6 +229,8 @@ def redact_path(
                 for c in changes:
                     counts[c["code"]] += 1
                     fa.write(json.dumps(c, ensure_ascii=False) + "\n")
+        if not rep.n_read:
+            raise InputError(f"{source}: file is empty: nothing to redact")
         plan.commit()
     rep.by_code = dict(sorted(counts.items()))
     return rep

@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from curate.records import Example
+from curate.records import Example, InputError
 
 #: examples above which duplicate clusters are exact (by id) instead of near (MinHash)
 NEAR_DUP_MAX = 50_000
@@ -105,7 +105,10 @@ def _duplicates(files: list[str], table: Any) -> dict[str, Any]:
     if cluster_keys is not None and table.height <= NEAR_DUP_MAX:
         from curate.stats import iter_examples
 
-        examples: list[Example] = [ex for batch in iter_examples(files) for ex in batch]
+        # the lines that are no example are in the report's findings already
+        examples: list[Example] = [
+            ex for batch in iter_examples(files, on_finding=lambda f: None) for ex in batch
+        ]
         if len(examples) == table.height:
             keys = list(cluster_keys(examples, threshold=0.8))
             method = "near (MinHash, Jaccard >= 0.8) and exact"
@@ -146,6 +149,11 @@ def build_report(
     files = [str(p) for p in paths]
     table, rep = _validate(files, model, max_tokens)
     n = table.height
+    if n == 0:
+        raise InputError(
+            f"{', '.join(files)}: no examples to report on (an empty file, or only blank "
+            "lines); check the step that wrote it."
+        )
     totals = table["tokens_total"].drop_nulls()
     n_epochs = epochs if epochs is not None else default_epochs(totals.len())
     costs = []

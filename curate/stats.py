@@ -32,7 +32,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.records import Example, InputError, Location, Severity
+from curate.records import Example, Finding, InputError, Location, Severity
 from curate.tokens import (
     TOKENS_PER_MESSAGE,
     TOKENS_PER_NAME,
@@ -465,27 +465,44 @@ def input_format(path: str | os.PathLike[str]) -> str:
 
 
 def iter_examples(
-    paths: Sequence[str | os.PathLike[str]], *, batch_size: int = BATCH_SIZE
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_finding: Callable[[Finding], None] | None = None,
 ) -> Iterator[list[Example]]:
     """Stream batches of :class:`Example` from chat JSONL files, Parquet files and Hugging
-    Face ``save_to_disk`` folders (each needs a ``messages`` column). Lines that are not
-    valid JSON are skipped here (``curate validate`` reports them)."""
+    Face ``save_to_disk`` folders (each needs a ``messages`` column), through the one
+    reader (:mod:`curate.io`). A line that is not an example (invalid JSON, too long, a
+    lone surrogate) goes to ``on_finding``; without it, it is an :class:`InputError`
+    naming the file and line (nothing is skipped silently)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
     for path in paths:
         fmt = input_format(path)
         if fmt == "jsonl":
-            yield from _jsonl_batches(str(path), batch_size)
+            yield from _jsonl_batches(str(path), batch_size, on_finding)
         elif fmt == "parquet":
             yield from _parquet_batches(str(path), batch_size)
         else:
             yield from _hf_batches(str(path), batch_size)
 
 
-def _jsonl_batches(path: str, batch_size: int) -> Iterator[list[Example]]:
-    from curate.io import iter_raw_lines, parse_line
+def _jsonl_batches(
+    path: str, batch_size: int, on_finding: Callable[[Finding], None] | None
+) -> Iterator[list[Example]]:
+    from curate.io import iter_raw_lines, parse_line, sniff_not_jsonl
 
+    sniff_not_jsonl(path)
     batch: list[Example] = []
     for line, raw in iter_raw_lines(path):
         parsed = parse_line(path, line, raw)
+        if isinstance(parsed, Finding):
+            if on_finding is None:
+                raise InputError(
+                    f"{parsed.location}: {parsed.message}. Run curate validate {path} to see "
+                    "every problem, fix or drop the line, then run this again."
+                )
+            on_finding(parsed)
         if isinstance(parsed, Example):
             batch.append(parsed)
             if len(batch) >= batch_size:
@@ -574,9 +591,12 @@ def stats_table(
     max_tokens: int | None = None,
     target: str = "curate",
     progress: Callable[[int], None] | None = None,
+    on_finding: Callable[[Finding], None] | None = None,
 ) -> pl.DataFrame:
     """The statistics table of every example in ``paths`` (JSONL, Parquet, HF folders),
-    built batch by batch (memory: the table itself, a few dozen bytes per example).
+    built batch by batch (memory: the table itself, a few dozen bytes per example). A
+    line that is no example goes to ``on_finding``, or is an error without it (see
+    :func:`iter_examples`).
 
     Example:
         >>> import tempfile, os, json
@@ -592,7 +612,7 @@ def stats_table(
     import polars as pl
 
     parts: list[pl.DataFrame] = []
-    for batch in iter_examples(paths):
+    for batch in iter_examples(paths, on_finding=on_finding):
         rows = stats_rows(batch, model=model, max_tokens=max_tokens, target=target)
         parts.append(frame(rows))
         if progress is not None:

@@ -136,13 +136,17 @@ def test_source_of_prefers_metadata_then_source() -> None:
     assert source_of({}, "data/f.jsonl") == "f.jsonl"
 
 
-def test_invalid_lines_are_skipped_not_fatal(tmp_path: Path) -> None:
+def test_invalid_lines_are_reported_not_skipped_silently(tmp_path: Path) -> None:
     p = tmp_path / "mixed.jsonl"
     good = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
     p.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"\r\n{not json\r\n\r\n" + good.encode())
-    t = stats_table([p])
+    found: list = []
+    t = stats_table([p], on_finding=found.append)
     assert t["line"].to_list() == [1, 4]
     assert t.schema == pl.Schema(t.schema)
+    assert [(f.code, f.location.line) for f in found] == [("invalid_json", 2)]
+    with pytest.raises(InputError, match=r"mixed\.jsonl:2: invalid JSON .* Run curate validate"):
+        stats_table([p])  # never skipped silently
 
 
 def test_empty_file_gives_an_empty_table_with_the_schema(tmp_path: Path) -> None:

@@ -447,7 +447,7 @@ def ingest_paths(
         sources = [s for s in sources if not os.path.realpath(s.path).startswith(under)]
     if not sources:
         raise InputError(
-            "no input files found"
+            f"{', '.join(str(p) for p in paths)}: no input files found"
             + (f" (skipped: {', '.join(skipped[:5])})" if skipped else "")
             + ". Pass .jsonl, .json, .csv, .tsv, .parquet or .arrow files or a saved dataset."
         )

@@ -226,9 +226,7 @@ def _add(
     *,
     explicit: bool,
 ) -> None:
-    if p.resolve() in skip:
-        if explicit:
-            raise InputError(f"{p}: is also the output; write somewhere else")
+    if p.resolve() in skip and not explicit:  # an explicit one: the output plan refuses it
         return
     if is_hf_dataset(p):
         out.append(Source(str(p), "hf", split))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from curate.ingest import default_rejects_path, detect, ingest_paths, read
-from curate.records import InputError
+from curate.records import CurateError, InputError
 from curate.validate import validate_path
 from tests.ingest.helpers import FIXTURES, lines, run
 
@@ -108,7 +108,7 @@ def test_errors_leave_the_old_output_untouched(tmp_path: Path) -> None:
 def test_the_output_cannot_be_an_input(tmp_path: Path) -> None:
     src = tmp_path / "a.jsonl"
     shutil.copy(FIXTURES / "dolly" / "good.jsonl", src)
-    with pytest.raises(InputError, match="is also the output"):
+    with pytest.raises(CurateError, match="the output output is also an input of ingest"):
         ingest_paths([src], src)
     # in a folder, the output and its rejects are skipped, not read back
     rep = ingest_paths([tmp_path], tmp_path / "out.jsonl")
