@@ -176,6 +176,8 @@ class OpenAIFormat:
         call_ids: set[str] = set()
         answered: set[str] = set()
         tool_names = _tool_names(data.get("tools"))
+        #: calls not answered yet -> index of the assistant message that made them
+        pending: dict[str, int] = {}
         prev_role: str | None = None
         for i, m in enumerate(messages):
             mloc = loc.with_message(i)
@@ -185,8 +187,18 @@ class OpenAIFormat:
             role = m.get("role", None)
             if role == "assistant":
                 has_assistant = True
+            if pending and role != "tool":
+                yield from self._unanswered(pending, loc, i)
+                pending.clear()
             yield from self._cookbook_message(m, role, mloc)
-            yield from self._tools_in_message(m, role, mloc, call_ids, answered, tool_names)
+            if "tool_calls" in m or role == "tool":
+                made, done = len(call_ids), len(answered)
+                before = set(call_ids) if "tool_calls" in m else call_ids
+                yield from self._tools_in_message(m, role, mloc, call_ids, answered, tool_names)
+                if len(call_ids) != made:
+                    pending.update(dict.fromkeys(call_ids - before, i))
+                if len(answered) != done:
+                    pending.pop(m.get("tool_call_id"), None)
             yield from self._extras(m, role, mloc, i, prev_role, messages)
             prev_role = role if isinstance(role, str) else None
         if not has_assistant:
@@ -197,13 +209,22 @@ class OpenAIFormat:
                 loc,
                 'add the reply you want the model to learn as {"role": "assistant", ...}',
             )
-        for cid in sorted(call_ids - answered):
+        # calls still pending at the end are the example's last turn: the reply the model
+        # learns is the call itself, answered at inference time (valid for every target)
+
+    def _unanswered(self, pending: dict[str, int], loc: Location, at: int) -> Iterator[Finding]:
+        """The calls no tool message answered before message ``at`` goes on: OpenAI's API
+        refuses such a conversation, so an error for ``--target openai``."""
+        for cid, made in sorted(pending.items(), key=lambda kv: (kv[1], kv[0])):
             yield _f(
                 "tool_call_unanswered",
-                W,
-                f"tool call {cid!r} has no tool message answering it",
-                loc,
-                'add {"role": "tool", "tool_call_id": ..., "content": ...} after the call',
+                E if self.target == "openai" else W,
+                f"tool call {cid!r} has no tool message answering it before message {at} "
+                "goes on"
+                + (" (OpenAI refuses such a conversation)" if self.target == "openai" else ""),
+                loc.with_message(made),
+                f'add {{"role": "tool", "tool_call_id": "{cid}", "content": ...}} right after '
+                "the call, or drop the call",
             )
 
     # -- OpenAI preference (DPO) records --------------------------------------------

@@ -122,7 +122,7 @@ def test_tool_call_problems() -> None:
     assert check(data) == [
         ("unknown_tool", 1),
         ("tool_call_id_mismatch", 2),
-        ("tool_call_unanswered", None),
+        ("tool_call_unanswered", 1),  # the reply at message 3 goes on without an answer
     ]
     bad_args = {
         "messages": [
@@ -319,3 +319,57 @@ def test_early_return_gives_what_the_full_checks_give(
     assert [(f.code, f.message) for f in fmt.check(Example(data, loc))] == [
         (f.code, f.message) for f in full
     ]
+
+
+# -- issue 22, item 11: an unanswered tool call before the conversation goes on --------------
+
+
+def _call(cid: str) -> dict[str, Any]:
+    return {"id": cid, "type": "function", "function": {"name": "w", "arguments": "{}"}}
+
+
+def _findings(data: Any, target: str) -> list[tuple[str, Severity, int | None, str]]:
+    ex = Example(data, Location("t.jsonl", 1))
+    return [
+        (f.code, f.severity, f.location.message_index, f.message)
+        for f in OpenAIFormat(target=target).check(ex)
+    ]
+
+
+def test_unanswered_tool_call_before_the_conversation_goes_on() -> None:
+    data = {
+        "messages": [
+            {"role": "user", "content": "weather in Paris and Rome?"},
+            {"role": "assistant", "content": None, "tool_calls": [_call("c1"), _call("c2")]},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            {"role": "assistant", "content": "Paris is sunny."},  # c2 never answered
+        ]
+    }
+    ((code, sev, where, msg),) = _findings(data, "openai")
+    assert (code, sev, where) == ("tool_call_unanswered", Severity.ERROR, 1)
+    assert "'c2'" in msg and "before message 3 goes on" in msg and "OpenAI refuses" in msg
+    ((code, sev, where, _),) = _findings(data, "curate")
+    assert (code, sev, where) == ("tool_call_unanswered", Severity.WARNING, 1)
+    # a user turn going on counts the same
+    data["messages"][2:] = [{"role": "user", "content": "never mind"}]
+    got = [(c, s) for c, s, _, _ in _findings(data, "openai") if c == "tool_call_unanswered"]
+    assert got == [("tool_call_unanswered", Severity.ERROR)] * 2
+
+
+def test_a_final_unanswered_tool_call_is_the_training_target() -> None:
+    final = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [_call("c1")]},
+        ]
+    }
+    assert _findings(final, "openai") == []
+    assert _findings(final, "curate") == []
+    # answered calls, then a final call: still valid
+    final["messages"][2:] = [
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        {"role": "assistant", "content": "Sunny. Checking Rome too."},
+        {"role": "user", "content": "ok"},
+        {"role": "assistant", "content": None, "tool_calls": [_call("c2")]},
+    ]
+    assert _findings(final, "openai") == []
