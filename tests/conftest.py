@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,19 @@ SAMPLES = FIXTURES / "samples"  # public sample files (fixtures/SOURCES.md)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+# Review: no test reads or changes the user's local Argilla server (its data dir and state under
+# ~/.cache/curate, found through CURATE_CACHE_DIR) or reaches the server in $ARGILLA_API_URL.
+# tests/review/conftest.py starts a server of its own (own data dir and port) and stops it;
+# tests/review/test_isolation.py checks this.
+USER_CURATE_CACHE = Path(os.environ.get("CURATE_CACHE_DIR") or Path.home() / ".cache" / "curate")
+os.environ["CURATE_CACHE_DIR"] = tempfile.mkdtemp(prefix="curate-test-cache-")
+atexit.register(shutil.rmtree, os.environ["CURATE_CACHE_DIR"], ignore_errors=True)
+os.environ["CURATE_ARGILLA_VENV"] = os.environ.get(
+    "CURATE_TEST_ARGILLA_VENV", str(Path.home() / ".cache" / "curate-tests" / "argilla-venv")
+)
+for _name in ("ARGILLA_API_URL", "ARGILLA_API_KEY"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture

@@ -3,7 +3,15 @@ answering the SDK's searches, filters, progress and metrics through the real ser
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
+import signal
 import socket
+import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,5 +137,173 @@ def test_restart_keeps_the_data(tmp_path: Path) -> None:
         assert [r.id for r in records] == ["k1"]
         assert (data / "argilla" / "argilla.db").is_file()
         assert oct((data / "server.json").stat().st_mode & 0o777) == "0o600"
+    finally:
+        server.stop(data)
+
+
+# ------------------------------------------------------------------ credentials and faults
+class CommandLines:
+    """Every process command line seen while the block runs (polled from /proc every 10 ms),
+    to show that no secret is ever passed as an argument, not even to short-lived helpers."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                with contextlib.suppress(OSError):
+                    self.seen.add(
+                        cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    )
+            time.sleep(0.01)
+
+    def __enter__(self) -> CommandLines:  # may be entered again: the lines add up
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+        self.seen.add(ps.stdout)
+
+    def leaked(self, secrets: list[str]) -> list[str]:
+        return [s for s in secrets if any(s in line for line in self.seen)]
+
+
+def _secrets(state: dict[str, Any]) -> list[str]:
+    out = [state["api_key"], state["password"]]
+    for creds in (state.get("users") or {}).values():
+        out += [creds["api_key"], creds["password"]]
+    return out
+
+
+def _modes(data: Path) -> dict[str, str]:
+    out = {".": oct(data.stat().st_mode & 0o777)}
+    for p in sorted(data.rglob("*")):
+        if not p.is_socket():
+            out[str(p.relative_to(data))] = oct(p.stat().st_mode & 0o777)
+    return out
+
+
+def test_data_dir_is_private_and_no_secret_is_on_a_command_line(
+    argilla_state: dict[str, Any],
+) -> None:
+    data = Path(argilla_state["data_dir"])
+    modes = _modes(data)
+    assert modes["."] == "0o700"
+    assert modes["argilla/argilla.db"] == modes["server.json"] == "0o600"
+    assert {m for p, m in modes.items() if (data / p).is_dir()} == {"0o700"}
+    assert {m for p, m in modes.items() if (data / p).is_file()} == {"0o600"}
+    with CommandLines() as ps:  # the running server, worker and redis
+        pass
+    assert any(f"--port {argilla_state['url'].rsplit(':', 1)[1]}" in c for c in ps.seen)
+    state = server.read_state(data)
+    assert state is not None and ps.leaked(_secrets(state)) == []
+
+
+def test_commands_find_the_server_serve_started(argilla_state: dict[str, Any]) -> None:
+    """`serve --data-dir X` is remembered: status and push find X without --data-dir."""
+    data = Path(argilla_state["data_dir"])
+    port = int(argilla_state["url"].rsplit(":", 1)[1])
+    assert server.serve(port, data)["processes"] == argilla_state["processes"]  # remembers it
+    res = subprocess.run(["curate", "review", "status"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"running at {argilla_state['url']}" in res.stdout and str(data) in res.stdout
+    assert server.resolve_data_dir() == data
+    from curate.review.client import resolve_credentials
+
+    assert resolve_credentials(None, None) == (argilla_state["url"], argilla_state["api_key"])
+
+
+def _dataset_ids(url: str, key: str, name: str) -> list[str]:
+    import httpx
+
+    with httpx.Client(base_url=url, headers={"X-Argilla-Api-Key": key}, timeout=60) as http:
+        ds = next(d for d in http.get("/api/v1/me/datasets").json()["items"] if d["name"] == name)
+        ids: list[str] = []
+        while True:
+            page = http.get(
+                f"/api/v1/datasets/{ds['id']}/records", params={"offset": len(ids), "limit": 1000}
+            ).json()["items"]
+            ids += [str(r["external_id"]) for r in page]
+            if len(page) < 1000:
+                return ids
+
+
+def _records_on_server(url: str, key: str, name: str) -> int:
+    import httpx
+
+    try:
+        with httpx.Client(base_url=url, headers={"X-Argilla-Api-Key": key}, timeout=5) as http:
+            for d in http.get("/api/v1/me/datasets").json()["items"]:
+                if d["name"] == name:
+                    return int(http.get(f"/api/v1/datasets/{d['id']}/progress").json()["total"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return 0
+    return 0
+
+
+@pytest.mark.slow
+def test_server_killed_mid_push_then_the_same_command_again(tmp_path: Path) -> None:
+    """A lost connection ends push with exit 2, the count pushed and the advice to rerun; the
+    same command then completes with every record once. Restarting and rotating the keys put
+    no secret on any command line, and the old key stops working."""
+    data, port, n = tmp_path / "argilla", _free_port(), 6_000
+    env = {**os.environ, "CURATE_CACHE_DIR": str(tmp_path / "cache")}
+    with CommandLines() as ps:
+        st = server.serve(port, data)
+    try:
+        src = tmp_path / "big.jsonl"
+        src.write_text(
+            "".join(
+                json.dumps({"id": f"k{i:05d}", "messages": [
+                    {"role": "user", "content": f"What is {i} + {i}?"},
+                    {"role": "assistant", "content": str(2 * i)}]}) + "\n"
+                for i in range(n)
+            )
+        )  # fmt: skip
+        cmd = ["curate", "review", "push", str(src), "--dataset", "killed", "--no-duplicates",
+               "--data-dir", str(data)]  # fmt: skip
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        deadline = time.monotonic() + 240
+        while _records_on_server(st["url"], st["api_key"], "killed") < 500:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "push did not start"
+            time.sleep(0.05)
+        os.killpg(st["processes"]["server"], signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+        err = " ".join(err.split())
+        assert proc.returncode == 2, out + err
+        assert f"lost the connection to Argilla at {st['url']} after pushing" in err
+        assert "Run the same command again" in err and "Traceback" not in err
+        pushed = int(re.search(r"after pushing (\d+) of", err).group(1))  # type: ignore[union-attr]
+        assert 0 < pushed < n  # confirmed by the server before it went away
+
+        with ps:
+            again = server.serve(port, data)
+        res = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["pushed"] == n
+        ids = _dataset_ids(again["url"], again["api_key"], "killed")
+        assert len(ids) == n and set(ids) == {f"k{i:05d}" for i in range(n)}
+
+        old = server.read_state(data)
+        assert old is not None
+        with ps:
+            server.rotate_credentials(data)
+        new = server.read_state(data)
+        assert new is not None and new["api_key"] != old["api_key"]
+        assert ps.leaked(_secrets(old) + _secrets(new)) == []
+        assert not server._healthy(again["url"], old["api_key"])
+        assert server._healthy(again["url"], new["api_key"])
+        assert _modes(data)["argilla/argilla.db"] == "0o600"
     finally:
         server.stop(data)
