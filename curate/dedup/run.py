@@ -48,7 +48,7 @@ from curate.dedup.core import (
     featurize,
     is_large_cluster,
 )
-from curate.io import BOM, check_readable, dumps, iter_raw_lines, parse_line
+from curate.io import BOM, check_readable, dumps, iter_raw_lines, parse_line, sniff_not_jsonl
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import Finding, InputError, Location, Severity
 from curate.stage import Counts, OutputPlan, StageResult, reject_row, rejects_path
@@ -181,6 +181,29 @@ def default_side_paths(output: str | os.PathLike[str]) -> tuple[str, str]:
     return str(rej), str(rej.with_name(rej.name[: -len(".rejected.jsonl")] + ".clusters.jsonl"))
 
 
+def plan_outputs(
+    inputs: Sequence[str],
+    output: str | os.PathLike[str] | None,
+    rejects: str | os.PathLike[str] | None,
+    clusters: str | os.PathLike[str] | None,
+) -> tuple[OutputPlan, str | os.PathLike[str] | None, str | os.PathLike[str] | None]:
+    """The output plan of a dedup run (roles ``kept``, ``rejects``, ``clusters``), the side
+    files defaulting beside ``output``; refuses (exit 2) an output that is one of
+    ``inputs`` (the inputs and ``--against`` files) or another output. Returns the plan
+    and the rejects and clusters paths."""
+    out_plan = OutputPlan(inputs, "dedup")
+    if output is not None:
+        d_rej, d_clu = default_side_paths(output)
+        rejects = rejects if rejects is not None else d_rej
+        clusters = clusters if clusters is not None else d_clu
+        out_plan.add("kept", output)
+    if rejects is not None:
+        out_plan.add("rejects", rejects)
+    if clusters is not None:
+        out_plan.add("clusters", clusters)
+    return out_plan, rejects, clusters
+
+
 def dedup_paths(
     inputs: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str] | None = None,
@@ -238,16 +261,8 @@ def dedup_paths(
         raise InputError("no input files given")
     for p in (*files, *refs):
         check_readable(p)
-    out_plan = OutputPlan([*files, *refs], "dedup")
-    if output is not None:
-        d_rej, d_clu = default_side_paths(output)
-        rejects = rejects if rejects is not None else d_rej
-        clusters = clusters if clusters is not None else d_clu
-        out_plan.add("kept", output)
-    if rejects is not None:
-        out_plan.add("rejects", rejects)
-    if clusters is not None:
-        out_plan.add("clusters", clusters)
+        sniff_not_jsonl(p)  # an Alpaca array, UTF-16: say what it is, run ingest first
+    out_plan, rejects, clusters = plan_outputs([*files, *refs], output, rejects, clusters)
 
     summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,
                            keep=keep, num_perm=num_perm, seed=seed, inputs=files,
@@ -285,6 +300,10 @@ def dedup_paths(
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
+    if not summary.read:
+        raise InputError(
+            f"{', '.join(files)}: no examples to deduplicate (empty, or only blank lines)"
+        )
 
     plan = index.solve()
     if not dedup:  # decontaminate only: duplicates within the inputs stay
@@ -368,48 +387,118 @@ def _fmt(w: dict[str, Any]) -> str:
     return f"{w['file']}:{w['line']}"
 
 
-def _reject(
-    i: int, plan: Plan, ids: list[str], where: Callable[[int], dict[str, Any]], data: Any
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A document as the rows name it: its id and ``{"file", "line"}``."""
+
+    id: str
+    source: dict[str, Any]
+
+
+def duplicate_reject(
+    status: int,
+    similarity: float,
+    rep_similarity: float | None,
+    me: Ref,
+    dup: Ref,
+    rep: Ref,
+    record: Any,
+    *,
+    by_containment: bool = False,
 ) -> dict[str, Any]:
-    """The reject row of a removed document: the one shape, its details in a finding."""
-    st = int(plan.status[i])
-    j = int(plan.dup_of[i])
-    r = int(plan.rep[i])
-    sim = float(plan.similarity[i])
-    wj, wr = where(j), where(r)
-    if st == EXACT and j == r:
-        msg = f"exact duplicate of {_fmt(wj)} (id {ids[j]}), kept, after normalisation"
-    elif st == EXACT:
-        msg = (f"exact duplicate of {_fmt(wj)} (id {ids[j]}) after normalisation, which is "
-               f"itself removed in favour of {_fmt(wr)} (id {ids[r]})")  # fmt: skip
-    elif st == CONTAMINATED:
-        how = "turns contained" if plan.how[i] == BY_CONTAINMENT else "similarity"
-        msg = f"duplicates held-out example {_fmt(wj)} (id {ids[j]}), {how} {sim:.2f}"
-    elif st == CONTAINED:
-        msg = (f"its turns are contained in {_fmt(wj)} (id {ids[j]}), "
-               f"{round(sim * 100)}% of that conversation's turns")  # fmt: skip
-        if j != r:
-            msg += f"; that one is removed in favour of {_fmt(wr)} (id {ids[r]})"
+    """The reject row of a removed document (any engine): the one shape
+    (:func:`curate.stage.reject_row`), its details in a finding.
+
+    Args:
+        status: ``EXACT``, ``NEAR``, ``CONTAINED`` or ``CONTAMINATED``.
+        similarity: to ``dup``; rep_similarity: to ``rep`` (``None``/NaN: not known).
+        me, dup, rep: the document, what it duplicates directly, the kept one.
+        record: the parsed line.
+        by_containment: a contaminated document matched by containment.
+
+    Example:
+        >>> a = Ref("a1", {"file": "t.jsonl", "line": 1})
+        >>> b = Ref("b2", {"file": "t.jsonl", "line": 2})
+        >>> duplicate_reject(CONTAINED, 0.5, 0.5, a, b, b, {})["message"]
+        "its turns are contained in t.jsonl:2 (id b2), 50% of that conversation's turns"
+    """
+    wj, wr = dup.source, rep.source
+    if status == EXACT and dup.id == rep.id and wj == wr:
+        msg = f"exact duplicate of {_fmt(wj)} (id {dup.id}), kept, after normalisation"
+    elif status == EXACT:
+        msg = (f"exact duplicate of {_fmt(wj)} (id {dup.id}) after normalisation, which is "
+               f"itself removed in favour of {_fmt(wr)} (id {rep.id})")  # fmt: skip
+    elif status == CONTAMINATED:
+        how = "turns contained" if by_containment else "similarity"
+        msg = f"duplicates held-out example {_fmt(wj)} (id {dup.id}), {how} {similarity:.2f}"
+    elif status == CONTAINED:
+        msg = (f"its turns are contained in {_fmt(wj)} (id {dup.id}), "
+               f"{round(similarity * 100)}% of that conversation's turns")  # fmt: skip
+        if wj != wr:
+            msg += f"; that one is removed in favour of {_fmt(wr)} (id {rep.id})"
     else:
-        msg = f"near duplicate of {_fmt(wj)} (id {ids[j]}), kept: Jaccard {sim:.4f}"
-    rep_sim = float(plan.rep_similarity[i])
-    match = "containment" if plan.how[i] == BY_CONTAINMENT else "exact" if st == EXACT else "text"
+        msg = f"near duplicate of {_fmt(wj)} (id {dup.id}), kept: Jaccard {similarity:.4f}"
+    contained = status == CONTAINED or (status == CONTAMINATED and by_containment)
+    match = "containment" if contained else "exact" if status == EXACT else "text"
     finding = Finding(
-        REASONS[st],
+        REASONS[status],
         Severity.WARNING,
         msg,
-        Location(**where(i)),
+        Location(**me.source),
         related=Location(**wj),
         data={
-            "id": ids[i],
-            "duplicate_of": {"id": ids[j], "source": wj},
-            "representative": {"id": ids[r], "source": wr},
-            "similarity": round(sim, 4),
-            "representative_similarity": None if math.isnan(rep_sim) else round(rep_sim, 4),
+            "id": me.id,
+            "duplicate_of": {"id": dup.id, "source": wj},
+            "representative": {"id": rep.id, "source": wr},
+            "similarity": round(similarity, 4),
+            "representative_similarity": _rounded(rep_similarity),
             "match": match,
         },
     )
-    return reject_row(where(i), REASONS[st], msg, data, findings=[finding])
+    return reject_row(me.source, REASONS[status], msg, record, findings=[finding])
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None or math.isnan(x) else round(float(x), 4)
+
+
+def unreadable_reject(path: str, line: int, raw: bytes) -> dict[str, Any] | None:
+    """The reject row of a line that is not an example (its text as the record), or
+    ``None`` for a blank line."""
+    parsed = parse_line(path, line, raw)
+    if not isinstance(parsed, Finding):
+        return None
+    text = raw.decode("utf-8", "backslashreplace")
+    return reject_row(parsed.location, parsed.code, parsed.message, text, findings=[parsed])
+
+
+def cluster_row(
+    k: int, rep: Ref, members: Sequence[tuple[Ref, int, float | None, str]]
+) -> dict[str, Any]:
+    """One line of the clusters file: cluster ``k``, its kept ``rep``, and each removed
+    member as ``(ref, status, similarity to rep, id of what it duplicates directly)``."""
+    rows: list[dict[str, Any]] = [{"id": rep.id, **rep.source}]
+    for ref, status, rep_sim, dup_id in members:
+        rows.append({"id": ref.id, **ref.source, "status": REASONS[status],
+                     "similarity": _rounded(rep_sim), "duplicate_of": dup_id})  # fmt: skip
+    return {"cluster": k, "representative": rep.id, "size": len(rows), "members": rows}
+
+
+def _reject(
+    i: int, plan: Plan, ids: list[str], where: Callable[[int], dict[str, Any]], data: Any
+) -> dict[str, Any]:
+    """:func:`duplicate_reject` of document ``i`` of ``plan``."""
+    j, r = int(plan.dup_of[i]), int(plan.rep[i])
+    return duplicate_reject(
+        int(plan.status[i]),
+        float(plan.similarity[i]),
+        float(plan.rep_similarity[i]),
+        Ref(ids[i], where(i)),
+        Ref(ids[j], where(j)),
+        Ref(ids[r], where(r)),
+        data,
+        by_containment=bool(plan.how[i] == BY_CONTAINMENT),
+    )
 
 
 def _write(
@@ -428,11 +517,8 @@ def _write(
     for path in files:
         for line, raw in iter_raw_lines(path):
             if (path, line) in invalid:
-                parsed = parse_line(path, line, raw)
-                if rej is not None and isinstance(parsed, Finding):
-                    text = raw.decode("utf-8", "backslashreplace")
-                    row = reject_row(parsed.location, parsed.code, parsed.message, text,
-                                     findings=[parsed])  # fmt: skip
+                row = unreadable_reject(path, line, raw) if rej is not None else None
+                if rej is not None and row is not None:
                     rej.write(dumps(row) + "\n")
                 continue
             if line == 1 and raw.startswith(BOM):
@@ -456,17 +542,12 @@ def _write_clusters(
     ids: list[str],
     where: Callable[[int], dict[str, Any]],
 ) -> None:
-    """One line per cluster: its kept representative, then every removed member with
-    its similarity to the representative."""
+    """One line per cluster (:func:`cluster_row`)."""
     for k, (rep, members) in enumerate(cl.items()):
-        rows = []
-        for m in members:
-            row: dict[str, Any] = {"id": ids[m], **where(m)}
-            if m != rep:
-                rs = float(plan.rep_similarity[m])
-                row["status"] = REASONS[int(plan.status[m])]
-                row["similarity"] = None if math.isnan(rs) else round(rs, 4)
-                row["duplicate_of"] = ids[int(plan.dup_of[m])]
-            rows.append(row)
-        f.write(dumps({"cluster": k, "representative": ids[rep], "size": len(members),
-                       "members": rows}) + "\n")  # fmt: skip
+        rows = [
+            (Ref(ids[m], where(m)), int(plan.status[m]), float(plan.rep_similarity[m]),
+             ids[int(plan.dup_of[m])])
+            for m in members
+            if m != rep
+        ]  # fmt: skip
+        f.write(dumps(cluster_row(k, Ref(ids[rep], where(rep)), rows)) + "\n")

@@ -186,14 +186,15 @@ def test_large_cluster_finding(tmp_path: Path) -> None:
 def test_empty_and_garbage_inputs(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    s = dedup_paths([empty], tmp_path / "o.jsonl")
-    assert (s.read, s.kept) == (0, 0) and (tmp_path / "o.jsonl").read_bytes() == b""
+    with pytest.raises(InputError, match=r"empty\.jsonl: no examples to deduplicate"):
+        dedup_paths([empty], tmp_path / "o.jsonl")
+    assert not (tmp_path / "o.jsonl").exists()
     bad = tmp_path / "bad.jsonl"
-    bad.write_bytes(b'\xff\xfe{"x": 1}\n\n[1, 2]\n"just a string"\n[1, 2]\n')
+    bad.write_bytes(b'\xc3\x28{"x": 1}\n\n[1, 2]\n"just a string"\n[1, 2]\n')
     s = dedup_paths([bad], tmp_path / "o.jsonl")
     assert (s.read, s.kept, s.removed_exact, s.removed_invalid) == (4, 2, 1, 1)
     rej = rows(s.rejects)  # type: ignore[arg-type]
-    assert rej[0]["reason"] == "invalid_encoding" and rej[0]["record"].startswith("\\xff\\xfe")
+    assert rej[0]["reason"] == "invalid_encoding" and rej[0]["record"].startswith("\\xc3(")
 
 
 def test_compressed_input(tmp_path: Path) -> None:
