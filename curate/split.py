@@ -591,6 +591,8 @@ def _sklearn_groups(
         raise CurateError(
             f"eval would take all {n_groups} groups; lower --eval-size/--eval-fraction"
         )
+    if gstrat is not None:
+        _check_sklearn_strata(gstrat, n_groups, n_test)
     X = np.zeros((n_groups, 1))
     try:
         if gstrat is None:
@@ -600,8 +602,37 @@ def _sklearn_groups(
             splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_test, random_state=seed)
             _, test = next(splitter.split(X, gstrat))
     except ValueError as e:
-        raise CurateError(f"scikit-learn cannot split these groups: {e}") from e
+        raise CurateError(
+            f"--method sklearn cannot split these {n_groups} groups (scikit-learn says: {e}). "
+            "Use the default --method hash, which splits any mix of groups."
+        ) from e
     return np.sort(test)
+
+
+def _check_sklearn_strata(gstrat: np.ndarray, n_groups: int, n_test: int) -> None:
+    """What ``StratifiedShuffleSplit`` needs, said in curate's terms before it refuses:
+    at least 2 groups in every stratum, and at least one group per stratum on each side."""
+    per = np.bincount(gstrat)
+    per = per[per > 0]
+    k = len(per)
+    fix = (
+        "Use the default --method hash (it stratifies any mix of groups) or a coarser "
+        "--stratify-by."
+    )
+    if (per < 2).any():
+        raise CurateError(
+            f"--method sklearn cannot stratify: {int((per < 2).sum())} of the {k} strata hold "
+            "a single group (whole groups are split, and scikit-learn's StratifiedShuffleSplit "
+            f"needs at least 2 per stratum). {fix}"
+        )
+    if n_test < k or n_groups - n_test < k:
+        side, have = ("eval", n_test) if n_test < k else ("train", n_groups - n_test)
+        raise CurateError(
+            f"--method sklearn cannot stratify: {side} would hold {have} groups, fewer than "
+            f"the {k} strata (scikit-learn's StratifiedShuffleSplit puts at least one group of "
+            "each stratum on each side). Change --eval-size/--eval-fraction, or use the "
+            "default --method hash (it stratifies any mix of groups)."
+        )
 
 
 # -- the driver ------------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Issue 22 ("a new user's first hour"): CLI messages a new user meets (items 8, 10, 12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curate.cli import main
+from tests.conftest import FIXTURES
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(e.value.code or 0), out, " ".join(err.split())
+
+
+# -- item 12: --method sklearn --stratify-by tokens -------------------------------------------
+
+
+def test_sklearn_stratified_split_that_cannot_work_says_why_in_curates_words(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("sklearn")
+    chat = str(FIXTURES / "split/chat.jsonl")
+    args = ("split", chat, "-o", str(tmp_path / "out"), "--method", "sklearn")
+    code, _, err = run(capsys, *args, "--stratify-by", "tokens")
+    assert code == 2
+    assert err.startswith(
+        "error: --method sklearn cannot stratify: 1 of the 5 strata hold a single group"
+    )
+    assert "Use the default --method hash" in err
+    assert "least populated class" not in err and "Traceback" not in err  # not sklearn's text
+    assert not list((tmp_path / "out").glob("*"))  # nothing written
+    # too small an eval side for the number of strata
+    code, _, err = run(capsys, *args, "--stratify-by", "source.format", "--eval-size", "1")
+    assert code == 2
+    assert err.startswith(
+        "error: --method sklearn cannot stratify: eval would hold 1 groups, fewer than the 2 strata"
+    )
+    # the same options with the default method work
+    code, out, err = run(
+        capsys, "split", chat, "-o", str(tmp_path / "h"), "--stratify-by", "tokens"
+    )
+    assert code == 0, err
+    assert "eval 12" in out
