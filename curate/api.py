@@ -119,7 +119,8 @@ def validate(
         duplicates=str(_pick(duplicates, cfg, "duplicates", "exact")),
         near_threshold=float(_pick(near_threshold, cfg, "near_threshold", 0.8)),
         content=bool(_pick(content, cfg, "content_checks", True)),
-        notes=notes,
+        # a missing [content] extra is worth a note only when content checks were asked for
+        notes=notes if content or cfg.get("content_checks") or section else None,
     )
     suite = _pick(expectations, cfg, "expectations_suite", None)
     suite_dict: dict[str, Any] = {}

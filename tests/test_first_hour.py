@@ -46,3 +46,33 @@ def test_sklearn_stratified_split_that_cannot_work_says_why_in_curates_words(
     )
     assert code == 0, err
     assert "eval 12" in out
+
+
+# -- item 8: notes about extras only when the user asked for what needs them ------------------
+
+
+def test_core_validate_prints_no_notes_about_extras_it_was_not_asked_for(tmp_path: Path) -> None:
+    from tests.test_core_install import run_core
+
+    good = str(FIXTURES / "openai/good.jsonl")
+    plain = run_core(["validate", good], tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "note:" not in plain.stderr and "curate[content]" not in plain.stderr
+    hook = run_core(["validate", "--style", "compact", good], tmp_path)  # what the hook runs
+    assert hook.returncode == 0 and "note:" not in hook.stderr
+    # asked for: --content, or a [tool.curate.content] section
+    asked = run_core(["validate", good, "--content"], tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert "note: detect-secrets is not installed" in asked.stderr
+    assert "pip install 'curate[content]'" in " ".join(asked.stderr.split())
+    (tmp_path / "pyproject.toml").write_text('[tool.curate.content]\nlanguage_mismatch = "error"\n')
+    configured = run_core(["validate", good], tmp_path)
+    assert "note: py3langid is not installed" in configured.stderr, configured.stderr
+
+
+def test_readme_shows_the_content_extra_for_the_pre_commit_hook() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    hook = readme.split("## Pre-commit", 1)[1].split("\n## ", 1)[0]
+    assert 'additional_dependencies: ["curate[content]"]' in hook
