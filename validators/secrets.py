@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import importlib.util
 import json
 import math
@@ -35,18 +35,10 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-
-class Hit(NamedTuple):
-    """One thing found in a string: ``text[start:end]`` is it."""
-
-    code: str
-    start: int
-    end: int
-    rule: str
-    label: str  # the redaction placeholder's name (EMAIL, SECRET...)
-
+from curate.cache import Cache
+from curate.validators.base import Hit, Rule, mask
 
 #: rules detect-secrets' regexes are filed under (plugin class -> our rule name)
 _DS_RULES = {
@@ -143,11 +135,13 @@ _DUMMY_PASSWORDS = frozenset(
 )
 
 
-def _cache_file() -> Path | None:
-    """Where the installed detect-secrets' patterns are kept (``None`` without the
-    library): ``$XDG_CACHE_HOME/curate/secrets/<key>.json`` (default ``~/.cache/...``).
-    The key covers the library's location and its plugin files (name, size, modification
-    time) and this module, so another version or a change here builds a new list."""
+#: detect-secrets' patterns, read from the library once per installed version
+_CACHE = Cache("secrets", keep=4)
+
+
+def _cache_key() -> str | None:
+    """The cache key of the installed detect-secrets (``None`` without the library): its
+    location and its plugin files (name, size, modification time), and this module."""
     try:
         spec = importlib.util.find_spec("detect_secrets")
     except (ImportError, ValueError):  # pragma: no cover - a broken installation
@@ -165,10 +159,7 @@ def _cache_file() -> Path | None:
             if e.name.endswith(".py"):
                 st = e.stat()
                 parts.append((e.name, st.st_size, st.st_mtime_ns))
-    key = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-    from curate.io import user_cache_dir
-
-    return user_cache_dir("secrets") / f"{key}.json"
+    return _CACHE.key(*parts)
 
 
 def _library_patterns() -> list[tuple[str, str, int]]:
@@ -188,33 +179,20 @@ def _library_patterns() -> list[tuple[str, str, int]]:
 def detect_secrets_patterns() -> list[tuple[str, str, int]] | None:
     """detect-secrets' provider patterns as ``(rule, pattern, flags)``, or ``None`` when
     the library is not installed. Read from the library once per installed version, then
-    from a small cache file (a ``curate validate`` then skips importing it); a missing,
-    damaged or unreadable cache is rebuilt from the library. The patterns are the
-    library's own either way (a test compares them)."""
-    path = _cache_file()
-    if path is None:
+    from the cache (:mod:`curate.cache`: a ``curate validate`` then skips importing it).
+    The patterns are the library's own either way (a test compares them)."""
+    key = _cache_key()
+    if key is None:
         return None
-    try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(cached, list) and all(
-            isinstance(r, str) and isinstance(p, str) and isinstance(f, int) for r, p, f in cached
-        ):
-            return [(r, p, f) for r, p, f in cached]
-    except (OSError, ValueError, TypeError):
-        pass
+    cached = _CACHE.read(key)
+    if cached is not None:
+        with contextlib.suppress(ValueError, TypeError):
+            return [(str(r), str(p), int(f)) for r, p, f in json.loads(cached)]
     try:
         found = _library_patterns()
     except ImportError:  # pragma: no cover - found but not importable
         return None
-    try:
-        from curate.io import atomic_write, prune_cache
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, "w") as f:
-            json.dump(found, f)
-        prune_cache(path.parent, path, keep=4)  # lists of other versions
-    except Exception:  # pragma: no cover - read-only home, full disk
-        pass
+    _CACHE.write(key, json.dumps(found).encode())
     return found
 
 
@@ -720,3 +698,147 @@ def _non_overlapping(hits: list[Hit]) -> list[Hit]:
         if all(h.end <= k.start or h.start >= k.end for k in kept):
             kept.append(h)
     return sorted(kept, key=lambda h: h.start)
+
+
+def _find(text: str) -> tuple[Hit, ...]:
+    return tuple(find_secrets(text))
+
+
+def _report(text: str, hits: tuple[Hit, ...], prompt: str | None) -> Iterator[Any]:
+    for h in hits:
+        kind = "password in URL" if h.rule == "password_in_url" else h.rule.replace("_", " ")
+        yield h, f"{kind} {mask(text[h.start : h.end], h.code)}", None
+
+
+#: what a match of each provider pattern holds (a literal, or the part of the pattern
+#: that is plain ASCII), as a gate for the prefilter; KEYWORD: a key-like name, then
+#: separators, then a long value (:data:`_KEYWORD_GATE`); URL: a password in a URL
+_PATTERN_GATES: dict[tuple[str, str], bytes] = {
+    ("anthropic_key", "sk-ant-(?:api|admin)\\d\\d-[A-Za-z0-9_\\-]{80,}"): b"sk-ant-",
+    (
+        "openai_key",
+        "sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\\-]{40,}",
+    ): b"sk-(?:proj|svcacct|admin|None)-",
+    ("openai_key", "sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}"): b"T3BlbkFJ",
+    ("google_api_key", "AIza[0-9A-Za-z_\\-]{35}"): b"AIza",
+    ("google_oauth_secret", "GOCSPX-[A-Za-z0-9_\\-]{28}"): b"GOCSPX-",
+    ("huggingface_token", "hf_[A-Za-z]{34}(?![A-Za-z0-9])"): b"hf_[A-Za-z]{34}",
+    ("github_token", "github_pat_[A-Za-z0-9_]{82}"): b"github_pat_",
+    ("github_token", "(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36}"): b"gh[pousr]_[A-Za-z0-9_]{36}",
+    ("groq_key", "gsk_[A-Za-z0-9]{52}"): b"gsk_",
+    ("xai_key", "xai-[A-Za-z0-9]{80}"): b"xai-",
+    (
+        "aws_access_key",
+        "(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}",
+    ): b"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}",
+    ("slack_token", "xox(?:a|b|p|o|s|r)-(?:\\d+-)+[a-z0-9]+"): b"xox[abposr]-",
+    ("stripe_key", "(?:r|s)k_live_[0-9a-zA-Z]{24,}"): b"k_live_",
+    ("artifactory_token", '(?:\\s|=|:|"|^)AKC[a-zA-Z0-9]{10,}(?:\\s|"|$)'): b"AKC[a-zA-Z0-9]{10}",
+    (
+        "artifactory_token",
+        '(?:\\s|=|:|"|^)AP[\\dABCDEF][a-zA-Z0-9]{8,}(?:\\s|"|$)',
+    ): b"AP[0-9A-F\\x80-\\xff]",
+    (
+        "aws_access_key",
+        "aws.{0,20}?(?:key|pwd|pw|password|pass|token).{0,20}?[\\'\\\"]([0-9a-zA-Z/+]{40})[\\'\\\"]",
+    ): b"(?i)['\"][0-9a-z/+]{40}['\"]",
+    ("azure_storage_key", "AccountKey=[a-zA-Z0-9+\\/=]{88}"): b"AccountKey=",
+    (
+        "cloudant_credentials",
+        "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:cloudant|cl|clou)(?:_|-|)(?:api|)(?:key|pwd|pw|password|pass|token)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([0-9a-f]{64})(?:\"|\\'|)",
+    ): b"KEYWORD",
+    (
+        "cloudant_credentials",
+        "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:cloudant|cl|clou)(?:_|-|)(?:api|)(?:key|pwd|pw|password|pass|token)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([a-z]{24})(?:\"|\\'|)",
+    ): b"KEYWORD",
+    (
+        "cloudant_credentials",
+        "(?:https?\\:\\/\\/)[\\w\\-]+\\:([0-9a-f]{64})\\@[\\w\\-]+\\.cloudant\\.com",
+    ): b"URL",
+    (
+        "cloudant_credentials",
+        "(?:https?\\:\\/\\/)[\\w\\-]+\\:([a-z]{24})\\@[\\w\\-]+\\.cloudant\\.com",
+    ): b"URL",
+    (
+        "discord_bot_token",
+        "[MNO][a-zA-Z\\d_-]{23,25}\\.[a-zA-Z\\d_-]{6}\\.[a-zA-Z\\d_-]{27}",
+    ): b"[MNO][A-Za-z0-9_\\-\\x80-\\xff]{23,}\\.[A-Za-z0-9_\\-\\x80-\\xff]{6,}\\.",
+    ("github_token", "(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36}"): b"gh[pousr]_[A-Za-z0-9_]{36}",
+    (
+        "gitlab_token",
+        "(glpat|gldt|glft|glsoat|glrt)-[A-Za-z0-9_\\-]{20,50}(?!\\w)",
+    ): b"glpat-|gldt-|glft-|glsoat-|glrt-",
+    ("gitlab_token", "GR1348941[A-Za-z0-9_\\-]{20,50}(?!\\w)"): b"GR1348941",
+    ("gitlab_token", "glcbt-([0-9a-fA-F]{2}_)?[A-Za-z0-9_\\-]{20,50}(?!\\w)"): b"glcbt-",
+    ("gitlab_token", "glimt-[A-Za-z0-9_\\-]{25}(?!\\w)"): b"glimt-",
+    ("gitlab_token", "glptt-[A-Za-z0-9_\\-]{40}(?!\\w)"): b"glptt-",
+    ("gitlab_token", "glagent-[A-Za-z0-9_\\-]{50,1024}(?!\\w)"): b"glagent-",
+    ("gitlab_token", "gloas-[A-Za-z0-9_\\-]{64}(?!\\w)"): b"gloas-",
+    (
+        "ibm_cloud_iam_key",
+        "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:ibm(?:_|-|)cloud(?:_|-|)iam|cloud(?:_|-|)iam|ibm(?:_|-|)cloud|ibm(?:_|-|)iam|ibm|iam|cloud|)(?:_|-|)(?:api|)(?:_|-|)(?:key|pwd|password|pass|token)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([a-zA-Z0-9_\\-]{44}(?![a-zA-Z0-9_\\-]))(?:\"|\\'|)",
+    ): b"KEYWORD",
+    (
+        "ibm_cos_hmac_key",
+        "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:(?:ibm)?[-_]?cos[-_]?(?:hmac)?|)(?:_|-|)(?:secret[-_]?(?:access)?[-_]?key)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([a-f0-9]{48}(?![a-f0-9]))(?:\"|\\'|)",
+    ): b"KEYWORD",
+    ("jwt", "eyJ[A-Za-z0-9-_=]+\\.[A-Za-z0-9-_=]+\\.?[A-Za-z0-9-_.+/=]*?"): b"eyJ",
+    ("mailchimp_key", "[0-9a-z]{32}-us[0-9]{1,2}"): b"[0-9a-z]{32}-us[0-9]",
+    ("npm_token", "\\/\\/.+\\/:_authToken=\\s*((npm_.+)|([A-Fa-f0-9-]{36})).*"): b"_authToken",
+    ("openai_key", "sk-[A-Za-z0-9-_]*[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}"): b"T3BlbkFJ",
+    ("pypi_token", "pypi-AgEIcHlwaS5vcmc[A-Za-z0-9-_]{70,}"): b"pypi-AgE",
+    ("pypi_token", "pypi-AgENdGVzdC5weXBpLm9yZw[A-Za-z0-9-_]{70,}"): b"pypi-AgE",
+    ("sendgrid_key", "SG\\.[a-zA-Z0-9_-]{22}\\.[a-zA-Z0-9_-]{43}"): b"SG\\.",
+    (
+        "slack_token",
+        "https://hooks\\.slack\\.com/services/T[a-zA-Z0-9_]+/B[a-zA-Z0-9_]+/[a-zA-Z0-9_]+",
+    ): b"(?i)hooks\\.slack\\.com",
+    (
+        "softlayer_credentials",
+        "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:softlayer|sl)(?:_|-|)(?:api|)(?:_|-|)(?:key|pwd|password|pass|token)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([a-z0-9]{64})(?:\"|\\'|)",
+    ): b"KEYWORD",
+    (
+        "softlayer_credentials",
+        "(?:http|https)://api.softlayer.com/soap/(?:v3|v3.1)/([a-z0-9]{64})",
+    ): b"(?i)softlayer",
+    ("square_oauth_secret", "sq0csp-[0-9A-Za-z\\\\\\-_]{43}"): b"sq0csp-",
+    ("stripe_key", "(?:r|s)k_live_[0-9a-zA-Z]{24}"): b"k_live_",
+    ("telegram_bot_token", "\\d{8,10}:[0-9A-Za-z_-]{35}"): b":[0-9A-Za-z_\\-]{35}",
+    ("twilio_key", "AC[a-z0-9]{32}"): b"AC[a-z0-9]{32}",
+    ("twilio_key", "SK[a-z0-9]{32}"): b"SK[a-z0-9]{32}",
+}
+_KEYWORD_GATE = (
+    rb"(?i)(?:key|token|secret|password|passwd|pwd|pw|pass|bearer)"
+    rb"[\"'\]:=>\s\x1c-\x1f\x80-\xff]*[A-Za-z0-9+/_\-.=]{16}"
+)
+_URL_GATE = rb"://[^\s@]+@"
+
+
+def _gate() -> bytes:
+    """The secrets rule's gate: what a match of one of its patterns needs. A pattern not
+    in :data:`_PATTERN_GATES` (another detect-secrets version) is gated by what
+    find_secrets itself needs for it: a run of 16 key characters."""
+    gates = [_KEYWORD_GATE, _URL_GATE, rb"PRIVATE KEY|PuTTY-User-Key"]
+    for rule, rx in PATTERNS:
+        gate = _PATTERN_GATES.get(
+            (rule, rx.pattern), rb"(?:^|[^A-Za-z0-9_+/=.\-])[A-Za-z0-9_+/=.\-]{16}"
+        )
+        gates.append(_KEYWORD_GATE if gate == b"KEYWORD" else _URL_GATE if gate == b"URL" else gate)
+    scoped = [b"(?i:" + g[4:] + b")" if g.startswith(b"(?i)") else g for g in gates]
+    return b"|".join(b"(?:" + g + b")" for g in dict.fromkeys(scoped))
+
+
+SECRETS = Rule(
+    codes={
+        "secret_token": ("error", "an API key or token of a known provider"),
+        "secret_private_key": ("error", "a private key block (RSA, EC, OpenSSH, PGP, PuTTY)"),
+        "secret_password_in_url": ("error", "a password inside a URL (scheme://user:pw@host)"),
+        "secret_high_entropy": ("warning", "a random-looking value after api_key=, password:..."),
+    },
+    find=_find,
+    report=_report,
+    hint="remove or mask it (curate redact), and revoke the credential if it is real",
+    group="secrets",
+    gate=_gate,
+    skip_roles="secrets_allowed_roles",
+)

@@ -2,7 +2,7 @@
 
 - :func:`find_placeholders`: template slots left unfilled (``{{name}}``, ``{name}``,
   ``<PLACEHOLDER>``, ``[INSERT ...]``, ``[Your Name]``), outside code.
-- :func:`find_boilerplate`: "As an AI language model" disclaimers.
+- :func:`boilerplate_hits`: "As an AI language model" disclaimers.
 - :func:`find_refusal`: a reply that opens by refusing ("I'm sorry, but I can't...").
 - :func:`is_echo`: a reply that merely repeats its prompt.
 - :func:`find_truncation`: a reply cut off mid-sentence or inside an open code block.
@@ -35,8 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from curate.validators.prefilter import FOLDS_TO_ASCII
-from curate.validators.secrets import Hit
+from curate.validators.base import FOLDS_TO_ASCII, Hit, Rule
 
 
 def _installed(name: str) -> bool:
@@ -248,32 +247,9 @@ def _max_width(pattern: re.Pattern[str]) -> int:
 _BOILERPLATE_WIDTH = _max_width(_BOILERPLATE_LOWER_RE)
 
 
-def find_boilerplate(text: str, prompt: str | None = None) -> Hit | None:
-    """The first "As an AI language model"-style disclaimer in an assistant reply.
-
-    A reply to an identity question (``prompt`` "Who are you?", "Are you ChatGPT?") is an
-    identity answer, not boilerplate, and is not reported; to any other short question
-    about "you", only "As an AI..." is (not "I am an AI...").
-
-    Example:
-        >>> t = "As an AI language model, I do not have opinions."
-        >>> h = find_boilerplate(t); t[h.start:h.end]
-        'As an AI language model'
-        >>> find_boilerplate("I'm a language model trained by LMSYS.", "Who are you?") is None
-        True
-    """
-    first, first_not_i = boilerplate_hits(text)
-    if first is None:
-        return None
-    named_q, about_you = asks_about_assistant(prompt) if prompt is not None else (False, False)
-    if named_q:
-        return None
-    return first_not_i if about_you else first
-
-
 def asks_about_assistant(prompt: str) -> tuple[bool, bool]:
     """``(identity question, short question about "you")`` for a prompt: what
-    :func:`find_boilerplate` needs to know of it (the first silences every disclaimer, the
+    a disclaimer in the reply is judged by (the first silences every disclaimer, the
     second those that open with "I").
 
     Example:
@@ -479,6 +455,9 @@ _DANGLING_WORDS = frozenset(
     "these those such".split()
 )
 _LAST_WORD_RE = re.compile(r"([A-Za-z]+)\s*$")
+#: last characters after which find_truncation reports nothing when the text holds no
+#: code fence: not whitespace, a letter, "-" or one of its dangling punctuation marks
+_SAFE_ENDS = frozenset(".!?)\"'*0123456789。！？]}>|;%”’»…")
 
 
 def find_truncation(text: str, *, min_chars: int = 80) -> list[Hit]:
@@ -493,6 +472,8 @@ def find_truncation(text: str, *, min_chars: int = 80) -> list[Hit]:
         >>> find_truncation("Paris is the capital of France.")
         []
     """
+    if text[-1:] in _SAFE_ENDS and "`" not in text:
+        return []  # (the test below finds nothing after such a character, fast)
     hits = []
     if text.count("```") % 2 == 1:
         pos = text.rfind("```")
@@ -1063,3 +1044,190 @@ def language_mismatch(
     if any(name in low for name in LANGUAGE_NAMES.get(lr, ())):
         return None
     return lp, lr, float(min(cp, cr))
+
+
+# -- the rules (see curate.validators.base.Rule) ------------------------------------
+
+
+def _placeholders(text: str) -> tuple[Hit, ...]:
+    return tuple(find_placeholders(text))
+
+
+def _report_placeholders(text: str, hits: tuple[Hit, ...], prompt: str | None) -> Iterator[Any]:
+    for h in hits:
+        yield h, f"unfilled placeholder {text[h.start : h.end]!r}", None
+
+
+def _report_control(text: str, h: Hit | None, prompt: str | None) -> Iterator[Any]:
+    if h is not None:
+        n = len(_CONTROL_RE.findall(text))
+        yield h, f"{n} control character(s), first {h.rule} at {h.start}", None
+
+
+def _report_mojibake(text: str, h: Hit | None, prompt: str | None) -> Iterator[Any]:
+    if h is not None:
+        yield h, f"mojibake {text[h.start : h.end][:20]!r}", None
+
+
+@lru_cache(maxsize=4096)
+def _asks(prompt: str) -> tuple[bool, bool]:
+    return asks_about_assistant(prompt)
+
+
+def _report_boilerplate(
+    text: str, hits: tuple[Hit | None, Hit | None], prompt: str | None
+) -> Iterator[Any]:
+    """The first disclaimer; none in reply to an identity question ("Who are you?"), and
+    to another short question about "you" only one that does not open with "I"."""
+    h = hits[0]
+    if h is not None and prompt is not None:
+        named, about_you = _asks(prompt)
+        h = None if named else hits[1] if about_you else h
+    if h is not None:
+        yield h, f"AI boilerplate {text[h.start : h.end]!r}", None
+
+
+def _report_refusal(text: str, h: Hit | None, prompt: str | None) -> Iterator[Any]:
+    if h is not None:
+        yield h, f"refusal {text[h.start : h.end][:60]!r}", None
+
+
+def _truncation(text: str, *, min_chars: int = 80) -> tuple[Hit, ...]:
+    return tuple(find_truncation(text, min_chars=min_chars))
+
+
+def _report_truncation(text: str, hits: tuple[Hit, ...], prompt: str | None) -> Iterator[Any]:
+    for h in hits:
+        why = (
+            "open code block"
+            if h.rule == "open_code_block"
+            else f"ends with {text[h.start : h.end]!r}"
+        )
+        yield h, f"reply cut off ({why})", None
+
+
+def _report_repetition(text: str, h: Hit | None, prompt: str | None) -> Iterator[Any]:
+    if h is not None:
+        n = h.end - h.start
+        what = (
+            f"loop of {n} chars ({n * 100 // len(text)}% of the reply), "
+            f"starting {text[h.start : h.start + 30]!r}"
+        )
+        yield h, what, None
+
+
+def _report_echo(text: str, echo: bool, prompt: str | None) -> Iterator[Any]:
+    if echo:
+        yield Hit("prompt_echo", 0, len(text), "same_words", ""), "reply repeats the prompt", None
+
+
+def language_may_differ(prompt: str, reply: str, *, min_chars: int = 40) -> bool:
+    """False where :func:`language_mismatch` finds nothing for sure (cheap: lengths and
+    a few substring tests, true for most pairs): without the model, a side under
+    ``min_chars``, or both looking English."""
+    return (
+        LANGID_AVAILABLE
+        and len(prompt) >= min_chars
+        and len(reply) >= min_chars
+        and not (_english_like(prompt) and _english_like(reply))
+    )
+
+
+def _report_language(
+    text: str, mm: tuple[str, str, float] | None, prompt: str | None
+) -> Iterator[Any]:
+    if mm is not None:
+        what = f"reply in {mm[1]!r}, prompt in {mm[0]!r} (confidence {mm[2]:.2f})"
+        yield (
+            Hit("language_mismatch", 0, len(text), "py3langid", ""),
+            what,
+            {"languages": list(mm[:2])},
+        )
+
+
+W = "warning"
+
+#: the text rules, in the order their findings are listed for a string
+PLACEHOLDERS = Rule(
+    codes={"template_placeholder": (W, "an unfilled template slot: {{name}}, {name}, <NAME>...")},
+    find=_placeholders,
+    report=_report_placeholders,
+    hint="fill the template in (or drop the example) before training",
+    # every match opens with {{, a {word}, <A or [ and a letter
+    gate=rb"\{\{|\{[A-Za-z_][A-Za-z0-9_]{2,40}\}|<[A-Z]|\[[A-Za-z]",
+    skip_roles="placeholder_allowed_roles",
+)
+CONTROL = Rule(
+    codes={"control_characters": (W, "control or invisible bidirectional characters")},
+    find=find_control_chars,
+    report=_report_control,
+    hint="strip the control characters",
+    # exactly _CONTROL_RE's characters, in UTF-8
+    gate=rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]"
+    rb"|\xe2\x81[\xa6-\xa9]|\xef\xbf[\xbe\xbf]",
+    empty=None,
+)
+MOJIBAKE = Rule(
+    codes={"mojibake": (W, "text decoded with the wrong encoding (Ã© for é), per ftfy")},
+    find=find_mojibake,
+    report=_report_mojibake,
+    hint="repair the text with ftfy.fix_text, or re-read the source with the right encoding",
+    # exactly _MOJIBAKE_GATE_RE's characters, in UTF-8
+    gate=rb"\xc2[\x80-\x9f]|\xc3[\x82-\xb4]|\xd0[\xa0\xa1\xb2]|\xef\xbf\xbd",
+    empty=None,
+)
+BOILERPLATE = Rule(
+    codes={"assistant_boilerplate": (W, "an 'As an AI language model' disclaimer in a reply")},
+    find=boilerplate_hits,
+    report=_report_boilerplate,
+    hint="rewrite the reply without the disclaimer, or drop the example",
+    scope="reply",
+    gate=rb"(?i)an ai|a ai|language model|artificial intelligence|my knowledge cutoff"
+    rb"|my training data|i do not have |i don't have ",  # boilerplate_hits' own gates
+    empty=(None, None),
+)
+REFUSAL = Rule(
+    codes={"assistant_refusal": (W, "a reply that opens by refusing ('I'm sorry, but I can't')")},
+    find=find_refusal,
+    report=_report_refusal,
+    hint="drop the example unless teaching refusals is intended",
+    scope="reply",
+    # every match of _REFUSAL_RE holds one of its verbs, or "sorry, but th..."
+    gate=rb"(?i)can ?not|can't|won't|will not|unable to|not able to|must decline to"
+    rb"|must refuse to|sorry,? but th",
+    empty=None,
+)
+TRUNCATION = Rule(
+    codes={"truncated_reply": (W, "a reply cut off mid-sentence or inside an open code block")},
+    find=_truncation,
+    report=_report_truncation,
+    hint="complete the reply or drop the example",
+    scope="reply",
+)
+REPETITION = Rule(
+    codes={"repetition_loop": (W, "a degenerate loop: the same words repeated back to back")},
+    find=find_repetition,
+    report=_report_repetition,
+    hint="cut the loop or drop the example",
+    scope="reply",
+    empty=None,
+)
+ECHO = Rule(
+    codes={"prompt_echo": (W, "a reply that repeats its prompt")},
+    find=is_echo,
+    report=_report_echo,
+    hint="write a real answer or drop the example",
+    scope="pair",
+    empty=False,
+)
+LANGUAGE = Rule(
+    codes={
+        "language_mismatch": ("info", "a reply in another language than its prompt (py3langid)")
+    },
+    find=language_mismatch,
+    report=_report_language,
+    hint="check the reply answers in the prompt's language",
+    scope="pair",
+    empty=None,
+    needs=language_may_differ,
+)

@@ -464,19 +464,14 @@ def test_email_search_from_each_at_sign_matches_finditer(fixtures: Path) -> None
 
 
 def test_byte_gates_never_hide_what_the_rules_look_for() -> None:
-    from curate.validators import text_quality as tq
-    from curate.validators.content import _ASCII_CONTROLS, _MOJIBAKE_BYTES
+    import re
 
+    from curate.validators import text_quality as tq
+
+    mojibake = re.compile(tq.MOJIBAKE.gate)
     for cp in [*range(0x80, 0xD800), *range(0xE000, 0x10000), 0x1F600]:
         ch = chr(cp)
-        if tq._MOJIBAKE_GATE_RE.search(ch):
-            assert any(seq in ch.encode("utf-8") for seq in _MOJIBAKE_BYTES), hex(cp)
-    for cp in range(128):
-        text = f"a{chr(cp)}b"
-        flagged = len(text.encode().translate(None, _ASCII_CONTROLS)) != len(text)
-        assert flagged == (
-            not text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
-        )
+        assert (mojibake.search(ch.encode()) is not None) == bool(tq._MOJIBAKE_GATE_RE.search(ch))
     ex = Example(
         {"messages": [{"role": "user", "content": "The cafÃ© is open\x07"}]}, Location("m.jsonl", 1)
     )
@@ -486,8 +481,14 @@ def test_byte_gates_never_hide_what_the_rules_look_for() -> None:
     ]
 
 
+def _slot(check: Any, rule: Any) -> int:
+    """The memo slot of a rule in a ContentCheck."""
+    return [a for _, a in check._strings].index(check._strings[check.rules.index(rule)][1])
+
+
 def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
     from curate.validators import content as content_mod
+    from curate.validators import pii, text_quality
 
     system = "You are SupportBot for [Company Name]. Escalate to ops@northwind-tools.io."
     reply = "I'm sorry, but I can't help with that. Call +44 20 7946 0958."
@@ -504,7 +505,6 @@ def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
         )
         for i in range(3)
     ]
-    content_mod.clear_caches()
     (check,) = content_validators()
     found = [[(f.code, f.data["span"], f.message) for f in check.check(ex)] for ex in exs]
     assert found[0] == found[1] == found[2]
@@ -516,24 +516,25 @@ def test_repeated_strings_are_scanned_once_and_reported_every_time() -> None:
     ]
     # kept from their second sighting on: the system prompt and the reply (each user turn
     # came once so far)
-    assert len(content_mod._MEMO) == 2
-    assert [h.code for h in content_mod._MEMO[system][content_mod._PII]] == ["pii_email"]
-    assert content_mod._MEMO[reply][content_mod._REFUSAL] is not None
+    assert len(check._memo) == 2
+    assert [h.code for h in check._memo[system][_slot(check, pii.PII)]] == ["pii_email"]
+    assert check._memo[reply][_slot(check, text_quality.REFUSAL)] is not None
     assert [f.location.line for ex in exs for f in check.check(ex)][::4] == [1, 2, 3]
-    assert len(content_mod._MEMO) == 5  # the user turns came back
-    new = list(content_mod._NEW)
-    new[content_mod._PII] = ()
-    for i in range(content_mod._MEMO_MAX_ENTRIES + 5):  # bounded by entries...
-        content_mod._keep(f"prompt {i}", new, None)
-    assert len(content_mod._MEMO) <= content_mod._MEMO_MAX_ENTRIES
-    long_text = "x" * (content_mod._MEMO_MAX_CHARS + 1)
-    content_mod._keep(long_text, new, None)  # ...by length...
-    assert long_text not in content_mod._MEMO
-    for i in range(content_mod._MEMO_MAX_TOTAL // content_mod._MEMO_MAX_CHARS + 2):  # ...and size
-        content_mod._keep(str(i) * (content_mod._MEMO_MAX_CHARS // len(str(i))), new, None)
-    assert sum(map(len, content_mod._MEMO)) <= content_mod._MEMO_MAX_TOTAL
-    assert content_mod._memo_total[0] == sum(map(len, content_mod._MEMO))
-    content_mod.clear_caches()
+    assert len(check._memo) == 5  # the user turns came back
+    new = list(check._blank)
+    for i in range(content_mod.MEMO_MAX_ENTRIES + 5):  # bounded by entries...
+        check._keep(f"prompt {i}", new, ())
+    assert len(check._memo) <= content_mod.MEMO_MAX_ENTRIES
+    long_text = "x" * (content_mod.MEMO_MAX_CHARS + 1)
+    check._keep(long_text, new, ())  # ...by length...
+    assert long_text not in check._memo
+    for i in range(content_mod.MEMO_MAX_TOTAL // content_mod.MEMO_MAX_CHARS + 2):  # ...and size
+        text = str(i) * (content_mod.MEMO_MAX_CHARS // len(str(i)))
+        check._keep(text, new, None)
+        check._keep(text, new, None)
+    assert sum(map(len, check._memo)) <= content_mod.MEMO_MAX_TOTAL
+    check.clear()
+    assert not check._memo
 
 
 def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
@@ -541,9 +542,6 @@ def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
     (a tracked object per string made every collection walk the whole cache)."""
     import gc
 
-    from curate.validators import content as content_mod
-
-    content_mod.clear_caches()
     (check,) = content_validators()
     for i in range(100):  # each example twice: a string is kept when it comes back
         ex = Example(
@@ -558,10 +556,10 @@ def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
         )
         list(check.check(ex))
         list(check.check(ex))
-    assert len(content_mod._MEMO) == 250  # 50 system prompts, 100 user turns, 100 replies
+    assert len(check._memo) == 250  # 50 system prompts, 100 user turns, 100 replies
     gc.collect()
     gc.collect()  # a tuple is untracked once the tuples in it are
-    assert not any(gc.is_tracked(slots) for slots in content_mod._MEMO.values())
+    assert not any(gc.is_tracked(slots) for slots in check._memo.values())
 
 
 def test_cached_reply_is_judged_again_against_a_new_prompt() -> None:
@@ -649,9 +647,6 @@ def test_fast_path_edges_non_ascii_control_characters_and_upper_case() -> None:
 def test_cached_string_is_judged_by_its_role_and_the_configuration() -> None:
     """One string, cached once, in a turn whose role allows PII and then in one that does
     not; then under a configuration that had a rule off when it was first seen."""
-    from curate.validators import content as content_mod
-
-    content_mod.clear_caches()
     text = "Reach me at jane.doe@gmail.com, I am {name}."
     config = {"pii_allowed_roles": ["user"], "template_placeholder": "off"}
     assert _codes([{"role": "user", "content": text}], config) == []
@@ -664,16 +659,22 @@ def test_prepare_loads_the_prefilter_and_the_language_model_once(monkeypatch) ->
     from curate.validators import prefilter as pf_mod
     from curate.validators import text_quality as tq
 
-    monkeypatch.setattr(pf_mod, "_STATE", {})
+    monkeypatch.setattr(pf_mod, "_BUILT", {})
     tq._identifier.cache_clear()
     (check,) = content_validators()
     check.prepare()
-    assert "pf" in pf_mod._STATE
+    assert len(pf_mod._BUILT) == 1 and check._pf is not content_mod_todo()
     assert tq._identifier.cache_info().currsize == (1 if tq.LANGID_AVAILABLE else 0)
     (no_lang,) = content_validators({"language_mismatch": "off"})
     tq._identifier.cache_clear()
     no_lang.prepare()
     assert tq._identifier.cache_info().currsize == 0
+
+
+def content_mod_todo() -> object:
+    from curate.validators import content as content_mod
+
+    return content_mod._TODO
 
 
 def test_check_many_is_check_of_each_example_in_order(fixtures: Path) -> None:
@@ -682,8 +683,6 @@ def test_check_many_is_check_of_each_example_in_order(fixtures: Path) -> None:
     multi-turn chats with a mismatch in one reply of several, and on replies that repeat
     (the second sighting is served from the cache, language result included)."""
     import json
-
-    from curate.validators import content as content_mod
 
     es = (
         "La capital de Francia es París. Es famosa por su historia, sus museos y la torre "
@@ -716,14 +715,10 @@ def test_check_many_is_check_of_each_example_in_order(fixtures: Path) -> None:
         return [(f.code, f.message, f.location, f.data) for f in fs]
 
     (check,) = content_validators()
-    content_mod.clear_caches()
     one_by_one = [rows(list(check.check(ex))) for ex in exs]
-    content_mod.clear_caches()
+    check.clear()
     batch = [rows(fs) for fs in check.check_many(exs)]
     assert batch == one_by_one
     assert [c for c, *_ in one_by_one[-1]].count("language_mismatch") == 2
-    # the batch stored the reply's language result in the cache, not "to do"
-    assert content_mod._MEMO[de][content_mod._PAIR][2][:2] == ("en", "de")
     again = [rows(fs) for fs in check.check_many(exs)]
     assert again == one_by_one
-    content_mod.clear_caches()

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate.records import Example, Location
-from curate.validators import content as content_mod
 from curate.validators import pii
 from curate.validators import text_quality as tq
 from curate.validators.content import content_validators
+from curate.validators.prefilter import gate_pattern
 from tests.conftest import run_python
 
 ftfy_badness = pytest.importorskip("ftfy.badness")
@@ -90,12 +90,11 @@ def test_mojibake_found_and_accented_text_left_alone() -> None:
 
 
 def test_control_gate_is_exact_on_every_bmp_character() -> None:
+    gate = re.compile(tq.CONTROL.gate)
     for cp in [*range(0, 0xD800), *range(0xE000, 0x10000)]:
         text = f"ab{chr(cp)}cd é"
         want = tq.find_control_chars(text) is not None
-        assert (content_mod._control_of(text) is not None) == want, hex(cp)
-        texts = [("messages[0].content", 0, "user", text)]
-        assert content_mod._example_gates(texts)[3] == want, hex(cp)
+        assert (gate.search(text.encode()) is not None) == want, hex(cp)
 
 
 # -- placeholders: the scan without named groups --------------------------------------
@@ -113,25 +112,24 @@ def test_placeholder_scan_matches_the_named_regex(content_fixture_texts: list[st
         assert got == want, t
 
 
-# -- personal data: the per-example digit-shape gate ----------------------------------
+# -- personal data: the gate ------------------------------------------------------------
 
 
 def test_pii_gate_says_yes_wherever_find_pii_finds_something(
     content_fixture_texts: list[str],
 ) -> None:
+    gate = re.compile(gate_pattern(pii.PII))
     rnd = random.Random(12)
     pieces = ["Call ", "+44 20 7946 0958", "(415) 867-5309", "4539 5787 6362 1486",
               "GB82 WEST 1234 5698 7654 32", "81.2.69.160", "jane.doe@gmail.com", " in ",
-              "2023", "-", ".", " ", "\n", "v1.2", "12345", "é", "٣٤٥"]  # fmt: skip
-    texts = [[rnd.choice(pieces) for _ in range(rnd.randint(1, 6))] for _ in range(20000)]
-    texts += [[t] for t in content_fixture_texts]
+              "2023", "-", ".", " ", "\n", "v1.2", "12345", "é", "٣٤٥", "١٢٣٤٥٦٧",
+              "０９"]  # fmt: skip
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 6))) for _ in range(20000)]
     hits = 0
-    for strings in texts:
-        refs = [(f"messages[{i}].content", i, "user", s) for i, s in enumerate(strings)]
-        found = any(pii.find_pii(s) for s in strings)
-        hits += found
-        if found:
-            assert content_mod._example_gates(refs)[1], strings
+    for text in texts + content_fixture_texts:
+        if pii.find_pii(text):
+            hits += 1
+            assert gate.search(text.encode("utf-8", "surrogatepass")), text
     assert hits > 5000
 
 
@@ -464,25 +462,26 @@ def test_secret_pregates_hold_every_match_of_their_patterns() -> None:
     assert checked >= 50
 
 
-# -- the reply rules' inline gates in ContentCheck.check ----------------------------------
+# -- the reply rules' own first tests ----------------------------------------------------
 
 
-_ENDINGS = st.sampled_from(sorted(content_mod._SAFE_ENDS) + list(",:([{-a é\n`"))
+_ENDINGS = st.sampled_from(sorted(tq._SAFE_ENDS) + list(",:([{-a é\n`"))
 _BODY = st.text(alphabet=st.sampled_from(list("ab the,.:-`\n ()[]{}日本語é")), max_size=120)
 
 
 def test_safe_endings_are_no_ending_find_truncation_reports() -> None:
     # neither whitespace (rstrip would look past it), a letter, "-", nor its punctuation
-    for c in content_mod._SAFE_ENDS:
+    for c in tq._SAFE_ENDS:
         assert not c.isspace() and not c.isalpha() and c != "-" and c not in ",:([{（，、："
 
 
 @settings(max_examples=400, deadline=None)
 @given(_BODY, _ENDINGS, st.integers(0, 200))
-def test_truncation_gate_says_nothing_only_where_the_rule_finds_nothing(body, end, pad) -> None:
+def test_truncation_shortcut_equals_the_full_rule(body, end, pad) -> None:
     text = "x" * pad + body + end
-    if text[-1] in content_mod._SAFE_ENDS and "```" not in text:
-        assert tq.find_truncation(text) == []
+    hits = tq.find_truncation(text)
+    if text[-1] in tq._SAFE_ENDS and "```" not in text:
+        assert hits == []
 
 
 @settings(max_examples=300, deadline=None)
@@ -528,22 +527,6 @@ def test_boilerplate_search_from_first_gate_finds_what_a_full_search_does(parts)
             break
     got = tq.boilerplate_hits(text)
     assert [None if h is None else (h.start, h.end) for h in got] == [first, not_i]
-
-
-def test_clean_slots_are_what_the_rules_return_on_text_without_a_gate_match() -> None:
-    text = "Hello there, nothing to see."
-    pf = __import__("curate.validators.prefilter", fromlist=["get"]).get()
-    if pf is not None:
-        assert pf.scan_one(text) == 0
-    clean = content_mod._CLEAN
-    assert clean[content_mod._SECRETS] == tuple(content_mod.find_secrets(text))
-    assert clean[content_mod._PII] == tuple(content_mod.find_pii(text))
-    assert clean[content_mod._PLACEHOLDERS] == tuple(tq.find_placeholders(text))
-    assert clean[content_mod._CONTROL] is tq.find_control_chars(text)
-    assert clean[content_mod._MOJIBAKE] is tq.find_mojibake(text)
-    assert clean[content_mod._BOILERPLATE] == tq.boilerplate_hits(text)
-    assert clean[content_mod._REFUSAL] is tq.find_refusal(text)
-    assert all(v is content_mod._TODO for v in clean[content_mod._TRUNCATION :])
 
 
 _ASK_PARTS = ["who", "What", "are", "r", "you", "u", "YOUR", "name", "model", "llm", "yourself",

@@ -1,55 +1,24 @@
-"""The compiled prefilter is a superset gate: wherever a rule's Python regex matches, its
-byte pattern matches the UTF-8 text too; so the content check finds exactly the same with
-the prefilter, with the pure-Python gates, and with every gate off."""
+"""The gates and the one runner: each rule's gate matches wherever the rule finds
+something; Hyperscan says what Python's ``re`` says of the gates; and the runner finds the
+same with the gates and without, example by example and per batch, cold and from its memo."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curate.records import Example, Location
 from curate.validators import content as content_mod
 from curate.validators import prefilter as pf_mod
-from curate.validators.content import content_validators
+from curate.validators.base import FOLDS_TO_ASCII
 
-hs = pytest.importorskip("hyperscan")
-
-
-@pytest.fixture(scope="module")
-def pf() -> pf_mod.Prefilter:
-    got = pf_mod.get()
-    assert got is not None and got.always == 0  # every rule's patterns compiled
-    return got
-
-
-@pytest.fixture(scope="module")
-def compiled() -> list[tuple[str, re.Pattern[str], object]]:
-    """Each rule regex with its byte pattern compiled alone (to test them one by one)."""
-    out = []
-    for group, rx in pf_mod._rule_regexes():
-        # the pattern whole, and split in its ASCII and non-ASCII parts (what the database
-        # holds): each must be a superset of the regex
-        out.append((group, rx, pf_mod._compile([pf_mod.byte_pattern(rx.pattern, rx.flags)])))
-        out.append(
-            (group + "/split", rx, pf_mod._compile(pf_mod.byte_patterns(rx.pattern, rx.flags)))
-        )
-    return out
-
-
-def _hs_matches(db: object, text: str) -> bool:
-    found: list[int] = []
-    db.scan(  # type: ignore[attr-defined]
-        text.encode("utf-8", "surrogatepass"),
-        match_event_handler=lambda *a: found.append(1),
-    )
-    return bool(found)
+GATED = [r for r in content_mod.ALL_RULES if r.gate is not None]
 
 
 #: pieces that make the rules' regexes match (and almost match), in several scripts
@@ -119,6 +88,14 @@ PIECES = [
     "KEY",
     "Token",
     "SECRET_KEY=",
+    "sid = AC" + "a1b2c3d4" * 4,
+    "bot839201746:" + "A1b2C3d4E5" * 3 + "xY9z0",
+    "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+    "glpat-" + "Ab1_Cd2-Ef3Gh4Ij5Kl6",
+    "AccountKey=" + "a1B2" * 22,
+    "cl_api_key = " + "ab" * 12,
+    "\u0130",
+    "\u212a",
 ]
 
 
@@ -142,199 +119,101 @@ def test_folds_to_ascii_lists_every_character_that_matches_an_ascii_letter() -> 
         c = chr(cp)
         if re.fullmatch(r"(?i)[a-z0-9_]", c) or any(x.isascii() for x in c.lower()):
             found.append(c)
-    assert "".join(found) == pf_mod.FOLDS_TO_ASCII
+    assert "".join(found) == FOLDS_TO_ASCII
 
 
-def test_listed_categories_are_pythons_digit_and_space() -> None:
-    digits = {chr(c) for c in pf_mod._unicode_members("isdecimal")}
-    spaces = {chr(c) for c in pf_mod._unicode_members("isspace")}
-    rd, rs = re.compile(r"\d"), re.compile(r"\s")
-    for cp in range(0x80, 0x110000):
-        c = chr(cp)
-        assert bool(rd.fullmatch(c)) == (c in digits), hex(cp)
-        assert bool(rs.fullmatch(c)) == (c in spaces), hex(cp)
-
-
-def test_utf8_class_matches_exactly_its_code_points() -> None:
-    rnd = random.Random(5)
-    for _ in range(20):
-        pts = sorted({rnd.randrange(0x80, 0x110000) for _ in range(30)} | set(range(0x7F0, 0x812)))
-        rx = re.compile(pf_mod._utf8_class(pts) + b"\\Z")
-        inside = set(pts)
-        for cp in [*pts, *(rnd.randrange(0x80, 0x110000) for _ in range(3000))]:
-            raw = chr(cp).encode("utf-8", "surrogatepass")
-            assert bool(rx.match(raw)) == (cp in inside), hex(cp)
-
-
-def _assert_superset(compiled: list, texts: list[str]) -> int:
-    checked = 0
-    for text in texts:
-        if any(c in text for c in pf_mod.FOLDS_TO_ASCII):
-            continue
-        for group, rx, db in compiled:
-            if rx.search(text) is not None:
-                checked += 1
-                assert _hs_matches(db, text), (group, rx.pattern[:60], text[:200])
-    return checked
-
-
-def test_byte_patterns_match_wherever_the_python_regex_does(
-    compiled, content_fixture_texts: list[str]
-) -> None:
-    texts = _random_texts(3000, seed=1) + content_fixture_texts
-    assert _assert_superset(compiled, texts) > 3000  # many real matches were checked
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=12)), max_size=8))
-def test_byte_patterns_are_supersets_on_generated_unicode(compiled, parts: list[str]) -> None:
-    text = "".join(parts)
-    _assert_superset(compiled, [text, text.lower(), text.upper()])
-
-
-def test_fold_characters_open_every_gate(pf) -> None:
-    # "K" (Kelvin sign) matches k case-insensitively: such a text is not filtered at all
-    assert pf.scan_one("my \u212aey") == pf.all
-    assert pf.scan_one("my key") == 0
-
-
-def test_scan_tells_which_text_matched(pf) -> None:
-    texts = ["Hello there.", "Mail jane.doe@gmail.com", "As an AI language model, no.", "ok"]
-    assert pf.scan(texts) == [0, pf.bit("pii"), pf.bit("boilerplate"), 0]
-    assert pf.scan(["nothing here", "nor here"]) == [0, 0]
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=5).map("".join),
-        min_size=2,
-        max_size=5,
-    )
-)
-def test_one_scan_of_joined_texts_opens_every_gate_each_text_needs(pf, texts: list[str]) -> None:
-    # one scan, matches attributed by their end offset: each text gets at least the bits
-    # of its own scan (a match across the separator may add some, never remove)
-    for joined, alone in zip(pf.scan(texts), [pf.scan_one(t) for t in texts], strict=True):
-        assert joined & alone == alone
-
-
-def test_many_matches_stop_the_scan_and_open_every_gate(pf) -> None:
-    many = "mail a.b@gmail.com now. " * (pf_mod._MAX_MATCHES + 5)
-    assert pf.scan_one(many) == pf.all
-    assert pf.scan(["Hello there.", many, "As an AI language model, no."]) == [
-        0,
-        pf.all,
-        pf.bit("boilerplate"),
-    ]
-
-
-def test_digit_patterns_split_into_ascii_and_non_ascii_digits() -> None:
-    ascii_part, digits = pf_mod.byte_patterns(r"\d(?:[ \-]?\d){12,18}")
-    assert b"\\xd9" not in ascii_part and b"\\xd9[\\xa0-\\xa9]" in digits  # Arabic-Indic
-    assert pf_mod.byte_patterns(r"(?i)key\s*=\w+") == [pf_mod.byte_pattern(r"(?i)key\s*=\w+")]
-
-
-def test_leading_classes_before_a_literal_are_dropped() -> None:
-    # "[A-Za-z0-9][\w.%+-]{0,63}@..." is found by its "@": a suffix of every match
-    assert pf_mod.byte_pattern(r"[a-z][a-z0-9]{0,63}@x").startswith(b"\\x40")
-    assert pf_mod.byte_pattern(r"(?:ab|cd)@").startswith(b"(?:ab|cd)")  # a branch: kept
-    assert pf_mod.byte_pattern(r"[a-z]{3}") == b"(?:[\\x61-\\x7a]){3}"  # no literal: kept
-
-
-def test_the_class_right_before_the_literal_is_kept_once() -> None:
-    # every match of \d{8,10}: has a digit right before its colon: kept, so a colon in
-    # prose starts no check; a class that may repeat zero times leaves nothing behind
-    assert pf_mod.byte_pattern(r"[0-9]{8,10}:x") == b"[\\x30-\\x39]\\x3ax"
-    assert pf_mod.byte_pattern(r"[a-z][a-z0-9]{0,63}@x") == b"\\x40x"
-    assert pf_mod.byte_pattern(r"[a-z](?<!q)@x") == b"[\\x61-\\x7a]\\x40x"  # past a lookbehind
-    # still a superset with Unicode digits (str-pattern \d): the Telegram token shape
-    token = "\u0663" * 9 + ":" + "A1b2_" * 7
-    assert re.fullmatch(r"\d{8,10}:[0-9A-Za-z_-]{35}", token)
-    db = pf_mod._compile(pf_mod.byte_patterns(r"\d{8,10}:[0-9A-Za-z_-]{35}"))
-    assert _hs_matches(db, token) and not _hs_matches(db, "note: " + "A1b2_" * 7)
-
-
-def test_unsupported_pattern_makes_its_group_unfiltered() -> None:
-    backref = re.compile(r"(ab)\1")
-    with pytest.raises(pf_mod.Unsupported):
-        pf_mod.byte_pattern(backref.pattern)
-    p = pf_mod.Prefilter([("pii", backref), ("secrets", re.compile("AKIA"))], cache=False)
-    assert p.always == p.bit("pii")
-    assert p.scan_one("plain text") == p.bit("pii")
-    assert p.scan_one("AKIA") == p.bit("pii") | p.bit("secrets")
-
-
-def test_cached_database_is_used_and_a_damaged_one_rebuilt(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    regexes = [("secrets", re.compile("AKIA[0-9A-Z]{16}"))]
-    first = pf_mod.Prefilter(regexes)
-    (cached,) = (tmp_path / "curate" / "prefilter").glob("*.hsdb")
-    again = pf_mod.Prefilter(regexes)
-    assert again.scan_one("AKIA" + "Z" * 16) == first.bit("secrets")
-    cached.write_bytes(b"\0" * 64)  # damaged: rebuilt, same answers
-    assert pf_mod.Prefilter(regexes).scan_one("x AKIA" + "Q" * 16) == first.bit("secrets")
-
-
-def test_env_var_turns_the_prefilter_off(monkeypatch) -> None:
-    monkeypatch.setenv("CURATE_PREFILTER", "0")
-    monkeypatch.setattr(pf_mod, "_STATE", {})
-    assert pf_mod.get() is None
-    monkeypatch.setenv("CURATE_PREFILTER", "1")
-    monkeypatch.setattr(pf_mod, "_STATE", {})
-    assert pf_mod.get() is not None
-
-
-# -- the content check: same findings with the prefilter, the Python gates, or none -------
-
-
-def _findings(check, exs: list[Example]) -> list[tuple]:
-    content_mod.clear_caches()
+def _texts(n: int, seed: int) -> list[str]:
+    rnd = random.Random(seed)
     out = []
-    for ex in exs:
-        for f in check.check(ex):
-            out.append((ex.source.line, f.code, str(f.severity), f.message, str(f.location), f.hint,
-                        json.dumps(f.data, sort_keys=True)))  # fmt: skip
+    for _ in range(n):
+        parts = rnd.choices(PIECES, k=rnd.randint(1, 8))
+        out.append(
+            "".join(p if rnd.random() < 0.7 else rnd.choice([p.upper(), p.lower()]) for p in parts)
+        )
     return out
 
 
-def _examples(fixtures: Path) -> list[Example]:
-    exs = []
-    for f in sorted((fixtures / "content").glob("*.jsonl")):
-        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines()):
-            exs.append(Example(json.loads(line), Location(f.name, i + 1)))
-    rnd = random.Random(9)
-    texts = _random_texts(1500, seed=2)
-    for i in range(0, len(texts) - 3, 3):
-        prompt, reply, reply2 = texts[i : i + 3]
-        msgs = [
-            {"role": "system", "content": rnd.choice(PIECES)},
-            {"role": "user", "content": prompt},
-            {"role": "assistant", "content": reply},
-            {"role": "user", "content": "Who are you?" if rnd.random() < 0.2 else prompt},
-            {"role": "assistant", "content": reply2},
-        ]
-        exs.append(Example({"messages": msgs}, Location("generated.jsonl", i)))
-    return exs
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "content"
+    out = _texts(6000, 1)
+    for f in sorted(fixtures.glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            out += [t[3] for t in content_mod.iter_texts(json.loads(line))]
+    return out
 
 
-@pytest.mark.parametrize(
-    "config",
-    [None, {"pii_allowed_roles": ["user"], "placeholder_allowed_roles": ["system"]}],
-)
-def test_same_findings_with_prefilter_python_gates_and_no_gates(fixtures, config, monkeypatch):
-    exs = _examples(fixtures)
-    (check,) = content_validators(config)
-    with_pf = _findings(check, exs)
-    python_gates = _findings(dataclasses.replace(check, prefilter=False), exs)
-    # every gate open: each rule's own code decides alone
-    monkeypatch.setattr(content_mod, "_python_masks", lambda texts: [127] * len(texts))
-    no_gates = _findings(dataclasses.replace(check, prefilter=False), exs)
-    assert len(with_pf) > 300
-    assert with_pf == python_gates == no_gates
+def _found(rule: object, text: str) -> bool:
+    r = rule.find(text)  # type: ignore[attr-defined]
+    return r is not rule.empty and r != rule.empty  # type: ignore[attr-defined]
 
 
-def test_group_bits_agree_with_content_module() -> None:
-    bits = [content_mod._SEC, content_mod._PII_BIT, content_mod._PH, content_mod._CTL,
-            content_mod._MOJ, content_mod._BOIL, content_mod._REF]  # fmt: skip
-    assert bits == [1 << pf_mod.GROUPS.index(g) for g in pf_mod.GROUPS]
+@pytest.mark.parametrize("rule", GATED, ids=[r.name for r in GATED])
+def test_each_gate_matches_wherever_its_rule_finds_something(rule, texts) -> None:
+    gate = re.compile(pf_mod.gate_pattern(rule))
+    found = 0
+    for text in texts:
+        if any(c in text for c in FOLDS_TO_ASCII):
+            continue  # (every gate opens for these)
+        if _found(rule, text):
+            found += 1
+            assert gate.search(text.encode("utf-8", "surrogatepass")), (rule.name, text[:200])
+    assert found >= 20, rule.name
+
+
+def test_hyperscan_says_what_re_says_of_the_gates(texts) -> None:
+    pytest.importorskip("hyperscan")
+    pf = pf_mod.Prefilter(GATED)
+    gates = [re.compile(pf_mod.gate_pattern(r)) for r in GATED]
+    for i in range(0, len(texts), 3):
+        batch = texts[i : i + 3]
+        masks = pf.scan(batch)
+        for text, mask in zip(batch, masks, strict=True):
+            raw = text.encode("utf-8", "surrogatepass")
+            want = sum(1 << k for k, g in enumerate(gates) if g.search(raw))
+            if mask == pf.all:
+                continue  # folded letters or too many matches: every gate open
+            # each text gets at least its own matches (a match across the joint only adds)
+            assert mask & want == want, text[:200]
+            if len(batch) == 1:
+                assert mask == want
+
+
+EXTRA = [
+    "What is the capital of France and why is it famous?",
+    "La capital de Francia es París y es famosa por su historia y sus museos.",
+    "x" * 90,
+    "word " * 50,
+]
+
+
+def _record(rnd: random.Random) -> dict:
+    msgs = []
+    for i in range(rnd.randint(1, 5)):
+        role = rnd.choice(["system", "user", "assistant", "user", "assistant"])
+        parts = rnd.choices(PIECES + EXTRA, k=rnd.randint(1, 6))
+        msgs.append({"role": role, "content": "".join(parts)})
+        if i == 1 and rnd.random() < 0.2:
+            msgs[-1]["tool_calls"] = [{"function": {"arguments": rnd.choice(PIECES)}}]
+    return {"messages": msgs}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 10**6), st.sampled_from([None, {"pii_allowed_roles": ["user"]}]))
+def test_the_runner_finds_the_same_with_and_without_gates_memo_and_batches(seed, config) -> None:
+    rnd = random.Random(seed)
+    records = [_record(rnd) for _ in range(12)]
+    records += records[:4]  # strings that come back: served from the memo
+    exs = [Example(r, Location("p.jsonl", i + 1)) for i, r in enumerate(records)]
+
+    def rows(fs: list) -> list:
+        return [(f.code, f.severity, f.message, f.location, f.data) for f in fs]
+
+    gated = content_mod.ContentCheck(config)
+    plain = content_mod.ContentCheck(config)
+    plain._pf = None  # every rule on every string
+    want = [rows(list(plain.check(ex))) for ex in exs]
+    assert [rows(list(gated.check(ex))) for ex in exs] == want
+    assert [rows(fs) for fs in gated.check_many(exs)] == want  # warm memo, batched
+    gated.clear()
+    assert [rows(fs) for fs in gated.check_many(exs)] == want  # cold, batched
