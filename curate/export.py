@@ -152,7 +152,10 @@ def _pick(m: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _text(content: Any, where: str) -> str:
-    """Plain text of a message content (a string, ``None`` or a list of text parts)."""
+    """Plain text of a message content (a string, ``None`` or a list of text parts, read
+    by :func:`curate.records.content_text`); other parts are an :class:`ExportError`."""
+    from curate.records import content_text
+
     if content is None:
         return ""
     if isinstance(content, str):
@@ -161,7 +164,7 @@ def _text(content: Any, where: str) -> str:
         isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
         for p in content
     ):
-        return "".join(p["text"] for p in content)
+        return content_text(content)
     raise ExportError(
         "content_not_text",
         f"{where}: content is not text (a {type(content).__name__} with non-text parts); "

@@ -202,6 +202,42 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def content_text(content: Any, *, non_text: str = "json") -> str:
+    """The text of a message's ``content``, the one way every stage reads it (token
+    counts, dedup, split's grouping, review, the trainer view): a string as it is; a list
+    of content parts one part per line (as chat templates render them), a text part as
+    its ``text``, any other part (an image, audio) as its canonical JSON with
+    ``non_text="json"`` or left out with ``"skip"``; ``None`` as ``""``; any other value
+    as its canonical JSON (or ``""`` with ``"skip"``).
+
+    Example:
+        >>> content_text([{"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}])
+        'Hi\nthere'
+        >>> content_text([{"type": "image_url", "image_url": {"url": "a.png"}}], non_text="skip")
+        ''
+    """
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    keep = non_text == "json"
+    if isinstance(content, list):
+        parts: list[str] = []
+        for p in content:
+            if isinstance(p, str):
+                parts.append(p)
+            elif isinstance(p, dict) and isinstance(p.get("text"), str):
+                parts.append(p["text"])
+            elif keep:
+                parts.append(_canonical_json(p))
+        return "\n".join(parts)
+    return _canonical_json(content) if keep else ""
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a parsed value's type, for messages (``"array"``, ``"null"``...).
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.records import Example, Finding, InputError, Location, Severity
+from curate.records import content_text as records_content_text
 from curate.tokens import (
     TOKENS_PER_MESSAGE,
     TOKENS_PER_NAME,
@@ -99,16 +100,14 @@ def table_columns(names: Iterable[str]) -> tuple[str, ...]:
 # -- small pure helpers ----------------------------------------------------------------
 
 
-def content_text(content: Any, sep: str = "") -> str | None:
-    """The text of a message's content: a string, or the ``text`` parts of a list joined
-    with ``sep`` (``None`` when there is no text)."""
+def content_text(content: Any) -> str | None:
+    """The text of a message's content (:func:`curate.records.content_text`, non-text
+    parts left out), ``None`` when there is none."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict)]
-        joined = sep.join(p for p in parts if isinstance(p, str))
-        return joined or None
-    return None
+    if not isinstance(content, list):
+        return None
+    return records_content_text(content, non_text="skip") or None
 
 
 _SCRIPTS = [

@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import importlib.resources
@@ -42,7 +41,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from curate.io import atomic_write, user_cache_dir
+from curate.cache import Cache, cache_root
+from curate.io import atomic_write
 from curate.records import CurateError
 
 _SPEC_LOCK = threading.Lock()
@@ -144,7 +144,7 @@ def _cache_dir() -> Path:
     env = os.environ.get("TIKTOKEN_CACHE_DIR")
     if env:
         return Path(env)
-    return user_cache_dir("tiktoken")
+    return cache_root() / "tiktoken"
 
 
 def _bundled_rank_bytes(name: str) -> bytes:
@@ -182,10 +182,9 @@ def get_encoding(name: str) -> Any:
     """``tiktoken.get_encoding(name)`` that works offline for o200k_base and cl100k_base.
 
     Parsing a rank file (200,000 base64 lines) takes about 0.4 s, paid by every command
-    and every worker that loads the encoding; the parsed ranks are therefore kept next to
-    the rank files in a marshal file (checked by its own sha256) and loaded from there in
-    about 0.05 s. Falls back to building the encoding in memory when no cache folder is
-    writable."""
+    and every worker that loads the encoding; the parsed ranks are therefore kept in the
+    cache (:mod:`curate.cache`, ``tokens``) and loaded from there in about 0.05 s. Falls
+    back to building the encoding in memory when no cache folder is writable."""
     import tiktoken
 
     if name in _RANK_FILES:
@@ -209,25 +208,22 @@ def get_encoding(name: str) -> Any:
     return enc
 
 
-def _parsed_ranks_path(name: str) -> Path:
-    import marshal
-    import sys
+#: parsed rank files (marshal), one per encoding and rank file version
+_RANKS = Cache("tokens", keep=4)
 
-    py = f"py{sys.version_info[0]}{sys.version_info[1]}m{marshal.version}"
-    return _cache_dir() / f"{name}.{_RANK_FILES[name][1][:16]}.{py}.ranks"
+
+def _ranks_key(name: str) -> str:
+    import marshal
+
+    return _RANKS.key("ranks", name, _RANK_FILES[name][1], marshal.version)
 
 
 def _load_parsed_ranks(name: str) -> dict[bytes, int] | None:
-    """The parsed ranks of ``name`` from the marshal cache, or ``None`` when missing or
-    not intact (the file starts with the sha256 of the rest)."""
+    """The parsed ranks of ``name`` from the cache, or ``None`` when missing or damaged."""
     import marshal
 
-    try:
-        blob = _parsed_ranks_path(name).read_bytes()
-    except OSError:
-        return None
-    digest, payload = blob[:32], blob[32:]
-    if hashlib.sha256(payload).digest() != digest:
+    payload = _RANKS.read(_ranks_key(name))
+    if payload is None:
         return None
     try:
         ranks = marshal.loads(payload)
@@ -237,13 +233,9 @@ def _load_parsed_ranks(name: str) -> dict[bytes, int] | None:
 
 
 def _save_parsed_ranks(name: str, ranks: dict[bytes, int]) -> None:
-    """Write the marshal cache atomically; a read-only cache folder just skips it."""
     import marshal
 
-    payload = marshal.dumps(ranks)
-    target = _parsed_ranks_path(name)
-    with contextlib.suppress(OSError), atomic_write(target, "wb") as f:
-        f.write(hashlib.sha256(payload).digest() + payload)
+    _RANKS.write(_ranks_key(name), marshal.dumps(ranks))
 
 
 def _encoding_from_ranks(name: str, ranks: dict[bytes, int]) -> Any:
@@ -640,11 +632,12 @@ def count_examples(
 
 
 def _content_parts_text(content: Any) -> str | None:
-    """Text of a list-of-parts content (``[{"type": "text", "text": ...}]``)."""
+    """Text of a list-of-parts content (``[{"type": "text", "text": ...}]``), as
+    :func:`curate.records.content_text` reads it (non-text parts left out)."""
     if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict)]
-        joined = "".join(p for p in parts if isinstance(p, str))
-        return joined or None
+        from curate.records import content_text
+
+        return content_text(content, non_text="skip") or None
     return None
 
 

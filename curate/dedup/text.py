@@ -57,20 +57,9 @@ def check_scope(scope: str) -> str:
 
 
 def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
-        parts: list[str] = []
-        for p in content:
-            if isinstance(p, dict):
-                t = p.get("text")
-                parts.append(t if isinstance(t, str) else _canonical(p))
-            else:
-                parts.append(_content_text(p))
-        return "\n".join(parts)
-    return _canonical(content)
+    from curate.records import content_text
+
+    return content_text(content)
 
 
 def _canonical(value: Any) -> str:

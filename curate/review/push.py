@@ -58,6 +58,8 @@ class PushResult:
     rejects: str | None = None
     reviewers_per_record: int = 1
     seconds: float = 0.0
+    #: of ``seconds``: validating and choosing (before the first upload)
+    validate_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         rate = self.pushed / self.seconds if self.seconds else None
@@ -74,25 +76,16 @@ class PushResult:
             "rejects": self.rejects,
             "reviewers_per_record": self.reviewers_per_record,
             "seconds": round(self.seconds, 2),
+            "validate_seconds": round(self.validate_seconds, 2),
             "records_per_second": round(rate, 1) if rate else None,
         }
 
 
 # ------------------------------------------------------------------------ record building
 def _text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        parts = []
-        for p in content:
-            if isinstance(p, dict) and isinstance(p.get("text"), str):
-                parts.append(p["text"])
-            else:
-                parts.append(json.dumps(p, ensure_ascii=False))
-        return "\n".join(parts)
-    return json.dumps(content, ensure_ascii=False)
+    from curate.records import content_text
+
+    return content_text(content)
 
 
 def _clip(text: str, limit: int = S.MAX_MESSAGE_CHARS) -> str:
@@ -497,9 +490,11 @@ def push(
     started = time.monotonic()
     findings = collect_findings(file, duplicates=duplicates)
     chosen = choose_lines(file, findings, only_flagged=only_flagged, sample=sample, seed=seed)
+    validated = time.monotonic() - started
     ds = ensure_dataset(client, dataset, workspace, reviewers_per_record=reviewers_per_record)
     result = PushResult(dataset=dataset, workspace=ds.workspace.name, url=str(client.api_url))
     result.reviewers_per_record = ds.settings.distribution.min_submitted
+    result.validate_seconds = validated
     question_id = str(ds.settings.questions[S.DECISION].id)
     uploader = Uploader(client, ds.id, result.url)
     skipped: CountDict[str] = CountDict()

@@ -115,7 +115,7 @@ def _require(module: str) -> Any:
 def text_of(content: Any) -> str | None:
     """The text of a message content: a string, or the ``text`` parts of a list, one per
     line (as chat templates render them)."""
-    return content_text(content, "\n")
+    return content_text(content)
 
 
 def error_text(e: BaseException, limit: int = 300) -> str:

@@ -37,7 +37,7 @@ def test_chat_messages_meet_argilla_limits() -> None:
     assert out[1]["role"] == "a-very-long-custom-r"
     assert len(out[1]["content"]) <= S.MAX_MESSAGE_CHARS
     assert out[1]["content"].endswith("more characters not shown; see the source file]")
-    assert out[2]["content"] == 'part one\n{"type": "image"}'
+    assert out[2]["content"] == 'part one\n{"type":"image"}'
     assert out[3]["content"] == "[tool_call_id: c1] {}"
     assert out[4]["content"] == "[name: bot] hi"
     assert out[5] == {"role": "invalid", "content": '"not a message"'}
@@ -102,7 +102,8 @@ def test_push_creates_dataset_with_settings_and_is_idempotent(
     client: Any, chat_file: Path, dataset_name: str
 ) -> None:
     res = push(chat_file, dataset=dataset_name, client=client)
-    assert res.to_dict() | {"seconds": 0, "records_per_second": 0} == {
+    timings = {"seconds": 0, "validate_seconds": 0, "records_per_second": 0}
+    assert res.to_dict() | timings == {
         "dataset": dataset_name,
         "workspace": res.workspace,
         "url": res.url,
@@ -114,8 +115,7 @@ def test_push_creates_dataset_with_settings_and_is_idempotent(
         "rejected": 1,
         "rejects": str(chat_file.with_name("chat.push.rejected.jsonl")),
         "reviewers_per_record": 1,
-        "seconds": 0,
-        "records_per_second": 0,
+        **timings,
     }
     (bad,) = [json.loads(line) for line in Path(res.rejects or "").read_text().splitlines()]
     assert (bad["reason"], bad["source"]["line"], bad["record"]) == ("invalid_json", 6, None)
