@@ -43,6 +43,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # help uses the terminal's width (click stops at 80 columns by default, which cut the
+    # command descriptions of `curate --help` with "..." even at 200 columns)
+    context_settings={"max_content_width": 1000},
 )
 
 
@@ -319,6 +322,54 @@ INTERRUPTED = (
 )
 
 
+def _plain_usage_message(e: Any) -> None:
+    """Typer checks option values with pydantic, whose message for a bad choice reads
+    ``Value error, 'warnings' is not one of 'error', ...``: say it plainly, with the closest
+    valid value."""
+    import difflib
+    import re
+
+    msg = getattr(e, "message", None)
+    if not isinstance(msg, str) or not msg.startswith("Value error, "):
+        return
+    msg = msg.removeprefix("Value error, ")
+    if m := re.fullmatch(r"'(.*)' is not one of (.*)\.", msg, re.S):
+        choices = re.findall(r"'([^']*)'", m.group(2))
+        close = difflib.get_close_matches(m.group(1), choices, n=1)
+        msg = f"{m.group(1)!r} is not one of: {', '.join(choices)}."
+        if close:
+            msg += f" Did you mean {close[0]!r}?"
+    e.message = msg
+
+
+def _readable_help_types() -> None:
+    """typer >= 0.2x prints a list parameter's Python type in help (``files...
+    <list[Path]>``, ``--keep <list[float]>``); show the element type instead (``files...
+    <Path>``, ``--keep <float>...``). Other typer versions are left alone."""
+    import re
+
+    try:
+        from typer.core import TyperArgument, _TyperParameter
+    except ImportError:  # pragma: no cover - older typer
+        return
+    original = getattr(_TyperParameter, "display_type", None)
+    if original is None or getattr(original, "curate", False):  # pragma: no cover
+        return
+
+    def display_type(self: Any, ctx: Any) -> Any:
+        shown = original(self, ctx)
+        m = re.fullmatch(r"<list\[(.*)\]>", shown) if isinstance(shown, str) else None
+        if m is None:
+            return shown
+        return f"<{m.group(1)}>" + ("" if isinstance(self, TyperArgument) else "...")
+
+    display_type.curate = True  # type: ignore[attr-defined]
+    _TyperParameter.display_type = display_type  # type: ignore[method-assign]
+
+
+_readable_help_types()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: no tracebacks for usage or input errors (exit 2)."""
     if argv is None:  # the console script: this process ends with the command
@@ -341,6 +392,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.ClickException as e:  # usage errors: typer's own display
         from typer import rich_utils
 
+        _plain_usage_message(e)
         rich_utils.rich_format_error(e)
         sys.exit(e.exit_code)
     except (KeyboardInterrupt, Abort):

@@ -76,3 +76,32 @@ def test_readme_shows_the_content_extra_for_the_pre_commit_hook() -> None:
     readme = (ROOT / "README.md").read_text()
     hook = readme.split("## Pre-commit", 1)[1].split("\n## ", 1)[0]
     assert 'additional_dependencies: ["curate[content]"]' in hook
+
+
+# -- item 10: help and usage errors ---------------------------------------------------------
+
+
+def test_help_is_not_cut_at_wide_terminals_and_shows_no_python_list_types(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    commands = out.split("Commands:", 1)[1]
+    assert "..." not in commands.replace("(<EMAIL>, <SECRET>...)", "")
+    assert "format (OpenAI cookbook parity), length, tokens, cost." in commands
+    for cmd in ("validate", "dedup", "ingest", "lengths", "profile", "report", "split", "run"):
+        code, out, _ = run(capsys, cmd, "--help")
+        assert code == 0
+        assert "<list[" not in out, cmd
+    code, out, _ = run(capsys, "lengths", "--help")
+    assert "--keep <float>..." in out
+
+
+def test_bad_choice_lists_the_valid_values_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    good = str(FIXTURES / "openai/good.jsonl")
+    code, _, err = run(capsys, "validate", good, "--fail-on", "warnings")
+    assert code == 2
+    assert "Value error" not in err
+    err = " ".join(err.translate(str.maketrans("│╭╮╰╯─", "      ")).split())  # the box
+    assert "'warnings' is not one of: error, warning, info, never. Did you mean 'warning'?" in err
