@@ -304,14 +304,14 @@ class ScanResult:
 def reject_row(
     ex_or_finding: Example | Finding, reason: str, message: str, raw: bytes
 ) -> dict[str, Any]:
-    """A ``rejected.jsonl`` row: source, reason code, message and the original record."""
-    loc = ex_or_finding.source if isinstance(ex_or_finding, Example) else ex_or_finding.location
-    record = (
-        ex_or_finding.data
-        if isinstance(ex_or_finding, Example)
-        else raw.decode("utf-8", errors="replace")
-    )
-    return {"source": loc.to_dict(), "reason": reason, "message": message, "record": record}
+    """A reject row (:func:`curate.stage.reject_row`) for an example, or for a line that
+    is none (its finding, with the raw text as the record)."""
+    from curate.stage import reject_row as row
+
+    if isinstance(ex_or_finding, Example):
+        return row(ex_or_finding.source, reason, message, ex_or_finding.data)
+    record = raw.decode("utf-8", errors="replace")
+    return row(ex_or_finding.location, reason, message, record, findings=[ex_or_finding])
 
 
 def scan_batch(task: ScanTask) -> ScanResult:
