@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 SUPPORTED_SERVER = "2.8.0"
@@ -97,8 +98,10 @@ def _sqlite_wal() -> None:
 
 
 def apply() -> list[str]:
-    """Apply every speed-up once (a no-op outside the supported server); returns their names."""
-    if HAVE_SERVER and not APPLIED:
+    """Apply every speed-up once (a no-op outside the supported server, or with
+    ``CURATE_ARGILLA_TUNING=0``, which ``bench/review.py`` uses for its baseline); returns their
+    names."""
+    if HAVE_SERVER and not APPLIED and os.environ.get("CURATE_ARGILLA_TUNING", "1") != "0":
         _cache_parsed_settings()
         _skip_unheard_record_events()
         _sqlite_wal()
