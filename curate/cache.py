@@ -15,9 +15,11 @@ entry instead of reading a stale one. An entry is
 Writing is best effort: a read-only or full disk just skips it. After each write the least
 recently used entries past ``keep`` are deleted (a read marks an entry as used).
 
-Users: the parsed tiktoken rank files (:mod:`curate.tokens`), detect-secrets' patterns
-(:mod:`curate.validators.secrets`) and py3langid's model
-(:mod:`curate.validators.langid_cache`).
+Users (one ``Cache`` each): the parsed tiktoken rank files (:mod:`curate.tokens`),
+detect-secrets' patterns (:mod:`curate.validators.secrets`), py3langid's model
+(:mod:`curate.validators.langid_cache`) and the prefilter's database
+(:mod:`curate.validators.prefilter`). (The rank files themselves are tiktoken's own
+cache, in its format, under ``~/.cache/curate/tiktoken``: tiktoken checks them.)
 
 Example:
     >>> import tempfile, os
@@ -109,6 +111,10 @@ class Cache:
         self.prune(path)
         return path
 
+    def used(self, key: str) -> None:
+        """Mark entry ``key`` as just used (pruning keeps the most recently used)."""
+        _touch(self.dir / key)
+
     def drop(self, key: str) -> None:
         """Delete entry ``key`` (one found damaged), file or folder."""
         path = self.dir / key
@@ -121,7 +127,7 @@ class Cache:
         just used). Temporary entries of other processes are left alone."""
         _touch(current)
         try:
-            entries = [e for e in self.dir.iterdir() if not e.name.startswith(".")]
+            entries = [e for e in self.dir.iterdir() if not e.name.startswith(".")]  # (temps)
             entries.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
         except OSError:
             return

@@ -458,56 +458,6 @@ def finite(value: Any) -> Any:
     return value
 
 
-def user_cache_dir(name: str) -> Path:
-    """``$XDG_CACHE_HOME/curate/<name>`` (default ``~/.cache/curate/<name>``): where
-    curate keeps what it rebuilds when it is missing (rank files, compiled patterns, the
-    language model).
-
-    Example:
-        >>> user_cache_dir("prefilter").parts[-2:]
-        ('curate', 'prefilter')
-    """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "curate" / name
-
-
-def prune_cache(folder: Path, current: Path, keep: int) -> None:
-    """Mark ``current`` (an entry of the cache ``folder``: a file or a folder) as just
-    used and delete all but the ``keep`` most recently used entries, so that caches keyed
-    by versions do not pile up (each upgrade of a library or of curate builds new ones).
-    Best effort: an entry another process is writing (``*.tmp*``) is left alone, and
-    errors (a read-only or shared folder) are ignored.
-
-    Example:
-        >>> import tempfile
-        >>> d = Path(tempfile.mkdtemp())
-        >>> for name in "abc":
-        ...     _ = (d / name).write_text(name)
-        >>> prune_cache(d, d / "a", keep=2)
-        >>> names = sorted(p.name for p in d.iterdir())
-        >>> len(names), names[0]
-        (2, 'a')
-    """
-    import shutil
-
-    try:
-        os.utime(current)
-        entries = [e for e in folder.iterdir() if ".tmp" not in e.name]
-        entries.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
-    except OSError:
-        return
-    for old in entries[keep:]:
-        if old == current:
-            continue
-        try:
-            if old.is_dir():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-        except OSError:
-            pass
-
-
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8"

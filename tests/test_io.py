@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curate.io import atomic_write, iter_raw_lines, parse_line, prune_cache, read_jsonl, write_jsonl
+from curate.io import atomic_write, iter_raw_lines, parse_line, read_jsonl, write_jsonl
 from curate.records import Example, Finding, InputError
 
 
@@ -153,25 +153,3 @@ def test_a_lone_surrogate_is_a_finding_for_its_line_not_a_crash() -> None:
     assert str(parsed.location) == "f.jsonl:4"
     ok = parse_line("f.jsonl", 5, b'{"ok": "\\ud83d\\ude00"}')  # a valid pair is one emoji
     assert isinstance(ok, Example) and ok.data == {"ok": "\U0001f600"}
-
-
-def test_prune_cache_keeps_the_entries_used_last(tmp_path: Path) -> None:
-    import os
-
-    for i, name in enumerate(["old.hsdb", "older.hsdb", "recent.hsdb", "dir-entry"]):
-        p = tmp_path / name
-        if name.startswith("dir"):
-            p.mkdir()
-            (p / "inside.npy").write_bytes(b"x")
-        else:
-            p.write_bytes(b"x")
-        os.utime(p, (1_000_000 + i, 1_000_000 + i))
-    (tmp_path / "new.hsdb.tmp123").write_bytes(b"being written")
-    current = tmp_path / "older.hsdb"  # just used: kept, whatever its age
-    prune_cache(tmp_path, current, keep=2)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "dir-entry",
-        "new.hsdb.tmp123",
-        "older.hsdb",
-    ]
-    prune_cache(tmp_path / "missing", tmp_path / "missing" / "x", keep=1)  # no error

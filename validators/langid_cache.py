@@ -2,8 +2,8 @@
 
 py3langid ships its model as an LZMA-compressed ``.npz``; decompressing it costs ~0.45 s
 of CPU in every process that identifies a language (each ``curate validate`` worker).
-The first load here reads it the library's way, then writes the same values to
-``$XDG_CACHE_HOME/curate/langid/<key>/`` (default ``~/.cache/curate/langid``, ~90 MB);
+The first load here reads it the library's way, then writes the same values to the cache
+(:mod:`curate.cache`: ``~/.cache/curate/langid/<key>/``, ~90 MB, two versions kept);
 later loads take ~0.01 s: the transition table (~40 MB) and the class-probability table
 are memory-mapped (the library only indexes them; forked workers share their pages). The
 class-probability table is stored as float32 (each of its float16 values exactly: the
@@ -23,16 +23,12 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import mmap
-import os
-import shutil
 from array import array
 from pathlib import Path
 from typing import Any
 
-from curate.io import prune_cache, user_cache_dir
+from curate.cache import Cache
 
 try:
     import numpy as np
@@ -42,9 +38,7 @@ except ImportError:  # pragma: no cover - only without the [content] extra
     _langid = None
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/curate/langid`` (default ``~/.cache/curate/langid``)."""
-    return user_cache_dir("langid")
+_CACHE = Cache("langid", keep=2)
 
 
 def _model_path() -> Path:
@@ -54,14 +48,8 @@ def _model_path() -> Path:
 
 def _key(path: Path) -> str:
     st = path.stat()
-    parts = (
-        str(path),
-        st.st_size,
-        st.st_mtime_ns,
-        getattr(py3langid, "__version__", ""),
-        Path(__file__).read_bytes(),
-    )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    version = getattr(py3langid, "__version__", "")
+    return _CACHE.key(str(path), st.st_size, st.st_mtime_ns, version, Path(__file__).read_bytes())
 
 
 def _load_cached(folder: Path) -> tuple[Any, ...] | None:
@@ -97,32 +85,25 @@ def _load_cached(folder: Path) -> tuple[Any, ...] | None:
         return None
 
 
-def _save(folder: Path, model: tuple[Any, ...]) -> None:
-    """Write the arrays to a temporary folder, then rename it into place (atomic: a
-    reader sees all files or none). A read-only cache just skips it."""
+def _write(model: tuple[Any, ...], folder: Path) -> None:
+    """Write the model's arrays into ``folder`` (the cache renames it into place)."""
     ptc, pc, classes, nextmove, row, output = model
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    try:
-        tmp.mkdir(parents=True, exist_ok=True)
-        # float32: every float16 is exactly a float32, and the scoring (float32 counts
-        # times rows of this table) converted the rows it took on every call (~10% of a
-        # classification); memory-mapped, the forked workers share its pages
-        np.save(tmp / "ptc32.npy", np.asarray(ptc, dtype=np.float32), allow_pickle=False)
-        np.savez(
-            tmp / "rest.npz",
-            pc=np.asarray(pc),
-            classes=np.array(classes),
-            out=np.asarray(output, dtype=np.int64),
-            typecodes=np.array(nextmove.typecode + row.typecode),
-            lengths=np.array([len(nextmove), len(row)], dtype=np.int64),
-        )
-        with open(tmp / "nextmove.bin", "wb") as f:
-            nextmove.tofile(f)
-        with open(tmp / "row.bin", "wb") as f:
-            row.tofile(f)
-        os.rename(tmp, folder)
-    except Exception:  # another process won the race, read-only home, full disk
-        shutil.rmtree(tmp, ignore_errors=True)
+    # float32: every float16 is exactly a float32, and the scoring (float32 counts times
+    # rows of this table) converted the rows it took on every call (~10% of a
+    # classification); memory-mapped, the forked workers share its pages
+    np.save(folder / "ptc32.npy", np.asarray(ptc, dtype=np.float32), allow_pickle=False)
+    np.savez(
+        folder / "rest.npz",
+        pc=np.asarray(pc),
+        classes=np.array(classes),
+        out=np.asarray(output, dtype=np.int64),
+        typecodes=np.array(nextmove.typecode + row.typecode),
+        lengths=np.array([len(nextmove), len(row)], dtype=np.int64),
+    )
+    with open(folder / "nextmove.bin", "wb") as f:
+        nextmove.tofile(f)
+    with open(folder / "row.bin", "wb") as f:
+        row.tofile(f)
 
 
 def load_identifier(*, cache: bool = True) -> Any:
@@ -133,18 +114,17 @@ def load_identifier(*, cache: bool = True) -> Any:
     path = _model_path()
     if cache:
         try:
-            folder = cache_dir() / _key(path)
+            key = _key(path)
+            folder = _CACHE.dir / key
             model = _load_cached(folder) if folder.is_dir() else None
             if model is None:
                 model = _langid._load_model_file(path)
-                shutil.rmtree(folder, ignore_errors=True)  # a damaged one: rebuilt
-                _save(folder, model)
-                model = _load_cached(folder) or model  # the float32 table, memory-mapped
-                # the caches of other versions (~90 MB each) go, but for the last used
-                prune_cache(cache_dir(), folder, keep=2)
+                _CACHE.drop(key)  # a damaged one: built again
+                built = _CACHE.folder(key, lambda tmp: _write(model, tmp))
+                if built is not None:  # the float32 table, memory-mapped
+                    model = _load_cached(built) or model
             else:
-                with contextlib.suppress(OSError):  # (a read-only cache: still used)
-                    os.utime(folder)  # used: kept when another version prunes
+                _CACHE.used(key)
             ptc, pc, classes, nextmove, row, output = model
             return _langid.LanguageIdentifier(
                 np.asarray(ptc), np.asarray(pc), classes, nextmove, output,
@@ -155,4 +135,4 @@ def load_identifier(*, cache: bool = True) -> Any:
     return _langid.LanguageIdentifier.from_modelpath(path, norm_probs=True)
 
 
-__all__ = ["cache_dir", "load_identifier"]
+__all__ = ["load_identifier"]
