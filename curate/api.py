@@ -134,6 +134,12 @@ def validate(
         from curate.stage import OutputPlan
 
         OutputPlan(files, "validate").add("data_docs", data_docs, folder=True)  # fail early
+        try:  # Great Expectations logs a traceback per page when it cannot write
+            Path(data_docs).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            from curate.stage import write_error
+
+            raise write_error(data_docs, e) from e
     report = validate_path(
         files,
         model=model_name,

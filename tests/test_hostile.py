@@ -384,3 +384,23 @@ def test_sigint_during_dedup_prints_no_worker_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_data_docs_in_a_folder_that_cannot_exist_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fixtures: Path
+) -> None:
+    pytest.importorskip("great_expectations")
+    suite = fixtures / "expectations" / "suite.json"
+    if not suite.exists():
+        suite = tmp_path / "suite.json"
+        code, _, _ = run(
+            capsys, ["profile", str(fixtures / "expectations/clean.jsonl"), "-o", str(suite)]
+        )
+        assert code == 0
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    args = ["validate", str(fixtures / "expectations/clean.jsonl"), "--no-content"]
+    code, out, err = run(capsys, [*args, "--expectations", str(suite), "--data-docs",
+                                  str(blocker / "docs")])  # fmt: skip
+    assert code == 2 and "afile/docs: cannot write" in err
+    assert "Traceback" not in out + err
