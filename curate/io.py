@@ -24,7 +24,6 @@ import io
 import json
 import lzma
 import os
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -464,10 +463,16 @@ def atomic_write(
 ) -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it into place only when the
     block finishes without an exception: readers never see a half-written file, and an
-    interrupted run leaves the old file (or none) behind."""
+    interrupted run leaves the old file (or none) behind. The temporary name is the
+    output plan's (:func:`curate.stage.temp_name`), so a killed run's leftover is removed
+    the next time the same file is written."""
+    from curate.stage import clean_stale, temp_name
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    clean_stale(target)
+    tmp = str(temp_name(target))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         if "b" in mode:
