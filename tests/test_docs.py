@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -80,3 +83,56 @@ def test_no_test_bench_or_doc_reads_outside_the_repository() -> None:
             if outside.search(line) or above:
                 offenders.append(f"{rel}:{i}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+# -- issue 22 (done-when): README commands on a core install -------------------------------
+
+
+def readme_blocks() -> list[tuple[int, list[str], str]]:
+    """``(line, commands, block)`` for each README ```bash block with ``curate`` commands
+    that run on the repository's fixtures alone (no server, no folder built beforehand)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    out = []
+    for block in re.finditer(r"^```bash\n(.*?)^```", text, re.S | re.M):
+        body = block.group(1)
+        cmds = []
+        for line in body.splitlines():
+            for part in line.split("  #", 1)[0].split("&&"):
+                cmd = part.strip()
+                if not cmd.startswith("curate ") or "fixtures/" not in cmd:
+                    continue
+                if cmd.startswith("curate review") or "/tmp/" in cmd or "mistral:" in cmd:
+                    continue  # a server, a folder an earlier line builds, the trainer extra
+                cmds.append(cmd)
+        if cmds:
+            out.append((text[: block.start()].count("\n") + 1, cmds, body))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("line", "commands", "block"), readme_blocks())
+def test_readme_commands_run_on_a_core_install_or_name_their_extra(
+    line: int, commands: list[str], block: str, tmp_path: Path
+) -> None:
+    """Done-when of issue 22: after ``pip install .`` every README command runs, or its
+    block installs the extra it needs in the same place. The commands of a block run in
+    order, in a scratch folder with a copy of fixtures/."""
+    import shlex
+    import shutil
+
+    from tests.test_core_install import run_core
+
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
+    for command in commands:
+        done = run_core(shlex.split(command)[1:], tmp_path)
+        said = " ".join((done.stdout + done.stderr).split())
+        if done.returncode in (0, 1):
+            assert "Traceback" not in said
+            continue
+        needs = re.search(r"pip install '(?:curate|\.)\[(\w+)\]'", said)
+        assert needs, f"README.md:{line}: `{command}` exited {done.returncode}: {said[-600:]}"
+        assert re.search(rf"pip install .*\[[\w,]*{needs.group(1)}", block), (
+            f"README.md:{line}: `{command}` needs the [{needs.group(1)}] extra; its block does "
+            "not install it"
+        )
+        continue
