@@ -92,7 +92,7 @@ def test_multiple_inputs_bom_crlf_and_decontaminate_only(tmp_path: Path) -> None
     first = tmp_path / "one.jsonl"
     first.write_bytes(b"\xef\xbb\xbf" + TRAIN.read_bytes().split(b"\n")[0] + b"\r\n")
     s = dedup_paths([first, TRAIN], tmp_path / "o.jsonl", against=[EVAL], dedup=False)
-    assert s.removed_exact == s.removed_near == 0
+    assert s.removed_exact == s.removed_near == s.removed_contained == 0
     assert (s.read, s.kept, s.removed_contaminated, s.removed_invalid) == (12, 10, 1, 1)
     assert (tmp_path / "o.jsonl").read_bytes().startswith(b'{"messages"')  # BOM dropped
     s = dedup_paths([first, TRAIN], tmp_path / "o.jsonl")
