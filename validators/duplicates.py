@@ -216,30 +216,20 @@ class NearDuplicates:
             data = {"duplicate_of": other.id, "similarity": round(sim, 4),
                     "representative": refs[int(plan.rep[i])].id}  # fmt: skip
             if plan.status[i] == CONTAINED:
-                yield Finding(
-                    "contained_duplicate",
-                    Severity.WARNING,
-                    f"its turns are contained in {other.source} (id {other.id}), "
-                    f"{round(sim * 100)}% of that conversation's turns",
-                    refs[i].source,
-                    hint="the longer conversation holds this one: `curate dedup IN -o OUT` "
-                    "removes this one and keeps the longer",
-                    related=other.source,
-                    data=data,
-                )
-                continue
-            how = "Jaccard" if stored[i] and stored[j] else "estimated Jaccard"
-            what = f"{how} {sim:.2f} >= {self.threshold} on {self.scope} word 3-grams"
-            yield Finding(
-                "near_duplicate",
-                Severity.WARNING,
-                f"near duplicate of {other.source} (id {other.id}): {what}",
-                refs[i].source,
-                hint="review the pair; `curate dedup IN -o OUT` keeps the one with the most "
-                "turns, then the longest answer (--keep first: the first)",
-                related=other.source,
-                data=data,
-            )
+                code = "contained_duplicate"
+                msg = (f"its turns are contained in {other.source} (id {other.id}), "
+                       f"{round(sim * 100)}% of that conversation's turns")  # fmt: skip
+                hint = ("the longer conversation holds this one: `curate dedup IN -o OUT` "
+                        "removes this one and keeps the longer")  # fmt: skip
+            else:
+                how = "Jaccard" if stored[i] and stored[j] else "estimated Jaccard"
+                what = f"{how} {sim:.2f} >= {self.threshold} on {self.scope} word 3-grams"
+                code = "near_duplicate"
+                msg = f"near duplicate of {other.source} (id {other.id}): {what}"
+                hint = ("review the pair; `curate dedup IN -o OUT` keeps the one with the most "
+                        "turns, then the longest answer (--keep first: the first)")  # fmt: skip
+            yield Finding(code, Severity.WARNING, msg, refs[i].source, hint=hint,
+                          related=other.source, data=data)  # fmt: skip
         total = len(refs)
         for rep, members in plan.clusters().items():
             size = len(members)
