@@ -249,3 +249,30 @@ def test_solve_is_deterministic_across_batching() -> None:
     many = idx.solve()
     assert np.array_equal(one.status, many.status) and np.array_equal(one.rep, many.rep)
     assert np.array_equal(one.dup_of, many.dup_of)
+
+
+@pytest.mark.parametrize("keep", ["longest", "first"])
+def test_every_removed_example_is_near_its_kept_one(keep: str) -> None:
+    """Many overlapping edits of a few texts (chains everywhere): every near duplicate is
+    at or above the threshold against the example it is attributed to, which is kept."""
+    from curate.dedup.minhash import jaccard, shingles
+    from curate.dedup.text import scope_text
+
+    rng = np.random.default_rng(3)
+    base = LONG.split()
+    recs = []
+    for _ in range(120):
+        ws = list(base)
+        for _ in range(int(rng.integers(0, 4))):
+            ws[int(rng.integers(len(ws)))] = f"w{int(rng.integers(30))}"
+        recs.append(qa("q", " ".join(ws)))
+    plan = solve(recs, keep=keep)
+    sh = [shingles(scope_text(r)) for r in recs]
+    near = np.flatnonzero(plan.status == NEAR).tolist()
+    assert len(near) > 20
+    for i in near:
+        r = int(plan.rep[i])
+        assert plan.status[r] == KEPT and plan.dup_of[i] == r
+        assert jaccard(sh[i], sh[r]) >= 0.8
+    for i in np.flatnonzero(plan.status == EXACT).tolist():
+        assert plan.status[int(plan.rep[i])] == KEPT
