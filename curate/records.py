@@ -212,7 +212,7 @@ def content_text(content: Any, *, non_text: str = "json") -> str:
 
     Example:
         >>> content_text([{"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}])
-        'Hi\nthere'
+        'Hi\\nthere'
         >>> content_text([{"type": "image_url", "image_url": {"url": "a.png"}}], non_text="skip")
         ''
     """
