@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
-from curate.options import JsonFlag, Workers
+from curate.options import JsonFlag, Workers, with_config
 from curate.records import CurateError
 
 
@@ -28,6 +28,7 @@ class Keep(str, Enum):
 
 
 def dedup(
+    ctx: typer.Context,
     files: Annotated[
         list[Path], typer.Argument(help="Chat JSONL files (one corpus).", show_default=False)
     ],
@@ -110,25 +111,43 @@ def dedup(
     """
     from curate.dedup.run import dedup_paths
 
+    # [tool.curate.dedup] for what the command line does not give
+    cfg = with_config(
+        ctx,
+        "dedup",
+        {
+            "threshold": threshold,
+            "scope": scope.value,
+            "near": near,
+            "containment": containment,
+            "keep": keep.value,
+            "num_perm": num_perm,
+            "shingle": shingle,
+            "seed": seed,
+            "workers": workers,
+            "against": [str(a) for a in against] if against else None,
+        },
+    )
+    against = [Path(a) for a in cfg["against"] or []]
     total = sum(p.stat().st_size for p in [*files, *(against or [])] if p.is_file())
     try:
         with progress_bar(total, "deduplicating", enabled=not json_out) as advance:
             s = dedup_paths(
                 files,
                 output,
-                against=against or [],
+                against=against,
                 rejects=rejects,
                 clusters=clusters,
-                threshold=threshold,
-                scope=scope.value,
-                near=near,
-                containment=containment,
-                keep=keep.value,
-                num_perm=num_perm,
-                shingle=shingle,
-                seed=seed,
+                threshold=cfg["threshold"],
+                scope=cfg["scope"],
+                near=cfg["near"],
+                containment=cfg["containment"],
+                keep=cfg["keep"],
+                num_perm=cfg["num_perm"],
+                shingle=cfg["shingle"],
+                seed=cfg["seed"],
                 dedup=within,
-                workers=workers,
+                workers=cfg["workers"],
                 progress=advance,
             )
     except ValueError as e:

@@ -204,13 +204,6 @@ def run_config(
     return summary
 
 
-def _rel(p: Path, base: Path) -> str:
-    try:
-        return str(p.relative_to(base))
-    except ValueError:
-        return str(p)
-
-
 def _ingest(sec: dict[str, Any], base: Path, out: Path, st: dict[str, Any]) -> None:
     try:
         from curate.ingest import ingest_paths
@@ -282,7 +275,10 @@ def _dedup(sec: dict[str, Any], base: Path, data: Path, workdir: Path, st: dict[
         threshold=sec.get("threshold", 0.8),
         scope=sec.get("scope", "conversation"),
         near=sec.get("near", True),
+        containment=sec.get("containment", True),
+        keep=sec.get("keep", "longest"),
         num_perm=sec.get("num_perm", 128),
+        shingle=sec.get("shingle", 3),
         seed=sec.get("seed", 0),
         workers=sec.get("workers"),
     )

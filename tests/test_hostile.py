@@ -404,3 +404,30 @@ def test_data_docs_in_a_folder_that_cannot_exist_is_a_clear_error(
                                   str(blocker / "docs")])  # fmt: skip
     assert code == 2 and "afile/docs: cannot write" in err
     assert "Traceback" not in out + err
+
+
+def test_pyproject_sections_set_the_commands_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[tool.curate.<command>] is read by its command (the command line wins); a value of
+    the wrong type or a section no command reads is an error naming it."""
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "a.jsonl"
+    src.write_bytes(good_bytes(20))
+    cfg = tmp_path / "pyproject.toml"
+    cfg.write_text('[tool.curate.dedup]\nkeep = "first"\nthreshold = 0.5\n')
+    _, out, _ = run(capsys, ["dedup", str(src), "--json"])
+    assert (json.loads(out)["keep"], json.loads(out)["threshold"]) == ("first", 0.5)
+    _, out, _ = run(capsys, ["dedup", str(src), "--json", "--threshold", "0.9"])
+    assert json.loads(out)["threshold"] == 0.9
+    cfg.write_text("[tool.curate.split]\neval_size = 3\n")
+    _, out, _ = run(capsys, ["split", str(src), "-o", str(tmp_path / "s"), "--json"])
+    assert json.loads(out)["counts"]["eval"] == 3
+    for text, message in [
+        ('[tool.curate]\nmax_tokens = "big"\n', "max_tokens: expected a whole number >= 1"),
+        ("[tool.curate.report]\nx = 1\n", "unknown key(s) in [tool.curate]: report"),
+        ('[tool.curate.dedup]\nnear = "false"\n', "[tool.curate.dedup] near: expected true"),
+    ]:
+        cfg.write_text(text)
+        code, _, err = run(capsys, ["validate", str(src)])
+        assert code == 2 and message in err, err
