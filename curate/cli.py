@@ -23,7 +23,6 @@ from rich.markup import escape
 from rich.table import Table
 
 import curate
-import curate.console as console_module
 from curate.config import load_config
 from curate.console import (
     console,
@@ -372,8 +371,6 @@ _readable_help_types()
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: no tracebacks for usage or input errors (exit 2)."""
-    if argv is None:  # the console script: this process ends with the command
-        console_module.CONSOLE_SCRIPT = True
     try:
         from typer import _click as click  # typer's own click (newer typer vendors it)
         from typer.exceptions import Abort
@@ -411,10 +408,3 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         sys.exit(2)
-    finally:
-        if console_module.CONSOLE_SCRIPT:  # the process exits next
-            import gc
-
-            # the collection at exit would walk every object the libraries left (about
-            # 0.5 s after Great Expectations); outputs are already closed (atomic_write)
-            gc.freeze()

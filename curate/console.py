@@ -20,11 +20,6 @@ _plain = not sys.stdout.isatty()
 console = Console(width=120 if _plain else None, soft_wrap=False, highlight=False)
 err_console = Console(stderr=True, width=120 if not sys.stderr.isatty() else None, highlight=False)
 
-#: True when this process is the ``curate`` console script, which ends with its command
-#: (set by :func:`curate.cli.main`); library code may then trade memory hygiene for speed
-#: (see ``curate.expectations._gx``)
-CONSOLE_SCRIPT = False
-
 
 def print_wide(renderable: Any, *, needed: int) -> None:
     """Print a table on stdout; in pipes the width grows to ``needed`` so nothing is cut.

@@ -29,18 +29,13 @@ Example:
 
 from __future__ import annotations
 
-import builtins
 import gc
-import importlib
 import json
 import math
 import os
 import re
 import sys
-import threading
-import types
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -365,22 +360,23 @@ def load_suite(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _gx() -> Any:
-    """Import Great Expectations. In the ``curate`` console script (a process that ends
-    with its command, :data:`curate.console.CONSOLE_SCRIPT`) the cyclic garbage collector
-    is paused during the import and GX's objects are frozen afterwards (``gc.freeze``), so
-    neither the import nor any later full collection walks its ~400,000 objects (about
-    1 s of CPU per ``--expectations`` run); not for library use, where freezing would
-    also pin the caller's objects."""
-    from curate import console
+    """Import Great Expectations (its analytics off), or say which extra to install.
 
+    Its import makes ~400,000 objects that live as long as the process: the cyclic
+    garbage collector is paused during the import and those objects are frozen after it
+    (``gc.freeze``), so neither the import nor any later collection walks them (measured:
+    ~0.5 s of the import's ~3 s of CPU, and the collection at exit; bench/RESULTS.md).
+    ``CURATE_GX_FREEZE=0`` in the environment imports it plainly."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    freeze = console.CONSOLE_SCRIPT and "great_expectations" not in sys.modules
-    was_enabled = gc.isenabled()
+    freeze = (
+        "great_expectations" not in sys.modules
+        and os.environ.get("CURATE_GX_FREEZE", "1") != "0"
+        and gc.isenabled()
+    )
     if freeze:
         gc.disable()
     try:
-        with _deferred_imports(DEFERRED):
-            import great_expectations as gx
+        import great_expectations as gx
     except ImportError as e:
         raise CurateError(
             "expectations need the expectations extra: pip install 'curate[expectations]'"
@@ -388,98 +384,8 @@ def _gx() -> Any:
     finally:
         if freeze:
             gc.freeze()
-            if was_enabled:
-                gc.enable()
+            gc.enable()
     return gx
-
-
-#: modules Great Expectations imports at start-up that checking a suite does not use:
-#: altair (with jsonschema, about 10% of the import) draws the charts of Data Docs only
-DEFERRED = ("altair",)
-
-
-class _Deferred(types.ModuleType):
-    """Stands in, inside Great Expectations, for a module it imports but a check does not
-    use (see :func:`_deferred_imports`): the first attribute read imports the real module
-    (an ordinary import) and every read goes to it from then on."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.__dict__["_curate_real"] = None
-
-    def __getattr__(self, attr: str) -> Any:
-        real = self.__dict__["_curate_real"]
-        if real is None:
-            real = importlib.import_module(self.__name__)
-            self.__dict__["_curate_real"] = real
-        return getattr(real, attr)
-
-
-@contextmanager
-def _deferred_imports(names: Sequence[str]) -> Iterator[None]:
-    """While this runs, a plain ``import NAME`` (one of ``names``, not imported yet) made
-    by THIS thread gets a :class:`_Deferred` stand-in instead of importing NAME. Nothing
-    is put in ``sys.modules`` and other threads import as usual, so a later ``import
-    NAME`` anywhere (the user's own) gets the real module; Great Expectations keeps the
-    stand-in, which imports the real module the first time it is used (Data Docs charts).
-
-    Example:
-        >>> import sys
-        >>> with _deferred_imports(["curate_not_a_module"]):
-        ...     import curate_not_a_module
-        >>> type(curate_not_a_module).__name__, "curate_not_a_module" in sys.modules
-        ('_Deferred', False)
-    """
-    wanted = {n for n in names if n not in sys.modules}
-    # one thread at a time (another one imports as usual meanwhile, and so waits for the
-    # import in progress instead of stacking a second hook on the first)
-    if not wanted or not _DEFERRING.acquire(blocking=False):
-        yield
-        return
-    me = threading.get_ident()
-    plain = builtins.__import__
-    stand_ins: dict[str, _Deferred] = {}
-    active = [True]
-
-    def deferring_import(
-        name: str,
-        globals: Any = None,
-        locals: Any = None,
-        fromlist: Any = (),
-        level: int = 0,
-    ) -> Any:
-        if (
-            active[0]
-            and name in wanted
-            and not level
-            and not fromlist
-            and threading.get_ident() == me
-            and name not in sys.modules
-        ):
-            return stand_ins.setdefault(name, _Deferred(name))
-        return plain(name, globals, locals, fromlist, level)
-
-    builtins.__import__ = deferring_import
-    try:
-        yield
-    finally:
-        active[0] = False  # a pass-through from now on, should another hook sit on it
-        if builtins.__import__ is deferring_import:
-            builtins.__import__ = plain
-        _DEFERRING.release()
-
-
-_DEFERRING = threading.Lock()
-
-
-def _preimport_gx() -> None:
-    """Import Great Expectations ahead of time (a background thread runs this). A failed
-    import leaves nothing behind in ``sys.modules``, so the check that needs it imports
-    again and reports the error there, in the main thread, as usual."""
-    try:
-        _gx()
-    except Exception:  # reported by the import that needs it
-        pass
 
 
 def _fmt(v: Any) -> str:
@@ -918,13 +824,6 @@ class ExpectationsValidator:
         return tuple(row[c] for c in COLUMNS)
 
     def add(self, ref: ExampleRef, feature: Any) -> Iterable[Finding]:
-        if not self._rows:
-            # Great Expectations takes ~2 s to import: do it while validate reads the
-            # data; add() runs in the main process once the workers are forked (a fork
-            # during an import could copy a held import lock), finish() waits for it
-            from curate.validate import _preimport_expectations
-
-            _preimport_expectations()
         self._rows.append(feature)
         return ()
 

@@ -274,31 +274,12 @@ def _start_worker(initializer: Any, initargs: tuple[Any, ...]) -> None:
 def fork_pool(workers: int, **kwargs: Any) -> Any:
     """A process pool whose workers start by fork where the platform has it (they then
     inherit loaded encodings and tokenizers instead of loading them again). ``kwargs``
-    go to ``ProcessPoolExecutor`` (``initializer``, ``initargs``).
-
-    The workers are forked at once with every object of this process frozen
-    (``gc.freeze``): their garbage collections then never walk the inherited objects
-    (modules, models, memos), which also spares the copy-on-write of the pages holding
-    them (about 5% less worker CPU for a default ``curate validate``). This process is
-    unfrozen right after, unless it is the ``curate`` console script (which ends with its
-    command), or the caller froze objects itself (then the collector is left alone)."""
-    import gc
+    go to ``ProcessPoolExecutor`` (``initializer``, ``initargs``)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from curate import console
-
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     init = (kwargs.pop("initializer", None), tuple(kwargs.pop("initargs", ())))
-    pool = ProcessPoolExecutor(
+    return ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_start_worker, initargs=init, **kwargs
     )
-    if ctx is None or gc.get_freeze_count():
-        return pool
-    gc.freeze()
-    try:
-        pool.submit(int).result()  # a fork pool starts all its workers on the first task
-    finally:
-        if not console.CONSOLE_SCRIPT:
-            gc.unfreeze()
-    return pool

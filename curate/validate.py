@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import os
-import sys
 from array import array
 from collections import Counter as CountDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -489,7 +488,6 @@ def validate_path(
     corpus_validators: Sequence[CorpusValidator] = (),
     progress: Callable[[int], None] | None = None,
     stats: bool | Sequence[str] = False,
-    expectations: bool | None = None,
     map_batches: Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]] | None = None,
 ) -> ValidationReport:
     """Validate chat fine-tuning JSONL files; the Python twin of ``curate validate``.
@@ -509,14 +507,9 @@ def validate_path(
         progress: called with the number of bytes read, as reading advances.
         stats: also build the per-example statistics table (``report.stats_table()``)
             in the same pass, from the same token counts and findings (for dataset
-            expectations: Great Expectations, when installed, is then imported in a
-            background thread during the pass, ready for the check that follows).
-            ``True`` builds every column; column names build only those (a suite's:
-            :func:`curate.expectations.suite_columns`), with the same values, and skip
+            expectations). ``True`` builds every column; column names build only those
+            (a suite's: :func:`curate.expectations.suite_columns`), with the same values, and skip
             the work only the others need (the content id, for one).
-        expectations: whether a suite check follows on the statistics table (then Great
-            Expectations is imported in the background during the pass); default: when
-            ``stats`` is asked for. ``False`` for a table that is not checked (a report).
         map_batches: runs :func:`check_batch` over the batches elsewhere, results in
             order (``curate.engine.ray.ordered_map``: Ray Data tasks); default: inline or
             the local process pool.
@@ -546,13 +539,11 @@ def validate_path(
             prepare = getattr(v, "prepare", None)
             if callable(prepare):
                 prepare()
-        _wait_for_imports()
         executor = fork_pool(n_workers)
     total = FileReport("<total>")
     reports: list[FileReport] = []
     frames: list[Any] = []
     stats_names = _stats_names(stats)
-    preimport = bool(stats) if expectations is None else expectations
     index = 0
     try:
         for path in files:
@@ -574,8 +565,6 @@ def validate_path(
                 seen_lines = True
                 _merge(res, rep, total, max_findings)
                 if res.stats_columns is not None:
-                    if not frames and preimport:
-                        _preimport_expectations()  # workers are forked by now
                     frames.append(_frame(res.stats_columns, stats_names))
                 for ex_id, line, feats in res.features:
                     ref = ExampleRef(ex_id, Location(path, line), index)
@@ -635,37 +624,6 @@ def _frame(columns: list[list[Any]], names: tuple[str, ...] | None = None) -> An
 
     cols = COLUMNS if names is None else names
     return pl.DataFrame(dict(zip(cols, columns, strict=True)), schema=schema(names))
-
-
-def _preimport_expectations() -> None:
-    """Start importing Great Expectations (about 2 s) in a background thread, when it is
-    installed: a run that builds the statistics table checks a suite on it next, and the
-    import then overlaps the validation pass. Called once the pool's workers exist (a
-    fork while another thread imports could copy a held import lock)."""
-    import importlib.util
-    import threading
-
-    if (
-        "great_expectations" in sys.modules
-        or importlib.util.find_spec("great_expectations") is None
-    ):
-        return
-    from curate.expectations import _preimport_gx
-
-    thread = threading.Thread(target=_preimport_gx, name="curate-gx-import", daemon=True)
-    _IMPORTING.append(thread)
-    thread.start()
-
-
-#: background import threads started by this process (see _preimport_expectations)
-_IMPORTING: list[Any] = []
-
-
-def _wait_for_imports() -> None:
-    """Let a background import finish before forking workers (a fork copies its held
-    module locks into the children); only a second run in the same process waits."""
-    while _IMPORTING:
-        _IMPORTING.pop().join()
 
 
 def _merge(res: BatchResult, rep: FileReport, total: FileReport, max_findings: int) -> None:

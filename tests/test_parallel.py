@@ -81,16 +81,6 @@ def test_a_file_changed_during_the_run_is_an_input_error(tmp_path: Path) -> None
         list(first)
 
 
-def test_fork_pool_workers_start_frozen_and_the_parent_is_not() -> None:
-    import gc
-
-    assert gc.get_freeze_count() == 0
-    with fork_pool(2) as pool:
-        frozen = [pool.submit(gc.get_freeze_count).result() for _ in range(4)]
-        assert gc.get_freeze_count() == 0  # library use: the caller's objects stay collectable
-    assert min(frozen) > 1000  # the inherited objects, never walked by the workers' GC
-
-
 _INIT_SEEN: list[str] = []
 
 
