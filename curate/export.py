@@ -129,16 +129,6 @@ def _check_messages(msgs: Any, where: str) -> None:
             )
 
 
-def prompt_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The prompt of a record: the messages before the last assistant reply (all of
-    ``input.messages`` for preference data)."""
-    if "messages" not in data:
-        return list(data["input"]["messages"])
-    msgs = data["messages"]
-    last = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"), default=len(msgs))
-    return list(msgs[:last])
-
-
 def training_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Messages whose tokens are trained on: the conversation, or for preference data the
     prompt plus the preferred reply (what the manifest's token counts measure)."""

@@ -45,7 +45,7 @@ from curate.tokens import (
 if TYPE_CHECKING:
     import polars as pl
 
-    from curate.tokens import Counter, TokenCount
+    from curate.tokens import Counter
 
 ROLES = ("system", "user", "assistant", "tool")
 BATCH_SIZE = 2000
@@ -381,52 +381,6 @@ def stats_rows(
             row["n_errors"] = n_errors + 1
         rows.append(row)
     return rows
-
-
-def count_with_rows(
-    examples: Sequence[Example],
-    counter: Counter,
-    *,
-    max_tokens: int,
-    codes: Sequence[Sequence[str]] | None = None,
-    n_errors: Sequence[int] | None = None,
-) -> tuple[list[TokenCount | None], list[tuple[Any, ...]]]:
-    """Validate's token counts and the table rows of a batch from ONE tiktoken pass: per
-    example a :class:`curate.tokens.TokenCount` equal to what
-    :func:`curate.tokens.count_examples` returns (``None`` where validate counts nothing),
-    and the row as a tuple in :data:`COLUMNS` order. ``codes`` / ``n_errors`` are the
-    per-example findings the caller already has. Meant for ``check_batch``, so a
-    ``--expectations`` run counts tokens once and walks each example once more only.
-
-    Example:
-        >>> from curate.records import Example, Location
-        >>> from curate.tokens import Counter, count_examples
-        >>> msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
-        >>> c = Counter("cl100k_base")
-        >>> counts, rows = count_with_rows([Example({"messages": msgs}, Location("f", 1))],
-        ...                                c, max_tokens=100)
-        >>> counts == count_examples([(msgs, None)], c)
-        True
-    """
-    from curate.tokens import TokenCount
-
-    texts = [t for ex in examples for t in example_texts(ex)]
-    uniq = list(dict.fromkeys(texts))
-    counted = dict(zip(uniq, counter.count_many(uniq), strict=True)) if uniq else {}
-    out_counts: list[TokenCount | None] = []
-    rows: list[tuple[Any, ...]] = []
-    for i, ex in enumerate(examples):
-        row = example_row(
-            ex,
-            counted.__getitem__,
-            max_tokens=max_tokens,
-            codes=codes[i] if codes is not None else (),
-            n_errors=n_errors[i] if n_errors is not None else 0,
-        )
-        total = row["tokens_total"]
-        out_counts.append(None if total is None else TokenCount(total, row["tokens_assistant"]))
-        rows.append(tuple(row[c] for c in COLUMNS))
-    return out_counts, rows
 
 
 # -- reading any supported input ---------------------------------------------------------

@@ -544,20 +544,6 @@ def shared_counter(encoding_name: str) -> Counter:
     return Counter(encoding_name)
 
 
-def message_texts(message: dict[str, Any]) -> tuple[list[str], int]:
-    """The texts of one message in the cookbook's order, and its fixed overhead
-    (3, plus 1 when it has a ``name``)."""
-    texts: list[str] = []
-    overhead = TOKENS_PER_MESSAGE
-    for key, value in message.items():
-        t = value_text(value)
-        if t is not None:
-            texts.append(t)
-        if key == "name":
-            overhead += TOKENS_PER_NAME
-    return texts, overhead
-
-
 def count_example(
     messages: list[Any],
     *,

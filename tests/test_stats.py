@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from curate.records import Example, InputError, Location
 from curate.stats import (
     COLUMNS,
-    count_with_rows,
     guess_script,
     input_format,
     iter_examples,
@@ -190,32 +189,6 @@ def test_unsupported_inputs_fail_with_a_clear_message(tmp_path: Path) -> None:
     bad.write_text("not parquet")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         list(iter_examples([bad]))
-
-
-@pytest.mark.parametrize(
-    "path",
-    [CLEAN, FIXTURES / "openai" / "cookbook_errors.jsonl", FIXTURES / "openai" / "good.jsonl"],
-    ids=lambda p: p.name,
-)
-def test_count_with_rows_matches_count_examples_and_the_table(path: Path) -> None:
-    from curate.tokens import Counter, count_examples
-
-    counter = Counter("o200k_base")
-    examples = [ex for batch in iter_examples([path]) for ex in batch]
-    counts, rows = count_with_rows(examples, counter, max_tokens=65536)
-    countable = [
-        i
-        for i, ex in enumerate(examples)
-        if ex.messages and all(isinstance(m, dict) for m in ex.messages)
-    ]
-    expected = count_examples(
-        [(examples[i].messages, examples[i].data.get("tools")) for i in countable], counter
-    )
-    assert [counts[i] for i in countable] == expected
-    assert all(c is None for i, c in enumerate(counts) if i not in set(countable))
-    table = stats_table([path]).drop("codes", "n_errors")
-    got = pl.DataFrame(rows, schema=schema(), orient="row")
-    assert got.drop("codes", "n_errors").equals(table)
 
 
 def test_an_unhashable_role_gives_a_row_not_a_crash() -> None:
