@@ -235,16 +235,9 @@ _BOILERPLATE_GATES = (
 )
 
 
-def _max_width(pattern: re.Pattern[str]) -> int:
-    """The longest match ``pattern`` can make (from the ``re`` module's own parser)."""
-    try:
-        from re import _parser as sp
-    except ImportError:  # pragma: no cover - Python 3.10
-        import sre_parse as sp  # type: ignore[no-redef]
-    return int(sp.parse(pattern.pattern, pattern.flags).getwidth()[1])
-
-
-_BOILERPLATE_WIDTH = _max_width(_BOILERPLATE_LOWER_RE)
+#: the longest match _BOILERPLATE_LOWER_RE can make ("as an artificial intelligence
+#: language model": a test checks it against every alternative)
+_BOILERPLATE_WIDTH = 51
 
 
 def asks_about_assistant(prompt: str) -> tuple[bool, bool]:

@@ -149,6 +149,22 @@ def test_boilerplate_gates_hold_every_match() -> None:
             assert tq.boilerplate_hits(text)[0] is not None, text
 
 
+def test_boilerplate_width_is_the_longest_match() -> None:
+    # every alternative at its longest: no match is longer than _BOILERPLATE_WIDTH
+    longest = [
+        "as an artificial intelligence language model",
+        "i am only an artificial intelligence language model",
+        "i'm just an artificial intelligence language model",
+        "as a large language model",
+        "i am a large language model",
+        "my training data only goes up to",
+        "i do not have personal opinions",
+        "i do not have personal emotions",
+    ]
+    widths = [tq._BOILERPLATE_LOWER_RE.fullmatch(t).end() for t in longest]
+    assert max(widths) == tq._BOILERPLATE_WIDTH
+
+
 def test_boilerplate_matches_at_their_starts_are_the_regexs_matches() -> None:
     rnd = random.Random(12)
     words = ["as", "an", "a", "ai", "i'm", "i am", "i", "just", "only", "artificial",
