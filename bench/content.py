@@ -25,6 +25,7 @@ such as ``{"barcode": "Image of the barcode"}``) still repeat.
                                                # 10 random ones, for a precision check)
     python bench/content.py --n 20000 --groups # CPU per example of each rule group (one
                                                # process, each group left out in turn)
+    python bench/content.py --cli --unique --content-only  # the budget: default vs --no-content
     python bench/content.py --cli --unique     # the `curate validate` command as a user
                                                # runs it: default, --no-content, and both
                                                # with --duplicates none (the core checks)
@@ -322,13 +323,17 @@ def _run_cli(path: Path, extra: list[str]) -> tuple[float, float, dict[str, int]
     return wall, cpu, json.loads(out.stdout)["findings_by_code"]
 
 
-def cli_bench(n: int, *, unique: bool, repeat: int = 3) -> None:
+def cli_bench(n: int, *, unique: bool, repeat: int = 3, content_only: bool = False) -> None:
     """The ``curate validate`` command, run as a user runs it (fresh processes, imports,
     the worker pool, the JSON report), with and without ``--no-content``, on the default
     command and on the core checks alone. The variants run interleaved, ``repeat`` rounds;
     each round gives one ratio per pair (the machine's speed drifts less within a round
-    than across rounds), and the median ratio is the result."""
+    than across rounds), and the median ratio is the result. ``content_only``: the first
+    pair only (the default command and ``--no-content``: the budget's ratio)."""
     import statistics
+
+    variants = dict(list(CLI_VARIANTS.items())[:2]) if content_only else CLI_VARIANTS
+    pairs = CLI_PAIRS[:1] if content_only else CLI_PAIRS
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "content_bench.jsonl"
@@ -341,17 +346,17 @@ def cli_bench(n: int, *, unique: bool, repeat: int = 3) -> None:
         counts: dict[str, int] = {}
         for _ in range(repeat):
             got = {}
-            for name, extra in CLI_VARIANTS.items():
+            for name, extra in variants.items():
                 w, c, found = _run_cli(path, extra)
                 got[name] = (w, c)
                 counts = found if not extra else counts
             rounds.append(got)
     print(f"{'curate validate ...':34}{'wall s (median)':>16}{'CPU s (median)':>16}")
-    for name in CLI_VARIANTS:
+    for name in variants:
         w = statistics.median(r[name][0] for r in rounds)
         c = statistics.median(r[name][1] for r in rounds)
         print(f"  {name:32}{w:16.2f}{c:16.2f}")
-    for with_, without in CLI_PAIRS:
+    for with_, without in pairs:
         cmd = " ".join(["curate", "validate", *without.replace("--no-content", "").split()])
         walls = [(r[with_][0] / r[without][0] - 1) * 100 for r in rounds]
         cpus = [(r[with_][1] / r[without][1] - 1) * 100 for r in rounds]
@@ -465,13 +470,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--cli", action="store_true", help="time the curate validate command itself (4 variants)"
     )
+    ap.add_argument(
+        "--content-only", action="store_true", help="with --cli: the default and --no-content only"
+    )
     args = ap.parse_args(argv)
     if not SAMPLES.is_dir():
         sys.exit(f"public samples not found at {SAMPLES}")
     if args.samples:
         samples()
     elif args.cli:
-        cli_bench(args.n, unique=args.unique, repeat=max(args.repeat, 1))
+        cli_bench(
+            args.n, unique=args.unique, repeat=max(args.repeat, 1), content_only=args.content_only
+        )
     elif args.groups:
         groups(args.n, unique=args.unique)
     else:
