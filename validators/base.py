@@ -101,6 +101,8 @@ class Rule:
         needs: for a pair rule whose ``find`` is costly: ``needs(prompt, reply,
             **settings)`` is False only where ``find`` finds nothing; the other pairs of a
             batch are then run together, after the rest (``check_many``).
+        prepare: loads what ``find`` loads on first use (a model), so that forked workers
+            share it.
     """
 
     codes: dict[str, tuple[str, str]]
@@ -113,6 +115,7 @@ class Rule:
     empty: Any = ()
     skip_roles: str | None = None
     needs: Callable[..., bool] | None = None
+    prepare: Callable[[], object] | None = None
 
     @property
     def name(self) -> str:

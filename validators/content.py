@@ -404,10 +404,9 @@ class ContentCheck:
             >>> check.prepare()
         """
         self._pf = self._prefilter()
-        if tq.LANGUAGE in self.rules and tq.LANGID_AVAILABLE:
-            tq._identifier()
-        if tq.MOJIBAKE in self.rules and tq.FTFY_AVAILABLE:
-            tq._ftfy()
+        for rule in self.rules:
+            if rule.prepare is not None:
+                rule.prepare()
 
     def check(self, ex: Example) -> Iterator[Finding]:
         found: list[Finding] = []

@@ -1168,6 +1168,7 @@ MOJIBAKE = Rule(
     # exactly _MOJIBAKE_GATE_RE's characters, in UTF-8
     gate=rb"\xc2[\x80-\x9f]|\xc3[\x82-\xb4]|\xd0[\xa0\xa1\xb2]|\xef\xbf\xbd",
     empty=None,
+    prepare=lambda: FTFY_AVAILABLE and _ftfy(),
 )
 BOILERPLATE = Rule(
     codes={"assistant_boilerplate": (W, "an 'As an AI language model' disclaimer in a reply")},
@@ -1223,4 +1224,5 @@ LANGUAGE = Rule(
     scope="pair",
     empty=None,
     needs=language_may_differ,
+    prepare=lambda: LANGID_AVAILABLE and _identifier(),
 )
