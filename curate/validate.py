@@ -436,7 +436,8 @@ def standard_validators(
     notes: Callable[[str], None] | None = None,
 ) -> tuple[list[Validator], list[CorpusValidator]]:
     """The validators ``curate validate`` runs beside the format check by default: the
-    content checks (``[tool.curate.content]`` config) and the duplicate finders
+    reasoning-trace checks (:mod:`curate.validators.reasoning`), the content checks
+    (``[tool.curate.content]`` config) and the duplicate finders
     (``none``, ``exact`` or ``near``). ``notes`` receives a line per missing optional
     library. Returns ``(validators, corpus_validators)`` for :func:`validate_path`.
 
@@ -446,8 +447,9 @@ def standard_validators(
         ['exact_duplicates']
     """
     from curate.records import CurateError
+    from curate.validators.reasoning import Reasoning
 
-    validators: list[Validator] = []
+    validators: list[Validator] = [Reasoning()]
     corpus: list[CorpusValidator] = []
     if content:
         from curate.validators.content import content_validators, missing_extras

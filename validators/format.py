@@ -41,6 +41,9 @@ COOKBOOK_ROLES = frozenset({"system", "user", "assistant", "function"})
 TOOL_KEYS = frozenset({"tool_calls", "tool_call_id"})
 ROLES = COOKBOOK_ROLES | {"tool"}
 MESSAGE_KEYS = COOKBOOK_KEYS | TOOL_KEYS
+#: an assistant message's thinking trace in curate's record (docs/ingest.md); OpenAI's
+#: fine-tuning message schema has no such key, so ``--target openai`` reports it
+REASONING_KEYS = frozenset({"reasoning_content"})
 
 #: top-level keys OpenAI's chat fine-tuning endpoint accepts
 OPENAI_TOP_LEVEL = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
@@ -298,14 +301,22 @@ class OpenAIFormat:
                 loc,
                 'every message needs "role" and "content"',
             )
-        unknown = sorted(k for k in m if k not in MESSAGE_KEYS)
+        known = MESSAGE_KEYS
+        if role == "assistant" and self.target == "curate":
+            known = MESSAGE_KEYS | REASONING_KEYS
+        unknown = sorted(k for k in m if k not in known)
         if unknown:
             yield _f(
                 "message_unrecognized_key",
                 E,
                 f"unrecognized message key(s): {', '.join(repr(k) for k in unknown)}",
                 loc,
-                f"allowed keys: {', '.join(sorted(MESSAGE_KEYS))}; move extra data to metadata",
+                f"allowed keys: {', '.join(sorted(known))}; move extra data to metadata"
+                + (
+                    " (OpenAI's fine-tuning format has no reasoning field)"
+                    if REASONING_KEYS & set(unknown) and self.target == "openai"
+                    else ""
+                ),
             )
         if not isinstance(role, str) or role not in ROLES:
             yield _f(

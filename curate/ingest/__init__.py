@@ -118,7 +118,7 @@ def detect(records: Sequence[Any], file: str = "<input>") -> Detection:
         for name, ing in REGISTRY.items():
             if bool(ing.fallback) != fallback or not ing.required:
                 continue
-            n = sum(1 for ks in key_sets if _fits(ing, ks))
+            n = sum(1 for r, ks in zip(objs, key_sets, strict=True) if _fits(ing, ks, r))
             if n:
                 scores[name] = n
         if not scores:
@@ -137,7 +137,9 @@ def detect(records: Sequence[Any], file: str = "<input>") -> Detection:
                 )
             cands = widest
         name = cands[0]
-        why = f"keys {_keys_text(REGISTRY[name].required)} in {best} of {len(objs)} sampled records"
+        shape = getattr(REGISTRY[name], "shape", "")
+        why = f"keys {_keys_text(REGISTRY[name].required)}{shape} in {best} of {len(objs)} sampled"
+        why += " records"
         return Detection(name, why)
     known = "; ".join(
         f"{n} ({_keys_text(REGISTRY[n].required)})" for n in names() if REGISTRY[n].required
@@ -149,8 +151,13 @@ def detect(records: Sequence[Any], file: str = "<input>") -> Detection:
     )
 
 
-def _fits(ing: Ingestor, keys: frozenset[str]) -> bool:
-    return ing.required <= keys and not (ing.excluded & keys)
+def _fits(ing: Ingestor, keys: frozenset[str], record: Any = None) -> bool:
+    """``ing``'s keys fit, and its optional ``fits(record)`` shape test agrees (two formats
+    with the same keys, such as OpenAI chat and LLaMA-Factory v1, are told apart by it)."""
+    if not (ing.required <= keys and not (ing.excluded & keys)):
+        return False
+    shape_test = getattr(ing, "fits", None)
+    return shape_test is None or record is None or bool(shape_test(record))
 
 
 def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | Rejected:

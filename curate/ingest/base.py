@@ -40,6 +40,12 @@ REASONS: dict[str, str] = {
     "unknown_role": "a ShareGPT turn or message has a role curate cannot map",
     "bad_tool_call": "a function_call / observation turn cannot become tool_calls",
     "bad_tools": "the tools definition is not a JSON list of functions",
+    "bad_reasoning": "a thinking trace cannot be split from the answer (unclosed or stray "
+    "<think> tag, no answer after the trace, two different traces)",
+    "bad_loss_weight": "a LLaMA-Factory loss_weight other than 0 or 1 on an assistant message, "
+    "or not 0 on another role",
+    "unsupported_content": "a typed content part curate cannot map yet (images, audio, video) "
+    "or a part on a role that cannot carry it",
     "no_prompt": "preference data without a prompt and without a shared conversation prefix",
     "not_chat": "a language-modelling row (plain text) has no user/assistant turns",
     "nested_too_deep": "the record nests lists/objects too deeply to process",

@@ -4,6 +4,7 @@ from curate.ingest import (  # noqa: F401
     alpaca,
     columns,
     dolly,
+    llamafactory,
     openai,
     openai_dpo,
     preference,

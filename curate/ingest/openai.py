@@ -25,6 +25,8 @@ from curate.ingest.base import (
     json_type,
     register,
 )
+from curate.ingest.llamafactory import is_typed_parts
+from curate.ingest.reasoning import split_assistant_messages
 
 #: top-level keys of OpenAI's chat fine-tuning format, kept as they are
 TOP_LEVEL = ("messages", "tools", "parallel_tool_calls", "functions")
@@ -35,6 +37,10 @@ class OpenAIChat(BaseIngestor):
     description = "OpenAI chat JSONL: messages (+ tools, tool_calls, weight); TRL conversational"
     required = frozenset({"messages"})
     excluded = frozenset({"chosen", "rejected", "completion"})
+
+    def fits(self, record: dict[str, Any]) -> bool:
+        """Detection: not the LLaMA-Factory v1 shape (typed parts, loss_weight)."""
+        return not is_typed_parts(record)
 
     def convert(self, record: dict[str, Any], options: IngestOptions) -> dict[str, Any]:
         messages = record.get("messages")
@@ -50,7 +56,7 @@ class OpenAIChat(BaseIngestor):
                 raise Reject(
                     "wrong_type", f"messages[{i}] is a JSON {json_type(m)}, expected an object"
                 )
-        body: dict[str, Any] = {"messages": [dict(m) for m in messages]}
+        body: dict[str, Any] = {"messages": split_assistant_messages([dict(m) for m in messages])}
         for key in TOP_LEVEL[1:]:
             if key in record:
                 body[key] = record[key]

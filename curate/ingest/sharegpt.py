@@ -34,6 +34,7 @@ from curate.ingest.base import (
     parse_json_text,
     register,
 )
+from curate.ingest.reasoning import ALIASES, REASONING_KEY, split_reasoning
 
 #: ShareGPT speaker names (lower-cased) -> OpenAI roles; ``function_call`` is special
 ROLE_MAP = {
@@ -134,7 +135,8 @@ def convert_turns(turns: Any, key: str = "conversations") -> list[dict[str, Any]
         elif role == "assistant" and isinstance(
             value, list
         ):  # role/content variant with tool_calls
-            messages.append({k: v for k, v in t.items() if k != "role"} | {"role": "assistant"})
+            msg = {k: v for k, v in t.items() if k != "role"} | {"role": "assistant"}
+            messages.append(split_reasoning(msg, where))
         elif role == "tool":
             if "tool_call_id" in t:
                 messages.append(
@@ -149,7 +151,11 @@ def convert_turns(turns: Any, key: str = "conversations") -> list[dict[str, Any]
                 )
             messages.append({"role": "tool", "tool_call_id": pending.pop(0), "content": value})
         else:
-            messages.append({"role": role, "content": value})
+            msg = {"role": role, "content": value}
+            if role == "assistant":  # a trace: reasoning_content / thinking, or inline <think>
+                msg.update({k: t[k] for k in (REASONING_KEY, *ALIASES) if k in t})
+                split_reasoning(msg, where)
+            messages.append(msg)
     return messages
 
 

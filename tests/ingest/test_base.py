@@ -22,6 +22,7 @@ def test_builtin_formats_are_registered() -> None:
         "alpaca",
         "columns",
         "dolly",
+        "llamafactory",
         "openai",
         "openai_dpo",
         "preference",
@@ -68,8 +69,8 @@ def test_unknown_format_lists_the_valid_names() -> None:
     with pytest.raises(InputError) as e:
         get("alpacca")
     assert str(e.value) == (
-        "unknown format 'alpacca'; choose one of: alpaca, columns, dolly, openai, openai_dpo, "
-        "preference, prompt_completion, sharegpt, sharegpt_preference, text"
+        "unknown format 'alpacca'; choose one of: alpaca, columns, dolly, llamafactory, openai, "
+        "openai_dpo, preference, prompt_completion, sharegpt, sharegpt_preference, text"
     )
 
 

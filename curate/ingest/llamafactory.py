@@ -1,0 +1,250 @@
+"""LLaMA-Factory v1 ("Messages format"): ``messages`` whose ``content`` is a list of typed
+parts ``{"type": "text" | "reasoning" | "tool_call" | "tool_calls" | "tools", "value": ...}``,
+a ``loss_weight`` per message, and ``tools`` as a JSON string; roles system, user,
+assistant and tool. (LLaMA-Factory ``src/llamafactory/v1/extras/types.py`` and its data
+guide; the Qwen3 renderer, ``v1/plugins/model_plugins/templates/qwen3.py``, defines what
+the parts mean.)
+
+Each message becomes one OpenAI-shaped message, as LLaMA-Factory's own Qwen3 renderer reads
+it: ``text`` parts joined -> ``content``; ``reasoning`` parts joined -> ``reasoning_content``;
+``tool_call`` / ``tool_calls`` parts (``{"name", "arguments"}`` JSON) -> OpenAI
+``tool_calls`` with ids ``call_1``, ``call_2``... and each ``tool`` message answers the
+oldest unanswered call (``tool_call_id``); ``loss_weight`` 0 or 1 on an assistant message
+-> ``weight`` 0 or 1 (and 0 on other roles, which are never trained on, is dropped);
+``tools`` (top level, or a ``tools`` part) -> OpenAI ``tools``. Other top-level keys
+(``extra_info``, ``_dataset_name``) go under ``metadata``.
+
+What cannot be mapped is rejected with a reason: image/audio/video parts
+(``unsupported_content``: not supported yet), reasoning or tool calls on a non-assistant
+message (``unsupported_content``), another ``loss_weight`` (``bad_loss_weight``), a call
+that is not JSON with a name (``bad_tool_call``), an empty turn (``empty_field``).
+
+Example:
+    >>> from curate.ingest.base import IngestOptions
+    >>> rec = {"messages": [
+    ...     {"role": "user", "content": [{"type": "text", "value": "2+2?"}], "loss_weight": 0.0},
+    ...     {"role": "assistant", "content": [{"type": "reasoning", "value": "Add them."},
+    ...                                       {"type": "text", "value": "4"}], "loss_weight": 1.0}]}
+    >>> LlamaFactory().convert(rec, IngestOptions())["messages"][1]
+    {'role': 'assistant', 'content': '4', 'reasoning_content': 'Add them.', 'weight': 1}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curate.ingest.base import (
+    BaseIngestor,
+    IngestOptions,
+    Reject,
+    extras,
+    finish,
+    json_type,
+    register,
+)
+from curate.ingest.reasoning import REASONING_KEY, split_reasoning
+from curate.ingest.sharegpt import _tool_calls, convert_tools
+
+ROLES = ("system", "user", "assistant", "tool")
+#: part types LLaMA-Factory v1 defines that curate cannot carry yet (issue 21: media)
+MEDIA = frozenset({"image_url", "audio_url", "video_url", "image", "audio", "video"})
+_EMPTY_TOOLS = (None, "", "[]", [])
+
+
+def is_typed_parts(record: Any) -> bool:
+    """True when ``record`` looks like LLaMA-Factory v1: some message has a ``loss_weight``
+    or a content list of ``{"type", "value"}`` parts (OpenAI's parts use ``text`` /
+    ``image_url`` keys, not ``value``).
+
+    Example:
+        >>> typed = [{"type": "text", "value": "hi"}]
+        >>> is_typed_parts({"messages": [{"role": "user", "content": typed}]})
+        True
+        >>> openai_parts = [{"type": "text", "text": "hi"}]
+        >>> is_typed_parts({"messages": [{"role": "user", "content": openai_parts}]})
+        False
+    """
+    if not isinstance(record, dict):
+        return False
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        return False
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        if "loss_weight" in m:
+            return True
+        content = m.get("content")
+        if (
+            isinstance(content, list)
+            and content
+            and all(isinstance(p, dict) and "type" in p and "value" in p for p in content)
+        ):
+            return True
+    return False
+
+
+def _parts(content: Any, where: str) -> list[tuple[str, Any]]:
+    """``(type, value)`` of each part; a plain string is one text part."""
+    if isinstance(content, str):
+        return [("text", content)]
+    if content is None:
+        raise Reject("missing_field", f'{where} has no "content"')
+    if not isinstance(content, list):
+        raise Reject(
+            "wrong_type",
+            f"{where} content is a JSON {json_type(content)}, expected a list of parts",
+        )
+    out = []
+    for j, p in enumerate(content):
+        if not isinstance(p, dict) or not isinstance(p.get("type"), str) or "value" not in p:
+            raise Reject(
+                "wrong_type", f'{where} content[{j}] is not a {{"type", "value"}} part object'
+            )
+        kind, value = p["type"], p["value"]
+        if kind in MEDIA:
+            raise Reject(
+                "unsupported_content",
+                f"{where} content[{j}] is an {kind} part: images, audio and video are not "
+                "supported by curate yet",
+            )
+        if kind not in ("text", "reasoning", "tool_call", "tool_calls", "tools"):
+            raise Reject(
+                "unsupported_content",
+                f"{where} content[{j}] has the unknown part type {kind!r} (known: text, "
+                "reasoning, tool_call, tool_calls, tools)",
+            )
+        if kind in ("text", "reasoning") and not isinstance(value, str):
+            raise Reject(
+                "wrong_type",
+                f"{where} content[{j}] {kind} value is a JSON {json_type(value)}, expected "
+                "a string",
+            )
+        out.append((kind, value))
+    return out
+
+
+def _weight(m: dict[str, Any], role: str, where: str) -> int | None:
+    """``loss_weight`` as OpenAI's ``weight`` (assistant only), else :class:`Reject`."""
+    if "loss_weight" not in m or m["loss_weight"] is None:
+        return None
+    w = m["loss_weight"]
+    if isinstance(w, bool) or not isinstance(w, int | float):
+        raise Reject(
+            "wrong_type", f"{where} loss_weight is a JSON {json_type(w)}, expected a number"
+        )
+    if role == "assistant":
+        if w not in (0, 1):
+            raise Reject(
+                "bad_loss_weight",
+                f"{where} loss_weight is {w}: the chat record's weight is 0 or 1 (train on the "
+                "reply or not); round it, or drop the message",
+            )
+        return int(w)
+    if w != 0:
+        raise Reject(
+            "bad_loss_weight",
+            f"{where} is a {role} message with loss_weight {w}: only assistant messages are "
+            "trained on; set it to 0 or make the turn an assistant reply",
+        )
+    return None
+
+
+@register("llamafactory")
+class LlamaFactory(BaseIngestor):
+    description = "LLaMA-Factory v1: typed parts (text, reasoning, tool_call), loss_weight"
+    required = frozenset({"messages"})
+    excluded = frozenset({"chosen", "rejected", "completion"})
+    #: said in the detection reason, after the keys
+    shape = " with typed content parts or loss_weight"
+
+    def fits(self, record: dict[str, Any]) -> bool:
+        """Detection: only records in the v1 shape (:func:`is_typed_parts`)."""
+        return is_typed_parts(record)
+
+    def convert(self, record: dict[str, Any], options: IngestOptions) -> dict[str, Any]:
+        messages = record.get("messages")
+        if messages is None:
+            raise Reject("missing_field", 'field "messages" is missing or null')
+        if not isinstance(messages, list):
+            raise Reject(
+                "wrong_type", f'field "messages" is a JSON {json_type(messages)}, expected an array'
+            )
+        if not messages:
+            raise Reject("empty_field", 'field "messages" is an empty list')
+        tools: Any = None
+        if record.get("tools") not in _EMPTY_TOOLS:
+            tools = convert_tools(record["tools"])
+        out: list[dict[str, Any]] = []
+        pending: list[str] = []
+        counter = [0]
+        for i, m in enumerate(messages):
+            where = f"messages[{i}]"
+            if not isinstance(m, dict):
+                raise Reject("wrong_type", f"{where} is a JSON {json_type(m)}, expected an object")
+            role = m.get("role")
+            if role not in ROLES:
+                raise Reject(
+                    "unknown_role", f"{where} has role {role!r}; expected one of {', '.join(ROLES)}"
+                )
+            text, reasoning, calls = [], [], []
+            had_tools = False
+            for kind, value in _parts(m.get("content"), where):
+                if kind == "text":
+                    text.append(value)
+                elif kind == "tools":
+                    if tools is not None:
+                        raise Reject("bad_tools", f"{where}: tools are declared twice")
+                    tools, had_tools = convert_tools(value), True
+                elif role != "assistant":
+                    raise Reject(
+                        "unsupported_content",
+                        f"{where} is a {role} message with a {kind} part: only assistant "
+                        "messages carry reasoning and tool calls",
+                    )
+                elif kind == "reasoning":
+                    reasoning.append(value)
+                else:
+                    calls.extend(_tool_calls(value, where, counter))
+            weight = _weight(m, role, where)
+            content = "".join(text)
+            if role != "assistant":
+                if not content.strip():
+                    if had_tools and role == "system":
+                        continue  # a system turn that only declared the tools (now top level)
+                    raise Reject("empty_field", f"{where} ({role}) is empty")
+                if role == "tool":
+                    if not pending:
+                        raise Reject(
+                            "bad_tool_call", f"{where} is a tool result that answers no call"
+                        )
+                    out.append({"role": "tool", "tool_call_id": pending.pop(0), "content": content})
+                else:
+                    out.append({"role": role, "content": content})
+                continue
+            msg: dict[str, Any] = {"role": "assistant", "content": content}
+            if reasoning:
+                msg[REASONING_KEY] = "".join(reasoning)
+            if calls:
+                msg["tool_calls"] = calls
+                pending.extend(c["id"] for c in calls)
+                if not content:
+                    msg["content"] = None
+            elif not content.strip():
+                raise Reject(
+                    "bad_reasoning" if reasoning else "empty_field",
+                    f"{where} (assistant) has "
+                    + (
+                        "a reasoning trace but no answer"
+                        if reasoning
+                        else "no text and no tool call"
+                    ),
+                )
+            split_reasoning(msg, where)
+            if weight is not None:
+                msg["weight"] = weight
+            out.append(msg)
+        body: dict[str, Any] = {"messages": out}
+        if tools:
+            body["tools"] = tools
+        return finish(body, extras(record, {"messages", "tools"}), options)
