@@ -96,6 +96,8 @@ class Reasoning:
                 "remove the tag from reasoning_content (the trace needs no tags), or close it",
             )
         inline = answer.lstrip().startswith(OPEN)
+        #: one leading block and nothing else: what curate ingest splits
+        splittable = inline and answer.count(OPEN) == 1 and answer.count(CLOSE) == 1
         if _unclosed(answer):
             yield _finding(
                 "reasoning_unclosed",
@@ -120,7 +122,7 @@ class Reasoning:
                 loc,
                 "run curate ingest to move a leading <think>...</think> block into "
                 "reasoning_content"
-                if inline
+                if splittable
                 else "remove the think tags from the answer, or move the trace into "
                 "reasoning_content",
             )
