@@ -3,12 +3,14 @@ checks (:mod:`curate.expectations`) and the HTML report (:mod:`curate.report`) w
 
 Columns (see :data:`COLUMNS`): where the example came from (``file``, ``line``, ``row``,
 ``format``, ``source``), its shape (``n_messages``, ``n_turns`` = user messages,
-``roles``, ``has_system``, tool use), characters and tokens of the content per role, the
-cookbook token total (``tokens_total``, the same number ``curate validate`` counts,
-through :func:`curate.tokens.count_examples`), its share of the model's per-example limit,
-a writing-system guess (``script``: latin, cyrillic, cjk...; no language-id library is a
-dependency, so this is the script of the text, not its language) and the codes of the
-per-example findings (the format checks and ``too_long``).
+``roles``, ``has_system``, tool use), characters and tokens of the content per role (for
+the assistant, its final answers; their thinking traces, ``reasoning_content``, are in
+``chars_reasoning`` and ``tokens_reasoning``), the cookbook token total (``tokens_total``,
+the same number ``curate validate`` counts, through :func:`curate.tokens.count_examples`),
+its share of the model's per-example limit, a writing-system guess (``script``: latin,
+cyrillic, cjk...; no language-id library is a dependency, so this is the script of the
+text, not its language) and the codes of the per-example findings (the format checks and
+``too_long``).
 
 The work is a pure function over a batch of examples (:func:`stats_rows`), so it runs in
 a loop, a process pool, or a Ray ``map_batches``; :func:`stats_table` streams JSONL,
@@ -64,6 +66,9 @@ COLUMNS: dict[str, str] = {
     "has_system": "bool",
     **{f"chars_{r}": "int" for r in ROLES},
     **{f"tokens_{r}": "int" for r in ROLES},
+    #: assistant thinking traces (``reasoning_content``); ``*_assistant`` is the answer
+    "chars_reasoning": "int",
+    "tokens_reasoning": "int",
     "tokens_total": "int",
     "context_share": "float",
     "uses_tools": "bool",
@@ -191,7 +196,7 @@ def example_texts(ex: Example) -> list[str]:
 
 
 #: the values of an example without ``messages``, from ``n_messages`` to ``script``
-_NO_MESSAGES: tuple[None, ...] = (None,) * 17
+_NO_MESSAGES: tuple[None, ...] = (None,) * 19
 
 
 def row_values(
@@ -233,6 +238,7 @@ def row_values(
         return head + _NO_MESSAGES
     ch_sys = ch_user = ch_asst = ch_tool = 0
     tk_sys = tk_user = tk_asst = tk_tool = 0
+    ch_reason = tk_reason = 0
     roles: set[str] = set()
     tot = TOKENS_PER_REPLY
     countable = True
@@ -270,6 +276,10 @@ def row_values(
                     tk_asst += count(text)
                     if script_text is None and text:
                         script_text = text
+                trace = m.get("reasoning_content")
+                if isinstance(trace, str):
+                    ch_reason += len(trace)
+                    tk_reason += count(trace)
             elif role == "system":
                 if text is not None:
                     ch_sys += len(text)
@@ -312,6 +322,8 @@ def row_values(
         tk_user,
         tk_asst,
         tk_tool,
+        ch_reason,
+        tk_reason,
         tokens_total,
         share,
         uses_tools,

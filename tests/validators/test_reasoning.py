@@ -137,3 +137,19 @@ def test_reasoning_content_is_known_to_curate_and_refused_by_openai() -> None:
 def test_reasoning_runs_with_the_standard_validators() -> None:
     validators, _ = standard_validators(content=False, duplicates="none")
     assert [v.name for v in validators] == ["reasoning"]
+
+
+def test_statistics_count_reasoning_apart_from_the_answer() -> None:
+    from curate.stats import stats_rows
+
+    answer_only = {"messages": [Q, {"role": "assistant", "content": "No: 91 = 7 × 13."}]}
+    rows = stats_rows(
+        [Example(GOOD, Location("r.jsonl", 1)), Example(answer_only, Location("r.jsonl", 2))],
+        model="gpt-4o-mini",
+    )
+    traced, plain = rows
+    assert traced["chars_reasoning"] == len("91 = 7 * 13.") and traced["tokens_reasoning"] > 0
+    assert plain["chars_reasoning"] == plain["tokens_reasoning"] == 0
+    # the answer's tokens are the same with or without a trace; the total holds both
+    assert traced["tokens_assistant"] == plain["tokens_assistant"]
+    assert traced["tokens_total"] == plain["tokens_total"] + traced["tokens_reasoning"]
