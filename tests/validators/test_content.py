@@ -33,6 +33,7 @@ def _rows(findings: list) -> list[tuple[int, int | None, str]]:
 
 
 def test_secrets_fixture_every_line_found(fixtures: Path) -> None:
+    pytest.importorskip("detect_secrets")  # the [content] extra
     found = _content([fixtures / "content/secrets.jsonl"])
     assert _rows(found) == [
         (1, 0, "secret_token"),
@@ -141,6 +142,8 @@ def test_look_alikes_of_pii_are_not_pii(fixtures: Path) -> None:
 
 
 def test_text_fixture(fixtures: Path) -> None:
+    pytest.importorskip("ftfy")  # the [content] extra
+    pytest.importorskip("py3langid")  # the [content] extra
     found = _content([fixtures / "content/text.jsonl"])
     assert _rows(found) == [
         (1, 1, "template_placeholder"),
@@ -214,6 +217,7 @@ def test_validators_pickle_for_worker_processes() -> None:
 
 
 def test_parallel_run_matches_inline(tmp_path: Path, fixtures: Path) -> None:
+    pytest.importorskip("detect_secrets")  # the [content] extra
     src = (fixtures / "content/secrets.jsonl").read_text() + (
         fixtures / "content/text.jsonl"
     ).read_text()
@@ -285,6 +289,9 @@ def test_mask_never_shows_a_whole_value() -> None:
 
 
 def test_no_extras_missing_here() -> None:
+    pytest.importorskip("detect_secrets")  # the [content] extra
+    pytest.importorskip("ftfy")  # the [content] extra
+    pytest.importorskip("py3langid")  # the [content] extra
     # the [content] extra is installed in this environment
     assert missing_extras() == []
 
@@ -394,6 +401,7 @@ def test_fast_regexes_match_exactly_what_the_plain_forms_match(fixtures: Path) -
 
 
 def test_shortest_provider_tokens_still_found_past_the_run_gate() -> None:
+    pytest.importorskip("detect_secrets")  # the [content] extra
     from curate.validators.secrets import MIN_RUN, find_secrets
 
     # the shortest values the patterns accept: one character less is not a token
@@ -432,6 +440,7 @@ def test_string_collection_fast_path_matches_iter_texts() -> None:
 
 
 def test_language_check_on_a_low_confidence_prompt_is_quiet() -> None:
+    pytest.importorskip("py3langid")  # the [content] extra
     from curate.validators.text_quality import _classify, language_mismatch
 
     prompt = "Qué es esto?? ok ok ok 123 456 789 000 lol xd xd xd ???"
@@ -565,6 +574,7 @@ def test_cached_results_leave_nothing_for_the_garbage_collector() -> None:
 def test_cached_reply_is_judged_again_against_a_new_prompt() -> None:
     """A reply's echo, language and identity-question results depend on its prompt: the
     cache must not hand one prompt's answer to another."""
+    pytest.importorskip("py3langid")  # the [content] extra
     reply = "What is the capital of France?"
     es = (
         "La capital de Francia es París. Es famosa por su historia, sus museos y la torre "
@@ -619,6 +629,7 @@ def _codes(messages: list[dict[str, str]], config: dict[str, Any] | None = None)
 
 
 def test_fast_path_edges_non_ascii_control_characters_and_upper_case() -> None:
+    pytest.importorskip("ftfy")  # the [content] extra
     user = {"role": "user", "content": "Hi"}
     # non-ASCII text: the gate is str.isprintable, the rule decides
     for text in ("Café ouvert\x07 demain", "naïve \u202etxt.exe", "Grüße\x07"):
@@ -682,6 +693,7 @@ def test_check_many_is_check_of_each_example_in_order(fixtures: Path) -> None:
     findings ``check`` gives it, in the same order: on every content fixture, on
     multi-turn chats with a mismatch in one reply of several, and on replies that repeat
     (the second sighting is served from the cache, language result included)."""
+    pytest.importorskip("py3langid")  # the [content] extra
     import json
 
     es = (

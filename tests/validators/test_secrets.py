@@ -112,6 +112,7 @@ def _ungated(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_fast_gates_find_what_the_plain_gates_find(
     monkeypatch: pytest.MonkeyPatch, fixtures: Path
 ) -> None:
+    pytest.importorskip("detect_secrets")  # the [content] extra
     texts = _corpus(4000, seed=11)
     for f in sorted((fixtures / "content").glob("*.jsonl")):
         for line in f.read_text(encoding="utf-8").splitlines():
@@ -133,6 +134,7 @@ def test_fast_gates_find_what_the_plain_gates_find(
 def test_in_run_gates_cover_only_literals_inside_the_match() -> None:
     """The rules whose gates are looked for in the long runs are exactly those whose
     every pattern consumes key characters only (the re parser's view), 16 or more."""
+    pytest.importorskip("detect_secrets")  # the [content] extra
     in_run = {
         r
         for (_, _, _, group), ok in zip(S._GROUPS, S._IN_RUN, strict=True)
@@ -165,6 +167,7 @@ def test_secret_at_the_edges_of_a_string(text: str) -> None:
 
 def test_non_ascii_digits_do_not_hide_a_telegram_token() -> None:
     """re's \\d matches other scripts' digits, which the ASCII digit count does not see."""
+    pytest.importorskip("detect_secrets")  # the [content] extra
     token = "٣" * 9 + ":" + "A1b2C3d4E5" * 3 + "xY9z0"
     assert [h.rule for h in find_secrets(f"bot = Bot('{token}')")] == ["telegram_bot_token"]
 
