@@ -80,6 +80,9 @@ class Reasoning:
 
     def check(self, ex: Example) -> Iterator[Finding]:
         for i, where, m in _assistant_messages(ex.data):
+            c = m.get("content")
+            if type(c) is str and "think>" not in c and REASONING_KEY not in m:
+                continue  # the common reply: no trace, no tag (nothing to report)
             yield from self._message(m, where, ex.source.with_message(i))
 
     def _message(self, m: dict[str, Any], where: str, loc: Location) -> Iterator[Finding]:
