@@ -17,7 +17,8 @@ oldest unanswered call (``tool_call_id``); ``loss_weight`` 0 or 1 on an assistan
 What cannot be mapped is rejected with a reason: image/audio/video parts
 (``unsupported_content``: not supported yet), reasoning or tool calls on a non-assistant
 message (``unsupported_content``), another ``loss_weight`` (``bad_loss_weight``), a call
-that is not JSON with a name (``bad_tool_call``), an empty turn (``empty_field``).
+that is not JSON with a name (``bad_tool_call``), an empty turn (``empty_field``), no
+assistant message (``missing_field``).
 
 Example:
     >>> from curate.ingest.base import IngestOptions
@@ -244,6 +245,8 @@ class LlamaFactory(BaseIngestor):
             if weight is not None:
                 msg["weight"] = weight
             out.append(msg)
+        if not any(m["role"] == "assistant" for m in out):
+            raise Reject("missing_field", "no assistant message: nothing to train on")
         body: dict[str, Any] = {"messages": out}
         if tools:
             body["tools"] = tools

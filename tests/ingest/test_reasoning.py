@@ -188,6 +188,10 @@ def test_llamafactory_non_assistant_loss_weight_and_tools_twice() -> None:
     system = {"role": "system", "content": [{"type": "tools", "value": tools}]}
     with pytest.raises(Reject, match="declared twice"):
         conv({"messages": [system, reply], "tools": tools}, IngestOptions())
+    user["loss_weight"] = 0.0
+    with pytest.raises(Reject, match="no assistant message") as e:
+        conv({"messages": [user]}, IngestOptions())
+    assert e.value.reason == "missing_field"
 
 
 # -- ingest never writes what validate calls structurally invalid ------------------------
