@@ -408,7 +408,12 @@ class Uploader:
 
         while idx:
             try:
-                resp = self.http.put(self.path, json={"items": [items[i] for i in idx]})
+                # identity: the server would gzip its echo of every record, which push ignores
+                resp = self.http.put(
+                    self.path,
+                    json={"items": [items[i] for i in idx]},
+                    headers={"Accept-Encoding": "identity"},
+                )
             except httpx.TransportError as exc:
                 raise ConnectionLost(f"{type(exc).__name__}: {exc}") from exc
             if resp.status_code < 300:

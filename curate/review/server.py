@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -49,6 +52,8 @@ ENGINE_MODULE = "curate_sql_search_engine"
 #: modules copied into the server's environment and imported in its processes (name: source file)
 SERVER_MODULES = {ENGINE_MODULE: "sql_search_engine.py", "curate_server_tuning": "server_tuning.py"}
 START_TIMEOUT_S = 180.0
+#: longest unix socket path used as is (the kernel's limit is 107 bytes)
+MAX_SOCKET_PATH = 100
 
 
 def cache_root() -> Path:
@@ -127,7 +132,14 @@ class ServerPaths:
 
     @property
     def redis_socket(self) -> Path:
-        return self.run / "redis.sock"
+        """``<data-dir>/run/redis.sock``, or, when that path is too long for a unix socket
+        (about 107 bytes), one in a private folder under the temporary dir named after the
+        data dir."""
+        inside = self.run / "redis.sock"
+        if len(os.fsencode(inside)) <= MAX_SOCKET_PATH:
+            return inside
+        digest = hashlib.sha256(os.fsencode(self.data_dir)).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"curate-redis-{os.getuid()}-{digest}" / "redis.sock"
 
     @property
     def state_file(self) -> Path:
@@ -310,9 +322,16 @@ def _tighten(paths: ServerPaths) -> None:
 
 
 def _is_socket(path: str) -> bool:
-    import stat
-
     return stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+def _private_socket_dir(path: Path) -> None:
+    """The socket's folder, ours and 0700 (a shared temporary dir may hold someone else's)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise CurateError(f"{path} is not a folder of this user; remove it and run serve again")
+    os.chmod(path, 0o700)
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
@@ -525,6 +544,7 @@ def _start(
     started = time.monotonic()
 
     _say(log, "starting redis")
+    _private_socket_dir(paths.redis_socket.parent)
     paths.redis_socket.unlink(missing_ok=True)
     _spawn(
         paths,
@@ -619,6 +639,11 @@ def _stop_processes(paths: ServerPaths, timeout: float = 20.0) -> list[str]:
                     os.killpg(pid, signal.SIGKILL)
             stopped.append(name)
         paths.pid_file(name).unlink(missing_ok=True)
+    socket_dir = paths.redis_socket.parent
+    if socket_dir != paths.run:  # the short folder under the temporary dir
+        with contextlib.suppress(OSError):
+            paths.redis_socket.unlink(missing_ok=True)
+            socket_dir.rmdir()
     return stopped
 
 

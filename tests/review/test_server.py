@@ -35,6 +35,16 @@ def test_status_of_a_missing_server(tmp_path: Path) -> None:
     assert server.stop(tmp_path / "none") == []
 
 
+def test_a_long_data_dir_gets_a_short_redis_socket(tmp_path: Path) -> None:
+    """A unix socket path is limited to ~107 bytes: a deep data dir (pytest-xdist's temporary
+    folders are) puts redis's socket in a private folder under the temporary dir instead."""
+    short = server.ServerPaths(tmp_path / "a")
+    assert short.redis_socket == short.run / "redis.sock"
+    deep = server.ServerPaths(tmp_path / ("d" * 120))
+    assert len(str(deep.redis_socket)) <= server.MAX_SOCKET_PATH
+    assert deep.redis_socket != server.ServerPaths(tmp_path / ("e" * 120)).redis_socket
+
+
 def test_stale_pid_files_never_name_a_foreign_process(tmp_path: Path) -> None:
     """After a reboot a pid file may name an unrelated live process: it must be left alone."""
     import os
@@ -307,3 +317,27 @@ def test_server_killed_mid_push_then_the_same_command_again(tmp_path: Path) -> N
         assert _modes(data)["argilla/argilla.db"] == "0o600"
     finally:
         server.stop(data)
+
+
+def test_serve_users_and_users_add_make_reviewer_accounts(argilla_state: dict[str, Any]) -> None:
+    """`serve --users 2` (idempotent on a running server) and `users add` make annotators that
+    can sign in with the credentials kept in the 0600 state file."""
+    from curate.review.client import connect
+
+    data = Path(argilla_state["data_dir"])
+    port = int(argilla_state["url"].rsplit(":", 1)[1])
+    st = server.serve(port, data, users=2)
+    assert {"reviewer-1", "reviewer-2"} <= set(st["reviewers"])
+    res = subprocess.run(
+        ["curate", "review", "users", "add", "carla-x", "--data-dir", str(data), "--json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    made = json.loads(res.stdout)
+    state = server.read_state(data)
+    assert state is not None and made["carla-x"] == state["users"]["carla-x"]
+    for name in ("reviewer-1", "carla-x"):
+        me = connect(argilla_state["url"], state["users"][name]["api_key"]).me
+        assert (me.username, me.role) == (name, "annotator")
+    again = server.serve(port, data, users=2)  # nothing new: the accounts exist
+    assert sorted(again["reviewers"]) == sorted({*st["reviewers"], "carla-x"})
