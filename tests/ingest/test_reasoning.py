@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curate.ingest import detect, ingest_paths
 from curate.ingest.base import IngestOptions, Reject, get
@@ -220,3 +222,28 @@ def test_ingested_fixtures_validate_without_errors(src: Path, tmp_path: Path) ->
     strict = validate_path([out], target="openai", validators=validators)
     has_trace = any("reasoning_content" in m for r in lines(out) for m in r["messages"])
     assert has_trace == any(f.code == "message_unrecognized_key" for f in strict.findings)
+
+
+# -- the split is the Qwen3 chat template's own ------------------------------------------
+
+_TEXT = st.text(alphabet=st.sampled_from("ab \n<>/"), max_size=12).filter(
+    lambda t: "<think>" not in t and "</think>" not in t
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pre=st.sampled_from(["", "\n", "  "]), trace=_TEXT, answer=_TEXT)
+def test_split_matches_the_qwen3_template_split(pre: str, trace: str, answer: str) -> None:
+    """Qwen3's template reads an inline block as ``content.split('</think>')[0]
+    .rstrip('\\n').split('<think>')[-1].lstrip('\\n')`` (trace) and
+    ``content.split('</think>')[-1].lstrip('\\n')`` (answer); an empty trace renders as no
+    trace. Whatever ingest accepts, it splits the same way."""
+    content = f"{pre}<think>{trace}</think>{answer}"
+    try:
+        m = split_reasoning({"role": "assistant", "content": content})
+    except Reject as e:
+        assert e.reason == "bad_reasoning" and not answer.lstrip("\n").strip()
+        return
+    qwen_trace = content.split("</think>")[0].rstrip("\n").split("<think>")[-1].lstrip("\n")
+    assert m["content"] == content.split("</think>")[-1].lstrip("\n")
+    assert m.get("reasoning_content", "") == (qwen_trace if qwen_trace.strip() else "")
