@@ -24,6 +24,7 @@ import heapq
 import json
 import os
 import re
+import threading
 import time
 from collections import Counter as CountDict
 from collections.abc import Callable, Iterator
@@ -491,7 +492,7 @@ def push(
     if os.path.getsize(file) == 0:
         raise InputError(f"{file}: file is empty: no examples to push")
     plan = OutputPlan([file], "review push")  # checked before anything is sent
-    reject_file = str(plan.add("rejects", rejects or default_rejects_path(file)))
+    plan.add("rejects", rejects or default_rejects_path(file))
     started = time.monotonic()
     findings = collect_findings(file, duplicates=duplicates)
     chosen = choose_lines(file, findings, only_flagged=only_flagged, sample=sample, seed=seed)
@@ -503,7 +504,8 @@ def push(
     question_id = str(ds.settings.questions[S.DECISION].id)
     uploader = Uploader(client, ds.id, result.url)
     skipped: CountDict[str] = CountDict()
-    reject_rows: list[dict[str, Any]] = []
+    reasons: CountDict[str] = CountDict()
+    write_lock = threading.Lock()  # rejects come from this thread and the upload thread
     counter = shared_counter(encoding_for_model("gpt-4o-mini"))
     if on_total is not None:
         on_total(
@@ -511,7 +513,11 @@ def push(
         )
 
     def reject(source: dict[str, Any], reason: str, message: str, record: Any) -> None:
-        reject_rows.append(reject_row(source, reason, message, record))
+        line = dumps(reject_row(source, reason, message, record)) + "\n"
+        with write_lock:  # opened on the first reject: no rejects, no file
+            plan.open("rejects").write(line)
+            result.rejected += 1
+            reasons[reason] += 1
 
     def build(batch: list[Example]) -> tuple[list[Example], list[dict[str, Any]]]:
         counts = count_examples(
@@ -555,17 +561,17 @@ def push(
             pending.result()
         pending = pool.submit(upload, built)
 
-    batch: list[Example] = []
     seen_ids: set[str] = set()
-    try:
+
+    def feed() -> None:
+        batch: list[Example] = []
         for item in read_jsonl(file):
             if isinstance(item, Finding):
                 if item.code in ("invalid_json", "invalid_encoding"):
                     result.read += 1
                     skipped[item.code] += 1
-                    reject(
-                        {"file": file, "line": item.location.line}, item.code, item.message, None
-                    )
+                    where = {"file": file, "line": item.location.line}
+                    reject(where, item.code, item.message, None)
                 continue
             result.read += 1
             line = item.source.line or 0
@@ -573,12 +579,8 @@ def push(
             result.flagged += flagged
             if item.messages is None:
                 skipped["no_messages"] += 1
-                reject(
-                    {"file": file, "line": line},
-                    "no_messages",
-                    "no messages list: nothing to review",
-                    item.data,
-                )
+                where = {"file": file, "line": line}
+                reject(where, "no_messages", "no messages list: nothing to review", item.data)
                 continue
             if (chosen is not None and line not in chosen) or (only_flagged and not flagged):
                 result.not_selected += 1
@@ -595,6 +597,14 @@ def push(
             submit(batch)
         if pending is not None:
             pending.result()
+
+    try:
+        with plan.writing():  # the rejects are committed only when the push completes
+            try:
+                feed()
+            finally:  # no upload (nor its rejects) may outlive the plan's temporary files
+                pool.shutdown(wait=True, cancel_futures=True)
+            written = plan.commit()
     except ConnectionLost as exc:
         raise ConnectionLost(
             f"lost the connection to Argilla at {result.url} after pushing {result.pushed} of "
@@ -602,19 +612,9 @@ def push(
             "again when the server is back (`curate review status`): push resumes, records "
             "already there are updated, never duplicated."
         ) from exc
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    refused = sum(1 for r in reject_rows if r["reason"] == "review_refused")
-    if refused:
-        skipped["review_refused"] = refused
-    result.rejected = len(reject_rows)
-    if reject_rows:
-        with plan.writing():
-            fh = plan.open("rejects")
-            for row in reject_rows:
-                fh.write(dumps(row) + "\n")
-            plan.commit()
-        result.rejects = reject_file
+    if reasons["review_refused"]:
+        skipped["review_refused"] = reasons["review_refused"]
+    result.rejects = str(written["rejects"]) if "rejects" in written else None
     result.skipped = dict(skipped)
     result.seconds = time.monotonic() - started
     return result
