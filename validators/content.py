@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -222,8 +223,10 @@ def _parse_all(
             allowed = _settings_of(_RULE_OF[key])
             bad = sorted(set(value) - {"severity", *allowed})
             if bad:
+                close = difflib.get_close_matches(bad[0], ["severity", *allowed], n=1)
                 raise ValueError(
-                    f"[tool.curate.content] {key}: unknown setting(s) {', '.join(bad)}; "
+                    f"[tool.curate.content] {key}: unknown setting(s) {', '.join(bad)}"
+                    f"{f' (did you mean {close[0]}?)' if close else ''}; "
                     f"valid: {', '.join(['severity', *allowed])}"
                 )
             for name, v in value.items():

@@ -204,6 +204,34 @@ def test_config_errors_name_valid_keys() -> None:
         content_validators({"pii_allowed_roles": "user"})
 
 
+def test_a_rules_thresholds_are_set_with_its_severity() -> None:
+    loop = "Sure. " + "I will help you. " * 20  # 346 characters, a loop
+    ex = Example(
+        {
+            "messages": [
+                {"role": "user", "content": "Help?"},
+                {"role": "assistant", "content": loop},
+            ]
+        },
+        Location("t.jsonl", 1),
+    )
+
+    def found(config: dict) -> list[tuple[str, str]]:
+        return [(f.code, f.severity.value) for v in content_validators(config) for f in v.check(ex)]
+
+    assert found({}) == [("repetition_loop", "warning")]
+    assert found({"repetition_loop": {"severity": "error"}}) == [("repetition_loop", "error")]
+    assert found({"repetition_loop": {"min_chars": 400}}) == []  # the reply is shorter
+    with pytest.raises(
+        ValueError, match=r"unknown setting\(s\) min_char \(did you mean min_chars\?\)"
+    ):
+        content_validators({"repetition_loop": {"min_char": 400}})
+    with pytest.raises(ValueError, match=r"min_chars = 'many': must be a number"):
+        content_validators({"repetition_loop": {"min_chars": "many"}})
+    with pytest.raises(ValueError, match=r"choose one of error, warning, info, off"):
+        content_validators({"repetition_loop": {"severity": "loud"}})
+
+
 def test_everything_off_means_no_validators() -> None:
     assert content_validators({"secrets": "off", "pii": "off", "text": "off"}) == []
     assert severities()["secret_token"] == "error"
