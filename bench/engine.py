@@ -120,6 +120,7 @@ def main() -> None:
     ap.add_argument("--ray-dedup", type=int, default=300_000, metavar="N",
                     help="a Ray-only dedup of N examples (0: skip)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stages", default="validate,dedup,split", help="stages on both engines")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print(f"== bench/engine.py: {os.cpu_count()} cores, load average "
@@ -133,7 +134,7 @@ def main() -> None:
             src = Path(d) / f"in-{n}.jsonl"
             _examples(src, n, args.seed)
             print(f"\n{n:,} examples, {src.stat().st_size / 1e6:.1f} MB\n{head}")
-            for stage in ("validate", "dedup", "split"):
+            for stage in args.stages.split(","):
                 got = {}
                 for engine in ("local", "ray"):
                     r = got[engine] = run(stage, engine, src, Path(d) / f"{stage}-{engine}")

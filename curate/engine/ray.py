@@ -42,7 +42,7 @@ RUNTIME_ENV_VAR = "CURATE_RAY_RUNTIME_ENV"
 def session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
     """Ray for one run: an already initialised Ray is used as it is; ``address`` joins a
     running cluster; otherwise a local instance is started (and stopped at the end).
-    Ray Data is set to keep input order, use the sort-based shuffle and print no
+    Ray Data is set to keep input order, pick its shuffle (:func:`_shuffle_strategy`) and print no
     progress bars while the run lasts."""
     import logging
 
@@ -78,7 +78,7 @@ def session(address: str | None = None, *, num_cpus: int | None = None) -> Itera
              ctx.print_on_execution_start)  # fmt: skip
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    ctx.shuffle_strategy = rd.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    ctx.shuffle_strategy = _shuffle_strategy(ray, rd)
     ctx.execution_options.preserve_order = True
     try:
         yield ray
@@ -87,6 +87,26 @@ def session(address: str | None = None, *, num_cpus: int | None = None) -> Itera
          ctx.print_on_execution_start) = saved  # fmt: skip
         if started:
             ray.shutdown()
+
+
+#: ``CURATE_RAY_SHUFFLE``: ``hash`` or ``sort`` (default: hash when every node has 2 CPUs
+#: or more, else sort)
+SHUFFLE_VAR = "CURATE_RAY_SHUFFLE"
+
+
+def _shuffle_strategy(ray: Any, rd: Any) -> Any:
+    """Ray Data's hash shuffle keeps nothing per row in the driver; the sort-based one
+    kept about 20 bytes per shuffled row there (380 MB for 19M rows, measured), but the
+    hash shuffle's aggregators stalled on nodes of one CPU (the test cluster), where the
+    sort-based one is used."""
+    choice = os.environ.get(SHUFFLE_VAR, "")
+    if not choice:
+        cpus = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+        choice = "hash" if cpus and min(cpus) >= 2 else "sort"
+    if choice not in ("hash", "sort"):
+        raise CurateError(f"{SHUFFLE_VAR}={choice!r}: use hash or sort")
+    strategies = rd.context.ShuffleStrategy
+    return strategies.HASH_SHUFFLE if choice == "hash" else strategies.SORT_SHUFFLE_PULL_BASED
 
 
 def _parallelism() -> int:
@@ -170,9 +190,22 @@ def validate_ray(paths: Any, **kwargs: Any) -> Any:
 
 
 def n_parts(rows: int) -> int:
-    """Partitions for a grouping of ``rows`` rows: at least two per CPU of the cluster,
-    and about 200,000 rows each (what one task holds in memory at a time)."""
-    return max(2 * _parallelism(), rows // 200_000 + 1)
+    """Partitions for a grouping of ``rows`` rows: one per CPU of the cluster at least,
+    and about 1,000,000 rows each (what one reduce task holds at a time)."""
+    return max(_parallelism(), rows // 1_000_000 + 1)
+
+
+#: rows per partition piece a map task hands to the shuffle: smaller pieces (under Ray's
+#: 100 KB limit for returning objects inline) are kept in the driver's own memory, which
+#: then grows with the data; so map-side blocks are joined to this many rows per
+#: partition first
+PIECE_ROWS = 20_000
+
+
+def _coalesce(ds: Any, parts: int) -> Any:
+    """``ds`` in blocks of about ``parts * PIECE_ROWS`` rows (adjacent blocks joined, no
+    shuffle), so each block's piece for each partition is large."""
+    return ds.repartition(target_num_rows_per_block=parts * PIECE_ROWS)
 
 
 def part_of(keys: np.ndarray, parts: int) -> np.ndarray:
@@ -206,7 +239,7 @@ def by_key(ds: Any, column: str, fn: Callable[[Any], Any], parts: int) -> Any:
     gets every row of its keys (an Arrow table, several keys per call; ``fn`` groups
     them itself, vectorised) and returns an Arrow table."""
     return (
-        ds.map_batches(_with_part(column, parts, None), batch_format="pyarrow")
+        _coalesce(ds.map_batches(_with_part(column, parts, None), batch_format="pyarrow"), parts)
         .groupby("_part", num_partitions=parts)
         .map_groups(_drop_part(fn), batch_format="pyarrow")
     )
@@ -215,16 +248,13 @@ def by_key(ds: Any, column: str, fn: Callable[[Any], Any], parts: int) -> Any:
 def cogroup(sides: list[tuple[Any, str]], fn: Callable[..., Any], parts: int) -> Any:
     """Rows of several datasets partitioned on one key (``(dataset, key column)`` each):
     ``fn(table_0, table_1, ...)`` per partition, each table holding the rows of that
-    side whose key falls in the partition (a reduce-side join on the sort shuffle)."""
+    side whose key falls in the partition (a reduce-side join)."""
     import pyarrow as pa
 
     encoded = []
     for tag, (ds, column) in enumerate(sides):
-        encoded.append(
-            ds.map_batches(_with_part(column, parts, tag), batch_format="pyarrow").map_batches(
-                _to_blob, batch_format="pyarrow"
-            )
-        )
+        keyed = ds.map_batches(_with_part(column, parts, tag), batch_format="pyarrow")
+        encoded.append(_coalesce(keyed, parts).map_batches(_to_blob, batch_format="pyarrow"))
     union = encoded[0].union(*encoded[1:]) if len(encoded) > 1 else encoded[0]
 
     def run(t: pa.Table) -> pa.Table:
@@ -406,7 +436,7 @@ def _node_partitioned(ds: Any, parts: int, *, both: bool) -> Any:
             node, uu, vv = hi, lo, hi
         return pa.table({"_part": part_of(node, parts), "_node": node, "u": uu, "v": vv})
 
-    keyed = ds.map_batches(route, batch_format="pyarrow")
+    keyed = _coalesce(ds.map_batches(route, batch_format="pyarrow"), parts)
     return keyed.groupby("_part", num_partitions=parts).map_groups(
         _per_node(both), batch_format="pyarrow"
     )

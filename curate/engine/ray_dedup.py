@@ -772,7 +772,10 @@ class _Phases:
 
             now = self.clock()
             rows = f" ({ds.count():,} rows)" if ds is not None else ""
-            print(f"ray dedup: {name}{rows}: {now - self.t:.1f} s", file=sys.stderr)
+            with open("/proc/self/statm") as f:  # the driver's resident memory now
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+            print(f"ray dedup: {name}{rows}: {now - self.t:.1f} s, driver {rss} MiB",
+                  file=sys.stderr)  # fmt: skip
             self.t = now
         return ds
 
