@@ -32,6 +32,7 @@ from curate.console import (
     print_wide,
     progress_bar,
 )
+from curate.engine.cli import EngineOpt, RayAddressOpt
 from curate.options import Epochs, JsonFlag, MaxTokens, Workers
 from curate.records import CurateError, Finding, Severity
 
@@ -157,18 +158,25 @@ def validate(
     max_length: Annotated[
         int | None, typer.Option(help="The trainer's max_length (with --tokenizer).", min=1)
     ] = None,
+    engine: EngineOpt = None,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Check chat fine-tuning JSONL: format (OpenAI cookbook parity), length, tokens, cost.
 
     Example: curate validate fixtures/openai/good.jsonl --model gpt-4o-mini
     """
     from curate.api import validate as run_validate
+    from curate.engine import batch_mapper
+    from curate.engine.cli import config_for, settle
+
+    engine, ray_address = settle(engine, ray_address, config_for("validate"))
 
     def note(text: str) -> None:
         err_console.print(f"[dim]note: {escape(text)}[/]", soft_wrap=True)
 
     total_bytes = sum(p.stat().st_size for p in files if p.is_file())
     with contextlib.ExitStack() as bars:
+        mapper = bars.enter_context(batch_mapper(engine, ray_address))
         advance = bars.enter_context(progress_bar(total_bytes, "validating", enabled=not json_out))
         render = None
         if tokenizer is not None or load_config().get("tokenizer") is not None:
@@ -193,6 +201,7 @@ def validate(
             progress=advance,
             render_progress=render,
             notes=note,
+            map_batches=mapper,
         )
     report, code, fail = result.detail, result.extra["exit_code"], result.extra["fail_on"]
     if json_out:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
+from curate.engine.cli import EngineOpt, RayAddressOpt
 from curate.options import JsonFlag, Workers, with_config
 from curate.records import CurateError
 
@@ -87,6 +88,8 @@ def dedup(
     shingle: Annotated[int, typer.Option(help="Words per shingle.", min=1, max=16)] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the MinHash functions.", min=0)] = 0,
     workers: Workers = None,
+    engine: EngineOpt = None,
+    ray_address: RayAddressOpt = None,
     allow_invalid: Annotated[
         bool,
         typer.Option(
@@ -109,8 +112,10 @@ def dedup(
 
     Example: curate dedup train.jsonl -o train.dedup.jsonl --against eval.jsonl --json
     """
-    from curate.dedup.run import dedup_paths
+    from curate.engine import dedup as dedup_paths
+    from curate.engine.cli import config_for, settle
 
+    engine, ray_address = settle(engine, ray_address, config_for("dedup"))
     # [tool.curate.dedup] for what the command line does not give
     cfg = with_config(
         ctx,
@@ -149,6 +154,8 @@ def dedup(
                 dedup=within,
                 workers=cfg["workers"],
                 progress=advance,
+                engine=engine,
+                ray_address=ray_address,
             )
     except ValueError as e:
         raise CurateError(str(e)) from e

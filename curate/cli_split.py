@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from curate.console import console, err_console, print_json, progress_bar
+from curate.engine.cli import EngineOpt, RayAddressOpt
 from curate.options import Workers, with_config
 
 
@@ -62,14 +63,19 @@ def split(
         ),
     ] = "auto",
     workers: Workers = None,
+    engine: EngineOpt = None,
+    ray_address: RayAddressOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Split into train and eval sets that share no duplicate or prompt, in a trainer's format.
 
     Example: curate split data/clean.jsonl -o out --eval-fraction 0.1 --format openai
     """
-    from curate.split import SplitOptions, check_input, split_path
+    from curate.engine import split as run_split
+    from curate.engine.cli import config_for, settle
+    from curate.split import SplitOptions, check_input
 
+    engine, ray_address = settle(engine, ray_address, config_for("split"))
     given = {
         "eval_fraction": eval_fraction,
         "eval_size": eval_size,
@@ -90,7 +96,8 @@ def split(
     check_input(input)
     lines = _count_lines(input) if not json_out else None
     with progress_bar(lines, "splitting (2 passes)", enabled=not json_out) as advance:
-        manifest = split_path(input, output, opts, progress=advance)
+        manifest = run_split(input, output, opts, engine=engine, ray_address=ray_address,
+                             progress=advance)  # fmt: skip
     if json_out:
         print_json(manifest)
     else:
@@ -137,6 +144,8 @@ def print_split_summary(m: dict[str, Any], outdir: Path) -> None:
 def run(
     config: Annotated[Path, typer.Argument(help="Pipeline config (TOML); see docs/split.md.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    engine: EngineOpt = None,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Run ingest -> validate -> dedup -> (review pull) -> split from a config file.
 
@@ -144,7 +153,7 @@ def run(
     """
     from curate.pipeline import run_config
 
-    summary = run_config(config)
+    summary = run_config(config, engine=engine, ray_address=ray_address)
     if json_out:
         print_json(summary)
     else:

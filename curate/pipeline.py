@@ -131,18 +131,26 @@ def _stage(name: str) -> dict[str, Any]:
 
 
 def run_config(
-    path: str | os.PathLike[str], *, progress: Callable[[str], None] | None = None
+    path: str | os.PathLike[str],
+    *,
+    progress: Callable[[str], None] | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline a config describes; the Python twin of ``curate run``.
 
     Returns a summary: ``stages`` (name, status ``ok``/``failed``/``skipped``, counts,
     output), ``exit_code`` (0 ok, 1 findings at ``fail_on``, 2 a stage's error) and
-    ``stopped_at``.
+    ``stopped_at``. ``engine`` (else ``[run] engine``) and ``ray_address`` pick where
+    validate, dedup and split run (:mod:`curate.engine`).
     """
     cfg = load_run_config(path)
     base = Path(path).resolve().parent
     run = cfg.get("run", {})
     workdir = base / run.get("workdir", "build")
+    from curate.engine.cli import settle
+
+    eng = settle(engine if engine is not None else run.get("engine"), ray_address)
     workdir.mkdir(parents=True, exist_ok=True)
     stages = {name: _stage(name) for name in STAGES}
     summary: dict[str, Any] = {
@@ -168,7 +176,8 @@ def run_config(
         val = cfg.get("validate", {})
         if val.get("enabled", True):
             note(current)
-            code = _validate(val, ingested, workdir, run.get("fail_on", "error"), stages[current])
+            code = _validate(val, ingested, workdir, run.get("fail_on", "error"), stages[current],
+                             eng)  # fmt: skip
             if code:
                 summary["exit_code"] = code
                 summary["stopped_at"] = current
@@ -179,7 +188,7 @@ def run_config(
         ded = cfg.get("dedup", {})
         if ded.get("enabled", True):
             note(current)
-            data = _dedup(ded, base, data, workdir, stages[current])
+            data = _dedup(ded, base, data, workdir, stages[current], eng)
 
         current = "review"
         rev = cfg.get("review", {})
@@ -193,7 +202,7 @@ def run_config(
         if ded.get("enabled", True) and ded.get("near", True):
             # dedup already removed near-duplicates: grouping them again finds none
             split_cfg.setdefault("near", False)
-        _split(split_cfg, data, workdir, stages[current])
+        _split(split_cfg, data, workdir, stages[current], eng)
     except (CurateError, ValueError, TypeError) as e:
         # ValueError / TypeError: a config value of the wrong kind (threshold = 2, "0.1")
         msg = str(e) if isinstance(e, CurateError) else f"[{current}] bad setting: {e}"
@@ -229,13 +238,22 @@ def _ingest(sec: dict[str, Any], base: Path, out: Path, st: dict[str, Any]) -> N
 
 
 def _validate(
-    sec: dict[str, Any], data: Path, workdir: Path, fail_on: str, st: dict[str, Any]
+    sec: dict[str, Any],
+    data: Path,
+    workdir: Path,
+    fail_on: str,
+    st: dict[str, Any],
+    engine: tuple[str, str | None] = ("local", None),
 ) -> int:
     from curate.api import validate
+    from curate.engine import batch_mapper
     from curate.export import write_json
 
-    opts = {k: v for k, v in sec.items() if k not in ("enabled", "content")}
-    result = validate([data], content=sec.get("content"), fail_on=fail_on, config={}, **opts)
+    skip = ("enabled", "content", "engine", "ray_address")
+    opts = {k: v for k, v in sec.items() if k not in skip}
+    with batch_mapper(*engine) as mb:
+        result = validate([data], content=sec.get("content"), fail_on=fail_on, config={},
+                          map_batches=mb, **opts)  # fmt: skip
     report = result.detail
     out = workdir / "02-validation.json"
     write_json(out, report.to_dict())
@@ -261,9 +279,16 @@ def _validate(
     return code
 
 
-def _dedup(sec: dict[str, Any], base: Path, data: Path, workdir: Path, st: dict[str, Any]) -> Path:
+def _dedup(
+    sec: dict[str, Any],
+    base: Path,
+    data: Path,
+    workdir: Path,
+    st: dict[str, Any],
+    engine: tuple[str, str | None] = ("local", None),
+) -> Path:
     try:
-        from curate.dedup.run import dedup_paths
+        from curate.engine import dedup as dedup_paths
     except ImportError as e:  # pragma: no cover - depends on the tree
         raise CurateError(f"the dedup stage is not available: {e}") from e
     out = workdir / "03-deduplicated.jsonl"
@@ -281,6 +306,8 @@ def _dedup(sec: dict[str, Any], base: Path, data: Path, workdir: Path, st: dict[
         shingle=sec.get("shingle", 3),
         seed=sec.get("seed", 0),
         workers=sec.get("workers"),
+        engine=engine[0],
+        ray_address=engine[1],
     )
     d = s.to_dict()
     st.update(
@@ -330,15 +357,22 @@ def _review(sec: dict[str, Any], data: Path, workdir: Path, st: dict[str, Any]) 
     return out
 
 
-def _split(sec: dict[str, Any], data: Path, workdir: Path, st: dict[str, Any]) -> None:
-    from curate.split import SplitOptions, split_path
+def _split(
+    sec: dict[str, Any],
+    data: Path,
+    workdir: Path,
+    st: dict[str, Any],
+    engine: tuple[str, str | None] = ("local", None),
+) -> None:
+    from curate.engine import split as split_path
+    from curate.split import SplitOptions
 
     known = {f.name for f in fields(SplitOptions)}
     kwargs = {k: v for k, v in sec.items() if k in known}
     if "eval_fraction" not in kwargs and "eval_size" not in kwargs:
         kwargs["eval_fraction"] = 0.1
     out = workdir / sec.get("output", "split")
-    m = split_path(data, out, SplitOptions(**kwargs))
+    m = split_path(data, out, SplitOptions(**kwargs), engine=engine[0], ray_address=engine[1])
     c = m["counts"]
     st.update(
         status="ok",

@@ -196,3 +196,29 @@ def test_missing_ray_names_the_extra(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'curate[ray]'" in out.stdout
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "from curate.cli import main; main()"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    cmd = [sys.executable, "-c", code, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def test_cli_engine_ray_same_outputs(ray_address, tmp_path):
+    """``--engine ray --ray-address`` on validate, dedup and split: the local outputs."""
+    for engine in ("local", "ray"):
+        ray = ["--engine", engine, "--ray-address", ray_address]
+        d = tmp_path / engine
+        d.mkdir()
+        r = _cli("validate", *INPUTS, "--json", "--no-content", *ray)
+        assert r.returncode == 1 and r.stdout, r.stderr  # the fixture has errors
+        (d / "validate.json").write_text(r.stdout)
+        r = _cli("dedup", *INPUTS, "-o", str(d / "kept.jsonl"), "--allow-invalid", *ray)
+        assert r.returncode == 0, r.stderr
+        r = _cli("split", INPUTS[0], "-o", str(d / "split"), "--seed", "1", *ray)
+        assert r.returncode == 0, r.stderr
+    for name in ("validate.json", "kept.jsonl", "kept.rejected.jsonl", "kept.clusters.jsonl",
+                 "split/train.jsonl", "split/eval.jsonl", "split/rejected.jsonl"):  # fmt: skip
+        local = (tmp_path / "local" / name).read_text().replace("/local/", "/x/")
+        assert (tmp_path / "ray" / name).read_text().replace("/ray/", "/x/") == local, name
