@@ -73,6 +73,8 @@ def session(address: str | None = None, *, num_cpus: int | None = None) -> Itera
             ) from e
         started = True
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # its one note there: that progress bars are off (curate turns them off)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     ctx = rd.DataContext.get_current()
     saved = (ctx.enable_progress_bars, ctx.shuffle_strategy, ctx.execution_options.preserve_order,
              ctx.print_on_execution_start)  # fmt: skip
