@@ -124,10 +124,11 @@ def test_content_id_is_pinned_and_equals_the_normalise_first_form() -> None:
             a + b,
         ):
             assert content_id(rec) == _reference_content_id(rec), (a, b, rec)
-    # deep records go the recursive way and still fail the way ingest expects
-    deep = {
-        "messages": [{"role": "user", "content": "x", "extra": json.loads("[" * 600 + "]" * 600)}]
-    }
+    # deep records fail the way ingest expects (deeper than any Python's recursion limit)
+    nested: list = []
+    for _ in range(5000):
+        nested = [nested]
+    deep = {"messages": [{"role": "user", "content": "x", "extra": nested}]}
     with pytest.raises(RecursionError):
         content_id(deep)
     mid = {"x": json.loads("[" * 150 + "]" * 150)}

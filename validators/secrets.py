@@ -323,8 +323,12 @@ def _token_chars_only(pattern: str) -> bool:
     try:
         from re import _constants as c
         from re import _parser as sp
-    except ImportError:  # pragma: no cover - another Python's re internals
-        return False
+    except ImportError:  # Python 3.10
+        try:
+            import sre_constants as c  # type: ignore[no-redef]
+            import sre_parse as sp  # type: ignore[no-redef]
+        except ImportError:  # pragma: no cover - another Python's re internals
+            return False
     chars = _TOKEN_CHARS.decode()
 
     def ok_set(items: list[tuple[object, object]]) -> bool:
@@ -351,7 +355,7 @@ def _token_chars_only(pattern: str) -> bool:
             elif op is c.IN:
                 if not ok_set(av):
                     return False
-            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
                 if not ok(av[2]):
                     return False
             elif op is c.SUBPATTERN:

@@ -618,8 +618,12 @@ def _badness_anchors(pattern: re.Pattern[str]) -> tuple[str, int] | None:
     parser: per alternative, its smallest required class of non-ASCII characters. None
     when the pattern has a shape this cannot judge (then the whole text is searched)."""
     try:
-        from re import _constants as c
-        from re import _parser as sp
+        try:
+            from re import _constants as c
+            from re import _parser as sp
+        except ImportError:  # Python 3.10
+            import sre_constants as c  # type: ignore[no-redef]
+            import sre_parse as sp  # type: ignore[no-redef]
 
         tree = sp.parse(pattern.pattern, pattern.flags)
         width = tree.getwidth()[1]
