@@ -136,7 +136,11 @@ def print_split_summary(m: dict[str, Any], outdir: Path) -> None:
         err_console.print(
             f"  rejected {reason}: {n:,} (see {outdir / 'rejected.jsonl'})", markup=False
         )
-    console.print(f"wrote {', '.join(m['files'])} and manifest.json to {outdir}", markup=False)
+    console.print(
+        f"wrote {', '.join(m['files'])} and manifest.json to {outdir}",
+        markup=False,
+        soft_wrap=True,  # one line; the terminal folds it (a pipe or log keeps it whole)
+    )
     if m["trainer_configs"]:
         console.print(f"trainer config: {', '.join(m['trainer_configs'])}", markup=False)
 
@@ -168,11 +172,11 @@ def print_run_summary(s: dict[str, Any]) -> None:
         )
         status = stage["status"]
         color = {"ok": "green", "skipped": "dim", "failed": "red"}.get(status, "yellow")
-        console.print(f"[{color}]{status:>7}[/] {stage['name']:<9} {counts}")
+        console.print(f"[{color}]{status:>7}[/] {stage['name']:<9} {counts}", soft_wrap=True)
         if stage.get("output"):
-            console.print(f"          -> {stage['output']}", markup=False)
+            console.print(f"          -> {stage['output']}", markup=False, soft_wrap=True)
         if stage.get("message"):
-            console.print(f"          {stage['message']}", markup=False)
+            console.print(f"          {stage['message']}", markup=False, soft_wrap=True)
     if s["exit_code"]:
         err_console.print(f"[bold red]stopped[/]: {s['stopped_at']} (exit {s['exit_code']})")
 

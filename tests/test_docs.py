@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -85,7 +86,132 @@ def test_no_test_bench_or_doc_reads_outside_the_repository() -> None:
     assert not offenders, "\n".join(offenders)
 
 
-# -- issue 22 (done-when): README commands on a core install -------------------------------
+# -- issue 22, item 9: every console example in README.md and docs/*.md is true ---------------
+
+DOC_FILES = [
+    "README.md",
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")),
+]
+#: an output line of ``(exit N)`` in a console block: the status the command ends with (else 0)
+EXIT_LINE = re.compile(r"^\(exit (\d+)\)$")
+#: timings and sizes that change from run to run
+_VOLATILE = [
+    (re.compile(r"\b\d+(\.\d+)? ?(s|ms|µs|seconds)\b"), "<time>"),
+    (re.compile(r"\b\d+(\.\d+)? ?(MB|GB|KB|kB|B)\b"), "<size>"),
+]
+
+
+def console_examples() -> list[tuple[str, int, list[tuple[int, str, list[str], int]]]]:
+    """``(file, line, commands)`` for every ```` ```console ```` block of README.md and
+    docs/*.md; each command is ``(line, command, expected output lines, exit status)``."""
+    out = []
+    for name in DOC_FILES:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        for block in re.finditer(r"^```console\n(.*?)^```", text, re.S | re.M):
+            first = text[: block.start()].count("\n") + 2
+            cmds: list[tuple[int, str, list[str], int]] = []
+            cmd: tuple[int, str] | None = None
+            lines: list[str] = []
+            for i, line in enumerate(block.group(1).splitlines()):
+                if line.startswith("$ "):
+                    if cmd is not None:
+                        cmds.append((*cmd, *_expected(lines)))
+                    cmd, lines = (first + i, line[2:]), []
+                elif cmd is not None:
+                    lines.append(line)
+            if cmd is not None:
+                cmds.append((*cmd, *_expected(lines)))
+            out.append((name, first - 1, cmds))
+    return out
+
+
+def _expected(lines: list[str]) -> tuple[list[str], int]:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    status = 0
+    if lines and (m := EXIT_LINE.match(lines[-1].strip())):
+        status, lines = int(m.group(1)), lines[:-1]
+    return lines, status
+
+
+def normalise(text: str, workdir: Path) -> list[str]:
+    text = text.replace(str(workdir) + os.sep, "").replace(str(workdir), ".")
+    text = text.replace(str(ROOT) + os.sep, "")
+    for rx, sub in _VOLATILE:
+        text = rx.sub(sub, text)
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def matches(expected: list[str], got: list[str]) -> bool:
+    """Line by line; a line ``...`` in the docs stands for any number of lines."""
+    if not expected:
+        return not got
+    if expected[0].strip() == "...":
+        return any(matches(expected[1:], got[k:]) for k in range(len(got) + 1))
+    return bool(got) and expected[0] == got[0] and matches(expected[1:], got[1:])
+
+
+EXAMPLES = console_examples()
+
+
+def test_output_comparison_normalises_paths_and_timings_and_reads_ellipses(
+    tmp_path: Path,
+) -> None:
+    out = f"wrote {tmp_path}/out/a.jsonl in 1.25 s (12.5 MB)\nx  \ny\nz\n\n"
+    got = normalise(out, tmp_path)
+    assert got == ["wrote out/a.jsonl in <time> (<size>)", "x", "y", "z"]
+    assert matches(["wrote out/a.jsonl in <time> (<size>)", "...", "z"], got)
+    assert matches(["...", "z"], got) and matches(["..."], [])
+    assert not matches(["wrote out/a.jsonl in <time> (<size>)", "z"], got)
+    assert _expected(["a", "(exit 1)", ""]) == (["a"], 1)
+
+
+def test_docs_have_console_examples() -> None:
+    assert sum(len(cmds) for *_, cmds in EXAMPLES) >= 9
+    assert {f for f, *_ in EXAMPLES} >= {"README.md", "docs/ingest.md", "docs/split.md"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("doc", "line", "commands"), EXAMPLES, ids=[f"{f}:{n}" for f, n, _ in EXAMPLES]
+)
+def test_console_examples_print_what_the_docs_show(
+    doc: str, line: int, commands: list[tuple[int, str, list[str], int]], tmp_path: Path
+) -> None:
+    """Each block's commands run in order in a scratch folder holding a copy of fixtures/
+    (examples write there, never in the repository); output is stdout and stderr as a
+    terminal shows them, with the scratch path, timings and sizes normalised."""
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    env.pop("FORCE_COLOR", None)
+    problems = []
+    for at, command, expected, status in commands:
+        args = shlex.split(command)
+        assert args[0] == "curate", f"{doc}:{at}: console examples run curate commands"
+        done = subprocess.run(
+            [sys.executable, "-c", "from curate.cli import main; main()", *args[1:]],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        got = normalise(done.stdout, tmp_path)
+        if done.returncode != status or not matches([ln.rstrip() for ln in expected], got):
+            problems.append(
+                f"{doc}:{at}: `{command}` exited {done.returncode} (docs: {status}) and "
+                "printed:\n" + "\n".join(got) + "\n\nthe docs show:\n" + "\n".join(expected)
+            )
+    assert not problems, "\n\n".join(problems)
 
 
 def readme_blocks() -> list[tuple[int, list[str], str]]:
