@@ -323,6 +323,12 @@ def api_record(rec: dict[str, Any], decision_question_id: str) -> dict[str, Any]
     }
 
 
+#: a server error (5xx) is tried again this many times before the batch is split to find a
+#: record that causes it (so a transient one, such as a locked database, rejects nothing)
+RETRIES_5XX = 2
+RETRY_DELAY_S = 1.0
+
+
 class ConnectionLost(CurateError):
     """The server went away mid-push (the CLI exits 2 and says to run the same command again)."""
 
@@ -408,15 +414,19 @@ class Uploader:
         import httpx
 
         while idx:
-            try:
-                # identity: the server would gzip its echo of every record, which push ignores
-                resp = self.http.put(
-                    self.path,
-                    json={"items": [items[i] for i in idx]},
-                    headers={"Accept-Encoding": "identity"},
-                )
-            except httpx.TransportError as exc:
-                raise ConnectionLost(f"{type(exc).__name__}: {exc}") from exc
+            for attempt in range(1 + RETRIES_5XX):
+                try:
+                    # identity: the server would gzip its echo of every record, ignored here
+                    resp = self.http.put(
+                        self.path,
+                        json={"items": [items[i] for i in idx]},
+                        headers={"Accept-Encoding": "identity"},
+                    )
+                except httpx.TransportError as exc:
+                    raise ConnectionLost(f"{type(exc).__name__}: {exc}") from exc
+                if resp.status_code < 500 or attempt == RETRIES_5XX:
+                    break
+                time.sleep(RETRY_DELAY_S * (attempt + 1))  # a busy database, a restart: transient
             if resp.status_code < 300:
                 return len(idx)
             if resp.status_code in (401, 403, 404):

@@ -13,6 +13,7 @@ server cannot be started.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import sys
 import uuid
@@ -29,6 +30,16 @@ FIXTURE = REPO / "fixtures" / "review" / "chat.jsonl"
 def _log(message: str) -> None:
     sys.stderr.write(f"[argilla] {message}\n")
     sys.stderr.flush()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# SIGTERM (a `timeout`, a CI runner giving up) ends the run like Ctrl-C, so the session
+# fixture below still stops the server it started (by default SIGTERM skips every teardown)
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def free_port() -> int:
