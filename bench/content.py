@@ -47,7 +47,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
+#: the public samples the repository carries (fixtures/SOURCES.md); CURATE_SAMPLES points
+#: elsewhere (a larger set) for runs comparable with older recorded figures
+SAMPLES = Path(os.environ.get("CURATE_SAMPLES", ROOT / "fixtures" / "samples"))
 FIXTURES = ROOT / "fixtures" / "content"
 
 
