@@ -157,9 +157,9 @@ def pull_cmd(
 
     Example: curate review pull --dataset train -i train.jsonl -o clean.jsonl --audit audit.jsonl
     """
+    from curate.io import check_readable
     from curate.records import CurateError
     from curate.review.client import connect
-    from curate.io import check_readable
     from curate.review.pull import CONFLICTS, PENDING, plan_outputs, pull
 
     if pending not in PENDING:
