@@ -60,6 +60,9 @@ def argilla_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     except (CurateError, OSError) as exc:
         server.stop(data)
         pytest.skip(f"a local Argilla server could not be started: {exc}")
+    except BaseException:  # interrupted while starting: stop what did start
+        server.stop(data)
+        raise
     try:
         yield state
     finally:
