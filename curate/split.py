@@ -200,7 +200,18 @@ def norm_turns(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def turn_keys(turns: list[tuple[str, str]]) -> tuple[int, int]:
-    """``(exact, prompt)`` 64-bit keys of normalised turns (see :func:`content_keys`)."""
+    """``(exact, prompt)`` 64-bit keys of a record's normalised turns (:func:`norm_turns`):
+    equal exact keys mean duplicates, equal prompt keys mean the same system and user
+    turns (``0`` when a record has none).
+
+    Example:
+        >>> a = turn_keys(norm_turns({"messages": [{"role": "user", "content": "Hi"},
+        ...                                        {"role": "assistant", "content": "Hello"}]}))
+        >>> b = turn_keys(norm_turns({"messages": [{"role": "user", "content": " hi"},
+        ...                                        {"role": "assistant", "content": "Bye"}]}))
+        >>> a[0] == b[0], a[1] == b[1]
+        (False, True)
+    """
     exact = hashlib.blake2b(digest_size=8)
     prompt = hashlib.blake2b(digest_size=8)
     has_prompt = False
@@ -215,25 +226,6 @@ def turn_keys(turns: list[tuple[str, str]]) -> tuple[int, int]:
         int.from_bytes(exact.digest(), "little") or 1,
         (int.from_bytes(prompt.digest(), "little") or 1) if has_prompt else 0,
     )
-
-
-def content_keys(data: dict[str, Any]) -> tuple[int, int]:
-    """``(exact, prompt)`` 64-bit keys of a record's normalised turns (NFKC, case-folded,
-    whitespace collapsed, as :mod:`curate.dedup` normalises): equal exact keys mean
-    duplicates, equal prompt keys mean the same system and user turns (``0`` when a
-    record has none). Messages with
-    tool calls or non-text content are read through :mod:`curate.dedup.text`.
-
-    Example:
-        >>> a = {"messages": [{"role": "user", "content": "Hi"},
-        ...                   {"role": "assistant", "content": "Hello"}]}
-        >>> b = {"messages": [{"role": "user", "content": " hi"},
-        ...                   {"role": "assistant", "content": "Bye"}]}
-        >>> ka, kb = content_keys(a), content_keys(b)
-        >>> ka[0] == kb[0], ka[1] == kb[1]
-        (False, True)
-    """
-    return turn_keys(norm_turns(data))
 
 
 def field_value(data: Any, path: str) -> str:

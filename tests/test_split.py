@@ -16,9 +16,10 @@ from curate.split import (
     SplitOptions,
     apportion,
     assign_eval,
-    content_keys,
     group_labels,
+    norm_turns,
     split_path,
+    turn_keys,
 )
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "split"
@@ -91,8 +92,8 @@ def test_content_keys_match_dedup_normalisation() -> None:
     b = {
         "messages": [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": "y"}]
     }
-    assert content_keys(a)[1] == content_keys(b)[1]
-    assert content_keys(a)[0] != content_keys(b)[0]
+    ka, kb = turn_keys(norm_turns(a)), turn_keys(norm_turns(b))
+    assert ka[1] == kb[1] and ka[0] != kb[0]
 
 
 # -- split_path ----------------------------------------------------------------------------

@@ -141,18 +141,6 @@ class Features:
             return np.ones(len(self.sh_len), dtype=bool)
         return self.sh_stored
 
-    def drop_shingles(self, keep_up_to: int) -> Features:
-        """A copy that stores only the shingles of documents with at most ``keep_up_to``
-        (their pairs are verified exactly; the others by the signature estimate)."""
-        keep = self.stored() & (self.sh_len <= keep_up_to)
-        off = np.zeros(len(self.sh_len) + 1, dtype=np.int64)
-        np.cumsum(np.where(self.stored(), self.sh_len, 0), out=off[1:])
-        parts = [self.sh_flat[off[i] : off[i + 1]] for i in np.flatnonzero(keep).tolist()]
-        flat = np.concatenate(parts) if parts else self.sh_flat[:0]
-        return Features(self.exact, self.prompt, self.answer, self.conv, self.n_turns,
-                        self.answer_chars, self.windows, self.sig, flat, self.sh_len,
-                        keep)  # fmt: skip
-
     def __len__(self) -> int:
         return len(self.exact)
 
@@ -353,8 +341,7 @@ class DuplicateIndex:
         """Decide every document (deterministic: depends only on the order and content).
 
         Candidate pairs are verified by the exact Jaccard of their shingles, or by the
-        signature estimate when a document's shingles were not kept
-        (:meth:`Features.drop_shingles`).
+        signature estimate when a document's shingles were not kept.
         """
         f, is_ref = self._concat()
         n = len(f)

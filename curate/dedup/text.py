@@ -131,18 +131,6 @@ def exact_key(data: Any, scope: str = "conversation") -> bytes:
     return turn_digest(scope_turns(data, scope))
 
 
-def turn_hashes(data: Any) -> list[bytes]:
-    """One 8-byte hash per normalised non-system turn (role included): the unit that
-    containment (one conversation holding another's turns) is checked on."""
-    return [
-        hashlib.blake2b(
-            f"{role}\x1f{normalize_text(text)}".encode("utf-8", "surrogatepass"), digest_size=8
-        ).digest()
-        for role, text in raw_turns(data)
-        if role not in ("system", "developer")
-    ]
-
-
 def prompt_key(example: Any) -> str:
     """Hex hash of the normalised system and user turns: the same prompt, whatever the
     answers. Accepts an :class:`~curate.records.Example` or a raw record.
