@@ -268,7 +268,8 @@ def split(
     counts = Counts(read=c["read"], kept=c["train"] + c["eval"], rejected=c["rejected"])
     counts.check("split")
     out = Path(output)
-    return StageResult("split", counts, {name: out / name for name in m["files"]}, detail=m)
+    outputs = {name: out / name for name in (*m["files"], "manifest.json")}
+    return StageResult("split", counts, outputs, detail=m)
 
 
 def redact(

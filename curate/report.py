@@ -562,3 +562,9 @@ def write_report(
 
 
 __all__ = ["bars_svg", "build_report", "histogram_svg", "render_html", "write_report"]
+
+
+# ``curate.report(...)`` is the library function (curate.api) even once this module is imported
+from curate.stage import callable_module  # noqa: E402
+
+callable_module(__name__)

@@ -1288,3 +1288,9 @@ def split_path(
         manifest = write_split(src, out, options, plan, progress=progress, executor=executor)
         plan.commit()
     return manifest
+
+
+# ``curate.split(...)`` is the library function (curate.api) even once this module is imported
+from curate.stage import callable_module  # noqa: E402
+
+callable_module(__name__)

@@ -45,7 +45,9 @@ import errno
 import os
 import shutil
 import signal
+import sys
 import threading
+import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +189,26 @@ def rejects_path(output: str | os.PathLike[str]) -> Path:
 
 #: reject file names earlier versions wrote, which later stages still read
 OLD_REJECT_SUFFIXES = (".rejects.jsonl", ".rejected.jsonl")
+
+
+# -- the library API's names ----------------------------------------------------------
+
+
+class _StageModule(types.ModuleType):
+    """A stage's module that is also its library function: once ``curate.validate`` (the
+    module) is imported, Python makes it the package's attribute, which would hide the
+    function :func:`curate.api.validate` of the same name; calling the module calls it."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        import curate.api
+
+        return getattr(curate.api, self.__name__.rsplit(".", 1)[-1])(*args, **kwargs)
+
+
+def callable_module(name: str) -> None:
+    """Make the module ``name`` (``curate.validate``, ``curate.split``...) callable as the
+    library function of the same name (see :class:`_StageModule`)."""
+    sys.modules[name].__class__ = _StageModule
 
 
 # -- the output plan ------------------------------------------------------------------

@@ -97,3 +97,9 @@ __all__ = [
     "scope_text",
     "shingles",
 ]
+
+
+# ``curate.dedup(...)`` is the library function (curate.api) even once this module is imported
+from curate.stage import callable_module  # noqa: E402
+
+callable_module(__name__)

@@ -523,3 +523,9 @@ def _batched(
     a process pool or ``ray.data``)."""
     while batch := list(itertools.islice(raws, BATCH)):
         yield convert_batch(batch, format, options)
+
+
+# ``curate.ingest(...)`` is the library function (curate.api) even once this module is imported
+from curate.stage import callable_module  # noqa: E402
+
+callable_module(__name__)

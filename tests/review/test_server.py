@@ -284,7 +284,9 @@ def test_server_killed_mid_push_then_the_same_command_again(tmp_path: Path) -> N
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)  # fmt: skip
         deadline = time.monotonic() + 240
-        while _records_on_server(st["url"], st["api_key"], "killed") < 500:
+        # two batches on the server: the first one's answer reached push before it sent
+        # the second (one upload at a time), so push has a confirmed count to report
+        while _records_on_server(st["url"], st["api_key"], "killed") < 1000:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "push did not start"
             time.sleep(0.05)
