@@ -404,6 +404,9 @@ class OutputPlan:
             try:
                 yield self
             except OSError as e:
+                ours = {str(p) for o in self.outputs.values() for p in (o.tmp, o.target) if p}
+                if e.filename is not None and str(e.filename) not in ours:
+                    raise  # not an output's (an input's read error, say): as it is
                 failed = e.filename or next(iter(self.outputs.values())).target
                 raise write_error(_target_of(self, failed), e) from e
             finally:
