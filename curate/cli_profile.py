@@ -6,7 +6,6 @@ with ``curate validate NEW.jsonl --expectations suite.json``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -45,22 +44,18 @@ def profile_command(
 
     Example: curate profile fixtures/expectations/clean.jsonl -o suite.json
     """
+    from curate.api import profile
     from curate.console import console, print_json
-    from curate.expectations import Tolerance, profile
-    from curate.stage import OutputPlan
+    from curate.expectations import Tolerance
 
-    plan = OutputPlan([str(p) for p in inputs], "profile")
-    plan.add("suite", output)
     suite = profile(
-        [str(p) for p in inputs],
+        inputs,
+        output,
         model=model,
         max_tokens=max_tokens,
         name=name,
         tolerance=Tolerance(relative=relative, proportion=proportion, kl_divergence=kl),
-    )
-    with plan.writing():
-        plan.write_text("suite", json.dumps(suite, indent=2, ensure_ascii=False) + "\n")
-        plan.commit()
+    ).detail
     n = suite["meta"]["curate"]["profiled_examples"]
     if json_out:
         print_json(

@@ -204,6 +204,14 @@ def plan_outputs(
     return out_plan, rejects, clusters
 
 
+def check_inputs(paths: Sequence[str]) -> None:
+    """Every input readable and chat JSONL (an Alpaca array or a UTF-16 file says what it
+    is and to run ``curate ingest`` first), before anything is planned or read."""
+    for p in paths:
+        check_readable(p)
+        sniff_not_jsonl(p)
+
+
 def dedup_paths(
     inputs: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str] | None = None,
@@ -259,9 +267,7 @@ def dedup_paths(
     refs = [str(p) for p in against]
     if not files:
         raise InputError("no input files given")
-    for p in (*files, *refs):
-        check_readable(p)
-        sniff_not_jsonl(p)  # an Alpaca array, UTF-16: say what it is, run ingest first
+    check_inputs([*files, *refs])
     out_plan, rejects, clusters = plan_outputs([*files, *refs], output, rejects, clusters)
 
     summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,

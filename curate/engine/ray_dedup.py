@@ -508,10 +508,8 @@ def dedup_ray(
     and summary. ``--against`` (decontamination) runs on the local engine only for now;
     ``workers`` is Ray's to decide (the cluster's CPUs)."""
     from curate.dedup.core import Params
-    from curate.dedup.run import DedupSummary, default_side_paths
-    from curate.io import check_readable
+    from curate.dedup.run import DedupSummary, check_inputs, plan_outputs
     from curate.records import InputError
-    from curate.stage import OutputPlan
 
     del workers
     if against or not dedup:
@@ -523,18 +521,8 @@ def dedup_ray(
     files = [str(p) for p in inputs]
     if not files:
         raise InputError("no input files given")
-    for p in files:
-        check_readable(p)
-    out_plan = OutputPlan(files, "dedup")
-    if output is not None:
-        d_rej, d_clu = default_side_paths(output)
-        rejects = rejects if rejects is not None else d_rej
-        clusters = clusters if clusters is not None else d_clu
-        out_plan.add("kept", output)
-    if rejects is not None:
-        out_plan.add("rejects", rejects)
-    if clusters is not None:
-        out_plan.add("clusters", clusters)
+    check_inputs(files)
+    out_plan, rejects, clusters = plan_outputs(files, output, rejects, clusters)
     summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,
                            keep=keep, num_perm=num_perm, seed=seed, inputs=files,
                            against=[])  # fmt: skip
