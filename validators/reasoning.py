@@ -8,8 +8,9 @@ Codes (docs/ingest.md describes the record; ``curate ingest`` splits inline bloc
 - ``reasoning_empty`` (warning): ``reasoning_content`` is empty or whitespace.
 - ``reasoning_without_answer`` (error): a trace and no final answer (no content text and no
   tool call after it), as a truncated generation leaves.
-- ``think_tags_in_answer`` (warning): think tags left inside the final content, so the
-  answer the model learns contains them.
+- ``think_tags_in_answer`` (warning): think tags (``<think>``, ``<thinking>`` and their
+  closing tags) left inside the final content, so the answer the model learns contains
+  them; a tag next to a quote or backtick is a mention, not reported.
 
 Only assistant messages are read (``messages``; for preference data the input's messages
 and both outputs). Findings carry the message index.
@@ -29,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from curate.ingest.base import Reject
+from curate.ingest.reasoning import TAGS, inline_trace, tag_outside_quotes
 from curate.records import Example, Finding, Location, Severity, content_text
 
 OPEN, CLOSE = "<think>", "</think>"
@@ -48,9 +51,12 @@ def _finding(code: str, message: str, loc: Location, hint: str) -> Finding:
 
 
 def _unclosed(text: str) -> bool:
-    """A ``<think>`` that no later ``</think>`` closes."""
-    start = text.rfind(OPEN)
-    return start >= 0 and text.find(CLOSE, start) < 0
+    """A ``<think>`` (or ``<thinking>``) that no later closing tag closes."""
+    for open_tag, close_tag in TAGS:
+        start = text.rfind(open_tag)
+        if start >= 0 and text.find(close_tag, start) < 0:
+            return True
+    return False
 
 
 def _assistant_messages(data: Any) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
@@ -81,7 +87,7 @@ class Reasoning:
     def check(self, ex: Example) -> Iterator[Finding]:
         for i, where, m in _assistant_messages(ex.data):
             c = m.get("content")
-            if type(c) is str and "think>" not in c and REASONING_KEY not in m:
+            if type(c) is str and "think" not in c and REASONING_KEY not in m:
                 continue  # the common reply: no trace, no tag (nothing to report)
             yield from self._message(m, where, ex.source.with_message(i))
 
@@ -98,9 +104,7 @@ class Reasoning:
                 loc,
                 "remove the tag from reasoning_content (the trace needs no tags), or close it",
             )
-        inline = answer.lstrip().startswith(OPEN)
-        #: one leading block and nothing else: what curate ingest splits
-        splittable = inline and answer.count(OPEN) == 1 and answer.count(CLOSE) == 1
+        inline = answer.lstrip().startswith(tuple(o for o, _ in TAGS))
         if _unclosed(answer):
             yield _finding(
                 "reasoning_unclosed",
@@ -109,9 +113,12 @@ class Reasoning:
                 "drop the example or regenerate it; a trace that never ends teaches the model "
                 "not to answer",
             )
-        elif OPEN in answer or CLOSE in answer:
-            after = answer[answer.find(CLOSE) + len(CLOSE) :] if inline and CLOSE in answer else ""
-            if inline and not after.strip() and not calls:
+        elif tag_outside_quotes(answer):
+            try:
+                split = inline_trace(answer)
+            except Reject:
+                split = None  # ambiguous: ingest rejects it
+            if inline and split is not None and not split[1].strip() and not calls:
                 yield _finding(
                     "reasoning_without_answer",
                     f"{where}content is a <think> block with no answer after it",
@@ -123,9 +130,8 @@ class Reasoning:
                 f"{where}the final content contains think tags"
                 + (" (an inline <think> block)" if inline else ""),
                 loc,
-                "run curate ingest to move a leading <think>...</think> block into "
-                "reasoning_content"
-                if splittable
+                "run curate ingest to move the trace before the closing tag into reasoning_content"
+                if split is not None and trace is None and split[1].strip()
                 else "remove the think tags from the answer, or move the trace into "
                 "reasoning_content",
             )

@@ -9,15 +9,20 @@ Face chat templates such as Qwen3's read) and its final answer in ``content``::
 
 - ``reasoning_content`` is kept as given;
 - ``thinking`` (another common name) becomes ``reasoning_content``;
-- an inline ``<think>...</think>`` block at the start of a string ``content`` is split off:
-  the trace (newlines around it removed) goes to ``reasoning_content``, what follows
-  (leading newlines removed) stays in ``content``, as the Qwen3 chat template itself splits
-  such a content. An empty block (``<think>\\n\\n</think>``, Qwen3's non-thinking form)
-  means no trace and is removed.
+- an inline ``<think>...</think>`` (or ``<thinking>...</thinking>``) block at the start of
+  a string ``content`` is split off: the trace (newlines around it removed) goes to
+  ``reasoning_content``, what follows (leading newlines removed) stays in ``content``, as
+  the Qwen3 chat template itself splits such a content. An empty block
+  (``<think>\\n\\n</think>``, Qwen3's non-thinking form) means no trace and is removed;
+- DeepSeek-R1's shape, ``trace</think>answer`` (its chat template puts ``<think>\\n`` in
+  the generation prompt, so the data holds only the closing tag), is split the same way
+  when the content has exactly one closing tag and no opening tag (see
+  :func:`inline_trace`).
 
 What cannot be split faithfully raises :class:`~curate.ingest.base.Reject` with the reason
-``bad_reasoning``: an unclosed ``<think>``, a ``</think>`` without its opening tag, a
-second block or stray tag, a trace with no answer after it, an inline block beside a
+``bad_reasoning``: an unclosed ``<think>``, a closing tag that appears more than once
+without an opening tag, a second block or stray tag after a leading block, ``<think>`` and
+``<thinking>`` tags mixed, a trace with no answer after it, an inline block beside a
 ``reasoning_content``, or two different traces (``thinking`` and ``reasoning_content``).
 
 Example:
@@ -40,6 +45,9 @@ REASONING_KEY = "reasoning_content"
 #: other names of that field, mapped to it
 ALIASES = ("thinking",)
 OPEN, CLOSE = "<think>", "</think>"
+#: the inline tag pairs a trace is written in
+TAGS = ((OPEN, CLOSE), ("<thinking>", "</thinking>"))
+QUOTES = "`'\""
 
 
 def split_reasoning(message: dict[str, Any], where: str = "message") -> dict[str, Any]:
@@ -63,43 +71,123 @@ def split_reasoning(message: dict[str, Any], where: str = "message") -> dict[str
             f'{where} "{REASONING_KEY}" is a JSON {json_type(trace)}, expected a string',
         )
     content = message.get("content")
-    if not isinstance(content, str) or (OPEN not in content and CLOSE not in content):
+    if not isinstance(content, str) or "think" not in content:
         return message
-    body = content.lstrip()
-    if not body.startswith(OPEN):
-        if CLOSE in content and OPEN not in content:
-            raise Reject(
-                "bad_reasoning",
-                f"{where}: </think> without an opening <think> (the trace's start is missing); "
-                "add <think> at the start of the content or move the trace to reasoning_content",
-            )
+    split = inline_trace(content, where)
+    if split is None:
         return message  # tags inside the answer: curate validate reports think_tags_in_answer
-    end = body.find(CLOSE)
-    if end < 0:
-        raise Reject("bad_reasoning", f"{where}: <think> is never closed by </think>")
-    inner, answer = body[len(OPEN) : end], body[end + len(CLOSE) :]
-    if OPEN in inner or OPEN in answer or CLOSE in answer:
-        raise Reject(
-            "bad_reasoning",
-            f"{where}: more than one <think> block, or a stray think tag after the first; "
-            "keep one leading <think>...</think> block",
-        )
+    inner, answer = split
     if trace is not None:
         raise Reject(
             "bad_reasoning",
-            f'{where} has "{REASONING_KEY}" and also an inline <think> block in its content; '
+            f'{where} has "{REASONING_KEY}" and also an inline thinking block in its content; '
             "keep one trace",
         )
-    inner, answer = inner.strip("\n"), answer.lstrip("\n")
     if not answer.strip() and not message.get("tool_calls"):
         raise Reject(
             "bad_reasoning",
-            f"{where}: the <think> trace is not followed by an answer (a truncated generation?)",
+            f"{where}: the thinking trace is not followed by an answer (a truncated generation?)",
         )
     message["content"] = answer
     if inner.strip():
         message[REASONING_KEY] = inner
     return message
+
+
+def _quoted(content: str, start: int, end: int) -> bool:
+    """The tag at ``content[start:end]`` is written next to a quote or backtick: a mention
+    of the tag in prose or code, not a trace's end."""
+    before = content[start - 1 : start] if start else ""
+    after = content[end : end + 1]
+    return bool(before and before in QUOTES) or bool(after and after in QUOTES)
+
+
+def tag_outside_quotes(text: str) -> bool:
+    """``text`` holds a think tag (``<think>``, ``</think>``, ``<thinking>``,
+    ``</thinking>``) that is not a quoted mention (next to a quote or backtick).
+
+    Example:
+        >>> tag_outside_quotes("No. </think>"), tag_outside_quotes("Close it with `</think>`.")
+        (True, False)
+    """
+    if "think" not in text:
+        return False
+    for pair in TAGS:
+        for tag in pair:
+            k = text.find(tag)
+            while k >= 0:
+                if not _quoted(text, k, k + len(tag)):
+                    return True
+                k = text.find(tag, k + 1)
+    return False
+
+
+def inline_trace(content: str, where: str = "message") -> tuple[str, str] | None:
+    """``(trace, answer)`` when ``content`` holds an inline thinking trace that can be split
+    faithfully, ``None`` when it holds no trace to split (no tags, or tags quoted or inside
+    the answer: left as they are). Raises ``Reject("bad_reasoning")`` when the tags make
+    the split ambiguous. The trace has its surrounding newlines removed, the answer its
+    leading newlines (as the Qwen3 chat template splits it); either may be empty.
+
+    Two shapes are split, with ``<think>`` or ``<thinking>`` tags:
+
+    - a leading block, ``<think>trace</think>answer`` (Qwen3, QwQ, most distillation sets);
+    - DeepSeek-R1's, ``trace</think>answer``: its chat template ends the generation prompt
+      with ``<think>\\n``, so the data holds only the closing tag. One closing tag and no
+      opening tag anywhere; a closing tag between quotes or backticks is a mention, not
+      a trace's end.
+
+    Example:
+        >>> inline_trace("<thinking>\\n2 + 2 = 4\\n</thinking>\\n\\n4")
+        ('2 + 2 = 4', '4')
+        >>> inline_trace("2 + 2 = 4\\n</think>\\n\\n4")
+        ('2 + 2 = 4', '4')
+        >>> inline_trace("Close the trace with `</think>`.") is None
+        True
+    """
+    found = [(o, c) for o, c in TAGS if o in content or c in content]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise Reject(
+            "bad_reasoning",
+            f"{where}: mixes <think> and <thinking> tags; keep one leading block of one kind",
+        )
+    open_tag, close_tag = found[0]
+    body = content.lstrip()
+    if body.startswith(open_tag):
+        end = body.find(close_tag)
+        if end < 0:
+            raise Reject("bad_reasoning", f"{where}: {open_tag} is never closed by {close_tag}")
+        inner, answer = body[len(open_tag) : end], body[end + len(close_tag) :]
+        if open_tag in inner or open_tag in answer or close_tag in answer:
+            raise Reject(
+                "bad_reasoning",
+                f"{where}: more than one {open_tag} block, or a stray think tag after the "
+                f"first; keep one leading {open_tag}...{close_tag} block",
+            )
+        return inner.strip("\n"), answer.lstrip("\n")
+    if open_tag in content:
+        return None  # an opening tag inside the text: not a leading trace
+    ends = []
+    k = content.find(close_tag)
+    while k >= 0:
+        ends.append(k)
+        k = content.find(close_tag, k + 1)
+    real = [k for k in ends if not _quoted(content, k, k + len(close_tag))]
+    if not real:
+        return None  # the tag is only mentioned
+    if len(ends) == 1:
+        # DeepSeek-R1: the template wrote the opening tag, the data starts inside the trace
+        end = ends[0]
+        inner, answer = content[:end], content[end + len(close_tag) :]
+        return inner.strip("\n"), answer.lstrip("\n")
+    raise Reject(
+        "bad_reasoning",
+        f"{where}: {close_tag} appears more than once without an opening {open_tag}, so "
+        f"where the trace ends is ambiguous; keep one trace ending in {close_tag} (or move "
+        "the trace to reasoning_content)",
+    )
 
 
 def split_assistant_messages(messages: list[Any], key: str = "messages") -> list[Any]:

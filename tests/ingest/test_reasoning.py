@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from curate.ingest import detect, ingest_paths
 from curate.ingest.base import IngestOptions, Reject, get
-from curate.ingest.reasoning import split_reasoning
+from curate.ingest.reasoning import inline_trace, split_reasoning
 from curate.records import Severity
 from curate.validate import standard_validators, validate_path
 from tests.ingest.helpers import FIXTURES, lines, reasons, run
@@ -47,13 +47,70 @@ def test_inline_think_is_split_into_reasoning_content_and_answer() -> None:
 def test_malformed_think_blocks_are_rejects_with_a_reason() -> None:
     good, bad = run(RS / "think_bad.jsonl")
     assert not good
-    assert reasons(bad) == [(n, "bad_reasoning") for n in (1, 2, 3, 4)]
+    assert reasons(bad) == [(n, "bad_reasoning") for n in (1, 2, 3, 4, 5)]
     messages = [r.message for r in bad]
     assert "never closed" in messages[0]
     assert "not followed by an answer" in messages[1]
-    assert "without an opening <think>" in messages[2]
+    assert messages[2] == (
+        "messages[1]: </think> appears more than once without an opening <think>, so where "
+        "the trace ends is ambiguous; keep one trace ending in </think> (or move the trace to "
+        "reasoning_content)"
+    )
     assert "more than one <think> block" in messages[3]
+    assert "mixes <think> and <thinking> tags" in messages[4]
     assert all(r.record["messages"][1]["content"] for r in bad)  # original record kept
+
+
+def test_thinking_blocks_and_deepseek_r1_closing_tags_are_split() -> None:
+    good, bad = run(RS / "think_variants.jsonl")
+    assert not bad and len(good) == 4
+    # <thinking>...</thinking>, split like <think>
+    assert assistant(good[0]) == {
+        "role": "assistant",
+        "content": "No: 221 = 13 * 17.",
+        "reasoning_content": "221 = 13 * 17, so it has divisors other than 1 and itself.",
+    }
+    # DeepSeek-R1: the template wrote "<think>\n", the data is "trace</think>answer"
+    assert assistant(good[1]) == {
+        "role": "assistant",
+        "content": "9.9 is larger.",
+        "reasoning_content": "Compare the tenths: 9.9 has 9 tenths, 9.11 has 1.",
+    }
+    # a quoted mention of the tag is text, not a trace
+    src = lines(RS / "think_variants.jsonl")
+    assert good[2]["messages"] == src[2]["messages"]
+    # an empty R1 trace: no trace
+    assert assistant(good[3]) == {"role": "assistant", "content": "Bonjour."}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("<thinking>a</thinking>b", ("a", "b")),
+        ("  <think>\na\n</think>\n\nb", ("a", "b")),
+        ("a\n</thinking>\nb", ("a", "b")),
+        ('The tag "</think>" ends a trace.', None),
+        ("Answer. <think>not a leading block</think>", None),
+        ("plain answer", None),
+    ],
+)
+def test_inline_trace_shapes(content: str, expected: tuple[str, str] | None) -> None:
+    assert inline_trace(content) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("a</think>b</think>c", "more than once without an opening"),
+        ("<thinking>a</think>b", "mixes <think> and <thinking>"),
+        ("<thinking>a", "<thinking> is never closed by </thinking>"),
+        ("a</think>\n\n", "not followed by an answer"),
+    ],
+)
+def test_ambiguous_think_variants_are_rejected(content: str, fragment: str) -> None:
+    with pytest.raises(Reject, match=fragment) as e:
+        split_reasoning({"role": "assistant", "content": content}, "messages[1]")
+    assert e.value.reason == "bad_reasoning"
 
 
 def test_reasoning_content_is_kept_and_thinking_becomes_reasoning_content() -> None:
@@ -203,6 +260,7 @@ NEW_FIXTURES = [
     RS / "think.jsonl",
     RS / "reasoning_content.jsonl",
     RS / "sharegpt_think.json",
+    RS / "think_variants.jsonl",
 ]
 #: findings about content, not structure, that a fixture carries on purpose
 DELIBERATE = {"assistant_boilerplate"}  # LLaMA-Factory's identity reply: "I am an AI assistant"

@@ -31,6 +31,7 @@ CASES = {
     "reasoning_unclosed": [
         (chat(content="<think>\n91 = 7 * 13, so"), [("reasoning_unclosed", 1)]),
         (chat(reasoning_content="<think>91 = 7 * 13.", content="No."), [("reasoning_unclosed", 1)]),
+        (chat(content="<thinking>\n91 = 7 * 13, so"), [("reasoning_unclosed", 1)]),
     ],
     "reasoning_empty": [
         (chat(reasoning_content="", content="No."), [("reasoning_empty", 1)]),
@@ -47,6 +48,9 @@ CASES = {
     "think_tags_in_answer": [
         (chat(content="<think>91 = 7 * 13.</think>No."), [("think_tags_in_answer", 1)]),
         (chat(reasoning_content="x", content="No. </think>"), [("think_tags_in_answer", 1)]),
+        (chat(content="<thinking>91 = 7 * 13.</thinking>No."), [("think_tags_in_answer", 1)]),
+        # DeepSeek-R1's shape: the data holds only the closing tag
+        (chat(content="91 = 7 * 13.\n</think>\n\nNo."), [("think_tags_in_answer", 1)]),
     ],
 }
 
@@ -61,7 +65,7 @@ QUIET = {
             {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
         ],
     ),
-    "think_tags_in_answer": chat(content="I think so: 91 is not prime."),
+    "think_tags_in_answer": chat(content="I think so; a trace ends with `</think>`."),
 }
 
 
@@ -88,6 +92,24 @@ def test_findings_say_how_to_fix_and_have_stable_severities() -> None:
         "reasoning_without_answer": Severity.ERROR,
         "think_tags_in_answer": Severity.WARNING,
     }
+
+
+@pytest.mark.parametrize(
+    ("content", "ingest_fixes_it"),
+    [
+        ("<think>91 = 7 * 13.</think>No.", True),
+        ("<thinking>91 = 7 * 13.</thinking>No.", True),
+        ("91 = 7 * 13.\n</think>\n\nNo.", True),  # DeepSeek-R1
+        ("91 = 7 * 13.</think>No.</think>", False),  # ambiguous: ingest rejects it
+        ("No. <think>aside</think>", False),  # not a leading block
+    ],
+)
+def test_think_tags_hint_names_curate_ingest_only_when_it_splits(
+    content: str, ingest_fixes_it: bool
+) -> None:
+    (f,) = Reasoning().check(Example(chat(content=content), Location("r.jsonl", 7)))
+    assert f.code == "think_tags_in_answer"
+    assert ("curate ingest" in (f.hint or "")) is ingest_fixes_it
 
 
 def test_only_assistant_messages_are_read_and_the_index_is_the_message() -> None:
