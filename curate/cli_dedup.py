@@ -28,6 +28,11 @@ class Keep(str, Enum):
     first = "first"
 
 
+class Reasoning(str, Enum):
+    exclude = "exclude"
+    include = "include"
+
+
 def dedup(
     ctx: typer.Context,
     files: Annotated[
@@ -77,6 +82,15 @@ def dedup(
             "assistant text, then first in the input; first = first in the input.",
         ),
     ] = Keep.longest,
+    reasoning: Annotated[
+        Reasoning,
+        typer.Option(
+            help="Assistant reasoning traces (reasoning_content, <think> blocks): exclude = "
+            "compare prompt and answer only (the same answer with another trace is a "
+            "duplicate); include = compare the traces too. Either way the copy with more "
+            "reasoning is preferred by --keep longest.",
+        ),
+    ] = Reasoning.exclude,
     within: Annotated[
         bool,
         typer.Option(
@@ -106,9 +120,10 @@ def dedup(
     example is at or above --threshold against the kept one it is attributed to.
     Contained: a conversation whose turns are a contiguous run of a longer one's (the
     longer one is kept). Of each cluster the example with the most turns, then the
-    longest assistant text, then the first is kept (--keep first: the first). With
-    --against, training examples that match any held-out example are removed as
-    contaminated.
+    longest assistant text (reasoning traces count), then the first is kept (--keep
+    first: the first). Reasoning traces are not compared (--reasoning include compares
+    them). With --against, training examples that match any held-out example are
+    removed as contaminated.
 
     Example: curate dedup train.jsonl -o train.dedup.jsonl --against eval.jsonl --json
     """
@@ -126,6 +141,7 @@ def dedup(
             "near": near,
             "containment": containment,
             "keep": keep.value,
+            "reasoning": reasoning.value,
             "num_perm": num_perm,
             "shingle": shingle,
             "seed": seed,
@@ -134,6 +150,13 @@ def dedup(
         },
     )
     against = [Path(a) for a in cfg["against"] or []]
+    # the default is every engine's; another value is passed only where it is understood
+    extra = {} if cfg["reasoning"] == "exclude" else {"reasoning": cfg["reasoning"]}
+    if extra and engine == "ray" and not _ray_takes("reasoning"):
+        raise CurateError(
+            f"--reasoning {cfg['reasoning']} runs on the local engine only for now: "
+            "use --engine local"
+        )
     total = sum(p.stat().st_size for p in [*files, *(against or [])] if p.is_file())
     try:
         with progress_bar(total, "deduplicating", enabled=not json_out) as advance:
@@ -156,6 +179,7 @@ def dedup(
                 progress=advance,
                 engine=engine,
                 ray_address=ray_address,
+                **extra,
             )
     except ValueError as e:
         raise CurateError(str(e)) from e
@@ -186,6 +210,15 @@ def dedup(
         console.print("dry run: pass -o OUT to write the kept examples")
     _invalid_note(s, bad)
     raise typer.Exit(code)
+
+
+def _ray_takes(name: str) -> bool:
+    """Whether the Ray engine's dedup takes the keyword ``name``."""
+    import inspect
+
+    from curate.engine.ray_dedup import dedup_ray
+
+    return name in inspect.signature(dedup_ray).parameters
 
 
 def _invalid_note(s: Any, bad: int) -> None:

@@ -308,6 +308,7 @@ def _dedup(
         workers=sec.get("workers"),
         engine=engine[0],
         ray_address=engine[1],
+        **({"reasoning": sec["reasoning"]} if "reasoning" in sec else {}),
     )
     d = s.to_dict()
     st.update(

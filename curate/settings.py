@@ -187,6 +187,7 @@ DEDUP: dict[str, Check] = {
     "keep": choice("longest", "first"),
     "containment": boolean,
     "engine": choice("local", "ray"),
+    "reasoning": choice("exclude", "include"),
 }
 
 #: ``[tool.curate.review]`` and a run config's ``[review]``

@@ -53,7 +53,15 @@ from curate.dedup.resolve import (
     MemberInfo,
     resolve_component,
 )
-from curate.dedup.text import check_scope, normalize_text, pick_turns, raw_turns, turn_digest
+from curate.dedup.text import (
+    check_reasoning,
+    check_scope,
+    normalize_text,
+    pick_turns,
+    raw_turns,
+    reasoning_chars,
+    turn_digest,
+)
 
 #: how a removed document was matched
 BY_JACCARD, BY_CONTAINMENT = 0, 1
@@ -92,7 +100,10 @@ class Params:
         containment: remove a conversation whose turns are a contiguous run of another's
             (``conversation`` scope, with ``near``).
         keep: which copy of a cluster is kept: ``longest`` (more turns, then longer
-            assistant text, then input order) or ``first`` (input order).
+            assistant text, reasoning traces included, then input order) or ``first``
+            (input order).
+        reasoning: ``exclude`` (default) compares assistant turns without their reasoning
+            traces; ``include`` compares the traces too (:mod:`curate.dedup.text`).
     """
 
     threshold: float = 0.8
@@ -103,9 +114,11 @@ class Params:
     near: bool = True
     containment: bool = True
     keep: str = "longest"
+    reasoning: str = "exclude"
 
     def __post_init__(self) -> None:
         check_scope(self.scope)
+        check_reasoning(self.reasoning)
         if self.keep not in KEEP_RULES:
             raise ValueError(f"unknown keep rule {self.keep!r}: use one of {', '.join(KEEP_RULES)}")
         if not 0.0 < self.threshold <= 1.0:
@@ -125,10 +138,10 @@ class Features:
 
     exact: np.ndarray  # (n,) S16: normalised turns in scope
     prompt: np.ndarray  # (n,) S16: system + user turns
-    answer: np.ndarray  # (n,) S16: assistant turns
+    answer: np.ndarray  # (n,) S16: assistant turns (final answers, without traces)
     conv: np.ndarray  # (n,) S8: non-system turn sequence (zeros when < 2 turns)
     n_turns: np.ndarray  # (n,) int32: non-system turns
-    answer_chars: np.ndarray  # (n,) int64: characters of the normalised assistant turns
+    answer_chars: np.ndarray  # (n,) int64: characters of the normalised assistant turns and traces
     windows: dict[int, np.ndarray]  # doc -> S8 keys of its inner contiguous turn runs
     sig: np.ndarray  # (n, num_perm) uint32, or (n, 0) when near is off
     sh_flat: np.ndarray  # uint32, the stored shingles (see sh_stored)
@@ -162,13 +175,18 @@ def featurize(records: Sequence[Any], params: Params) -> Features:
     texts: list[str] = []
     scope = params.scope
     for i, rec in enumerate(records):
-        turns = [(role, normalize_text(text)) for role, text in raw_turns(rec)]
+        turns = [(role, normalize_text(text)) for role, text in raw_turns(rec, params.reasoning)]
         picked = pick_turns(turns, scope)
         exact[i] = turn_digest(picked)
         prompt[i] = turn_digest(pick_turns(turns, "user"))
         answers = pick_turns(turns, "assistant")
-        answer[i] = turn_digest(answers)
         answer_chars[i] = sum(len(t) for _, t in answers)
+        if params.reasoning == "exclude":
+            answer[i] = turn_digest(answers)
+            answer_chars[i] += reasoning_chars(rec)  # a trace is information, even uncompared
+        else:  # conflicting answers are different final answers, whatever the traces
+            final = [(r, normalize_text(t)) for r, t in raw_turns(rec) if r == "assistant"]
+            answer[i] = turn_digest(final)
         n_turns[i] = sum(1 for r, _ in turns if r not in ("system", "developer"))
         if scope == "conversation":
             th = [_turn_hash(r, t) for r, t in turns if r not in ("system", "developer")]

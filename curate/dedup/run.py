@@ -134,6 +134,8 @@ class DedupSummary:
     keep: str = "longest"
     num_perm: int = 128
     seed: int = 0
+    #: reasoning traces compared (``include``) or not (``exclude``)
+    reasoning: str = "exclude"
     inputs: list[str] = field(default_factory=list)
     against: list[str] = field(default_factory=list)
     output: str | None = None
@@ -230,6 +232,7 @@ def dedup_paths(
     dedup: bool = True,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    reasoning: str = "exclude",
 ) -> DedupSummary:
     """Remove exact and near duplicates and contained conversations (and examples leaked
     from ``against``); the Python twin of ``curate dedup``.
@@ -255,6 +258,10 @@ def dedup_paths(
         dedup: ``False`` only decontaminates (keeps duplicates within ``inputs``).
         workers: processes for the features (default: all cores; 1 = inline).
         progress: called with the number of bytes read, as pass 1 advances.
+        reasoning: ``exclude`` (default): assistant reasoning traces (``reasoning_content``,
+            ``thinking``, a leading ``<think>`` block) are left out of the comparison, so
+            the same prompt and answer with different traces are duplicates; ``include``
+            compares them too. Either way a trace counts as information for ``keep``.
 
     Raises:
         curate.records.InputError: an input is missing, a directory or unreadable.
@@ -262,7 +269,8 @@ def dedup_paths(
             another output (nothing is read or written then).
     """
     params = Params(threshold=threshold, scope=scope, num_perm=num_perm, shingle=shingle,
-                    seed=seed, near=near, containment=containment, keep=keep)  # fmt: skip
+                    seed=seed, near=near, containment=containment, keep=keep,
+                    reasoning=reasoning)  # fmt: skip
     files = [str(p) for p in inputs]
     refs = [str(p) for p in against]
     if not files:
@@ -271,8 +279,8 @@ def dedup_paths(
     out_plan, rejects, clusters = plan_outputs([*files, *refs], output, rejects, clusters)
 
     summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,
-                           keep=keep, num_perm=num_perm, seed=seed, inputs=files,
-                           against=refs)  # fmt: skip
+                           keep=keep, num_perm=num_perm, seed=seed, reasoning=reasoning,
+                           inputs=files, against=refs)  # fmt: skip
     index = DuplicateIndex(params)
     doc_file: list[np.ndarray] = []
     doc_line: list[np.ndarray] = []

@@ -7,6 +7,13 @@ of whitespace collapsed to one space, ends stripped. A *scope* picks the turns c
 - ``user``: the prompt side (system and user turns),
 - ``assistant``: the assistant turns (their text and tool calls).
 
+An assistant message's reasoning trace (``reasoning_content``, its alias ``thinking``, or a
+leading ``<think>...</think>`` block in a string ``content`` that was not ingested) is
+*excluded* by default (``reasoning="exclude"``): the same prompt and answer are the same
+example whatever their traces. ``reasoning="include"`` compares it too, as a turn's text
+before its answer. Either way the trace counts as information when the copy to keep is
+chosen (:func:`reasoning_chars`).
+
 Preference records (``input`` / ``preferred_output`` / ``non_preferred_output``) count as
 the input messages followed by the outputs. Anything else (a JSON value that is not a chat
 record) is compared on its canonical JSON text, so nothing is silently equal to anything.
@@ -31,6 +38,10 @@ import unicodedata
 from typing import Any
 
 SCOPES = ("conversation", "user", "assistant")
+#: how an assistant message's reasoning trace is compared (``exclude`` is the default)
+REASONING = ("exclude", "include")
+_TRACE_KEYS = ("reasoning_content", "thinking")
+_OPEN, _CLOSE = "<think>", "</think>"
 _PROMPT_ROLES = frozenset({"system", "developer", "user"})
 _ANSWER_ROLES = frozenset({"assistant"})
 
@@ -56,6 +67,35 @@ def check_scope(scope: str) -> str:
     return scope
 
 
+def check_reasoning(reasoning: str) -> str:
+    """Return ``reasoning`` or raise ``ValueError`` naming the valid values."""
+    if reasoning not in REASONING:
+        raise ValueError(f"unknown reasoning mode {reasoning!r}: use one of {', '.join(REASONING)}")
+    return reasoning
+
+
+def split_trace(m: dict[str, Any]) -> tuple[str, Any]:
+    """``(trace, content)`` of an assistant message: the trace is its ``reasoning_content``
+    (or ``thinking``) and a leading ``<think>...</think>`` block of a string ``content``
+    (then removed from the returned content); ``""`` when it has none.
+
+    Example:
+        >>> split_trace({"role": "assistant", "content": "<think>2+2</think>\\n4"})
+        ('2+2', '\\n4')
+        >>> split_trace({"role": "assistant", "reasoning_content": "add", "content": "4"})
+        ('add', '4')
+    """
+    traces = [t for t in (m.get(k) for k in _TRACE_KEYS) if isinstance(t, str) and t]
+    content = m.get("content")
+    if isinstance(content, str) and _OPEN in content:
+        body = content.lstrip()
+        end = body.find(_CLOSE)
+        if body.startswith(_OPEN) and end >= 0:
+            traces.append(body[len(_OPEN) : end])
+            content = body[end + len(_CLOSE) :]
+    return "\n".join(dict.fromkeys(traces)), content
+
+
 def _content_text(content: Any) -> str:
     from curate.records import content_text
 
@@ -66,12 +106,19 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _message_text(m: Any) -> tuple[str, str]:
+def _message_text(m: Any, reasoning: str = "exclude") -> tuple[str, str]:
     if not isinstance(m, dict):
         return "", _canonical(m)
     role = m.get("role")
     role = role if isinstance(role, str) else ""
-    text = _content_text(m.get("content"))
+    content = m.get("content")
+    if role == "assistant":
+        trace, content = split_trace(m)
+        text = _content_text(content)
+        if trace and reasoning == "include":
+            text = f"{trace}\n{text}" if text else trace
+    else:
+        text = _content_text(content)
     calls = m.get("tool_calls")
     if calls:
         text = f"{text}\n{_canonical(calls)}" if text else _canonical(calls)
@@ -81,29 +128,65 @@ def _message_text(m: Any) -> tuple[str, str]:
     return role, text
 
 
-def raw_turns(data: Any) -> list[tuple[str, str]]:
-    """Every turn of a record as ``(role, raw text)``, preference records flattened."""
+def _messages(data: Any) -> list[Any] | None:
+    """The messages of a chat record (preference records flattened: input, then both
+    outputs), or ``None`` for anything else."""
+    if not isinstance(data, dict):
+        return None
+    msgs = data.get("messages")
+    if isinstance(msgs, list):
+        return msgs
+    inp = data.get("input")
+    if isinstance(inp, dict) and ("preferred_output" in data or "non_preferred_output" in data):
+        out_msgs = [m for m in inp.get("messages") or [] if m is not None]
+        for key in ("preferred_output", "non_preferred_output"):
+            out = data.get(key)
+            out_msgs.extend(out if isinstance(out, list) else [out] if out else [])
+        return out_msgs
+    return None
+
+
+def raw_turns(data: Any, reasoning: str = "exclude") -> list[tuple[str, str]]:
+    """Every turn of a record as ``(role, raw text)``, preference records flattened; an
+    assistant's reasoning trace is left out (``reasoning="exclude"``, the default) or
+    put before its answer (``"include"``)."""
+    msgs = _messages(data)
+    if msgs is not None:
+        return [_message_text(m, reasoning) for m in msgs]
     if isinstance(data, dict):
-        msgs = data.get("messages")
-        if isinstance(msgs, list):
-            return [_message_text(m) for m in msgs]
-        inp = data.get("input")
-        if isinstance(inp, dict) and ("preferred_output" in data or "non_preferred_output" in data):
-            turns = [_message_text(m) for m in inp.get("messages") or [] if m is not None]
-            for key in ("preferred_output", "non_preferred_output"):
-                out = data.get(key)
-                for m in out if isinstance(out, list) else [out] if out else []:
-                    turns.append(_message_text(m))
-            return turns
         rest = {k: v for k, v in data.items() if k not in ("id", "source", "metadata")}
         return [("", _canonical(rest))]
     return [("", _canonical(data))]
 
 
-def scope_turns(data: Any, scope: str = "conversation") -> list[tuple[str, str]]:
+def reasoning_chars(data: Any) -> int:
+    """Characters of the normalised reasoning traces of a record's assistant messages: the
+    information a trace adds, counted when the copy to keep is chosen (whatever the
+    ``reasoning`` mode), so of two copies that differ only by their traces the one with the
+    longer trace is kept.
+
+    Example:
+        >>> reasoning_chars({"messages": [{"role": "user", "content": "2+2?"},
+        ...     {"role": "assistant", "reasoning_content": " Add  them. ", "content": "4"}]})
+        9
+    """
+    msgs = _messages(data) or []
+    total = 0
+    for m in msgs:
+        if isinstance(m, dict) and m.get("role") == "assistant":
+            trace, _ = split_trace(m)
+            if trace:
+                total += len(normalize_text(trace))
+    return total
+
+
+def scope_turns(
+    data: Any, scope: str = "conversation", reasoning: str = "exclude"
+) -> list[tuple[str, str]]:
     """The normalised ``(role, text)`` turns of ``data`` that ``scope`` compares."""
     check_scope(scope)
-    return [(role, normalize_text(text)) for role, text in pick_turns(raw_turns(data), scope)]
+    turns = raw_turns(data, check_reasoning(reasoning))
+    return [(role, normalize_text(text)) for role, text in pick_turns(turns, scope)]
 
 
 def pick_turns(turns: list[tuple[str, str]], scope: str) -> list[tuple[str, str]]:
@@ -115,9 +198,9 @@ def pick_turns(turns: list[tuple[str, str]], scope: str) -> list[tuple[str, str]
     return turns
 
 
-def scope_text(data: Any, scope: str = "conversation") -> str:
+def scope_text(data: Any, scope: str = "conversation", reasoning: str = "exclude") -> str:
     """The normalised text of the turns in ``scope``, one turn per line."""
-    return "\n".join(text for _, text in scope_turns(data, scope))
+    return "\n".join(text for _, text in scope_turns(data, scope, reasoning))
 
 
 def turn_digest(turns: list[tuple[str, str]]) -> bytes:
@@ -126,9 +209,10 @@ def turn_digest(turns: list[tuple[str, str]]) -> bytes:
     return hashlib.blake2b(blob.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def exact_key(data: Any, scope: str = "conversation") -> bytes:
-    """16-byte key: equal for records whose normalised turns in ``scope`` are equal."""
-    return turn_digest(scope_turns(data, scope))
+def exact_key(data: Any, scope: str = "conversation", reasoning: str = "exclude") -> bytes:
+    """16-byte key: equal for records whose normalised turns in ``scope`` are equal (the
+    reasoning traces compared or not, see :data:`REASONING`)."""
+    return turn_digest(scope_turns(data, scope, reasoning))
 
 
 def prompt_key(example: Any) -> str:
