@@ -51,7 +51,17 @@ from typing import Any
 
 import numpy as np
 
-from curate.export import FORMATS, TRL_SHAPES, ExportError, convert, record_kind, training_messages
+from curate.export import (
+    FORMATS,
+    MEDIA_MODES,
+    REASONING_MODES,
+    TRL_SHAPES,
+    ExportError,
+    MediaPlan,
+    convert,
+    record_kind,
+    training_messages,
+)
 from curate.io import dumps, parse_line
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import CurateError, Example, Finding, InputError
@@ -94,6 +104,13 @@ class SplitOptions:
         model: model whose encoding counts tokens (manifest, token buckets).
         kind: ``auto`` (the majority kind), ``sft`` or ``preference``: one export holds
             one kind; records of the other kind are rejected as ``mixed_kinds``.
+        reasoning: what happens to assistant ``reasoning_content``: ``auto`` (the
+            field in trl/hf, an inline ``<think>`` block in sharegpt/alpaca, a
+            ``cannot_carry_reasoning`` reject in openai), ``inline``, ``drop`` (counted
+            in the manifest) or ``reject``.
+        media: local media files: ``copy`` (into ``OUTDIR/media/``, content-addressed),
+            ``rewrite`` (paths relative to the output folder, nothing copied) or
+            ``embed`` (``data:`` URIs; what ``openai`` needs for local images).
         workers: processes for large files (default: all cores, 1 = inline).
     """
 
@@ -109,6 +126,8 @@ class SplitOptions:
     trl_shape: str = "messages"
     model: str = "gpt-4o-mini"
     kind: str = "auto"
+    reasoning: str = "auto"
+    media: str = "copy"
     workers: int | None = None
 
     def check(self) -> None:
@@ -125,6 +144,8 @@ class SplitOptions:
             ("--format", self.format, FORMATS),
             ("--trl-shape", self.trl_shape, TRL_SHAPES),
             ("--kind", self.kind, KINDS),
+            ("--reasoning", self.reasoning, REASONING_MODES),
+            ("--media", self.media, MEDIA_MODES),
         ):
             if value not in allowed:
                 raise CurateError(f"{name} {value!r} is not one of: {', '.join(allowed)}")
@@ -273,6 +294,8 @@ class ScanTask:
     stratify_field: str | None
     #: curate.dedup.Params when near-duplicates are grouped, else None
     near_params: Any = None
+    reasoning: str = "auto"
+    media: str = "copy"
 
 
 @dataclass(slots=True)
@@ -306,6 +329,32 @@ def reject_row(
     return row(ex_or_finding.location, reason, message, record, findings=[ex_or_finding])
 
 
+def _rich_fields(data: dict[str, Any], kind: str) -> set[str]:
+    """``reasoning`` and the media kinds a record holds (what some exports cannot carry
+    as they are, and what shapes the trainer configs)."""
+    from curate.media import iter_media
+
+    msgs = (
+        data["messages"]
+        if kind == "sft"
+        else [
+            *data["input"]["messages"],
+            *data["preferred_output"],
+            *data["non_preferred_output"],
+        ]
+    )
+    out: set[str] = set()
+    for m in msgs:
+        if not isinstance(m, dict):
+            continue
+        trace = m.get("reasoning_content")
+        if trace is not None and (not isinstance(trace, str) or trace.strip()):
+            out.add("reasoning")
+        if isinstance(m.get("content"), list):
+            out.update(x.kind for x in iter_media([m]))
+    return out
+
+
 def scan_batch(task: ScanTask) -> ScanResult:
     """Scan one batch of raw lines (pure: same task, same result)."""
     out = ScanResult()
@@ -324,8 +373,17 @@ def scan_batch(task: ScanTask) -> ScanResult:
         data = parsed.data
         try:
             kind = record_kind(data)
-            if not lossless:  # openai and trl messages hold every canonical record
-                convert(data, task.format, trl_shape=task.trl_shape, record_id="")
+            rich = _rich_fields(data, kind)
+            # openai and trl messages hold every plain canonical record as it is
+            if not lossless or rich:
+                convert(
+                    data,
+                    task.format,
+                    trl_shape=task.trl_shape,
+                    record_id="",
+                    reasoning=task.reasoning,
+                    media=MediaPlan(task.file, None, task.media),  # checked, not copied
+                )
         except ExportError as e:
             out.rejects.append(reject_row(parsed, e.reason, str(e), raw))
             continue
@@ -349,6 +407,7 @@ def scan_batch(task: ScanTask) -> ScanResult:
         for m in msgs + (list(data["non_preferred_output"]) if kind == "preference" else []):
             if len(m) > 2:
                 out.fields.update(k for k in ("name", "tool_calls", "tool_call_id") if m.get(k))
+        out.fields |= rich
         kept.append({"messages": msgs, "tools": tools, "data": data})
     if task.near_params is not None:
         from curate.dedup.group import sketch
@@ -683,7 +742,17 @@ def scan_file(
     names: dict[str, int] = {}
     near_params, grouper = _near_grouper(options)
     tasks = (
-        ScanTask(path, b, options.format, options.trl_shape, encoding, strat_field, near_params)
+        ScanTask(
+            path,
+            b,
+            options.format,
+            options.trl_shape,
+            encoding,
+            strat_field,
+            near_params,
+            options.reasoning,
+            options.media,
+        )
         for b in _batches(path)
     )
     for res in run_ordered(scan_batch, tasks, executor, in_flight=6):
@@ -764,6 +833,10 @@ class ExportTask:
     format: str
     trl_shape: str
     kind: str
+    reasoning: str = "auto"
+    media: str = "copy"
+    #: the export folder (media urls are written relative to it)
+    outdir: str = "."
 
 
 @dataclass(slots=True)
@@ -773,11 +846,19 @@ class ExportResult:
     provenance: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
     rejects: list[dict[str, Any]] = field(default_factory=list)
     n_lines: int = 0
+    #: media files to copy into OUTDIR/media/ (content-addressed name -> source path)
+    copies: dict[str, str] = field(default_factory=dict)
+    #: what the exported rows carried or dropped (reasoning, tools, media)
+    carried: dict[str, int] = field(default_factory=dict)
 
 
 def export_batch(task: ExportTask) -> ExportResult:
     """Convert the accepted lines of one batch to the target format (pure)."""
+    from collections import Counter as CountDict
+
     out = ExportResult()
+    media = MediaPlan(task.file, task.outdir, task.media)
+    carried: CountDict[str] = CountDict()
     todo = dict(zip(task.accepted, task.actions, strict=True))
     for line, raw in task.lines:
         out.n_lines += 1
@@ -800,13 +881,28 @@ def export_batch(task: ExportTask) -> ExportResult:
                 )
             )
             continue
-        row = convert(parsed.data, task.format, trl_shape=task.trl_shape, record_id=parsed.id)
+        try:
+            row = convert(
+                parsed.data,
+                task.format,
+                trl_shape=task.trl_shape,
+                record_id=parsed.id,
+                reasoning=task.reasoning,
+                media=media,
+                stats=carried,
+            )
+        except ExportError as e:  # pragma: no cover - pass 1 accepted it (a media file went away)
+            raise CurateError(
+                f"{task.file}:{line}: changed while it was being split ({e}); run again"
+            ) from e
         out.rows[action].append(row if task.format == "hf" else dumps(row))
         src = parsed.data.get("source")
         prov = {"id": parsed.id, "line": line}
         if src is not None:
             prov["source"] = src
         out.provenance[action].append(dumps(prov))
+    out.copies = media.copies
+    out.carried = dict(carried)
     return out
 
 
@@ -969,7 +1065,10 @@ def write_split(
             _check_sides(is_eval, labels, n_groups, n_eval)
             actions = np.full(len(scan.line), REJECT_KIND, dtype=np.int8)
             actions[idx] = np.where(is_eval, EVAL, TRAIN)
-            files = _pass2(path, plan, options, scan, actions, kind, reject, executor)
+            carried: dict[str, int] = {}
+            files = _pass2(
+                path, plan, options, scan, actions, kind, reject, executor, outdir, carried
+            )
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
@@ -986,7 +1085,13 @@ def write_split(
     }
     configs: list[str] = []
     entry = {
-        s: llamafactory_entry(options.format, kind, data_files[s], tools="tools" in scan.fields)
+        s: llamafactory_entry(
+            options.format,
+            kind,
+            data_files[s],
+            fields=scan.fields,
+            reasoning=options.reasoning,
+        )
         for s in split_names
     }
     if entry["train"]:
@@ -1000,6 +1105,8 @@ def write_split(
         str(outdir / data_files["train"]),
         str(outdir / data_files["eval"]),
         trl_shape=options.trl_shape,
+        fields=scan.fields,
+        reasoning=options.reasoning,
     )
     if block:
         plan.write_text(
@@ -1008,6 +1115,8 @@ def write_split(
         configs.append("axolotl.yaml")
 
     files["rejected.jsonl"] = {"rows": sum(reasons.values())}
+    if carried.get("media_files_copied"):
+        files["media/"] = {"files": carried["media_files_copied"]}
     for name in configs:
         files[name] = {}
     tokens = scan.tokens[idx]
@@ -1051,9 +1160,12 @@ def write_split(
             for name, info in sorted(files.items())
         },
         "trainer_configs": configs,
+        "carried": carried_report(options, scan.fields, carried, reasons, configs),
     }
     if options.format == "hf":
         manifest["files"]["hf/"] = {"sha256": _folder_sha256(plan.temp_path("hf"))}
+    if "media/" in manifest["files"]:
+        manifest["files"]["media/"]["sha256"] = _folder_sha256(plan.temp_path("media"))
     if strata_codes is not None:
         manifest["strata"] = _strata_report(strata_codes, strata_names, is_eval, n_eval)
     assert n_mixed == reasons.get("mixed_kinds", 0)
@@ -1062,6 +1174,75 @@ def write_split(
     )
     plan.write_text("manifest.json", json_text(manifest))
     return manifest
+
+
+def carried_report(
+    options: SplitOptions,
+    fields: set[str],
+    counts: dict[str, int],
+    reasons: dict[str, int],
+    configs: list[str],
+) -> dict[str, Any]:
+    """The manifest's ``carried``: how the export wrote reasoning, tools and media, how
+    many of each it carried, dropped or rejected, and which trainer configs were left
+    out and why."""
+    from curate.export import reasoning_mode
+
+    mode = reasoning_mode(options.format, options.reasoning)
+    how = {
+        "field": "reasoning_content on assistant messages",
+        "inline": "inline <think>...</think> block before the answer",
+        "drop": "dropped (--reasoning drop)",
+        "reject": "records with a trace rejected (cannot_carry_reasoning)",
+    }[mode]
+    media_how = {
+        "copy": "local files copied to media/ (content-addressed names)",
+        "rewrite": "local paths rewritten relative to the output folder",
+        "embed": "local files embedded as data: URIs",
+    }[options.media]
+    if options.format == "hf":
+        media_how = "images as datasets.Image (bytes in the files); video/audio " + media_how
+    out: dict[str, Any] = {
+        "reasoning": {
+            "as": how,
+            "messages_carried": counts.get("reasoning_field", 0)
+            + counts.get("reasoning_inline", 0),
+            "messages_dropped": counts.get("reasoning_dropped", 0),
+            "records_rejected": reasons.get("cannot_carry_reasoning", 0),
+        },
+        "tools": {
+            "records_with_tools": counts.get("records_with_tools", 0),
+            "tool_calls": counts.get("tool_calls", 0),
+            "tool_results": counts.get("tool_results", 0),
+            "records_rejected": sum(
+                reasons.get(r, 0) for r in ("tools_not_supported", "tool_call_with_text")
+            ),
+        },
+        "media": {
+            "as": media_how,
+            **{
+                k: counts.get(k, 0)
+                for k in ("images", "audios", "videos", "media_files_copied", "media_bytes_copied")
+            },
+            "remote_urls_kept": sum(counts.get(f"{k}s_remote", 0) for k in MEDIA_KINDS),
+            "records_rejected": sum(
+                n
+                for r, n in reasons.items()
+                if r.startswith("media_") or r == "placeholder_in_text"
+            ),
+        },
+    }
+    missing = [c for c in ("dataset_info.json", "axolotl.yaml") if c not in configs]
+    if missing and fields & {"reasoning", "tool_calls", "image", "audio", "video"}:
+        out["trainer_configs_not_written"] = {
+            c: "the trainer cannot read this export's reasoning, tool calls or media as "
+            "written (see docs/split.md)"
+            for c in missing
+        }
+    return out
+
+
+MEDIA_KINDS = ("image", "audio", "video")
 
 
 def _group(
@@ -1176,13 +1357,21 @@ def _pass2(
     kind: str,
     reject: Callable[[dict[str, Any]], None],
     executor: Executor | None,
+    outdir: Path | None = None,
+    carried: dict[str, int] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """Pass 2: the data files, provenance, and media copied into ``media/``; adds what
+    the rows carried or dropped to ``carried``."""
     import contextlib
+    import shutil
 
-    from curate.export import ParquetSink, hf_schema
+    from curate.export import ParquetSink, hf_schema, reasoning_mode
 
     names = ("train", "eval")
     counts = [0, 0]
+    copied: dict[str, int] = {}  # media name -> bytes
+    carried = {} if carried is None else carried
+    out_str = str(outdir if outdir is not None else Path(path).parent)
     lines = scan.line
     act = actions.tolist()
 
@@ -1191,13 +1380,24 @@ def _pass2(
             lo = int(np.searchsorted(lines, b[0][0], side="left"))
             hi = int(np.searchsorted(lines, b[-1][0], side="right"))
             yield ExportTask(
-                path, b, lines[lo:hi].tolist(), act[lo:hi], options.format, options.trl_shape, kind
+                path,
+                b,
+                lines[lo:hi].tolist(),
+                act[lo:hi],
+                options.format,
+                options.trl_shape,
+                kind,
+                options.reasoning,
+                options.media,
+                out_str,
             )
 
     with contextlib.ExitStack() as stack:
         prov = [plan.open(f"{s}.provenance.jsonl") for s in names]
         if options.format == "hf":
-            schema = hf_schema(kind, scan.fields)
+            keep = "reasoning" in scan.fields
+            keep = keep and reasoning_mode("hf", options.reasoning) == "field"
+            schema = hf_schema(kind, scan.fields, reasoning=keep)
             sinks = [
                 ParquetSink(plan.temp_path(f"{s}.parquet"), schema, direct=True) for s in names
             ]
@@ -1227,6 +1427,14 @@ def _pass2(
                     prov[i].write("\n")
             for r in res.rejects:
                 reject(r)
+            for k, v in res.carried.items():
+                carried[k] = carried.get(k, 0) + v
+            for name, src in sorted(res.copies.items()):
+                if name not in copied:
+                    folder = plan.temp_path("media")
+                    folder.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, folder / name)
+                    copied[name] = os.path.getsize(folder / name)
         if options.format == "hf":
             for sink in sinks:
                 sink.close()
@@ -1234,6 +1442,9 @@ def _pass2(
     for i, s in enumerate(names):
         files[data_files[i]] = {"rows": counts[i]}
         files[f"{s}.provenance.jsonl"] = {"rows": counts[i]}
+    if copied:
+        carried["media_files_copied"] = len(copied)
+        carried["media_bytes_copied"] = sum(copied.values())
     return files
 
 
@@ -1283,6 +1494,7 @@ def split_path(
         plan.add(name, out / name)
     if options.format == "hf":
         plan.add("hf", out / "hf", folder=True)
+    plan.add("media", out / "media", folder=True)  # written only when media are copied
     plan.add("manifest.json", out / "manifest.json", last=True)
     with plan.writing():
         manifest = write_split(src, out, options, plan, progress=progress, executor=executor)

@@ -112,7 +112,7 @@ def test_same_input_and_seed_give_byte_identical_outputs(tmp_path: Path) -> None
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "first" / name).read_bytes()
     # another folder: the data files are the same bytes too (only axolotl.yaml names paths)
     split_path(CHAT, tmp_path / "b", opts)
-    for name in ("train.jsonl", "eval.jsonl", "rejected.jsonl", "dataset_info.json"):
+    for name in ("train.jsonl", "eval.jsonl", "rejected.jsonl", "train.provenance.jsonl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     other = split_path(CHAT, tmp_path / "c", SplitOptions(eval_fraction=0.2, seed=8))
     assert sides(tmp_path / "a") != sides(tmp_path / "c")
