@@ -98,6 +98,8 @@ class ChatTokenizer(Protocol):
 
     def control_tokens(self) -> tuple[str, ...]: ...
 
+    def count_texts(self, texts: Sequence[str]) -> list[int]: ...
+
 
 def _require(module: str) -> Any:
     if module == "transformers":
@@ -263,6 +265,13 @@ class HFChatTokenizer:
             toks = [t for t in self.tok.added_tokens_encoder if t.strip()]
             self._controls = tuple(sorted(set(toks), key=len, reverse=True))
         return self._controls
+
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        """Each text's tokens on its own (no special tokens added), e.g. the length of a
+        trace the template leaves out."""
+        if not texts:
+            return []
+        return [len(e) for e in self._backend.encode_batch(list(texts), add_special_tokens=False)]
 
     def _template(self, tools: Any) -> str:
         if tools is None:
@@ -593,6 +602,10 @@ class MistralChatTokenizer:
             self._controls = tuple(sorted(names, key=len, reverse=True))
         return self._controls
 
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        """Each text's tokens on its own (no BOS/EOS)."""
+        return [len(self._inner.encode(t, bos=False, eos=False)) for t in texts]
+
     @staticmethod
     def _clean(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         keep = {"role", "content", "tool_calls", "tool_call_id", "name", "prefix"}
@@ -696,6 +709,9 @@ class TiktokenChatTokenizer:
 
     def control_tokens(self) -> tuple[str, ...]:
         return tuple(sorted(self.counter.enc.special_tokens_set, key=len, reverse=True))
+
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        return self.counter.count_many(list(texts)) if texts else []
 
     def render_batch(self, convs: Sequence[Conversation]) -> list[Rendered | TemplateFailure]:
         from curate.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_NAME, TOKENS_PER_REPLY, value_text

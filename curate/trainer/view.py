@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from curate.ingest.base import Reject
+from curate.ingest.reasoning import inline_trace
 from curate.io import check_readable, parse_line
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import CurateError, Finding, Location, Severity
@@ -45,6 +47,9 @@ from curate.trainer.lengths import (
 from curate.validators.format import is_preference
 
 BATCH = 512
+#: an assistant message's reasoning trace (docs/ingest.md); ``thinking`` as some templates
+#: (gpt-oss) name it
+REASONING_KEYS = ("reasoning_content", "thinking")
 PARALLEL_MIN_BYTES = 4 << 20
 
 
@@ -78,6 +83,80 @@ def _template_hint(message: str) -> str:
     return f"the trainer fails on this example: {fix}, or drop it"
 
 
+def _trace(m: dict[str, Any]) -> str | None:
+    """An assistant message's reasoning trace (``reasoning_content``, or ``thinking``),
+    when it has a non-blank one."""
+    for key in REASONING_KEYS:
+        t = m.get(key)
+        if isinstance(t, str) and t.strip():
+            return t
+    return None
+
+
+def _inline(text: str) -> tuple[str, str] | None:
+    """``(trace, answer)`` of a content holding an inline ``<think>`` trace, else None."""
+    try:
+        return inline_trace(text)
+    except Reject:
+        return None  # ambiguous tags: compared as one text
+
+
+def _indices(ix: Sequence[int]) -> str:
+    return ("message " if len(ix) == 1 else "messages ") + ", ".join(str(i) for i in ix)
+
+
+def _dropped_reasoning(
+    dropped: list[tuple[int, str]],
+    kept: list[int],
+    last_user: int | None,
+    where: Location,
+    engine: str,
+    count: Callable[[Sequence[str]], list[int]] | None,
+) -> Finding:
+    """``template_dropped_reasoning``: the traces the template leaves out, for one example."""
+    ix = [i for i, _ in dropped]
+    tokens = list(count([t for _, t in dropped])) if count is not None else None
+    size = (
+        f"{sum(tokens)} tokens"
+        if tokens is not None
+        else f"{sum(len(t) for _, t in dropped)} chars"
+    )
+    turns = f"{len(dropped)} assistant turn{'s' if len(dropped) > 1 else ''}"
+    msg = (
+        f"{engine} leaves out the reasoning of {turns} ({_indices(ix)}; {size}): the trainer "
+        "never sees it"
+    )
+    if kept:
+        msg += f"; it keeps the reasoning of {_indices(kept)}"
+    if last_user is not None and ix[-1] < last_user:
+        msg += (
+            " (every dropped turn comes before the last user message: templates such as "
+            "Qwen3's render thinking only after it)"
+        )
+        hint = (
+            "this is how the model renders history; to learn every trace, split the "
+            "conversation into one example per assistant turn (the turns before it plus that "
+            "turn), so each trace is the last"
+        )
+    else:
+        hint = (
+            "use the model's reasoning chat template (one that reads reasoning_content), or "
+            "drop the traces if the model is not meant to think"
+        )
+    data: dict[str, Any] = {"messages": ix}
+    if tokens is not None:
+        data["tokens"] = tokens
+        data["total_tokens"] = sum(tokens)
+    return Finding(
+        "template_dropped_reasoning",
+        Severity.WARNING,
+        msg,
+        where.with_message(ix[0]),
+        hint=hint,
+        data=data,
+    )
+
+
 def analyse(
     r: Rendered | TemplateFailure,
     messages: list[dict[str, Any]],
@@ -86,8 +165,11 @@ def analyse(
     kind: str,
     max_length: int | None,
     control_tokens: Sequence[str] = (),
+    count: Callable[[Sequence[str]], list[int]] | None = None,
 ) -> list[Finding]:
-    """Findings for one conversation as the trainer renders it. Pure.
+    """Findings for one conversation as the trainer renders it. Pure. ``count`` gives the
+    tokens of texts (the tokenizer's :meth:`count_texts`), for the size of dropped traces;
+    without it they are measured in characters.
 
     Example:
         >>> r = Rendered(12, [(6, 12, 1)], "user: hi assistant: hello", "prefix")
@@ -113,27 +195,45 @@ def analyse(
     # what the template kept of each message
     squashed: str | None = None
     cursor = 0  # templates mostly keep the order: search on from the last text found
-    for i, m in enumerate(messages):
-        text = text_of(m.get("content"))
-        if not text or not text.strip():
-            continue
+
+    def kept(text: str) -> bool:
+        nonlocal cursor, squashed
+        if kind == "tiktoken":
+            return True  # every value is counted as it is
         # a text found verbatim is kept (its squashed form is then inside the squashed
         # render too); only the others pay for comparing with whitespace squashed
-        found = kind == "tiktoken"
-        if not found:
-            pos = r.text.find(text, cursor)
-            if pos >= 0:
-                cursor = pos + len(text)
-                found = True
+        pos = r.text.find(text, cursor)
+        if pos >= 0:
+            cursor = pos + len(text)
+            return True
+        if text in r.text[: cursor + len(text)]:  # placed earlier (moved up)
+            return True
+        if squashed is None:
+            squashed = _squash(r.text)
+        return _squash(text) in squashed
+
+    traces_kept: list[int] = []
+    traces_dropped: list[tuple[int, str]] = []
+    for i, m in enumerate(messages):
+        text = text_of(m.get("content"))
+        trace = _trace(m) if m.get("role") == "assistant" else None
+        if trace is not None:
+            if kept(trace):
+                traces_kept.append(i)
             else:
-                found = text in r.text[: cursor + len(text)]  # placed earlier (moved up)
-        if not found:
-            if squashed is None:
-                squashed = _squash(r.text)
-            dropped = _squash(text) not in squashed
-        else:
-            dropped = False
-        if dropped:
+                traces_dropped.append((i, trace))
+        elif text and m.get("role") == "assistant" and "think" in text and not kept(text):
+            # an inline trace (<think>...</think>): the template may keep the answer only
+            split = _inline(text)
+            if split is not None:
+                trace, answer = split
+                if trace.strip():
+                    if kept(trace):
+                        traces_kept.append(i)
+                    else:
+                        traces_dropped.append((i, trace))
+                text = answer
+        if text and text.strip() and not kept(text):
             out.append(
                 Finding(
                     "template_dropped_content",
@@ -145,7 +245,11 @@ def analyse(
                     "keeps (e.g. prepend the system prompt to the first user message)",
                 )
             )
-        if not control_tokens or _control_re(tuple(control_tokens)).search(text) is None:
+        if (
+            not text
+            or not control_tokens
+            or _control_re(tuple(control_tokens)).search(text) is None
+        ):
             continue  # one scan of the text for all control tokens
         for tok in control_tokens:
             if tok in text:
@@ -168,6 +272,10 @@ def analyse(
                     )
                 )
                 break
+    if traces_dropped:
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        last_user = users[-1] if users else None
+        out.append(_dropped_reasoning(traces_dropped, traces_kept, last_user, where, engine, count))
     trainable = r.trainable
     kept = trainable
     if max_length is not None and r.n_tokens > max_length:
@@ -289,7 +397,15 @@ def check_batch(tok: ChatTokenizer, items: Sequence[Item], max_length: int | Non
     controls = tok.control_tokens()
     out: list[Checked] = []
     for (where, msgs, _), r in zip(items, rendered, strict=True):
-        fs = analyse(r, msgs, where, kind=tok.kind, max_length=max_length, control_tokens=controls)
+        fs = analyse(
+            r,
+            msgs,
+            where,
+            kind=tok.kind,
+            max_length=max_length,
+            control_tokens=controls,
+            count=tok.count_texts,
+        )
         if isinstance(r, TemplateFailure):
             out.append(Checked(where, fs, True))
         else:

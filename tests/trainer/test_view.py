@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -261,3 +262,84 @@ def test_dropped_content_check_finds_texts_the_template_moved_or_reflowed() -> N
     r = Rendered(20, [(15, 20, 4)], text.replace(" Bonjour", ""), "messages")
     (f,) = analyse(r, msgs, Location("d.jsonl", 1), kind="mistral", max_length=None)
     assert (f.code, f.location.message_index) == ("template_dropped_content", 2)
+
+
+# -- reasoning the template leaves out (template_dropped_reasoning) -------------------------
+
+Q1 = {"role": "user", "content": "What is 17 * 24?"}
+Q2 = {"role": "user", "content": "And 17 * 25?"}
+T1 = "17 * 20 = 340 and 17 * 4 = 68, so 340 + 68 = 408."
+T2 = "One more 17: 408 + 17 = 425."
+A1 = {"role": "assistant", "reasoning_content": T1, "content": "17 * 24 = 408."}
+A2 = {"role": "assistant", "reasoning_content": T2, "content": "17 * 25 = 425."}
+
+
+def test_qwen3_template_drops_the_reasoning_of_turns_before_the_last_user_message(
+    tmp_path: Path, tok_dirs: dict[str, Path], hf: Any
+) -> None:
+    """Qwen3's own chat template, driven through transformers: the first turn's trace is
+    not in what apply_chat_template renders, the last one's is."""
+    two_turns = {"messages": [Q1, A1, Q2, A2]}
+    p = write_jsonl(tmp_path / "d.jsonl", [two_turns])
+    tok = hf.from_pretrained(str(tok_dirs["qwen3"]))
+    rendered = tok.apply_chat_template(two_turns["messages"], tokenize=False)
+    assert T1 not in rendered and T2 in rendered  # what the trainer is given
+    findings, summary = trainer_view([str(p)], tokenizer=str(tok_dirs["qwen3"]))
+    assert codes(findings) == ["template_dropped_reasoning"]  # not template_dropped_content
+    f = findings[0]
+    n = len(tok(T1, add_special_tokens=False)["input_ids"])  # the template's tokenizer
+    assert f.severity is Severity.WARNING
+    assert (f.location.line, f.location.message_index) == (1, 1)
+    assert f.data == {"messages": [1], "tokens": [n], "total_tokens": n}
+    assert f.message == (
+        f"the chat template leaves out the reasoning of 1 assistant turn (message 1; {n} "
+        "tokens): the trainer never sees it; it keeps the reasoning of message 3 (every "
+        "dropped turn comes before the last user message: templates such as Qwen3's render "
+        "thinking only after it)"
+    )
+    assert "one example per assistant turn" in (f.hint or "")
+    assert summary["findings"] == {"template_dropped_reasoning": 1}
+
+
+def test_qwen3_template_keeps_the_reasoning_after_the_last_user_message(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    rows = [
+        {"messages": [Q1, A1]},  # one turn: its trace is rendered
+        {"messages": [Q1, {"role": "assistant", "content": "408."}, Q2, A2]},  # only the last
+    ]
+    p = write_jsonl(tmp_path / "d.jsonl", rows)
+    assert trainer_view([str(p)], tokenizer=str(tok_dirs["qwen3"]))[0] == []
+
+
+def test_an_inline_think_block_in_an_earlier_turn_is_dropped_reasoning_not_content(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    inline = {"role": "assistant", "content": f"<think>\n{T1}\n</think>\n\n17 * 24 = 408."}
+    p = write_jsonl(tmp_path / "d.jsonl", [{"messages": [Q1, inline, Q2, A2]}])
+    findings, _ = trainer_view([str(p)], tokenizer=str(tok_dirs["qwen3"]))
+    assert [(f.code, f.location.message_index) for f in findings] == [
+        ("template_dropped_reasoning", 1)
+    ]
+    # ChatML renders the content as it is, think block included: only the last turn's
+    # reasoning_content (which ChatML never renders) is left out
+    chatml, _ = trainer_view([str(p)], tokenizer=str(tok_dirs["chatml"]))
+    assert [(f.code, f.data["messages"]) for f in chatml] == [("template_dropped_reasoning", [3])]
+
+
+def test_a_template_without_reasoning_drops_every_trace_and_other_content_stays_generic(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    sys_msg = {"role": "system", "content": "You are a terse assistant."}
+    p = write_jsonl(tmp_path / "d.jsonl", [{"messages": [sys_msg, Q1, A1, Q2, A2]}])
+    findings, _ = trainer_view([str(p)], tokenizer=str(tok_dirs["drops_system"]))
+    assert [(f.code, f.location.message_index) for f in findings] == [
+        ("template_dropped_content", 0),  # the system prompt: still the generic finding
+        ("template_dropped_reasoning", 2),
+    ]
+    f = findings[1]
+    assert f.data["messages"] == [2, 4] and f.data["total_tokens"] == sum(f.data["tokens"])
+    assert "keeps" not in f.message and "reads reasoning_content" in (f.hint or "")
+    # mistral-common (v1-v7) has no reasoning field either; counted with its tokenizer
+    (m,) = trainer_view([str(p)], tokenizer="mistral:v7")[0]
+    assert m.code == "template_dropped_reasoning" and m.message.startswith("mistral-common ")
