@@ -62,6 +62,20 @@ def split(
             "the other kind is rejected (mixed_kinds)."
         ),
     ] = "auto",
+    reasoning: Annotated[
+        str,
+        typer.Option(
+            help="Assistant reasoning_content: auto (trl/hf keep the field, sharegpt/alpaca "
+            "inline <think>, openai rejects: cannot_carry_reasoning), inline, drop, reject."
+        ),
+    ] = "auto",
+    media: Annotated[
+        str,
+        typer.Option(
+            help="Local images/audio/video: copy (into OUTDIR/media/), rewrite (paths "
+            "relative to OUTDIR) or embed (data: URIs; openai needs it for local images)."
+        ),
+    ] = "copy",
     workers: Workers = None,
     engine: EngineOpt = None,
     ray_address: RayAddressOpt = None,
@@ -89,6 +103,8 @@ def split(
         "trl_shape": trl_shape,
         "model": model,
         "kind": kind,
+        "reasoning": reasoning,
+        "media": media,
         "workers": workers,
     }
     opts = SplitOptions(**with_config(ctx, "split", given))
@@ -132,6 +148,9 @@ def print_split_summary(m: dict[str, Any], outdir: Path) -> None:
         f"{leak['shared_duplicate_keys']}, shared prompts {leak['shared_prompts']}",
         markup=False,
     )
+    carried = _carried_line(m.get("carried") or {})
+    if carried:
+        console.print(f"carried {carried}", markup=False, soft_wrap=True)
     for reason, n in c["rejected_by_reason"].items():
         err_console.print(
             f"  rejected {reason}: {n:,} (see {outdir / 'rejected.jsonl'})", markup=False
@@ -143,6 +162,25 @@ def print_split_summary(m: dict[str, Any], outdir: Path) -> None:
     )
     if m["trainer_configs"]:
         console.print(f"trainer config: {', '.join(m['trainer_configs'])}", markup=False)
+
+
+def _carried_line(carried: dict[str, Any]) -> str:
+    """What the export carried, for the summary: only what the data holds."""
+    r, t, md = carried.get("reasoning", {}), carried.get("tools", {}), carried.get("media", {})
+    parts = []
+    n = r.get("messages_carried", 0)
+    if n:
+        parts.append(f"reasoning {n:,} ({r['as']})")
+    if r.get("messages_dropped"):
+        parts.append(f"reasoning dropped {r['messages_dropped']:,}")
+    if t.get("tool_calls") or t.get("records_with_tools"):
+        parts.append(f"tool calls {t.get('tool_calls', 0):,}")
+    for kind in ("images", "audios", "videos"):
+        if md.get(kind):
+            parts.append(f"{kind} {md[kind]:,}")
+    if md.get("media_files_copied"):
+        parts.append(f"media/ {md['media_files_copied']:,} files")
+    return ", ".join(parts)
 
 
 def run(

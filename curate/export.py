@@ -533,7 +533,11 @@ def _chat_message(
             if kind == "text":
                 parts.append({"type": "text", "text": value})
             else:
-                media.setdefault(kind, []).append(ctx.url(kind, value, where))
+                if ctx.fmt == "hf" and kind == "image":  # to_hf reads the file itself
+                    _count_media(ctx.stats, kind, value)
+                else:
+                    value = ctx.url(kind, value, where)
+                media.setdefault(kind, []).append(value)
                 parts.append({"type": kind})
         out["content"] = parts
     elif "content" not in out:
@@ -1034,6 +1038,27 @@ SHAREGPT_TAGS = {
 }
 
 
+def llamafactory_gap(
+    fmt: str,
+    kind: str,
+    *,
+    fields: set[str] | frozenset[str] = frozenset(),
+    reasoning: str = "auto",
+) -> str | None:
+    """Why LLaMA-Factory cannot load this export as written (``None`` when it can)."""
+    if fmt in ("sharegpt", "alpaca"):
+        return None
+    if kind == "preference":
+        return "LLaMA-Factory reads preference data as sharegpt or alpaca: export one of those"
+    keeps_field = "reasoning" in fields and reasoning_mode(fmt, reasoning) == "field"
+    if keeps_field or set(fields) & {"tool_calls", "image", "video", "audio"}:
+        return (
+            "LLaMA-Factory's ShareGPT reader takes text content only (a reasoning field, "
+            "tool calls or media would be lost): export --format sharegpt"
+        )
+    return None
+
+
 def llamafactory_entry(
     fmt: str,
     kind: str,
@@ -1081,10 +1106,7 @@ def llamafactory_entry(
             cols.update({"chosen": "chosen", "rejected": "rejected"})
         entry["columns"] = cols
         entry["tags"] = dict(SHAREGPT_TAGS)
-    elif fmt in ("openai", "trl", "hf") and not ranking:
-        keeps_field = "reasoning" in fields and reasoning_mode(fmt, reasoning) == "field"
-        if keeps_field or fields & {"tool_calls", "image", "video", "audio"}:
-            return {}  # its ShareGPT reader takes text content only: use --format sharegpt
+    elif not llamafactory_gap(fmt, kind, fields=fields, reasoning=reasoning):
         entry["formatting"] = "sharegpt"
         entry["columns"] = {"messages": "messages"}
         entry["tags"] = {
@@ -1099,6 +1121,41 @@ def llamafactory_entry(
     if ranking:
         entry["ranking"] = True
     return entry
+
+
+def axolotl_gap(
+    fmt: str,
+    kind: str,
+    *,
+    trl_shape: str = "messages",
+    fields: set[str] | frozenset[str] = frozenset(),
+) -> str | None:
+    """Why axolotl cannot load this export as written (``None`` when it can).
+
+    Example:
+        >>> axolotl_gap("sharegpt", "sft", fields={"tool_calls"})[:40]
+        'function_call/observation turns and tool'
+    """
+    has_media = bool(set(fields) & {"image", "audio", "video"})
+    if kind == "preference":
+        if fmt in ("sharegpt", "alpaca", "openai"):
+            return "axolotl reads DPO data in the trl/hf shape only: export --format trl or hf"
+        if has_media:
+            return "axolotl's DPO loader takes no image columns"
+        return None
+    if has_media and fmt != "hf":
+        return (
+            "axolotl reads images from list[Image] columns or absolute paths in the parts: "
+            "export --format hf (images stored in the Parquet files)"
+        )
+    if fmt == "sharegpt" and set(fields) & {"tool_calls", "tools"}:
+        return (
+            "function_call/observation turns and tools as JSON text are not read by "
+            "axolotl's chat_template loader: export --format trl"
+        )
+    if fmt == "trl" and trl_shape == "prompt-completion":
+        return "axolotl has no loader for conversational prompt/completion"
+    return None
 
 
 def axolotl_block(
@@ -1132,6 +1189,8 @@ def axolotl_block(
     """
     ds_type = "parquet" if fmt == "hf" else "json"
     fields = set(fields)
+    if axolotl_gap(fmt, kind, trl_shape=trl_shape, fields=fields):
+        return ""
     has_media = bool(fields & {"image", "audio", "video"})
     mode = reasoning_mode(fmt, reasoning) if "reasoning" in fields else "none"
     header = ""
@@ -1148,20 +1207,10 @@ def axolotl_block(
         if mode == "field":
             body.append(f"  {REASONING_KEY}: {REASONING_KEY}")
         header = "rl: dpo\n"
-        if fmt in ("sharegpt", "alpaca", "openai"):
-            return ""  # axolotl reads DPO data in the trl/hf shape only
-        if has_media:
-            return ""  # axolotl's DPO loader has no image columns
     else:
-        if has_media and fmt != "hf":
-            # axolotl reads images from list[Image] columns or absolute paths in the
-            # parts; the hf export has the former
-            return ""
         if fmt == "alpaca":
             body = ["type: alpaca"]
         elif fmt == "sharegpt":
-            if fields & {"tool_calls", "tools"}:
-                return ""  # function_call/observation turns and JSON-text tools
             body = [
                 "type: chat_template",
                 "field_messages: conversations",
@@ -1174,8 +1223,6 @@ def axolotl_block(
             ]
             if mode == "inline":
                 body.append("split_thinking: true")
-        elif fmt == "trl" and trl_shape == "prompt-completion":
-            return ""  # axolotl has no loader for conversational prompt/completion
         else:
             body = [
                 "type: chat_template",
@@ -1186,7 +1233,8 @@ def axolotl_block(
             ]
             if mode == "field":
                 body.append(f"  {REASONING_KEY}: {REASONING_KEY}")
-            elif mode == "inline":
+            body += [f"  {k}: {k}" for k in ("name", "tool_calls", "tool_call_id") if k in fields]
+            if mode == "inline":
                 body.append("split_thinking: true")
             if "tools" in fields and fmt != "hf":  # hf holds tools as JSON text
                 body.append("field_tools: tools")

@@ -170,6 +170,8 @@ SPLIT: dict[str, Check] = {
     "trl_shape": string,
     "model": string,
     "kind": choice("auto", "sft", "preference"),
+    "reasoning": choice("auto", "inline", "drop", "reject"),
+    "media": choice("copy", "rewrite", "embed"),
     "workers": integer(1),
     "engine": choice("local", "ray"),
 }

@@ -1115,8 +1115,6 @@ def write_split(
         configs.append("axolotl.yaml")
 
     files["rejected.jsonl"] = {"rows": sum(reasons.values())}
-    if carried.get("media_files_copied"):
-        files["media/"] = {"files": carried["media_files_copied"]}
     for name in configs:
         files[name] = {}
     tokens = scan.tokens[idx]
@@ -1160,12 +1158,15 @@ def write_split(
             for name, info in sorted(files.items())
         },
         "trainer_configs": configs,
-        "carried": carried_report(options, scan.fields, carried, reasons, configs),
+        "carried": carried_report(options, kind, scan.fields, carried, reasons, configs),
     }
     if options.format == "hf":
         manifest["files"]["hf/"] = {"sha256": _folder_sha256(plan.temp_path("hf"))}
-    if "media/" in manifest["files"]:
-        manifest["files"]["media/"]["sha256"] = _folder_sha256(plan.temp_path("media"))
+    if carried.get("media_files_copied"):
+        manifest["files"]["media/"] = {
+            "files": carried["media_files_copied"],
+            "sha256": _folder_sha256(plan.temp_path("media")),
+        }
     if strata_codes is not None:
         manifest["strata"] = _strata_report(strata_codes, strata_names, is_eval, n_eval)
     assert n_mixed == reasons.get("mixed_kinds", 0)
@@ -1178,6 +1179,7 @@ def write_split(
 
 def carried_report(
     options: SplitOptions,
+    kind: str,
     fields: set[str],
     counts: dict[str, int],
     reasons: dict[str, int],
@@ -1232,13 +1234,19 @@ def carried_report(
             ),
         },
     }
-    missing = [c for c in ("dataset_info.json", "axolotl.yaml") if c not in configs]
-    if missing and fields & {"reasoning", "tool_calls", "image", "audio", "video"}:
-        out["trainer_configs_not_written"] = {
-            c: "the trainer cannot read this export's reasoning, tool calls or media as "
-            "written (see docs/split.md)"
-            for c in missing
-        }
+    from curate.export import axolotl_gap, llamafactory_gap
+
+    gaps = {
+        "dataset_info.json": llamafactory_gap(
+            options.format, kind, fields=fields, reasoning=options.reasoning
+        ),
+        "axolotl.yaml": axolotl_gap(
+            options.format, kind, trl_shape=options.trl_shape, fields=fields
+        ),
+    }
+    not_written = {c: why for c, why in gaps.items() if why and c not in configs}
+    if not_written:
+        out["trainer_configs_not_written"] = not_written
     return out
 
 
