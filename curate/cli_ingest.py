@@ -76,6 +76,14 @@ def ingest(
     split: Annotated[
         str | None, typer.Option(help="Split of a saved Hugging Face DatasetDict.")
     ] = None,
+    media_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--media-dir",
+            help="Folder relative media paths (images/videos/audios) are looked up in first "
+            "(LLaMA-Factory's media_dir) [default: each source file's folder].",
+        ),
+    ] = None,
     allow_rejects: Annotated[
         bool, typer.Option("--allow-rejects", help="Exit 0 even when records were rejected.")
     ] = False,
@@ -132,6 +140,7 @@ def ingest(
             split=split,
             on_file=on_file,
             progress=advance,
+            media_dir=media_dir,
         )
     code = 1 if report.rejected and not allow_rejects else 0
     if json_out:

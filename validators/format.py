@@ -573,11 +573,17 @@ def countable_messages(data: Any) -> tuple[list[Any], Any] | None:
     return None
 
 
+#: content part types a list content may hold: text and curate's canonical media parts
+#: (curate.media); audio/video on --target openai are reported by the media checks
+#: (media_unsupported_by_target), which say why
+PART_TYPES = frozenset({"text", "image_url", "audio_url", "video_url"})
+
+
 def _is_parts(content: Any) -> bool:
     return (
         isinstance(content, list)
         and bool(content)
-        and all(isinstance(p, dict) and p.get("type") in ("text", "image_url") for p in content)
+        and all(isinstance(p, dict) and p.get("type") in PART_TYPES for p in content)
     )
 
 

@@ -179,6 +179,7 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
         return Rejected(loc, "not_an_object", f"record is a JSON {_type(rec)}, not an object", rec)
     try:
         body = ingestor.convert(rec, options)
+        _media_paths(body, raw.loc.file, options)
     except Reject as r:
         return Rejected(loc, r.reason, r.message, rec)
     except InputError:
@@ -200,6 +201,28 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
             del body["metadata"]
     data = {"id": cid, **body, "source": loc.to_dict()}
     return Example(data, loc, cid)
+
+
+def _media_paths(body: dict[str, Any], source: str, options: IngestOptions) -> None:
+    """Relative media paths made relative to the output's folder (docs/ingest.md, Media)."""
+    if "messages" in body or "input" in body:
+        from curate.ingest.media import rewrite_paths
+
+        rewrite_paths(body, source, options.output, options.media_dir)
+
+
+def _with_media(
+    options: IngestOptions, output: str | None, media_dir: str | os.PathLike[str] | None
+) -> IngestOptions:
+    import dataclasses
+
+    if media_dir is not None and not os.path.isdir(media_dir):
+        raise InputError(
+            f"--media-dir {media_dir}: not a folder. Give the folder relative media paths "
+            "are relative to (LLaMA-Factory's media_dir)."
+        )
+    md = str(media_dir) if media_dir is not None else None
+    return dataclasses.replace(options, output=output, media_dir=md)
 
 
 def convert_batch(
@@ -308,6 +331,7 @@ def read(
     maps: Mapping[str, str] | None = None,
     system: str | None = None,
     split: str | None = None,
+    media_dir: str | os.PathLike[str] | None = None,
 ) -> Iterator[Example | Rejected]:
     """Stream one file, glob or directory as canonical examples or rejects (one item per
     input record). The Python twin of ``curate ingest`` without the writing.
@@ -318,11 +342,14 @@ def read(
         maps: column map for tables (``{"user": "question", "assistant": "answer"}``).
         system: system prompt added to examples without one.
         split: split of a saved Hugging Face ``DatasetDict``.
+        media_dir: folder relative media paths are looked up in first; media urls stay
+            relative to the source file's folder (there is no output).
 
     Raises:
         InputError: unreadable input, unknown or ambiguous format.
     """
     options, fmt = _options(maps, system, format)
+    options = _with_media(options, None, media_dir)
     sources, _ = expand([str(path)], split=split)
     for src in sources:
         det, raws = _open(src, fmt, options)
@@ -410,6 +437,7 @@ def ingest_paths(
     on_file: Callable[[FileResult], None] | None = None,
     progress: Callable[[int], None] | None = None,
     exclude_under: str | os.PathLike[str] | None = None,
+    media_dir: str | os.PathLike[str] | None = None,
 ) -> IngestReport:
     """Ingest files, globs and directories into one canonical chat JSONL; the Python twin
     of ``curate ingest``.
@@ -434,6 +462,9 @@ def ingest_paths(
         exclude_under: a folder whose files are never inputs (a pipeline's workdir, so
             that a glob over it does not read the pipeline's own outputs); they are
             listed as skipped.
+        media_dir: a folder relative media paths are looked up in before the source
+            file's folder (LLaMA-Factory's ``media_dir``); either way they are written
+            relative to the output's folder.
 
     Raises:
         InputError: unreadable input, unknown or ambiguous format, output equal to an input.
@@ -444,6 +475,7 @@ def ingest_paths(
         paths = [paths]
     options, fmt = _options(maps, system, format)
     out_path = Path(output)
+    options = _with_media(options, str(out_path), media_dir)
     rej_path = Path(rejects) if rejects is not None else default_rejects_path(out_path)
     if out_path.name.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
         raise InputError(f"{output}: curate writes plain JSONL; name it .jsonl and compress later")

@@ -44,8 +44,12 @@ REASONS: dict[str, str] = {
     "<think> tag, no answer after the trace, two different traces)",
     "bad_loss_weight": "a LLaMA-Factory loss_weight other than 0 or 1 on an assistant message, "
     "or not 0 on another role",
-    "unsupported_content": "a typed content part curate cannot map yet (images, audio, video) "
+    "unsupported_content": "a typed content part curate cannot map (an unknown part type) "
     "or a part on a role that cannot carry it",
+    "media_mismatch": "the <image>/<video>/<audio> placeholders do not match the media listed "
+    "in the images/videos/audios columns",
+    "bad_media": "a media item that is not a path or URL (embedded bytes, a list of frames, "
+    "an empty string)",
     "no_prompt": "preference data without a prompt and without a shared conversation prefix",
     "not_chat": "a language-modelling row (plain text) has no user/assistant turns",
     "nested_too_deep": "the record nests lists/objects too deeply to process",
@@ -72,10 +76,16 @@ class IngestOptions:
         maps: target -> source column for the ``columns`` format (``user``, ``assistant``,
             ``system``), from ``--map user=question``.
         system: a system prompt added to every example that has none.
+        output: the JSONL the records will be written to: relative media paths are
+            rewritten relative to its folder (``None``: relative to the source file's).
+        media_dir: a folder where relative media paths are looked up first (LLaMA-Factory's
+            ``media_dir``), before the source file's folder.
     """
 
     maps: Mapping[str, str] = field(default_factory=dict)
     system: str | None = None
+    output: str | None = None
+    media_dir: str | None = None
 
 
 @runtime_checkable

@@ -1,6 +1,9 @@
 """Any table (CSV, TSV, Parquet, JSON/JSONL, a Hugging Face dataset) with a column map:
 ``--map user=question --map assistant=answer [--map system=persona]``. Chosen whenever
 ``--map`` is given. Numbers become text; unmapped columns go under ``metadata``.
+``--map images=COL`` (or ``videos`` / ``audios``) attaches a column of paths or URLs (one,
+or a list) as media of the user message: at its ``<image>`` placeholders if the text has
+them, else at its start (docs/ingest.md, "Media").
 
 Example:
     >>> from curate.ingest.base import IngestOptions
@@ -27,15 +30,18 @@ from curate.records import InputError
 
 #: what ``--map`` can fill, in message order
 TARGETS = ("system", "user", "assistant")
+#: ``--map`` targets for media columns (paths or URLs)
+MEDIA_TARGETS = ("images", "videos", "audios")
 
 
 def check_maps(maps: dict[str, str] | Any) -> None:
     """Raise :class:`InputError` unless ``maps`` names ``user`` and ``assistant`` only
     among :data:`TARGETS`."""
-    bad = sorted(set(maps) - set(TARGETS))
+    bad = sorted(set(maps) - set(TARGETS) - set(MEDIA_TARGETS))
     if bad:
         raise InputError(
-            f"--map {bad[0]}=...: unknown target {bad[0]!r}; targets are {', '.join(TARGETS)}"
+            f"--map {bad[0]}=...: unknown target {bad[0]!r}; targets are "
+            f"{', '.join(TARGETS + MEDIA_TARGETS)}"
         )
     missing = [t for t in ("user", "assistant") if t not in maps]
     if missing:
@@ -69,4 +75,16 @@ class Columns(BaseIngestor):
                     messages.append({"role": "system", "content": text})
                 continue
             messages.append({"role": target, "content": text_field(record, col)})
-        return finish({"messages": messages}, extras(record, set(maps.values())), options)
+        body = {"messages": messages}
+        media = {t: record.get(maps[t]) for t in MEDIA_TARGETS if t in maps}
+        if media:
+            from curate.ingest.media import attach, column_items
+
+            for t, col in ((t, maps[t]) for t in media):
+                if col not in record:
+                    have = ", ".join(sorted(record)) or "none"
+                    raise Reject(
+                        "missing_field", f'column "{col}" (--map {t}) is missing (have: {have})'
+                    )
+            attach(body, column_items(media))
+        return finish(body, extras(record, set(maps.values())), options)

@@ -14,11 +14,21 @@ oldest unanswered call (``tool_call_id``); ``loss_weight`` 0 or 1 on an assistan
 ``tools`` (top level, or a ``tools`` part) -> OpenAI ``tools``. Other top-level keys
 (``extra_info``, ``_dataset_name``) go under ``metadata``.
 
-What cannot be mapped is rejected with a reason: image/audio/video parts
-(``unsupported_content``: not supported yet), reasoning or tool calls on a non-assistant
-message (``unsupported_content``), another ``loss_weight`` (``bad_loss_weight``), a call
-that is not JSON with a name (``bad_tool_call``), an empty turn (``empty_field``), no
-assistant message (``missing_field``).
+Media parts (``image_url`` / ``video_url`` / ``audio_url``, or ``image`` / ``video`` /
+``audio``, whose ``value`` is a path or URL) become canonical media parts
+(:mod:`curate.media`) in place: the message's ``content`` is then a list of ``text`` and
+media parts in their order (adjacent text parts joined).
+
+Preference data (``chosen_messages`` / ``rejected_messages``, v1's ``DPOSample``, each a
+whole conversation) is the ``llamafactory_preference`` format: both are converted as above,
+their shared leading messages are the prompt (``input``) and what follows is the reply,
+which must be one assistant message in each (OpenAI's DPO shape).
+
+What cannot be mapped is rejected with a reason: an unknown part type, reasoning or tool
+calls on a non-assistant message (``unsupported_content``), a media value that is not a
+path or URL (``bad_media``), another ``loss_weight`` (``bad_loss_weight``), a call that is
+not JSON with a name (``bad_tool_call``), an empty turn (``empty_field``), no assistant
+message (``missing_field``).
 
 Example:
     >>> from curate.ingest.base import IngestOptions
@@ -43,12 +53,21 @@ from curate.ingest.base import (
     json_type,
     register,
 )
+from curate.ingest.media import _item_url
 from curate.ingest.reasoning import REASONING_KEY, split_reasoning
 from curate.ingest.sharegpt import _tool_calls, convert_tools
+from curate.media import media_part
 
 ROLES = ("system", "user", "assistant", "tool")
-#: part types LLaMA-Factory v1 defines that curate cannot carry yet (issue 21: media)
-MEDIA = frozenset({"image_url", "audio_url", "video_url", "image", "audio", "video"})
+#: LLaMA-Factory v1 media part types -> media kind
+MEDIA = {
+    "image_url": "image",
+    "audio_url": "audio",
+    "video_url": "video",
+    "image": "image",
+    "audio": "audio",
+    "video": "video",
+}
 _EMPTY_TOOLS = (None, "", "[]", [])
 
 
@@ -104,16 +123,15 @@ def _parts(content: Any, where: str) -> list[tuple[str, Any]]:
             )
         kind, value = p["type"], p["value"]
         if kind in MEDIA:
-            raise Reject(
-                "unsupported_content",
-                f"{where} content[{j}] is an {kind} part: images, audio and video are not "
-                "supported by curate yet",
+            out.append(
+                ("media", media_part(MEDIA[kind], _item_url(value, f"{where} content[{j}]")))
             )
+            continue
         if kind not in ("text", "reasoning", "tool_call", "tool_calls", "tools"):
             raise Reject(
                 "unsupported_content",
                 f"{where} content[{j}] has the unknown part type {kind!r} (known: text, "
-                "reasoning, tool_call, tool_calls, tools)",
+                "reasoning, tool_call, tool_calls, tools, image_url, video_url, audio_url)",
             )
         if kind in ("text", "reasoning") and not isinstance(value, str):
             raise Reject(
@@ -164,90 +182,158 @@ class LlamaFactory(BaseIngestor):
         return is_typed_parts(record)
 
     def convert(self, record: dict[str, Any], options: IngestOptions) -> dict[str, Any]:
-        messages = record.get("messages")
-        if messages is None:
-            raise Reject("missing_field", 'field "messages" is missing or null')
-        if not isinstance(messages, list):
-            raise Reject(
-                "wrong_type", f'field "messages" is a JSON {json_type(messages)}, expected an array'
-            )
-        if not messages:
-            raise Reject("empty_field", 'field "messages" is an empty list')
         tools: Any = None
         if record.get("tools") not in _EMPTY_TOOLS:
             tools = convert_tools(record["tools"])
-        out: list[dict[str, Any]] = []
-        pending: list[str] = []
-        counter = [0]
-        for i, m in enumerate(messages):
-            where = f"messages[{i}]"
-            if not isinstance(m, dict):
-                raise Reject("wrong_type", f"{where} is a JSON {json_type(m)}, expected an object")
-            role = m.get("role")
-            if role not in ROLES:
-                raise Reject(
-                    "unknown_role", f"{where} has role {role!r}; expected one of {', '.join(ROLES)}"
-                )
-            text, reasoning, calls = [], [], []
-            had_tools = False
-            for kind, value in _parts(m.get("content"), where):
-                if kind == "text":
-                    text.append(value)
-                elif kind == "tools":
-                    if tools is not None:
-                        raise Reject("bad_tools", f"{where}: tools are declared twice")
-                    tools, had_tools = convert_tools(value), True
-                elif role != "assistant":
-                    raise Reject(
-                        "unsupported_content",
-                        f"{where} is a {role} message with a {kind} part: only assistant "
-                        "messages carry reasoning and tool calls",
-                    )
-                elif kind == "reasoning":
-                    reasoning.append(value)
-                else:
-                    calls.extend(_tool_calls(value, where, counter))
-            weight = _weight(m, role, where)
-            content = "".join(text)
-            if role != "assistant":
-                if not content.strip():
-                    if had_tools and role == "system":
-                        continue  # a system turn that only declared the tools (now top level)
-                    raise Reject("empty_field", f"{where} ({role}) is empty")
-                if role == "tool":
-                    if not pending:
-                        raise Reject(
-                            "bad_tool_call", f"{where} is a tool result that answers no call"
-                        )
-                    out.append({"role": "tool", "tool_call_id": pending.pop(0), "content": content})
-                else:
-                    out.append({"role": role, "content": content})
-                continue
-            msg: dict[str, Any] = {"role": "assistant", "content": content}
-            if reasoning:
-                msg[REASONING_KEY] = "".join(reasoning)
-            if calls:
-                msg["tool_calls"] = calls
-                pending.extend(c["id"] for c in calls)
-                if not content:
-                    msg["content"] = None
-            elif not content.strip():
-                raise Reject(
-                    "bad_reasoning" if reasoning else "empty_field",
-                    f"{where} (assistant) has "
-                    + (
-                        "a reasoning trace but no answer"
-                        if reasoning
-                        else "no text and no tool call"
-                    ),
-                )
-            split_reasoning(msg, where)
-            if weight is not None:
-                msg["weight"] = weight
-            out.append(msg)
+        out, tools = convert_messages(record.get("messages"), "messages", tools)
         if not any(m["role"] == "assistant" for m in out):
             raise Reject("missing_field", "no assistant message: nothing to train on")
         body: dict[str, Any] = {"messages": out}
         if tools:
             body["tools"] = tools
         return finish(body, extras(record, {"messages", "tools"}), options)
+
+
+def _content(seq: list[tuple[str, Any]]) -> str | list[dict[str, Any]]:
+    """Text pieces joined; with media, a list of text and media parts in order."""
+    if all(kind == "text" for kind, _ in seq):
+        return "".join(v for _, v in seq)
+    parts: list[dict[str, Any]] = []
+    for kind, v in seq:
+        if kind == "media":
+            parts.append(v)
+        elif parts and parts[-1].get("type") == "text":
+            parts[-1]["text"] += v
+        elif v:
+            parts.append({"type": "text", "text": v})
+    return parts
+
+
+def _has_text(content: str | list[dict[str, Any]]) -> bool:
+    if isinstance(content, str):
+        return bool(content.strip())
+    return bool(content)  # a media part is content
+
+
+def convert_messages(
+    messages: Any, key: str, tools: Any = None
+) -> tuple[list[dict[str, Any]], Any]:
+    """v1 messages (``record[key]``) as OpenAI-shaped messages, and the tools declared
+    (``tools`` given at top level, or a ``tools`` part)."""
+    if messages is None:
+        raise Reject("missing_field", f'field "{key}" is missing or null')
+    if not isinstance(messages, list):
+        raise Reject(
+            "wrong_type", f'field "{key}" is a JSON {json_type(messages)}, expected an array'
+        )
+    if not messages:
+        raise Reject("empty_field", f'field "{key}" is an empty list')
+    out: list[dict[str, Any]] = []
+    pending: list[str] = []
+    counter = [0]
+    for i, m in enumerate(messages):
+        where = f"{key}[{i}]"
+        if not isinstance(m, dict):
+            raise Reject("wrong_type", f"{where} is a JSON {json_type(m)}, expected an object")
+        role = m.get("role")
+        if role not in ROLES:
+            raise Reject(
+                "unknown_role", f"{where} has role {role!r}; expected one of {', '.join(ROLES)}"
+            )
+        seq: list[tuple[str, Any]] = []
+        reasoning, calls = [], []
+        had_tools = False
+        for kind, value in _parts(m.get("content"), where):
+            if kind in ("text", "media"):
+                seq.append((kind, value))
+            elif kind == "tools":
+                if tools is not None:
+                    raise Reject("bad_tools", f"{where}: tools are declared twice")
+                tools, had_tools = convert_tools(value), True
+            elif role != "assistant":
+                raise Reject(
+                    "unsupported_content",
+                    f"{where} is a {role} message with a {kind} part: only assistant "
+                    "messages carry reasoning and tool calls",
+                )
+            elif kind == "reasoning":
+                reasoning.append(value)
+            else:
+                calls.extend(_tool_calls(value, where, counter))
+        weight = _weight(m, role, where)
+        content = _content(seq)
+        if role != "assistant":
+            if not _has_text(content):
+                if had_tools and role == "system":
+                    continue  # a system turn that only declared the tools (now top level)
+                raise Reject("empty_field", f"{where} ({role}) is empty")
+            if role == "tool":
+                if not pending:
+                    raise Reject("bad_tool_call", f"{where} is a tool result that answers no call")
+                out.append({"role": "tool", "tool_call_id": pending.pop(0), "content": content})
+            else:
+                out.append({"role": role, "content": content})
+            continue
+        msg: dict[str, Any] = {"role": "assistant", "content": content}
+        if reasoning:
+            msg[REASONING_KEY] = "".join(reasoning)
+        if calls:
+            msg["tool_calls"] = calls
+            pending.extend(c["id"] for c in calls)
+            if not content:
+                msg["content"] = None
+        elif not _has_text(content):
+            raise Reject(
+                "bad_reasoning" if reasoning else "empty_field",
+                f"{where} (assistant) has "
+                + ("a reasoning trace but no answer" if reasoning else "no text and no tool call"),
+            )
+        split_reasoning(msg, where)
+        if weight is not None:
+            msg["weight"] = weight
+        out.append(msg)
+    return out, tools
+
+
+@register("llamafactory_preference")
+class LlamaFactoryPreference(BaseIngestor):
+    description = "LLaMA-Factory v1 preference: chosen_messages / rejected_messages"
+    required = frozenset({"chosen_messages", "rejected_messages"})
+
+    def convert(self, record: dict[str, Any], options: IngestOptions) -> dict[str, Any]:
+        tools: Any = None
+        if record.get("tools") not in _EMPTY_TOOLS:
+            tools = convert_tools(record["tools"])
+        chosen, tools = convert_messages(record.get("chosen_messages"), "chosen_messages", tools)
+        rejected, tools2 = convert_messages(record.get("rejected_messages"), "rejected_messages")
+        if tools is None:
+            tools = tools2
+        n = 0
+        while n < min(len(chosen), len(rejected)) and chosen[n] == rejected[n]:
+            n += 1
+        while n > 0 and chosen[n - 1]["role"] == "assistant":
+            n -= 1  # the prompt ends before the first differing reply
+        if n == 0:
+            raise Reject(
+                "no_prompt",
+                "chosen_messages and rejected_messages share no leading messages, so there is "
+                "no prompt; both must start with the same conversation",
+            )
+        body: dict[str, Any] = {"input": {"messages": chosen[:n]}}
+        if tools:
+            body["input"]["tools"] = tools
+        for key, src, msgs in (
+            ("preferred_output", "chosen_messages", chosen[n:]),
+            ("non_preferred_output", "rejected_messages", rejected[n:]),
+        ):
+            if len(msgs) != 1 or msgs[0]["role"] != "assistant":
+                roles = ", ".join(m["role"] for m in msgs) or "nothing"
+                raise Reject(
+                    "unsupported_content",
+                    f"{src} continues the shared prompt with {roles}: the preference record "
+                    "(OpenAI's DPO shape) holds one assistant reply per side",
+                )
+            body[key] = msgs
+        return finish(
+            body, extras(record, {"chosen_messages", "rejected_messages", "tools"}), options
+        )

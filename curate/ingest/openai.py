@@ -3,7 +3,11 @@ with ``tools``, ``parallel_tool_calls``, ``functions`` and per-message ``tool_ca
 ``weight`` kept exactly as given. Other top-level keys move under ``metadata``.
 
 Content is not judged here (empty turns, role order): that is ``curate validate``'s job,
-so a chat file round-trips unchanged.
+so a chat file round-trips unchanged. Media (docs/ingest.md, "Media"): OpenAI vision parts
+(``image_url`` with ``detail``) are already canonical and kept; LLaMA-Factory's multimodal
+shape (string contents with ``<image>`` placeholders + an ``images`` / ``videos`` /
+``audios`` list, as in its ``mllm_demo.json``) and TRL's vision shape (``images`` + parts
+``{"type": "image"}``) become canonical parts (:mod:`curate.ingest.media`).
 
 Example:
     >>> from curate.ingest.base import IngestOptions
@@ -26,6 +30,7 @@ from curate.ingest.base import (
     register,
 )
 from curate.ingest.llamafactory import is_typed_parts
+from curate.ingest.media import COLUMNS, attach, column_items, needs_attach
 from curate.ingest.reasoning import split_assistant_messages
 
 #: top-level keys of OpenAI's chat fine-tuning format, kept as they are
@@ -60,4 +65,8 @@ class OpenAIChat(BaseIngestor):
         for key in TOP_LEVEL[1:]:
             if key in record:
                 body[key] = record[key]
-        return finish(body, extras(record, set(TOP_LEVEL)), options)
+        used = set(TOP_LEVEL)
+        if needs_attach(record, body["messages"]):
+            attach(body, column_items(record))
+            used |= set(COLUMNS)
+        return finish(body, extras(record, used), options)

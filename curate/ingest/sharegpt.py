@@ -8,7 +8,9 @@ turns), written in OpenAI's DPO shape.
 ``tool_calls`` with deterministic ids ``call_1``, ``call_2``... per example; each
 ``observation`` answers the oldest unanswered call as a ``tool`` message. ``tools`` become
 OpenAI's ``[{"type": "function", "function": {...}}]``. Other keys (``id``...) go under
-``metadata``.
+``metadata``. ``images`` / ``videos`` / ``audios`` lists with ``<image>`` / ``<video>`` /
+``<audio>`` placeholders in the turns (LLaMA-Factory's multimodal ShareGPT) become
+canonical media parts (:mod:`curate.ingest.media`, docs/ingest.md "Media").
 
 Example:
     >>> from curate.ingest.base import IngestOptions
@@ -34,6 +36,7 @@ from curate.ingest.base import (
     parse_json_text,
     register,
 )
+from curate.ingest.media import COLUMNS, attach, column_items, has_media_columns
 from curate.ingest.reasoning import ALIASES, REASONING_KEY, split_reasoning
 
 #: ShareGPT speaker names (lower-cased) -> OpenAI roles; ``function_call`` is special
@@ -216,7 +219,15 @@ class ShareGPT(BaseIngestor):
             raise Reject("missing_field", 'field "conversations" is missing')
         messages, top, used = _head(record)
         body = {"messages": messages, **top}
+        _media(body, record, used)
         return finish(body, extras(record, used), options)
+
+
+def _media(body: dict[str, Any], record: dict[str, Any], used: set[str]) -> None:
+    """Placeholders + media columns -> canonical parts (:func:`curate.ingest.media.attach`)."""
+    if has_media_columns(record):
+        attach(body, column_items(record))
+        used |= set(COLUMNS)
 
 
 def _reply(value: Any, key: str) -> list[dict[str, Any]]:
@@ -243,4 +254,5 @@ class ShareGPTPreference(BaseIngestor):
             "preferred_output": _reply(record["chosen"], "chosen"),
             "non_preferred_output": _reply(record["rejected"], "rejected"),
         }
+        _media(body, record, used)
         return finish(body, extras(record, used | {"chosen", "rejected"}), options)

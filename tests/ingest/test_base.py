@@ -23,6 +23,7 @@ def test_builtin_formats_are_registered() -> None:
         "columns",
         "dolly",
         "llamafactory",
+        "llamafactory_preference",
         "openai",
         "openai_dpo",
         "preference",
@@ -69,8 +70,9 @@ def test_unknown_format_lists_the_valid_names() -> None:
     with pytest.raises(InputError) as e:
         get("alpacca")
     assert str(e.value) == (
-        "unknown format 'alpacca'; choose one of: alpaca, columns, dolly, llamafactory, openai, "
-        "openai_dpo, preference, prompt_completion, sharegpt, sharegpt_preference, text"
+        "unknown format 'alpacca'; choose one of: alpaca, columns, dolly, llamafactory, "
+        "llamafactory_preference, openai, openai_dpo, preference, prompt_completion, sharegpt, "
+        "sharegpt_preference, text"
     )
 
 

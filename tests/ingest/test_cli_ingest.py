@@ -118,7 +118,7 @@ def test_list_formats(capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = cli(capsys, "--list-formats")
     assert code == 0
     assert stdout.splitlines()[0].split()[0] == "alpaca"
-    assert len(stdout.splitlines()) == 11
+    assert len(stdout.splitlines()) == 12
 
 
 def test_parse_maps_rejects_duplicates() -> None:

@@ -225,7 +225,7 @@ def test_llamafactory_v1_what_cannot_be_mapped_is_rejected_with_a_reason() -> No
     good, bad = run(LF / "bad.jsonl")
     assert not good
     assert reasons(bad) == [
-        (1, "unsupported_content"),  # an image part
+        (1, "unsupported_content"),  # a part type curate does not know (file)
         (2, "bad_loss_weight"),  # 0.5
         (3, "bad_tool_call"),  # a tool result answering no call
         (4, "bad_tool_call"),  # a call that is not JSON
@@ -233,7 +233,7 @@ def test_llamafactory_v1_what_cannot_be_mapped_is_rejected_with_a_reason() -> No
         (6, "bad_reasoning"),  # a trace and no answer
         (7, "bad_reasoning"),  # unclosed <think> in a text part
     ]
-    assert "image_url" in bad[0].message and "not supported" in bad[0].message
+    assert "'file'" in bad[0].message and "unknown part type" in bad[0].message
 
 
 def test_llamafactory_non_assistant_loss_weight_and_tools_twice() -> None:
