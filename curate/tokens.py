@@ -15,8 +15,11 @@ count (``tool_calls``, ``function_call``, ``weight``, a list ``content``), are c
 their compact JSON serialisation (``json.dumps(v, separators=(",", ":"),
 ensure_ascii=False)``); a ``None`` value counts 0. Top-level ``tools`` / ``functions``
 add the tokens of their JSON serialisation to the example (OpenAI bills them; the
-cookbook has no rule). Text that contains special-token strings such as
-``<|endoftext|>`` is counted as plain text (the cookbook's ``encode`` raises on it).
+cookbook has no rule). Media parts of a list content (images, audio, video) are left out
+of its serialisation: their urls are not text the model reads (``curate validate
+--target openai`` adds OpenAI's image tokens, :mod:`curate.validators.media`). Text that
+contains special-token strings such as ``<|endoftext|>`` is counted as plain text (the
+cookbook's ``encode`` raises on it).
 
 Example:
     >>> enc = get_encoding("o200k_base")
@@ -588,6 +591,8 @@ def count_examples(
                     asst.append(len(texts) - 1)
                 continue
             for key, value in m.items():
+                if key == "content" and type(value) is list:
+                    value = _without_media(value)
                 t = value_text(value)
                 if t is not None:
                     if key == "content" and role == "assistant" and isinstance(value, str):
@@ -615,6 +620,19 @@ def count_examples(
     for fixed, start, end, asst in plan:
         out.append(TokenCount(fixed + sum(counts[start:end]), sum(counts[i] for i in asst)))
     return out
+
+
+def _without_media(content: list[Any]) -> list[Any] | None:
+    """A list content without its media parts (an image is not text: its url, maybe a
+    base64 ``data:`` URL, is not what the model reads; ``--target openai`` adds OpenAI's
+    image tokens instead, curate.validators.media.image_tokens). ``None`` when nothing is
+    left; the list itself when it holds no media part."""
+    from curate.media import PART_KINDS
+
+    if not any(isinstance(p, dict) and p.get("type") in PART_KINDS for p in content):
+        return content
+    rest = [p for p in content if not (isinstance(p, dict) and p.get("type") in PART_KINDS)]
+    return rest or None
 
 
 def _content_parts_text(content: Any) -> str | None:

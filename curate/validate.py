@@ -73,6 +73,9 @@ class BatchTask:
     stats: bool = False
     #: with ``stats``: only these columns of the table (``None``: all of them)
     stats_names: tuple[str, ...] | None = None
+    #: the model whose image tokens are added to each example's total (``--target
+    #: openai``: OpenAI's formulas, curate.validators.media.image_tokens); ``None``: none
+    image_model: str | None = None
 
 
 @dataclass(slots=True)
@@ -169,20 +172,25 @@ def check_batch(task: BatchTask) -> BatchResult:
             [(m, t) for _, m, t, _ in countable], shared_counter(task.encoding), known
         )
         error_set = set(out.error_lines)
+        if task.image_model is not None:
+            from curate.validators.media import image_tokens
         for (ex, msgs, _, item), c in zip(countable, counts, strict=True):
             line = ex.source.line or 0
             roles = [m.get("role") for m in msgs]
             has_system = "system" in roles
             has_user = "user" in roles
+            total = c.total
+            if task.image_model is not None:
+                total += image_tokens(ex, task.image_model)
             out.n_messages.append(len(msgs))
-            out.totals.append(c.total)
+            out.totals.append(total)
             out.assistant.append(c.assistant)
             out.n_missing_system += not has_system
             out.n_missing_user += not has_user
             if item is not None and msgs is ex.messages:
-                item[3] = c.total
-            if c.total > task.max_tokens:
-                out.findings.append(too_long(c.total, ex.source, max_tokens=task.max_tokens))
+                item[3] = total
+            if total > task.max_tokens:
+                out.findings.append(too_long(total, ex.source, max_tokens=task.max_tokens))
                 if item is not None:
                     if item[1] is None:
                         item[1] = set()
@@ -526,8 +534,16 @@ def validate_path(
     spec = model_spec(model, max_tokens=max_tokens, price=price)
     limit = max_tokens if max_tokens is not None else spec.max_tokens
     unit_price = price if price is not None else spec.price_per_million
-    all_validators: tuple[Validator, ...] = (OpenAIFormat(target=target), *validators)
-    cvs = tuple(corpus_validators)
+    from curate.validators.media import ImageExampleCount, Media
+
+    # media checks run beside the format check (they need the target); OpenAI's limit of
+    # examples with images per file is a corpus check
+    all_validators: tuple[Validator, ...] = (
+        OpenAIFormat(target=target),
+        Media(target=target),
+        *validators,
+    )
+    cvs = tuple(corpus_validators) + ((ImageExampleCount(),) if target == "openai" else ())
     files = [str(p) for p in paths]
     for p in files:
         check_readable(p)
@@ -553,7 +569,15 @@ def validate_path(
             reports.append(rep)
             tasks = (
                 BatchTask(
-                    path, b, spec.encoding, limit, all_validators, cvs, bool(stats), stats_names
+                    path,
+                    b,
+                    spec.encoding,
+                    limit,
+                    all_validators,
+                    cvs,
+                    bool(stats),
+                    stats_names,
+                    image_model=spec.name if target == "openai" else None,
                 )
                 for b in _batches(path)
             )
