@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,23 @@ def is_local(url: str) -> bool:
     scheme, sep, _ = head.partition(":")
     # a Windows drive letter ("C:\\...") is one character before the colon
     return not (sep and len(scheme) > 1 and scheme.isascii() and scheme.isalpha())
+
+
+#: ``scheme://`` with the characters RFC 3986 allows in a scheme (``s3://``, ``gs://``)
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_local_path(url: str) -> bool:
+    """:func:`is_local`, except that any ``scheme://`` url other than
+    ``file://`` is remote (``s3://bucket/a.png`` is not a relative path).
+
+    Example:
+        >>> is_local_path("img/a.png"), is_local_path("s3://b/a.png"), is_local_path("file:///a")
+        (True, False, True)
+    """
+    if _SCHEME_RE.match(url) and not url[:7].lower() == "file://":
+        return False
+    return is_local(url)
 
 
 def local_path(url: str, jsonl_file: str | os.PathLike[str]) -> Path:

@@ -77,7 +77,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from curate.media import PART_KINDS, PLACEHOLDERS, is_local, local_path
+from curate.media import PART_KINDS, PLACEHOLDERS, local_path
+from curate.media import is_local_path as is_local
 from curate.records import Example, Finding, Location, Severity
 from curate.validators.base import ExampleRef
 

@@ -39,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from curate.ingest.base import Reject, json_type
-from curate.media import KIND_PARTS, PLACEHOLDERS, is_local, media_part, part_url, relative_url
+from curate.media import (
+    KIND_PARTS,
+    PLACEHOLDERS,
+    is_local_path,
+    media_part,
+    part_url,
+    relative_url,
+)
 
 #: column -> media kind
 COLUMNS = {"images": "image", "videos": "video", "audios": "audio"}
@@ -163,7 +170,7 @@ def _count(messages: list[dict[str, Any]]) -> dict[str, int]:
         if isinstance(content, list):
             for p in content:
                 kind = _placeholder_part(p)
-                if kind is not None and not isinstance(p.get("index"), int):
+                if kind is not None:  # with or without an index into the column
                     n[kind] += 1
     return n
 
@@ -364,7 +371,7 @@ def rewrite_paths(
             if found is None:
                 continue
             url = found[1]
-            if not is_local(url) or url.lower().startswith("file://") or os.path.isabs(url):
+            if not is_local_path(url) or url.lower().startswith("file://") or os.path.isabs(url):
                 continue
             candidates = ([Path(media_dir) / url] if media_dir is not None else []) + [base / url]
             path = next((c for c in candidates if c.exists()), candidates[0])
