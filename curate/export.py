@@ -513,6 +513,8 @@ def _count_tools(stats: Counter[str] | None, src: dict[str, Any], msgs: list[Any
         calls = m.get("tool_calls")
         if calls:
             stats["tool_calls"] += len(calls) if isinstance(calls, list) else 1
+        if m.get("function_call"):  # the legacy single call
+            stats["tool_calls"] += 1
         if m.get("role") in ("tool", "function"):
             stats["tool_results"] += 1
 
