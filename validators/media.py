@@ -396,7 +396,12 @@ class Media:
         if problem == "missing":
             yield _f(
                 "media_file_missing",
-                f"{what} file {url!r} does not exist (looked for {os.path.normpath(path)})",
+                f"{what} file {url!r} does not exist"
+                + (
+                    ""
+                    if os.path.normpath(path) == os.path.normpath(url)
+                    else f" (looked for {os.path.normpath(path)})"
+                ),
                 loc,
                 "fix the path (relative paths are relative to this file's folder; "
                 "curate ingest --media-dir rewrites them), or add the file",
