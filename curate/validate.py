@@ -444,7 +444,8 @@ def standard_validators(
     notes: Callable[[str], None] | None = None,
 ) -> tuple[list[Validator], list[CorpusValidator]]:
     """The validators ``curate validate`` runs beside the format check by default: the
-    reasoning-trace checks (:mod:`curate.validators.reasoning`), the content checks
+    reasoning-trace checks (:mod:`curate.validators.reasoning`), the tool-call argument
+    checks (:mod:`curate.validators.tools`), the content checks
     (``[tool.curate.content]`` config) and the duplicate finders
     (``none``, ``exact`` or ``near``). ``notes`` receives a line per missing optional
     library. Returns ``(validators, corpus_validators)`` for :func:`validate_path`.
@@ -456,8 +457,9 @@ def standard_validators(
     """
     from curate.records import CurateError
     from curate.validators.reasoning import Reasoning
+    from curate.validators.tools import ToolArguments
 
-    validators: list[Validator] = [Reasoning()]
+    validators: list[Validator] = [Reasoning(), ToolArguments()]
     corpus: list[CorpusValidator] = []
     if content:
         from curate.validators.content import content_validators, missing_extras

@@ -385,15 +385,18 @@ class OpenAIFormat:
                         )
                         continue
                     call_ids.add(call["id"])
+                    answered.discard(call["id"])  # an id used again is a new call
                     fname = call["function"]["name"]
                     if tool_names is not None and fname not in tool_names:
                         have = ", ".join(sorted(tool_names)) or "none"
-                        yield _f(
+                        yield Finding(
                             "unknown_tool",
                             W,
-                            f"tool_calls[{j}] calls {fname!r}, which is not in tools",
+                            f"tool_calls[{j}] (id {call['id']!r}) calls {fname!r}, which is not "
+                            "in tools",
                             loc,
-                            f"declare it in tools (have: {have})",
+                            hint=f"declare it in tools (have: {have}), or fix the name",
+                            data={"call_id": call["id"], "tool": fname},
                         )
         if role == "tool":
             cid = m.get("tool_call_id")
@@ -406,12 +409,24 @@ class OpenAIFormat:
                     "set tool_call_id to the id of the assistant tool call it answers",
                 )
             elif cid not in call_ids:
-                yield _f(
+                made = ", ".join(repr(c) for c in sorted(call_ids)[:5]) or "none"
+                yield Finding(
                     "tool_call_id_mismatch",
                     E,
                     f"tool_call_id {cid!r} matches no preceding assistant tool call",
                     loc,
-                    "answer a call made earlier in the conversation, with its exact id",
+                    hint="answer a call made earlier in the conversation, with its exact id "
+                    f"(calls so far: {made})",
+                    data={"call_id": cid},
+                )
+            elif cid in answered:
+                yield Finding(
+                    "tool_call_id_mismatch",
+                    W,
+                    f"tool_call_id {cid!r} answers a call an earlier tool message already answered",
+                    loc,
+                    hint="keep one result per call: merge the two tool messages or drop one",
+                    data={"call_id": cid},
                 )
             else:
                 answered.add(cid)

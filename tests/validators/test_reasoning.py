@@ -158,7 +158,7 @@ def test_reasoning_content_is_known_to_curate_and_refused_by_openai() -> None:
 
 def test_reasoning_runs_with_the_standard_validators() -> None:
     validators, _ = standard_validators(content=False, duplicates="none")
-    assert [v.name for v in validators] == ["reasoning"]
+    assert [v.name for v in validators] == ["reasoning", "tools"]
 
 
 def test_statistics_count_reasoning_apart_from_the_answer() -> None:
