@@ -223,6 +223,12 @@ def probe_data_url(url: str) -> tuple[str, ImageInfo] | None:
     return _probe_data(digest, url)
 
 
+@lru_cache(maxsize=65536)
+def _resolve(url: str, file: str) -> str:
+    """:func:`curate.media.local_path` as text, remembered (pathlib is the slow part)."""
+    return str(local_path(url, file))
+
+
 # -- walking the record ------------------------------------------------------------------
 
 
@@ -285,6 +291,11 @@ class Media:
 
     def check(self, ex: Example) -> Iterator[Finding]:
         data = ex.data
+        msgs = data.get("messages") if type(data) is dict else None
+        if type(msgs) is list and all(
+            type(m) is dict and type(c := m.get("content")) is str and "<" not in c for m in msgs
+        ):
+            return  # the common example: text messages without a tag
         any_media: bool | None = None
         n_images = 0
         for i, where, m in _messages(data):
@@ -391,8 +402,8 @@ class Media:
                     "host the image at an https URL, or embed it as a data:image/...;base64 URL",
                 )
             return  # remote: not fetched
-        path = local_path(url, file)
-        problem, info = probe_local(str(path), image=kind == "image")
+        path = _resolve(url, file)
+        problem, info = probe_local(path, image=kind == "image")
         if problem == "missing":
             yield _f(
                 "media_file_missing",
@@ -615,7 +626,7 @@ def image_tokens(ex: Example, model: str) -> int:
                 got = probe_data_url(url)
                 info = got[1] if got else None
             elif is_local(url):
-                _, info = probe_local(str(local_path(url, ex.source.file)))
+                _, info = probe_local(_resolve(url, ex.source.file))
             if info is not None and info.error is not None:
                 continue
             w, h = (info.width, info.height) if info is not None else (None, None)

@@ -326,6 +326,12 @@ class LlamaFactoryPreference(BaseIngestor):
             ("preferred_output", "chosen_messages", chosen[n:]),
             ("non_preferred_output", "rejected_messages", rejected[n:]),
         ):
+            if len(msgs) == 1 and isinstance(msgs[0].get("content"), list):
+                raise Reject(
+                    "unsupported_content",
+                    f"the {src} reply has media parts: a preference reply is text (OpenAI's "
+                    "DPO shape); put the media in the prompt",
+                )
             if len(msgs) != 1 or msgs[0]["role"] != "assistant":
                 roles = ", ".join(m["role"] for m in msgs) or "nothing"
                 raise Reject(

@@ -286,6 +286,13 @@ def attach(body: dict[str, Any], items: dict[str, list[str]]) -> None:
     if "input" in body:
         prompt = body["input"]["messages"]
         outs = [body.get("preferred_output") or [], body.get("non_preferred_output") or []]
+        for key, o in zip(("chosen", "rejected"), outs, strict=True):
+            if any(_count(o).values()):
+                raise Reject(
+                    "unsupported_content",
+                    f"the {key} reply has a media placeholder: a preference reply is text "
+                    "(OpenAI's DPO shape); put the media in the prompt",
+                )
         counts = [_add(_count(prompt), _count(o)) for o in outs]
         _settle(counts, items, prompt)
         start = {kind: list(items.get(KIND_COLUMNS[kind], [])) for kind in PLACEHOLDERS}

@@ -145,6 +145,27 @@ def test_preference_records_with_images() -> None:
     assert out["preferred_output"] == [reply("A yellow square.")]
 
 
+def test_media_in_a_preference_reply_is_rejected() -> None:
+    """The DPO record's reply is text; a validated preference record never holds parts."""
+    rec = {
+        "conversations": [{"from": "human", "value": "Draw a cat."}],
+        "chosen": {"from": "gpt", "value": "<image>"},
+        "rejected": {"from": "gpt", "value": "No."},
+        "images": ["cat.png"],
+    }
+    with pytest.raises(Reject, match="chosen reply has a media placeholder") as e:
+        conv("sharegpt_preference", rec)
+    assert e.value.reason == "unsupported_content"
+    tp = {"type": "text", "value": "Draw a cat."}
+    reply_img = {"role": "assistant", "content": [{"type": "image_url", "value": "cat.png"}]}
+    rec = {
+        "chosen_messages": [{"role": "user", "content": [tp]}, reply_img],
+        "rejected_messages": [{"role": "user", "content": [tp]}, reply("No.")],
+    }
+    with pytest.raises(Reject, match="reply has media parts"):
+        conv("llamafactory_preference", rec)
+
+
 # -- TRL vision, OpenAI vision, inline parts ---------------------------------------------
 
 
