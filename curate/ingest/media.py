@@ -58,9 +58,45 @@ _KIND_OF = {p: k for k, p in PLACEHOLDERS.items()}
 _AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
 
+#: LLaVA-style singular keys (``"image": "coco/000.jpg"``) -> the column they stand for
+SINGULAR = {"image": "images", "video": "videos", "audio": "audios"}
+
+
+def _mentions(value: Any, tag: str) -> bool:
+    """Whether a string inside ``value`` (the raw turns) holds ``tag``."""
+    if isinstance(value, str):
+        return tag in value
+    if isinstance(value, list):
+        return any(_mentions(v, tag) for v in value)
+    if isinstance(value, dict):
+        return any(_mentions(v, tag) for v in value.values())
+    return False
+
+
+def media_keys(record: dict[str, Any]) -> dict[str, str]:
+    """The record's keys that hold media, mapped to their column: ``images`` /
+    ``videos`` / ``audios``, and LLaVA's singular ``image`` / ``video`` / ``audio`` (a
+    path or a list of them) when the plural is absent and the turns hold the matching
+    placeholder (otherwise a singular key is ordinary data and stays in ``metadata``).
+
+    Example:
+        >>> media_keys({"image": "coco/1.jpg", "conversations": [{"value": "<image>\\nHi"}]})
+        {'image': 'images'}
+        >>> media_keys({"image": "logo.png", "conversations": [{"value": "Hi"}]})
+        {}
+    """
+    out = {c: c for c in COLUMNS if c in record}
+    for key, col in SINGULAR.items():
+        if key in record and col not in record:
+            turns = record.get("conversations", record.get("messages"))
+            if _mentions(turns, PLACEHOLDERS[COLUMNS[col]]):
+                out[key] = col
+    return out
+
+
 def has_media_columns(record: dict[str, Any]) -> bool:
-    """True when ``record`` has an ``images`` / ``videos`` / ``audios`` key."""
-    return any(c in record for c in COLUMNS)
+    """True when ``record`` has media columns (:func:`media_keys`)."""
+    return bool(media_keys(record))
 
 
 def column_items(record: dict[str, Any]) -> dict[str, list[str]]:
@@ -73,17 +109,15 @@ def column_items(record: dict[str, Any]) -> dict[str, list[str]]:
         {'images': ['a.png'], 'videos': []}
     """
     out: dict[str, list[str]] = {}
-    for col in COLUMNS:
-        if col not in record:
-            continue
-        value = record[col]
+    for key, col in media_keys(record).items():
+        value = record[key]
         if value is None:
             out[col] = []
             continue
         items = value if isinstance(value, list) else [value]
         urls = []
         for i, item in enumerate(items):
-            urls.append(_item_url(item, f"{col}[{i}]"))
+            urls.append(_item_url(item, f"{key}[{i}]"))
         out[col] = urls
     return out
 

@@ -30,7 +30,7 @@ from curate.ingest.base import (
     register,
 )
 from curate.ingest.llamafactory import is_typed_parts
-from curate.ingest.media import COLUMNS, attach, column_items, needs_attach
+from curate.ingest.media import attach, column_items, media_keys, needs_attach
 from curate.ingest.reasoning import split_assistant_messages
 
 #: top-level keys of OpenAI's chat fine-tuning format, kept as they are
@@ -68,5 +68,5 @@ class OpenAIChat(BaseIngestor):
         used = set(TOP_LEVEL)
         if needs_attach(record, body["messages"]):
             attach(body, column_items(record))
-            used |= set(COLUMNS)
+            used |= set(media_keys(record))
         return finish(body, extras(record, used), options)

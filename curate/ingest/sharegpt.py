@@ -36,7 +36,7 @@ from curate.ingest.base import (
     parse_json_text,
     register,
 )
-from curate.ingest.media import COLUMNS, attach, column_items, has_media_columns
+from curate.ingest.media import attach, column_items, media_keys
 from curate.ingest.reasoning import ALIASES, REASONING_KEY, split_reasoning
 
 #: ShareGPT speaker names (lower-cased) -> OpenAI roles; ``function_call`` is special
@@ -225,9 +225,10 @@ class ShareGPT(BaseIngestor):
 
 def _media(body: dict[str, Any], record: dict[str, Any], used: set[str]) -> None:
     """Placeholders + media columns -> canonical parts (:func:`curate.ingest.media.attach`)."""
-    if has_media_columns(record):
+    keys = media_keys(record)
+    if keys:
         attach(body, column_items(record))
-        used |= set(COLUMNS)
+        used |= set(keys)
 
 
 def _reply(value: Any, key: str) -> list[dict[str, Any]]:

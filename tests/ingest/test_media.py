@@ -75,6 +75,25 @@ def test_placeholders_in_the_middle_and_across_turns_take_the_list_in_order() ->
     assert [m.url for m in iter_media(out["messages"])] == ["a.jpg", "b.jpg", "c.png"]
 
 
+def test_llava_singular_image_key() -> None:
+    """LLaVA-Instruct's shape: "image" (one path) and "<image>\\n" in the first turn."""
+    rec = {
+        "id": "000000033471",
+        "image": "coco/train2017/000000033471.jpg",
+        "conversations": [
+            {"from": "human", "value": "<image>\nWhat are the colors of the bus?"},
+            {"from": "gpt", "value": "White and red."},
+        ],
+    }
+    out = conv("sharegpt", rec)
+    assert out["messages"][0]["content"][0]["image_url"]["url"] == rec["image"]
+    assert out["metadata"] == {"id": "000000033471"}
+    # without a placeholder in the turns, "image" is ordinary data
+    plain = {"image": "logo.png", "conversations": rec["conversations"][1:]}
+    plain["conversations"] = [{"from": "human", "value": "Hi"}, *plain["conversations"]]
+    assert conv("sharegpt", plain)["metadata"] == {"image": "logo.png"}
+
+
 def test_video_and_audio_placeholders() -> None:
     rec = {
         "messages": [user("<video><audio>What is the video describing?"), reply("A girl.")],
