@@ -179,7 +179,7 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
         return Rejected(loc, "not_an_object", f"record is a JSON {_type(rec)}, not an object", rec)
     try:
         body = ingestor.convert(rec, options)
-        _media_paths(body, raw.loc.file, options)
+        _media_paths(body, rec, raw.loc.file, options)
     except Reject as r:
         return Rejected(loc, r.reason, r.message, rec)
     except InputError:
@@ -203,12 +203,25 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
     return Example(data, loc, cid)
 
 
-def _media_paths(body: dict[str, Any], source: str, options: IngestOptions) -> None:
-    """Relative media paths made relative to the output's folder (docs/ingest.md, Media)."""
-    if "messages" in body or "input" in body:
-        from curate.ingest.media import rewrite_paths
+def _media_paths(
+    body: dict[str, Any], record: dict[str, Any], source: str, options: IngestOptions
+) -> None:
+    """Media columns a format left in ``metadata`` (Alpaca, Dolly, TRL preference with an
+    ``images`` list) attached as media parts; then relative media paths made relative to
+    the output's folder (docs/ingest.md, Media)."""
+    if "messages" not in body and "input" not in body:
+        return
+    from curate.ingest.media import attach, column_items, media_keys, rewrite_paths
 
-        rewrite_paths(body, source, options.output, options.media_dir)
+    meta = body.get("metadata")
+    left = [k for k in media_keys(record) if isinstance(meta, dict) and k in meta]
+    if left:
+        attach(body, column_items({k: record[k] for k in left}))
+        for k in left:
+            del meta[k]
+        if not meta:
+            del body["metadata"]
+    rewrite_paths(body, source, options.output, options.media_dir)
 
 
 def _with_media(

@@ -94,6 +94,35 @@ def test_llava_singular_image_key() -> None:
     assert conv("sharegpt", plain)["metadata"] == {"image": "logo.png"}
 
 
+def test_other_formats_with_media_columns(tmp_path: Path) -> None:
+    """LLaMA-Factory's Alpaca formatting and TRL's vision preference data carry images too."""
+    src = tmp_path / "a.jsonl"
+    rows = [
+        {
+            "instruction": "<image>What is it?",
+            "input": "",
+            "output": "A square.",
+            "images": ["1.jpg"],
+        },
+        {
+            "images": ["2.jpg"],
+            "prompt": [
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Shape?"}]}
+            ],
+            "chosen": [{"role": "assistant", "content": "An ellipse."}],
+            "rejected": [{"role": "assistant", "content": "A cat."}],
+        },
+    ]
+    src.write_text(json.dumps(rows[0]) + "\n")
+    (good,), bad = run(src)
+    assert not bad and "metadata" not in good
+    assert good["messages"][0]["content"][0]["image_url"]["url"] == "1.jpg"
+    src.write_text(json.dumps(rows[1]) + "\n")
+    (good,), bad = run(src)
+    assert good["input"]["messages"][0]["content"][0]["image_url"]["url"] == "2.jpg"
+    assert good["preferred_output"] == [reply("An ellipse.")]
+
+
 def test_video_and_audio_placeholders() -> None:
     rec = {
         "messages": [user("<video><audio>What is the video describing?"), reply("A girl.")],
