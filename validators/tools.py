@@ -92,7 +92,10 @@ def compiled(schema: Any) -> Any:
         >>> compiled({"type": "int"})
         "'int' is not valid under any of the given schemas (at type)"
     """
-    key = _canonical(schema)
+    try:
+        key = _canonical(schema)
+    except RecursionError:
+        return "nested too deeply to check"
     hit = _COMPILED.get(key)
     if hit is not None:
         return hit
@@ -115,6 +118,8 @@ def _compile(schema: Any) -> Any:
         cls = validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
+    except RecursionError:
+        return "nested too deeply to check"
     except SchemaError:
         # the first error in path order (the metaschema's own error order can vary from
         # one process to the next)
@@ -134,7 +139,8 @@ def _order(e: Any) -> tuple[list[str], str]:
 
 def _first_error(validator: Any, args: Any) -> tuple[str, int] | str:
     """``(message, number of errors)`` when ``args`` does not match, ``""`` when it
-    does; a ``str`` starting with ``"$ref"`` when the schema cannot be resolved."""
+    does; a non-empty ``str`` when the schema cannot be used (an unresolvable ``$ref``, a
+    reference cycle)."""
     from jsonschema.exceptions import best_match
     from referencing.exceptions import Unresolvable
 
@@ -142,6 +148,8 @@ def _first_error(validator: Any, args: Any) -> tuple[str, int] | str:
         errors = list(validator.iter_errors(args))
     except Unresolvable as e:
         return f"$ref cannot be resolved: {_short(str(e), 120)}"
+    except RecursionError:
+        return "$ref cycle, or nesting too deep to check"
     if not errors:
         return ""
     best = best_match(sorted(errors, key=_order))
@@ -270,7 +278,7 @@ class ToolArguments:
                     continue  # undeclared (unknown_tool), no parameters, or a broken schema
                 problem = _first_error(validator, args)
                 if isinstance(problem, str):
-                    if problem and fname not in reported_ref:  # an unresolvable $ref
+                    if problem and fname not in reported_ref:  # the schema cannot be used
                         reported_ref.add(fname)
                         yield self._bad_schema(ex.source, declared[fname][0], fname, problem)
                     continue

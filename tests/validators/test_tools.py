@@ -204,3 +204,16 @@ def test_glaive_demo_after_ingest_has_no_tool_findings(tmp_path: Path) -> None:
     assert not [f for f in report.findings if f.code in TOOL_CODES]
     bad = validate_path([BAD], validators=validators)
     assert sorted({f.code for f in bad.findings} & TOOL_CODES) == sorted(TOOL_CODES)
+
+
+def test_a_reference_cycle_or_a_schema_too_deep_is_a_schema_finding_not_a_crash() -> None:
+    cycle = {"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+    deep: dict[str, Any] = {"type": "object"}
+    for _ in range(400):
+        deep = {"type": "object", "properties": {"a": deep}}
+    for schema in (cycle, deep):
+        data = rows(GOOD)[3]  # get_random_fact, called with {}
+        data["tools"][0]["function"]["parameters"] = schema
+        out = list(ToolArguments().check(Example(data, Location("t.jsonl", 1))))
+        assert [f.code for f in out] == ["invalid_tool_schema"]
+        assert "too deep" in out[0].message
