@@ -74,6 +74,11 @@ def _template_hint(message: str) -> str:
         fix = "fold the system prompt into the first user message"
     elif "alternate" in low or "consecutive" in low:
         fix = "merge consecutive turns of the same role"
+    elif "no attribute 'content'" in low:
+        fix = (
+            'give every message a string content ("" beside tool_calls): apply_chat_template '
+            "drops a null content, and this template reads it"
+        )
     elif "nonetype" in low or "none" in low:
         fix = "give every message a string content (the template cannot render a null one)"
     elif "last role" in low:

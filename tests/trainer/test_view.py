@@ -343,3 +343,29 @@ def test_a_template_without_reasoning_drops_every_trace_and_other_content_stays_
     # mistral-common (v1-v7) has no reasoning field either; counted with its tokenizer
     (m,) = trainer_view([str(p)], tokenizer="mistral:v7")[0]
     assert m.code == "template_dropped_reasoning" and m.message.startswith("mistral-common ")
+
+
+def test_qwen3_template_on_a_tool_call_with_null_content_says_how_to_fix(
+    tmp_path: Path, tok_dirs: dict[str, Path]
+) -> None:
+    """Ingest writes ``content: null`` beside ``tool_calls`` (OpenAI's shape);
+    apply_chat_template drops null keys and Qwen3's template then reads a missing content."""
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "search_recipes", "arguments": '{"ingredients": ["rice"]}'},
+    }
+    msgs = [
+        {"role": "user", "content": "A recipe with rice?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"recipes": ["Fried rice"]}'},
+        {"role": "assistant", "content": "Try fried rice."},
+    ]
+    p = write_jsonl(tmp_path / "d.jsonl", [{"messages": msgs}])
+    (f,) = trainer_view([str(p)], tokenizer=str(tok_dirs["qwen3"]))[0]
+    assert f.code == "template_error" and f.location.message_index == 1
+    assert "'dict object' has no attribute 'content'" in f.message
+    assert f.hint and 'give every message a string content ("" beside tool_calls)' in f.hint
+    msgs[1]["content"] = ""  # the fix the hint names
+    p = write_jsonl(tmp_path / "d.jsonl", [{"messages": msgs}])
+    assert trainer_view([str(p)], tokenizer=str(tok_dirs["qwen3"]))[0] == []
