@@ -214,7 +214,9 @@ def think_block(trace: str, answer: str) -> str:
 
 def _trace(m: dict[str, Any], where: str) -> str | None:
     """The message's non-empty trace (``None`` when it has none)."""
-    trace = m.get(REASONING_KEY)
+    if REASONING_KEY not in m:
+        return None
+    trace = m[REASONING_KEY]
     if trace is None:
         return None
     if not isinstance(trace, str):
@@ -420,10 +422,11 @@ class Context:
     reasoning: str = "auto"
     media: MediaPlan | None = None
     stats: Counter[str] | None = None
+    #: what happens to a trace here (:func:`reasoning_mode`)
+    mode: str = field(init=False)
 
-    @property
-    def mode(self) -> str:
-        return reasoning_mode(self.fmt, self.reasoning)
+    def __post_init__(self) -> None:
+        self.mode = reasoning_mode(self.fmt, self.reasoning)
 
     def url(self, kind: str, url: str, where: str) -> str:
         _count_media(self.stats, kind, url)
@@ -510,6 +513,8 @@ def _count_tools(stats: Counter[str] | None, src: dict[str, Any], msgs: list[Any
     if src.get("tools"):
         stats["records_with_tools"] += 1
     for m in msgs:
+        if len(m) == 2 and m.get("role") in ("user", "assistant", "system"):
+            continue  # {role, content}: no call, no result
         calls = m.get("tool_calls")
         if calls:
             stats["tool_calls"] += len(calls) if isinstance(calls, list) else 1
@@ -608,11 +613,14 @@ def _turn_value(m: dict[str, Any], where: str, ctx: Context, media: dict[str, li
     ``<audio>``) where each media part was; the urls go to ``media``."""
     from curate.media import PLACEHOLDERS
 
+    content = m.get("content")
+    if type(content) is str and "<" not in content:  # the common case, fast
+        return content
     pieces: list[str] = []
     last_text = False
-    for kind, value in _segments(m.get("content"), where):
+    for kind, value in _segments(content, where):
         if kind == "text":
-            for ph in PLACEHOLDERS.values():
+            for ph in PLACEHOLDERS.values() if "<" in value else ():
                 if ph in value:
                     raise ExportError(
                         "placeholder_in_text",

@@ -63,6 +63,7 @@ from curate.export import (
     training_messages,
 )
 from curate.io import dumps, parse_line
+from curate.media import iter_media
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import CurateError, Example, Finding, InputError
 from curate.stage import OutputPlan
@@ -332,8 +333,6 @@ def reject_row(
 def _rich_fields(data: dict[str, Any], kind: str) -> set[str]:
     """``reasoning`` and the media kinds a record holds (what some exports cannot carry
     as they are, and what shapes the trainer configs)."""
-    from curate.media import iter_media
-
     msgs = (
         data["messages"]
         if kind == "sft"
@@ -345,8 +344,8 @@ def _rich_fields(data: dict[str, Any], kind: str) -> set[str]:
     )
     out: set[str] = set()
     for m in msgs:
-        if not isinstance(m, dict):
-            continue
+        if type(m) is not dict or (len(m) == 2 and type(m.get("content")) is str):
+            continue  # {role, content}: the common case, fast
         trace = m.get("reasoning_content")
         if trace is not None and (not isinstance(trace, str) or trace.strip()):
             out.add("reasoning")
@@ -361,6 +360,7 @@ def scan_batch(task: ScanTask) -> ScanResult:
     kept: list[dict[str, Any]] = []
     turns: list[list[tuple[str, str]]] = []
     lossless = task.format == "openai" or (task.format == "trl" and task.trl_shape == "messages")
+    media = MediaPlan(task.file, None, task.media)  # media are checked, not copied
     for line, raw in task.lines:
         out.n_lines += 1
         parsed = parse_line(task.file, line, raw)
@@ -382,7 +382,7 @@ def scan_batch(task: ScanTask) -> ScanResult:
                     trl_shape=task.trl_shape,
                     record_id="",
                     reasoning=task.reasoning,
-                    media=MediaPlan(task.file, None, task.media),  # checked, not copied
+                    media=media,
                 )
         except ExportError as e:
             out.rejects.append(reject_row(parsed, e.reason, str(e), raw))
