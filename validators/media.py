@@ -355,9 +355,15 @@ class Media:
         url = inner.get("url") if isinstance(inner, dict) else None
         what = f"{where}content[{j}] ({p['type']})"
         if not isinstance(url, str) or not url.strip():
+            if isinstance(inner, str):
+                problem = f'{what} has "{p["type"]}" as a bare string, not an object'
+            elif url is None:
+                problem = f"{what} has no url"
+            else:
+                problem = f"{what} url is empty or not a string"
             yield _f(
                 "media_part_invalid",
-                f"{what} has no url" if url is None else f"{what} url is empty or not a string",
+                problem,
                 loc,
                 f'write it as {{"type": "{p["type"]}", "{p["type"]}": {{"url": "path/or/URL"}}}}',
             )

@@ -54,6 +54,8 @@ COLUMNS = {"images": "image", "videos": "video", "audios": "audio"}
 KIND_COLUMNS = {kind: col for col, kind in COLUMNS.items()}
 _PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 _KIND_OF = {p: k for k, p in PLACEHOLDERS.items()}
+#: canonical part type -> kind (a part whose url is a bare string is normalised)
+_CANONICAL = {part: kind for kind, part in KIND_PARTS.items()}
 #: OpenAI ``input_audio`` formats -> MIME type
 _AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 
@@ -169,6 +171,8 @@ def _text_parts(text: str, queues: dict[str, list[str]]) -> list[dict[str, Any]]
 def _inline_part(part: dict[str, Any], where: str) -> dict[str, Any] | None:
     """A part that names its own media source as a canonical part (``None``: not one)."""
     kind = part.get("type")
+    if kind in _CANONICAL and isinstance(part.get(kind), str):  # {"image_url": "URL"}
+        return media_part(_CANONICAL[kind], _item_url(part[kind], f"{where} {kind}"))
     if kind == "input_audio" and isinstance(part.get("input_audio"), dict):
         data = part["input_audio"].get("data")
         fmt = part["input_audio"].get("format")
@@ -355,7 +359,11 @@ def needs_attach(record: dict[str, Any], messages: Any) -> bool:
         content = m.get("content") if isinstance(m, dict) else None
         if isinstance(content, list) and any(
             isinstance(p, dict)
-            and (p.get("type") in PLACEHOLDERS or p.get("type") == "input_audio")
+            and (
+                p.get("type") in PLACEHOLDERS
+                or p.get("type") == "input_audio"
+                or (p.get("type") in _CANONICAL and isinstance(p.get(p["type"]), str))
+            )
             for p in content
         ):
             return True

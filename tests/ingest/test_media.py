@@ -248,8 +248,10 @@ def test_inline_sources_and_input_audio() -> None:
         },
         reply("A cat."),
     ]
+    msgs[0]["content"].append({"type": "image_url", "image_url": "https://example.com/b.png"})
     parts = conv("openai", {"messages": msgs})["messages"][0]["content"]
     assert parts[0] == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    assert parts[3] == {"type": "image_url", "image_url": {"url": "https://example.com/b.png"}}
     assert parts[1] == {"type": "audio_url", "audio_url": {"url": "data:audio/wav;base64,UklGRg=="}}
 
 

@@ -95,6 +95,8 @@ def test_part_invalid(folder: Path) -> None:
         ("media_part_invalid", "error")
     ]
     assert found(chat(img("")), folder) == [("media_part_invalid", "error")]
+    bare = {"type": "image_url", "image_url": "https://x/a.png"}
+    assert found(chat(bare), folder) == [("media_part_invalid", "error")]
     assert found(chat(img("data:image/png;base64,%%%")), folder) == [
         ("media_part_invalid", "error")
     ]
