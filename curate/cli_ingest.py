@@ -147,7 +147,7 @@ def ingest(
         print_json(report.to_dict())
     else:
         for s in report.skipped:
-            err_console.print(f"{s}: skipped", markup=False)
+            err_console.print(f"{s}: skipped", markup=False, soft_wrap=True)
         console.print(
             f"read {report.read:,}, written {report.written:,} to {report.output}, "
             f"rejected {report.rejected:,}" + (f" to {report.rejects}" if report.rejects else ""),

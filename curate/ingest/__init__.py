@@ -199,7 +199,9 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
         del meta["id"]  # curate's own id, from re-ingesting curate output
         if not meta:
             del body["metadata"]
-    data = {"id": cid, **body, "source": loc.to_dict()}
+    source = loc.to_dict()
+    source.update(getattr(ingestor, "provenance", None) or {})  # e.g. a dataset_info.json name
+    data = {"id": cid, **body, "source": source}
     return Example(data, loc, cid)
 
 
@@ -239,7 +241,7 @@ def _with_media(
 
 
 def convert_batch(
-    raws: Sequence[Raw], format: str, options: IngestOptions
+    raws: Sequence[Raw], format: str | Ingestor, options: IngestOptions
 ) -> list[tuple[str, str | None]]:
     """Convert a batch of raw records and serialise them: one ``(json_line, reason)`` per
     record, ``reason`` ``None`` for an example and the reject code for a rejects line. Pure
@@ -253,7 +255,7 @@ def convert_batch(
     """
     from curate.io import dumps, dumps_strict, finite
 
-    ingestor = get(format)
+    ingestor = get(format) if isinstance(format, str) else format
     out: list[tuple[str, str | None]] = []
     for raw in raws:
         item = convert(raw, ingestor, options)
@@ -363,7 +365,14 @@ def read(
     """
     options, fmt = _options(maps, system, format)
     options = _with_media(options, None, media_dir)
-    sources, _ = expand([str(path)], split=split)
+    from curate.ingest import dataset_info
+
+    infos, rest = dataset_info.take([str(path)])
+    for entry in (e for info in infos for e in info.entries):  # a LLaMA-Factory data folder
+        opts = dataset_info.entry_options(entry, options)
+        for src in entry.sources(split):
+            yield from (convert(r, entry.ingestor, opts) for r in dataset_info.read_source(src))
+    sources, _ = expand(rest, split=split) if rest else ([], [])
     for src in sources:
         det, raws = _open(src, fmt, options)
         if det is not None:
@@ -492,18 +501,32 @@ def ingest_paths(
     rej_path = Path(rejects) if rejects is not None else default_rejects_path(out_path)
     if out_path.name.lower().endswith((".gz", ".bz2", ".xz", ".zst")):
         raise InputError(f"{output}: curate writes plain JSONL; name it .jsonl and compress later")
-    sources, skipped = expand([str(p) for p in paths], split=split, exclude={out_path, rej_path})
+    from curate.ingest import dataset_info
+
+    # LLaMA-Factory data folders: each dataset of their dataset_info.json, as it declares
+    infos, rest = dataset_info.take([str(p) for p in paths])
+    if infos and (fmt is not None or options.maps):
+        raise InputError(
+            f"{infos[0].path}: --format and --map do not apply to a dataset_info.json folder "
+            "(each dataset declares its formatting and columns there); pass its files "
+            "directly to force a format"
+        )
+    sources, skipped = expand(rest, split=split, exclude={out_path, rej_path}) if rest else ([], [])
+    entries = [e for info in infos for e in info.entries]
+    skipped += [s for info in infos for s in info.skipped]
     if exclude_under is not None:
         under = os.path.realpath(exclude_under) + os.sep
         skipped += [s.path for s in sources if os.path.realpath(s.path).startswith(under)]
         sources = [s for s in sources if not os.path.realpath(s.path).startswith(under)]
-    if not sources:
+    work: list[tuple[Source, Any]] = [(s, None) for s in sources]
+    work += [(s, e) for e in entries for s in e.sources(split)]
+    if not work:
         raise InputError(
             f"{', '.join(str(p) for p in paths)}: no input files found"
             + (f" (skipped: {', '.join(skipped[:5])})" if skipped else "")
             + ". Pass .jsonl, .json, .csv, .tsv, .parquet or .arrow files or a saved dataset."
         )
-    plan = OutputPlan([s.path for s in sources], "ingest")
+    plan = OutputPlan([s.path for s, _ in work], "ingest")
     plan.add("output", out_path)
     plan.add("rejects", rej_path)
     report = IngestReport(str(out_path), None, skipped=skipped)
@@ -516,15 +539,23 @@ def ingest_paths(
 
     with plan.writing():
         out = plan.open("output")
-        for src in sources:
-            det, raws = _open(src, fmt, options)
+        for src, entry in work:
+            ing: str | Ingestor | None
+            if entry is None:
+                det, raws = _open(src, fmt, options)
+                ing, opts = (det.format if det else None), options
+            else:  # a dataset of a dataset_info.json
+                det = Detection(entry.ingestor.name, entry.reason)
+                raws = dataset_info.read_source(src)
+                ing, opts = entry.ingestor, dataset_info.entry_options(entry, options)
             res = FileResult(src.path, det.format if det else None, det.reason if det else "empty")
             report.files.append(res)
             if det is None:
                 if on_file is not None:
                     on_file(res)
                 continue
-            for batch in _batched(counted(raws), det.format, options):
+            assert ing is not None
+            for batch in _batched(counted(raws), ing, opts):
                 if progress is not None:
                     progress(len(batch))
                 for line, reason in batch:
@@ -562,7 +593,7 @@ def ingest_paths(
 
 
 def _batched(
-    raws: Iterator[Raw], format: str, options: IngestOptions
+    raws: Iterator[Raw], format: str | Ingestor, options: IngestOptions
 ) -> Iterator[list[tuple[str, str | None]]]:
     """:func:`convert_batch` over ``raws`` in batches of :data:`BATCH` (the place to plug in
     a process pool or ``ray.data``)."""
