@@ -126,6 +126,8 @@ def push_cmd(
         + (f". Not pushed, with the reasons: {out['rejects']}" if out["rejects"] else ""),
         highlight=False,
     )
+    for note in out.get("notes", []):  # what the dataset has no field for
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 @review_app.command("pull")

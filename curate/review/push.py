@@ -14,6 +14,8 @@ Example:
     ('e1', {'role': 'assistant', 'content': '(empty)'}, 2)
     >>> rec["suggestion"]
     ('accept', 0.6)
+
+How reasoning, tool calls and images are shown: :mod:`curate.review.display`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import heapq
-import json
 import os
 import re
 import threading
@@ -35,6 +36,7 @@ from typing import Any
 
 from curate.io import check_readable, dumps, read_jsonl
 from curate.records import CurateError, Example, Finding, InputError
+from curate.review import display
 from curate.review import settings as S
 from curate.stage import OutputPlan, reject_row
 
@@ -61,6 +63,10 @@ class PushResult:
     seconds: float = 0.0
     #: of ``seconds``: validating and choosing (before the first upload)
     validate_seconds: float = 0.0
+    #: the dataset's fields the records fill (the optional ones only when the data needs them)
+    fields: list[str] = field(default_factory=list)
+    #: what could not be shown as the data needed (an existing dataset without a field)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         rate = self.pushed / self.seconds if self.seconds else None
@@ -79,51 +85,28 @@ class PushResult:
             "seconds": round(self.seconds, 2),
             "validate_seconds": round(self.validate_seconds, 2),
             "records_per_second": round(rate, 1) if rate else None,
+            "fields": list(self.fields),
+            "notes": list(self.notes),
         }
 
 
 # ------------------------------------------------------------------------ record building
-def _text_of(content: Any) -> str:
-    from curate.records import content_text
-
-    return content_text(content)
-
-
 def _clip(text: str, limit: int = S.MAX_MESSAGE_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    marker = f"\n\n[... {len(text) - limit + 200} more characters not shown; see the source file]"
-    return text[: limit - 200] + marker
+    return display.clip(text, limit)
 
 
 def chat_messages(messages: list[Any]) -> list[dict[str, str]]:
     """Messages as Argilla's chat field accepts them: a non-empty ``role`` (<= 20 chars) and a
-    non-empty ``content`` (<= 20,000 chars). Tool calls and names are shown inline; over-long
-    text is clipped for display only (pull always edits the original).
+    non-empty ``content`` (<= 20,000 chars), with no optional field (reasoning shown as a
+    marked block, images named): :func:`curate.review.display.render` with an empty layout.
+    Over-long text is clipped for display only (pull always edits the original).
 
     Example:
         >>> chat_messages([{"role": "assistant", "content": None,
         ...                 "tool_calls": [{"id": "1", "function": {"name": "f"}}]}])
-        [{'role': 'assistant', 'content': '[tool_calls] [{"id": "1", "function": {"name": "f"}}]'}]
+        [{'role': 'assistant', 'content': '[tool call f (id 1)]'}]
     """
-    out = []
-    for m in messages:
-        if not isinstance(m, dict):
-            out.append({"role": "invalid", "content": _clip(json.dumps(m, ensure_ascii=False))})
-            continue
-        role = str(m.get("role") or "unknown")[: S.MAX_ROLE_CHARS]
-        text = _text_of(m.get("content"))
-        if m.get("name"):
-            text = f"[name: {m['name']}] {text}"
-        if m.get("tool_calls"):
-            calls = json.dumps(m["tool_calls"], ensure_ascii=False)
-            text = f"{text}\n\n[tool_calls] {calls}" if text.strip() else f"[tool_calls] {calls}"
-        if m.get("tool_call_id"):
-            text = f"[tool_call_id: {m['tool_call_id']}] {text}"
-        if not text.strip():
-            text = "(empty)"
-        out.append({"role": role, "content": _clip(text)})
-    return out
+    return display.render(messages, None, S.Layout(), "")[S.CONVERSATION]
 
 
 def findings_markdown(findings: list[Finding]) -> str:
@@ -150,8 +133,18 @@ def worst_severity(findings: list[Finding]) -> str | None:
     return min((f.severity.value for f in findings), key=lambda s: _SEVERITY_ORDER.get(s, 3))
 
 
-def build_record(ex: Example, findings: list[Finding], *, tokens: int) -> dict[str, Any]:
-    """The Argilla record for one example, as plain data (pure; no Argilla import)."""
+def build_record(
+    ex: Example,
+    findings: list[Finding],
+    *,
+    tokens: int,
+    layout: S.Layout | None = None,
+    base_file: str | os.PathLike[str] | None = None,
+    max_image_bytes: int = display.MAX_IMAGE_BYTES,
+) -> dict[str, Any]:
+    """The Argilla record for one example, as plain data (pure; no Argilla import).
+    ``layout`` names the dataset's optional fields (images, reasoning, tools) to fill;
+    ``base_file`` is the file local image paths are relative to (default: the example's)."""
     data = ex.data if isinstance(ex.data, dict) else {}
     messages = ex.messages or []
     raw_source = data.get("source")
@@ -161,7 +154,13 @@ def build_record(ex: Example, findings: list[Finding], *, tokens: int) -> dict[s
     return {
         "id": ex.id,
         "fields": {
-            S.CONVERSATION: chat_messages(messages),
+            **display.render(
+                messages,
+                data.get("tools"),
+                layout or S.Layout(),
+                base_file if base_file is not None else ex.source.file,
+                max_image_bytes=max_image_bytes,
+            ),
             S.FINDINGS: findings_markdown(findings),
         },
         "metadata": {
@@ -231,9 +230,16 @@ def choose_lines(
 
 # ---------------------------------------------------------------------------------- push
 def ensure_dataset(
-    client: Any, name: str, workspace: str | None, *, reviewers_per_record: int | None = None
+    client: Any,
+    name: str,
+    workspace: str | None,
+    *,
+    reviewers_per_record: int | None = None,
+    layout: S.Layout | None = None,
 ) -> Any:
-    """The named review dataset, created with :func:`settings.build_settings` if missing.
+    """The named review dataset, created with :func:`settings.build_settings` if missing
+    (with the optional fields of ``layout``; an existing dataset keeps its fields: Argilla
+    adds none to a published dataset).
 
     ``reviewers_per_record`` sets Argilla's task distribution (``min_submitted``): a record is
     complete once that many reviewers submitted an answer, and each reviewer's queue offers it
@@ -272,7 +278,7 @@ def ensure_dataset(
     dataset = rg.Dataset(
         name=name,
         workspace=ws,
-        settings=S.build_settings(reviewers_per_record=reviewers_per_record or 1),
+        settings=S.build_settings(reviewers_per_record=reviewers_per_record or 1, layout=layout),
         client=client,
     )
     return dataset.create()
@@ -465,6 +471,7 @@ def push(
     batch_size: int = BATCH_RECORDS,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    max_image_bytes: int = display.MAX_IMAGE_BYTES,
 ) -> PushResult:
     """Push the examples of a chat JSONL file (with their findings) to an Argilla dataset.
 
@@ -485,6 +492,13 @@ def push(
         batch_size: records per request (Argilla accepts at most 500).
         progress: called with the number of records pushed, after each batch.
         on_total: called once with the number of records that will be pushed.
+        max_image_bytes: a local image larger than this is named in the conversation, not
+            shown (images go to the image fields as ``data:`` URIs).
+
+    The dataset gets the optional fields the file needs (:func:`display.file_layout`): image
+    fields when examples have images, ``reasoning`` when assistant turns have thinking
+    traces, ``tools`` when examples declare tools. An existing dataset made without one of
+    them shows it as text instead, and ``notes`` says so.
 
     Raises:
         ConnectionLost: the server went away; the message says how many records were pushed
@@ -506,11 +520,17 @@ def push(
     started = time.monotonic()
     findings = collect_findings(file, duplicates=duplicates)
     chosen = choose_lines(file, findings, only_flagged=only_flagged, sample=sample, seed=seed)
+    needs = display.file_layout(file)
     validated = time.monotonic() - started
-    ds = ensure_dataset(client, dataset, workspace, reviewers_per_record=reviewers_per_record)
+    ds = ensure_dataset(
+        client, dataset, workspace, reviewers_per_record=reviewers_per_record, layout=needs
+    )
     result = PushResult(dataset=dataset, workspace=ds.workspace.name, url=str(client.api_url))
     result.reviewers_per_record = ds.settings.distribution.min_submitted
     result.validate_seconds = validated
+    layout = needs & S.layout_of(ds.settings)
+    result.fields = [f.name for f in ds.settings.fields]
+    result.notes = _layout_notes(dataset, needs, layout)
     question_id = str(ds.settings.questions[S.DECISION].id)
     uploader = Uploader(client, ds.id, result.url)
     skipped: CountDict[str] = CountDict()
@@ -535,7 +555,14 @@ def push(
         )
         items = [
             api_record(
-                build_record(ex, findings.get(ex.source.line or 0, []), tokens=c.total),
+                build_record(
+                    ex,
+                    findings.get(ex.source.line or 0, []),
+                    tokens=c.total,
+                    layout=layout,
+                    base_file=file,
+                    max_image_bytes=max_image_bytes,
+                ),
                 question_id,
             )
             for ex, c in zip(batch, counts, strict=True)
@@ -554,7 +581,9 @@ def push(
                 ex.data,
             )
 
-        stored = uploader.send(items, refused)
+        stored = 0
+        for lo, hi in request_slices(items):  # images make records large: bounded requests
+            stored += uploader.send(items[lo:hi], lambda i, r, lo=lo: refused(lo + i, r))
         result.pushed += stored
         if progress is not None:
             progress(len(items))
@@ -628,6 +657,60 @@ def push(
     result.skipped = dict(skipped)
     result.seconds = time.monotonic() - started
     return result
+
+
+#: image data (characters of image field values) per upload request at most
+MAX_REQUEST_IMAGE_CHARS = 32_000_000
+
+
+def request_slices(
+    items: list[dict[str, Any]], limit: int = MAX_REQUEST_IMAGE_CHARS
+) -> list[tuple[int, int]]:
+    """``(start, end)`` slices of ``items`` whose image field values add up to at most
+    ``limit`` characters each (one slice for records without images).
+
+    Example:
+        >>> img = {"fields": {"image_1": "x" * 60}}
+        >>> request_slices([img, img, {"fields": {}}, img], limit=100)
+        [(0, 1), (1, 3), (3, 4)]
+    """
+    out: list[tuple[int, int]] = []
+    start, size = 0, 0
+    for i, item in enumerate(items):
+        n = sum(
+            len(v)
+            for k, v in item["fields"].items()
+            if k.startswith(S.IMAGE_PREFIX) and isinstance(v, str)
+        )
+        if size + n > limit and i > start:
+            out.append((start, i))
+            start, size = i, 0
+        size += n
+    out.append((start, len(items)))
+    return out
+
+
+def _layout_notes(name: str, needs: S.Layout, has: S.Layout) -> list[str]:
+    """What the data needs that the dataset ``name`` (made earlier) has no field for."""
+    notes = []
+    if needs.images > has.images:
+        notes.append(
+            f"examples have up to {needs.images} image(s) but dataset {name!r} has "
+            f"{has.images} image field(s): the others are named in the conversation, not "
+            "shown. Push to a new --dataset to see them."
+        )
+    if needs.reasoning and not has.reasoning:
+        notes.append(
+            f"dataset {name!r} has no reasoning field: reasoning traces are shown in the "
+            "conversation as [reasoning] blocks before the answer. Push to a new --dataset "
+            "to see them apart."
+        )
+    if needs.tools and not has.tools:
+        notes.append(
+            f"dataset {name!r} has no tools field: the declared tools are not shown (tool "
+            "calls are, in the conversation). Push to a new --dataset to see them."
+        )
+    return notes
 
 
 def default_rejects_path(path: str | os.PathLike[str]) -> str:

@@ -2,8 +2,13 @@
 
 One record per example (record id = :attr:`curate.records.Example.id`):
 
-- fields: ``conversation`` (a chat field with the messages) and ``findings`` (what the
-  validators found, one line each, with the fix);
+- fields: ``conversation`` (a chat field with the messages: final answers, tool calls by
+  name with their arguments pretty-printed, tool results labelled with the call they
+  answer) and ``findings`` (what the validators found, one line each, with the fix); and,
+  only when the pushed file has them (:class:`Layout`): ``image_1`` ... ``image_N`` (image
+  fields, one per image of a record, at most :data:`MAX_IMAGE_FIELDS`), ``reasoning`` (each
+  assistant turn's thinking trace, apart from its answer) and ``tools`` (the declared
+  tools);
 - questions: ``decision`` (``accept`` / ``reject`` / ``needs_fix``), ``quality`` (1-5),
   ``corrected_reply`` (a corrected final assistant reply) and ``note`` (free text);
 - metadata: ``source_format``, ``file``, ``tokens``, ``turns``, ``finding_codes``, ``severity``;
@@ -22,10 +27,17 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 CONVERSATION = "conversation"
 FINDINGS = "findings"
+REASONING = "reasoning"
+TOOLS = "tools"
+#: image fields are ``image_1``, ``image_2``...: one per image of a record, in order
+IMAGE_PREFIX = "image_"
+#: at most this many image fields; later images of a record are named in the conversation
+MAX_IMAGE_FIELDS = 4
 DECISION = "decision"
 QUALITY = "quality"
 CORRECTION = "corrected_reply"
@@ -37,10 +49,68 @@ METADATA = ("source_format", "file", "tokens", "turns", "finding_codes", "severi
 MAX_MESSAGE_CHARS = 20_000
 MAX_ROLE_CHARS = 20
 
+
+@dataclass(frozen=True)
+class Layout:
+    """The optional fields of a review dataset: made only when the pushed data needs them.
+
+    Args:
+        reasoning: a ``reasoning`` text field (assistant thinking traces).
+        tools: a ``tools`` text field (the declared tools of a record).
+        images: how many image fields (``image_1`` ...), 0 to :data:`MAX_IMAGE_FIELDS`.
+
+    Example:
+        >>> Layout(reasoning=True, images=2).field_names()
+        ['image_1', 'image_2', 'reasoning']
+        >>> Layout(images=9).images
+        4
+    """
+
+    reasoning: bool = False
+    tools: bool = False
+    images: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "images", max(0, min(int(self.images), MAX_IMAGE_FIELDS)))
+
+    def field_names(self) -> list[str]:
+        """The optional field names, in the order the UI shows them."""
+        names = [image_field(i) for i in range(1, self.images + 1)]
+        return names + [n for n, on in ((REASONING, self.reasoning), (TOOLS, self.tools)) if on]
+
+    def __and__(self, other: Layout) -> Layout:
+        return Layout(
+            self.reasoning and other.reasoning,
+            self.tools and other.tools,
+            min(self.images, other.images),
+        )
+
+
+def image_field(n: int) -> str:
+    """The name of the ``n``-th (1-based) image field."""
+    return f"{IMAGE_PREFIX}{n}"
+
+
+def layout_of(dataset_settings: Any) -> Layout:
+    """The optional fields an existing dataset has (fields cannot be added to a dataset once
+    it is published, so push shows what it cannot put in a field as text)."""
+    have = {f.name for f in dataset_settings.fields}
+    images = 0
+    while image_field(images + 1) in have and images < MAX_IMAGE_FIELDS:
+        images += 1
+    return Layout(REASONING in have, TOOLS in have, images)
+
+
 GUIDELINES = """\
 # Reviewing fine-tuning examples
 
-Each record is one training conversation. The **findings** field lists what curate's validators
+Each record is one training conversation. Assistant replies show the final answer; when the data
+has thinking traces, the **reasoning** field shows each assistant turn's trace apart from its
+answer (the conversation says which turns have one). Tool calls show the tool's name and its
+arguments, tool results the call they answer; the **tools** field lists the tools the example
+declares. Images are shown in the **image** fields, numbered as in the conversation
+(`[image 1: ...]`); an image that cannot be shown (too large, missing, not an image) is named
+there with the reason. The **findings** field lists what curate's validators
 found (format errors, length, duplicates, PII...), each with the file and line it came from and a
 suggested fix. The `decision` question comes pre-filled with the validators' suggestion; the
 `finding_codes`, `severity`, `tokens` and `turns` metadata let you filter and sort.
@@ -80,20 +150,36 @@ def suggest_decision(codes: list[str], worst: str | None) -> tuple[str, float]:
     return "accept", 0.6
 
 
-def build_settings(reviewers_per_record: int = 1) -> Any:
+def build_settings(reviewers_per_record: int = 1, layout: Layout | None = None) -> Any:
     """The :class:`argilla.Settings` of a curate review dataset; ``reviewers_per_record`` is the
-    task distribution's ``min_submitted`` (answers needed before a record is complete)."""
+    task distribution's ``min_submitted`` (answers needed before a record is complete);
+    ``layout`` adds the optional fields the data needs (none by default)."""
     import argilla as rg
 
+    layout = layout or Layout()
+    fields: list[Any] = [rg.ChatField(name=CONVERSATION, title="Conversation", use_markdown=False)]
+    for i in range(1, layout.images + 1):
+        fields.append(rg.ImageField(name=image_field(i), title=f"Image {i}", required=False))
+    if layout.reasoning:
+        fields.append(
+            rg.TextField(
+                name=REASONING,
+                title="Reasoning (each assistant turn's thinking trace, apart from its answer)",
+                use_markdown=False,
+                required=False,
+            )
+        )
+    if layout.tools:
+        fields.append(
+            rg.TextField(name=TOOLS, title="Declared tools", use_markdown=False, required=False)
+        )
+    fields.append(
+        rg.TextField(name=FINDINGS, title="Validator findings", use_markdown=True, required=False)
+    )
     return rg.Settings(
         guidelines=GUIDELINES,
         distribution=rg.TaskDistribution(min_submitted=reviewers_per_record),
-        fields=[
-            rg.ChatField(name=CONVERSATION, title="Conversation", use_markdown=False),
-            rg.TextField(
-                name=FINDINGS, title="Validator findings", use_markdown=True, required=False
-            ),
-        ],
+        fields=fields,
         questions=[
             rg.LabelQuestion(
                 name=DECISION,

@@ -38,7 +38,7 @@ def test_chat_messages_meet_argilla_limits() -> None:
     assert len(out[1]["content"]) <= S.MAX_MESSAGE_CHARS
     assert out[1]["content"].endswith("more characters not shown; see the source file]")
     assert out[2]["content"] == 'part one\n{"type":"image"}'
-    assert out[3]["content"] == "[tool_call_id: c1] {}"
+    assert out[3]["content"] == "[tool result (call c1)]\n{}"
     assert out[4]["content"] == "[name: bot] hi"
     assert out[5] == {"role": "invalid", "content": '"not a message"'}
 
@@ -115,12 +115,14 @@ def test_push_creates_dataset_with_settings_and_is_idempotent(
         "rejected": 1,
         "rejects": str(chat_file.with_name("chat.push.rejected.jsonl")),
         "reviewers_per_record": 1,
+        "fields": [S.CONVERSATION, S.TOOLS, S.FINDINGS],  # rv-08 declares a tool
+        "notes": [],
         **timings,
     }
     (bad,) = [json.loads(line) for line in Path(res.rejects or "").read_text().splitlines()]
     assert (bad["reason"], bad["source"]["line"], bad["record"]) == ("invalid_json", 6, None)
     ds = client.datasets(dataset_name)
-    assert [f.name for f in ds.settings.fields] == [S.CONVERSATION, S.FINDINGS]
+    assert [f.name for f in ds.settings.fields] == [S.CONVERSATION, S.TOOLS, S.FINDINGS]
     assert [q.name for q in ds.settings.questions] == [S.DECISION, S.QUALITY, S.CORRECTION, S.NOTE]
     assert ds.settings.questions[S.DECISION].labels == ["accept", "reject", "needs_fix"]
     assert {m.name for m in ds.settings.metadata} == set(S.METADATA)
@@ -135,7 +137,10 @@ def test_push_creates_dataset_with_settings_and_is_idempotent(
     assert records["rv-06"].suggestions[S.DECISION].value == "needs_fix"
     tool = records["rv-08"]
     assert tool.metadata["source_format"] == "openai" and tool.metadata["turns"] == 5
-    assert tool.fields[S.CONVERSATION][2].content.startswith("[tool_calls] [")
+    assert tool.fields[S.CONVERSATION][2].content == (
+        '[tool call get_weather (id call_1)]\n{\n  "city": "Lima"\n}'
+    )
+    assert tool.fields[S.TOOLS].startswith("get_weather\nparameters: {")
     assert tool.metadata["tokens"] > 30
 
     again = push(chat_file, dataset=dataset_name, client=client)
