@@ -175,6 +175,12 @@ def _carried_line(carried: dict[str, Any]) -> str:
         parts.append(f"reasoning dropped {r['messages_dropped']:,}")
     if t.get("tool_calls") or t.get("records_with_tools"):
         parts.append(f"tool calls {t.get('tool_calls', 0):,}")
+    w = carried.get("weights", {})
+    if w.get("messages_dropped"):
+        parts.append(
+            f"message weights dropped {w['messages_dropped']:,} "
+            f"({w.get('zero_weight_dropped', 0):,} of them 0: those turns are now trained)"
+        )
     for kind in ("images", "audios", "videos"):
         if md.get(kind):
             parts.append(f"{kind} {md[kind]:,}")

@@ -494,12 +494,12 @@ def to_openai(data: dict[str, Any], ctx: Context | None = None) -> dict[str, Any
     if record_kind(data) == "sft":
         out = {k: data[k] for k in OPENAI_TOP_LEVEL if k in data}
         out["messages"] = msgs(data["messages"], "messages")
-        _count_tools(ctx.stats, data, data["messages"])
+        _count_tools(ctx, data, data["messages"])
         return {k: out[k] for k in OPENAI_TOP_LEVEL if k in out}
     inp = data["input"]
     new_inp = {k: inp[k] for k in OPENAI_DPO_INPUT if k in inp}
     new_inp["messages"] = msgs(inp["messages"], "input.messages")
-    _count_tools(ctx.stats, inp, inp["messages"])
+    _count_tools(ctx, inp, inp["messages"])
     return {
         "input": {k: new_inp[k] for k in OPENAI_DPO_INPUT if k in new_inp},
         "preferred_output": msgs(data["preferred_output"], "preferred_output"),
@@ -507,14 +507,24 @@ def to_openai(data: dict[str, Any], ctx: Context | None = None) -> dict[str, Any
     }
 
 
-def _count_tools(stats: Counter[str] | None, src: dict[str, Any], msgs: list[Any]) -> None:
+def _count_tools(ctx: Context, src: dict[str, Any], msgs: list[Any]) -> None:
+    """Count tools, calls and results, and per-message ``weight`` (only OpenAI's format
+    holds one: elsewhere it is counted as dropped, a weight 0 apart, since the trainer
+    then learns that turn)."""
+    stats = ctx.stats
     if stats is None:
         return
     if src.get("tools"):
         stats["records_with_tools"] += 1
     for m in msgs:
         if len(m) == 2 and m.get("role") in ("user", "assistant", "system"):
-            continue  # {role, content}: no call, no result
+            continue  # {role, content}: no call, no result, no weight
+        if "weight" in m:
+            if ctx.fmt == "openai":
+                stats["weights_carried"] += 1
+            else:
+                stats["weights_dropped"] += 1
+                stats["weight_zero_dropped"] += m["weight"] == 0
         calls = m.get("tool_calls")
         if calls:
             stats["tool_calls"] += len(calls) if isinstance(calls, list) else 1
@@ -587,7 +597,7 @@ def to_trl(
         }
         if "tools" in inp:
             out["tools"] = inp["tools"]
-        _count_tools(ctx.stats, inp, inp["messages"])
+        _count_tools(ctx, inp, inp["messages"])
     else:
         converted = msgs(data["messages"], "messages")
         if shape == "messages":
@@ -602,7 +612,7 @@ def to_trl(
             out = {"prompt": converted[:-1], "completion": converted[-1:]}
         if "tools" in data:
             out["tools"] = data["tools"]
-        _count_tools(ctx.stats, data, data["messages"])
+        _count_tools(ctx, data, data["messages"])
     for kind, urls in media.items():
         out[MEDIA_COLUMNS[kind]] = urls
     return out
@@ -730,7 +740,7 @@ def to_sharegpt(data: dict[str, Any], ctx: Context | None = None) -> dict[str, A
         out["system"] = system
     if "tools" in src:
         out["tools"] = _tools_string(src["tools"])
-    _count_tools(ctx.stats, src, src["messages"])
+    _count_tools(ctx, src, src["messages"])
     return _media_columns(out, media)
 
 
@@ -777,6 +787,7 @@ def to_alpaca(data: dict[str, Any], ctx: Context | None = None) -> dict[str, Any
     if system is not None:
         out["system"] = system
     out["history"] = pairs[:-1]
+    _count_tools(ctx, src, src["messages"])
     return _media_columns(out, media)
 
 

@@ -1220,6 +1220,12 @@ def carried_report(
                 reasons.get(r, 0) for r in ("tools_not_supported", "tool_call_with_text")
             ),
         },
+        "weights": {
+            "as": "kept (weight)" if options.format == "openai" else "not in this format",
+            "messages_carried": counts.get("weights_carried", 0),
+            "messages_dropped": counts.get("weights_dropped", 0),
+            "zero_weight_dropped": counts.get("weight_zero_dropped", 0),
+        },
         "media": {
             "as": media_how,
             **{

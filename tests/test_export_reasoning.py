@@ -298,3 +298,32 @@ def test_cli_reasoning_option(capsys: pytest.CaptureFixture[str], tmp_path: Path
     )  # fmt: skip
     assert code == 2
     assert "--reasoning 'keep' is not one of: auto, inline, drop, reject" in err
+
+
+def test_message_weights_are_carried_by_openai_and_counted_when_dropped(tmp_path: Path) -> None:
+    """Only OpenAI's format has a per-message weight; elsewhere it is counted as dropped
+    (a weight 0 apart: that turn is then trained), never lost without a word."""
+    rec = {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!", "weight": 0},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4", "weight": 1},
+        ]
+    }
+    src = tmp_path / "w.jsonl"
+    src.write_text(
+        "".join(
+            json.dumps({**rec, "id": f"w{i}", "messages": [
+                {**m, "content": f"{m['content']} {i}"} for m in rec["messages"]
+            ]}) + "\n"
+            for i in range(6)
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    m = split_path(src, tmp_path / "oa", SplitOptions(eval_size=2, near=False))
+    assert m["carried"]["weights"]["messages_carried"] == 12
+    assert rows(tmp_path / "oa" / "train.jsonl")[0]["messages"][1]["weight"] == 0
+    m = split_path(src, tmp_path / "sg", SplitOptions(eval_size=2, format="sharegpt", near=False))
+    w = m["carried"]["weights"]
+    assert (w["messages_dropped"], w["zero_weight_dropped"]) == (12, 6)
