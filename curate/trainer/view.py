@@ -346,6 +346,8 @@ class Scan:
     #: the first unreadable or skipped line, as ``file:line: problem``
     first_problem: str | None = None
     trainable_kept: int = 0
+    #: tokens of the reasoning traces the template leaves out (template_dropped_reasoning)
+    reasoning_tokens_dropped: int = 0
     mask_sources: CountDict[str] = field(default_factory=CountDict)
     codes: CountDict[str] = field(default_factory=CountDict)
 
@@ -367,6 +369,7 @@ class Scan:
             "tokens": distribution(tokens),
             "trainable_tokens": distribution(trainable),
             "trainable_after_truncation": self.trainable_kept,
+            "reasoning_tokens_dropped": self.reasoning_tokens_dropped,
             "mask_source": dict(self.mask_sources),
             "findings": dict(self.codes),
         }
@@ -546,6 +549,8 @@ def scan(
             findings.extend(c.findings)
             for f in c.findings:
                 result.codes[f.code] += 1
+                if f.code == "template_dropped_reasoning" and f.data:
+                    result.reasoning_tokens_dropped += int(f.data.get("total_tokens", 0))
             if c.failed:
                 result.n_template_errors += 1
                 if on_row is not None:

@@ -299,6 +299,7 @@ def test_qwen3_template_drops_the_reasoning_of_turns_before_the_last_user_messag
     )
     assert "one example per assistant turn" in (f.hint or "")
     assert summary["findings"] == {"template_dropped_reasoning": 1}
+    assert summary["reasoning_tokens_dropped"] == n
 
 
 def test_qwen3_template_keeps_the_reasoning_after_the_last_user_message(
