@@ -29,6 +29,8 @@ from typing import Any
 
 HERE = Path(__file__).parent
 PAGE = os.sysconf("SC_PAGE_SIZE")
+#: what measure() adds to a run's own result
+MEASURES = ("wall", "cpu", "driver_mib", "worker_mib", "worker_anon_mib")
 TICK = os.sysconf("SC_CLK_TCK")
 
 RUN = r"""
@@ -65,14 +67,31 @@ def _proc_table() -> dict[int, tuple[int, int, float]]:
     return out
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+def _anon(pid: int) -> int:
+    """``RssAnon`` of ``pid`` in bytes: its private memory, without the shared pages
+    (Ray's object store) it maps; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def measure(cmd: list[str], env: dict[str, str], log: Path | None = None) -> dict[str, Any]:
     """Run ``cmd``; wall, CPU of its process tree, peak RSS of the driver and of the
-    largest other process in the tree, and its JSON output."""
+    largest other process in the tree (and that process's peak private memory,
+    ``RssAnon``, which leaves out the object-store pages it maps), and its JSON output.
+    ``log`` receives the command's stderr as it runs."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    err_to = open(log, "w") if log is not None else subprocess.PIPE
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_to, text=True,
                             env=env, start_new_session=True)  # fmt: skip
     cpu: dict[int, float] = {}
-    driver_peak = worker_peak = 0
+    driver_peak = worker_peak = worker_anon = 0
+    tick = 0
     while proc.poll() is None:
         table = _proc_table()
         todo, tree = [proc.pid], []
@@ -89,24 +108,39 @@ def measure(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
                 driver_peak = max(driver_peak, rss)
             else:
                 worker_peak = max(worker_peak, rss)
+                if tick % 5 == 0:
+                    worker_anon = max(worker_anon, _anon(p))
+        tick += 1
         time.sleep(0.1)
     out, err = proc.communicate()
     wall = time.perf_counter() - t
+    if log is not None:
+        err_to.close()  # type: ignore[union-attr]
+        err = log.read_text()
     if proc.returncode != 0:
         sys.exit(f"bench/engine.py: {' '.join(cmd[-4:])} failed:\n{err[-3000:]}")
     return {"wall": wall, "cpu": sum(cpu.values()), "driver_mib": driver_peak / 2**20,
-            "worker_mib": worker_peak / 2**20,
+            "worker_mib": worker_peak / 2**20, "worker_anon_mib": worker_anon / 2**20,
             **json.loads(out.strip().splitlines()[-1])}  # fmt: skip
 
 
 def run(stage: str, engine: str, src: Path, out: Path) -> dict[str, Any]:
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", CURATE_RAY_TIMING="1")
     env.setdefault("RAY_AUTH_MODE", "disabled")  # the throwaway local instance of the run
     env.pop("RAY_ADDRESS", None)
-    return measure([sys.executable, "-c", RUN, stage, engine, str(src), str(out)], env)
+    log = out.with_name(out.name + ".log")
+    r = measure([sys.executable, "-c", RUN, stage, engine, str(src), str(out)], env, log)
+    steps = [line for line in log.read_text().splitlines() if line.startswith("ray dedup:")]
+    if steps:
+        print("\n".join(f"    {line}" for line in steps))
+    return r
 
 
 def _examples(path: Path, n: int, seed: int) -> None:
+    """``n`` examples at ``path`` (an existing file of that name is used as it is: the
+    generator is deterministic for a seed, so ``--data-dir`` keeps them between runs)."""
+    if path.exists():
+        return
     spec = importlib.util.spec_from_file_location("bench_dedup", HERE / "dedup.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
@@ -121,46 +155,51 @@ def main() -> None:
                     help="a Ray-only dedup of N examples (0: skip)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stages", default="validate,dedup,split", help="stages on both engines")
+    ap.add_argument("--data-dir", type=Path, metavar="DIR",
+                    help="where the inputs are generated and kept (in-N.jsonl; default: a "
+                    "temporary folder, removed at the end)")  # fmt: skip
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print(f"== bench/engine.py: {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at start; baseline: the local engine")  # fmt: skip
     head = (f"{'stage':9} {'examples':>9} {'engine':6} {'wall s':>7} {'CPU s':>7} "
-            f"{'driver MiB':>10} {'worker MiB':>10}  result")  # fmt: skip
+            f"{'driver MiB':>10} {'worker MiB':>10} {'private':>8}  result")  # fmt: skip
     ratios = []
     worker_growth = []
     with tempfile.TemporaryDirectory(prefix="curate-bench-engine-") as d:
+        data = args.data_dir or Path(d)
         for n in sizes:
-            src = Path(d) / f"in-{n}.jsonl"
+            src = data / f"in-{n}.jsonl"
             _examples(src, n, args.seed)
             print(f"\n{n:,} examples, {src.stat().st_size / 1e6:.1f} MB\n{head}")
             for stage in args.stages.split(","):
                 got = {}
                 for engine in ("local", "ray"):
                     r = got[engine] = run(stage, engine, src, Path(d) / f"{stage}-{engine}")
-                    res = {k: v for k, v in r.items() if k not in ("wall", "cpu", "driver_mib",
-                                                                  "worker_mib")}  # fmt: skip
+                    res = {k: v for k, v in r.items() if k not in MEASURES}
                     print(f"{stage:9} {n:9,d} {engine:6} {r['wall']:7.1f} {r['cpu']:7.1f} "
-                          f"{r['driver_mib']:10.0f} {r['worker_mib']:10.0f}  {res}")  # fmt: skip
+                          f"{r['driver_mib']:10.0f} {r['worker_mib']:10.0f} "
+                          f"{r['worker_anon_mib']:8.0f}  {res}")  # fmt: skip
                     if engine == "ray" and stage == "dedup":
                         worker_growth.append((n, r["worker_mib"], r["driver_mib"]))
-                same = {k: v for k, v in got["local"].items() if k not in ("wall", "cpu",
-                        "driver_mib", "worker_mib")} == {k: v for k, v in got["ray"].items()
-                        if k not in ("wall", "cpu", "driver_mib", "worker_mib")}  # fmt: skip
+                same = ({k: v for k, v in got["local"].items() if k not in MEASURES}
+                        == {k: v for k, v in got["ray"].items() if k not in MEASURES})  # fmt: skip
                 ratios.append((stage, n, got["ray"]["wall"] / got["local"]["wall"],
                                got["ray"]["cpu"] / max(got["local"]["cpu"], 1e-9),
                                got["ray"]["driver_mib"] / got["local"]["driver_mib"],
                                same))  # fmt: skip
-            src.unlink()
+            if args.data_dir is None:
+                src.unlink()
         if args.ray_dedup:
             n = args.ray_dedup
-            src = Path(d) / f"in-{n}.jsonl"
+            src = data / f"in-{n}.jsonl"
             _examples(src, n, args.seed)
             r = run("dedup", "ray", src, Path(d) / "dedup-big")
             print(f"\nRay only: dedup of {n:,} examples ({src.stat().st_size / 1e6:.1f} MB): "
                   f"wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s, driver peak "
-                  f"{r['driver_mib']:.0f} MiB, largest worker {r['worker_mib']:.0f} MiB, "
-                  f"kept {r['kept']:,}")  # fmt: skip
+                  f"{r['driver_mib']:.0f} MiB, largest worker {r['worker_mib']:.0f} MiB "
+                  f"({r['worker_anon_mib']:.0f} MiB private), kept {r['kept']:,}, "
+                  f"{r['clusters']:,} clusters")  # fmt: skip
             worker_growth.append((n, r["worker_mib"], r["driver_mib"]))
     print("\nRay / local (same machine: the overhead a user pays for --engine ray here)")
     print(

@@ -488,45 +488,38 @@ def _count_conflicts(t: Any) -> Any:
 def dedup_ray(
     inputs: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str] | None = None,
-    *,
-    against: Sequence[str | os.PathLike[str]] = (),
-    rejects: str | os.PathLike[str] | None = None,
-    clusters: str | os.PathLike[str] | None = None,
-    threshold: float = 0.8,
-    scope: str = "conversation",
-    near: bool = True,
-    containment: bool = True,
-    keep: str = "longest",
-    num_perm: int = 128,
-    shingle: int = 3,
-    seed: int = 0,
-    dedup: bool = True,
-    workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> Any:
-    """:func:`curate.dedup.run.dedup_paths` on the Ray engine: the same arguments, outputs
-    and summary. ``--against`` (decontamination) runs on the local engine only for now;
+    """:func:`curate.dedup.run.dedup_paths` on the Ray engine: the same arguments (bound
+    against its signature, so an option added there is taken here too), outputs and
+    summary. ``--against`` (decontamination) runs on the local engine only for now;
     ``workers`` is Ray's to decide (the cluster's CPUs)."""
+    import dataclasses
+    import inspect
+
     from curate.dedup.core import Params
-    from curate.dedup.run import DedupSummary, check_inputs, plan_outputs
+    from curate.dedup.run import DedupSummary, check_inputs, dedup_paths, plan_outputs
     from curate.records import InputError
 
-    del workers
-    if against or not dedup:
+    bound = inspect.signature(dedup_paths).bind(inputs, output, **options)
+    bound.apply_defaults()
+    args = bound.arguments
+    if args["against"] or not args["dedup"]:
         raise CurateError(
             "--against (decontamination) runs on the local engine only: use --engine local for it"
         )
-    params = Params(threshold=threshold, scope=scope, num_perm=num_perm, shingle=shingle,
-                    seed=seed, near=near, containment=containment, keep=keep)  # fmt: skip
+    params = Params(**{f.name: args[f.name] for f in dataclasses.fields(Params)})
     files = [str(p) for p in inputs]
     if not files:
         raise InputError("no input files given")
     check_inputs(files)
-    out_plan, rejects, clusters = plan_outputs(files, output, rejects, clusters)
-    summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,
-                           keep=keep, num_perm=num_perm, seed=seed, inputs=files,
-                           against=[])  # fmt: skip
+    out_plan, rejects, clusters = plan_outputs(files, output, args["rejects"], args["clusters"])
+    shown = {f.name for f in dataclasses.fields(DedupSummary)}
+    summary = DedupSummary(inputs=files, against=[],
+                           **{k: v for k, v in dataclasses.asdict(params).items()
+                              if k in shown})  # fmt: skip
     summary.clusters_file = str(clusters) if clusters is not None else None
+    progress = args["progress"]
     solved = solve(files, params)
     summary.read = solved["n_docs"] + solved["n_bad"]
     summary.removed_invalid = solved["n_bad"]
@@ -552,42 +545,14 @@ def where_of(files: Sequence[str], pos: int) -> dict[str, Any]:
     return {"file": files[pos >> LINE_BITS], "line": pos & LINE_MASK}
 
 
-def _mini_plan(decs: list[tuple[Any, ...]]) -> Any:
-    """A :class:`curate.dedup.core.Plan` over the few documents a reject or a cluster row
-    names, for the local engine's own row writers: one entry per decision (the member
-    itself), then its ``duplicate_of`` and ``rep``; plus their ids and positions."""
-    from curate.dedup.core import BY_CONTAINMENT, BY_JACCARD, Plan
-    from curate.dedup.resolve import CONTAINED, KEPT
+def _refs(files: Sequence[str], dec: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    """The :class:`curate.dedup.run.Ref` of a removed document's decision, of what it
+    duplicates directly and of its cluster's kept representative."""
+    from curate.dedup.run import Ref
 
-    index: dict[int, int] = {}
-    ids: list[str] = []
-    poss: list[int] = []
-    st, dup, rep, sim, rsim, how = [], [], [], [], [], []
-
-    def slot(pos: int, id_: str) -> int:
-        if pos not in index:
-            index[pos] = len(ids)
-            ids.append(id_)
-            poss.append(pos)
-            st.append(KEPT)
-            dup.append(-1)
-            rep.append(index[pos])
-            sim.append(0.0)
-            rsim.append(1.0)
-            how.append(BY_JACCARD)
-        return index[pos]
-
-    for pos, id_, status, dpos, did, rpos, rid, s, rs in decs:
-        i = slot(pos, id_)
-        j = slot(dpos, did)
-        r = slot(rpos, rid)
-        st[i], dup[i], rep[i], sim[i], rsim[i] = status, j, r, s, rs
-        how[i] = BY_CONTAINMENT if status == CONTAINED else BY_JACCARD
-    plan = Plan(status=np.array(st, np.int8), dup_of=np.array(dup, np.int64),
-                rep=np.array(rep, np.int64), similarity=np.array(sim, np.float64),
-                how=np.array(how, np.int8), is_ref=np.zeros(len(st), bool),
-                rep_similarity=np.array(rsim, np.float64))  # fmt: skip
-    return plan, ids, poss, index
+    pos, id_, _, dpos, did, rpos, rid, _, _ = dec
+    return (Ref(id_, where_of(files, pos)), Ref(did, where_of(files, dpos)),
+            Ref(rid, where_of(files, rpos)))  # fmt: skip
 
 
 class _Writer:
@@ -610,10 +575,9 @@ class _Writer:
         import json
 
         from curate.dedup.core import is_large_cluster
-        from curate.dedup.run import _reject, _write_clusters
-        from curate.io import BOM, dumps, iter_raw_lines, parse_line
-        from curate.records import Finding
-        from curate.stage import reject_row
+        from curate.dedup.resolve import CONTAINED
+        from curate.dedup.run import Ref, cluster_row, duplicate_reject, unreadable_reject
+        from curate.io import BOM, dumps, iter_raw_lines
 
         files = self.files
         removed = _stream(decisions, row=0)
@@ -632,11 +596,8 @@ class _Writer:
                         nbad = next(bad_pos, None)
                         if self.summary.first_invalid is None:
                             self.summary.first_invalid = f"{path}:{line}"
-                        parsed = parse_line(path, line, raw)
-                        if rej is not None and isinstance(parsed, Finding):
-                            text = raw.decode("utf-8", "backslashreplace")
-                            row = reject_row(parsed.location, parsed.code, parsed.message, text,
-                                             findings=[parsed])  # fmt: skip
+                        row = unreadable_reject(path, line, raw) if rej is not None else None
+                        if rej is not None and row is not None:
                             rej.write(dumps(row) + "\n")
                         continue
                     if line == 1 and raw.startswith(BOM):
@@ -646,9 +607,10 @@ class _Writer:
                     if nxt is not None and nxt[0] == pos:
                         self.removed[nxt[2]] = self.removed.get(nxt[2], 0) + 1
                         if rej is not None:
-                            plan, ids, poss, _ = _mini_plan([nxt])
-                            row = _reject(0, plan, ids, lambda k, p=poss: where_of(files, p[k]),
-                                          json.loads(raw))  # fmt: skip
+                            status, sim, rep_sim = nxt[2], nxt[7], nxt[8]
+                            row = duplicate_reject(status, sim, rep_sim, *_refs(files, nxt),
+                                                   json.loads(raw),
+                                                   by_containment=status == CONTAINED)  # fmt: skip
                             rej.write(dumps(row) + "\n")
                         nxt = next(removed, None)
                     elif out is not None:
@@ -664,15 +626,9 @@ class _Writer:
                 if is_large_cluster(size, self.summary.read):
                     self.big.append((k, size, rep_id, rep))
                 if clu is not None:
-                    plan, ids, poss, index = _mini_plan(decs)
-                    slot = index[rep]
-                    members = [slot, *sorted((index[d[0]] for d in decs),
-                                             key=lambda i: poss[i])]  # fmt: skip
-                    line = _Capture()
-                    _write_clusters(line, plan, {slot: members}, ids,
-                                    lambda i, p=poss: where_of(files, p[i]))  # fmt: skip
-                    row = json.loads(line.text)
-                    row["cluster"] = k
+                    members = [(_refs(files, d)[0], d[2], d[8], d[4])
+                               for d in sorted(decs, key=lambda d: d[0])]  # fmt: skip
+                    row = cluster_row(k, Ref(rep_id, where_of(files, rep)), members)
                     clu.write(dumps(row) + "\n")
             self.plan.commit()
 
@@ -709,17 +665,6 @@ class _Sizes(dict):  # type: ignore[type-arg]
         for k in range(self._n):
             size = self._keep[k][0] if k in self._keep else 2
             yield k, range(size)
-
-
-class _Capture:
-    """A text sink holding what is written (one cluster row)."""
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, s: str) -> int:
-        self.text += s
-        return len(s)
 
 
 def _stream(decisions: Any, *, row: int) -> Any:
