@@ -614,6 +614,7 @@ class MistralChatTokenizer:
             c = {k: v for k, v in m.items() if k in keep and v is not None}
             if c.get("role") != "tool":
                 c.pop("name", None)
+            _no_remote_media(c.get("content"))
             out.append(c)
         return out
 
@@ -658,6 +659,23 @@ class MistralChatTokenizer:
                 text = self._inner.decode(tokens, special_token_policy=self._ignore)
             out.append(Rendered(len(tokens), spans, text, "messages", zero))
         return out
+
+
+def _no_remote_media(content: Any) -> None:
+    """Raise for a media part with an ``http(s)`` URL: mistral-common would download it to
+    encode the image, and curate never downloads."""
+    if not isinstance(content, list):
+        return
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        value = part.get(part.get("type"))  # type: ignore[arg-type]
+        url = value.get("url") if isinstance(value, dict) else value
+        if isinstance(url, str) and url.lower().startswith(("http://", "https://")):
+            raise ValueError(
+                f"{part.get('type')} part with a remote URL ({url[:80]}): mistral-common would "
+                "download it and curate never downloads, so this conversation is not encoded"
+            )
 
 
 def _load_mistral(version: str, spec: str) -> MistralChatTokenizer:

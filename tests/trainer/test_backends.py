@@ -294,3 +294,23 @@ def test_batched_checks_equal_one_conversation_at_a_time_with_truncation(
     assert batched == alone
     codes = {f.code for c in batched for f in c.findings}
     assert {"truncated_by_trainer", "template_error"} <= codes
+
+
+def test_mistral_never_downloads_a_remote_image(tmp_path: Path) -> None:
+    """mistral-common's Pixtral tokenizer (mistral:tekken) downloads an http(s) image to
+    encode it; curate refuses the conversation instead, saying why."""
+    from curate.trainer import trainer_view
+
+    part = {"type": "image_url", "image_url": {"url": "https://example.invalid/cat.png"}}
+    row = {
+        "messages": [
+            {"role": "user", "content": [part, {"type": "text", "text": "What is this?"}]},
+            {"role": "assistant", "content": "A cat."},
+        ]
+    }
+    p = tmp_path / "d.jsonl"
+    p.write_text(json.dumps(row) + "\n")
+    (f,) = trainer_view([str(p)], tokenizer="mistral:tekken")[0]
+    assert f.code == "template_error"
+    assert "remote URL (https://example.invalid/cat.png)" in f.message
+    assert "curate never downloads" in f.message
