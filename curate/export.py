@@ -275,14 +275,14 @@ class MediaPlan:
     (the data files are written there, so urls are written relative to it); with
     ``outdir=None`` urls are only checked (the file exists and is readable) and kept.
 
-    ``copies`` collects the files to copy into ``OUTDIR/media/`` (name -> source path),
-    for the caller to copy once.
+    ``copies`` collects the files to write into ``OUTDIR/media/`` (name -> source path,
+    or the bytes of a decoded ``data:`` URI), for the caller to write once.
     """
 
     source: str
     outdir: str | None = None
     mode: str = "copy"
-    copies: dict[str, str] = field(default_factory=dict)
+    copies: dict[str, str | bytes] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
 
     def local(self, url: str, where: str) -> Path:
@@ -306,11 +306,25 @@ class MediaPlan:
             )
         return path
 
-    def url(self, kind: str, url: str, where: str) -> str:
+    def url(self, kind: str, url: str, where: str, *, files: bool = False) -> str:
         """The url to write for a media item (a local file copied, rewritten or
-        embedded; an ``http(s)``/``data:`` url as it is)."""
+        embedded; an ``http(s)`` url as it is; a ``data:`` URI as it is, or with
+        ``files`` (a trainer that reads files) and ``--media copy`` decoded into
+        ``media/``)."""
         from curate.media import is_local, relative_url
 
+        if url.startswith("data:"):
+            raw = self.data_bytes(url, where)  # one that does not decode is a reject
+            if self.outdir is None or not files or self.mode != "copy":
+                return url
+            import hashlib
+            import mimetypes
+
+            mime = url[5:].split(";", 1)[0].split(",", 1)[0]
+            ext = mimetypes.guess_extension(mime) or ".bin"
+            name = hashlib.sha256(raw).hexdigest()[:16] + ext
+            self.copies.setdefault(name, raw)
+            return f"{MEDIA_DIR}/{name}"
         if not is_local(url):
             return url
         path = self.local(url, where)
@@ -330,23 +344,36 @@ class MediaPlan:
     def image_cell(self, url: str, where: str) -> dict[str, Any]:
         """A ``datasets.Image`` cell: the bytes of a local file or ``data:`` URI, or the
         path of a remote url (decoded when the row is read)."""
-        import base64
 
         from curate.media import is_local
 
         if url.startswith("data:"):
-            head, _, body = url.partition(",")
-            try:
-                raw = base64.b64decode(body) if head.endswith(";base64") else body.encode()
-            except ValueError as e:
-                raise ExportError("media_unreadable", f"{where}: bad data: URI ({e})") from e
-            return {"bytes": raw, "path": None}
+            return {"bytes": self.data_bytes(url, where), "path": None}
         if not is_local(url):
             return {"bytes": None, "path": url}
         path = self.local(url, where)
         if self.outdir is None:
             return {"bytes": None, "path": path.name}
         return {"bytes": path.read_bytes(), "path": path.name}
+
+    @staticmethod
+    def data_bytes(url: str, where: str) -> bytes:
+        """The bytes of a ``data:`` URI (an :class:`ExportError` when it does not decode)."""
+        import base64
+        import binascii
+        from urllib.parse import unquote_to_bytes
+
+        head, sep, body = url.partition(",")
+        try:
+            if not sep:
+                raise ValueError("no comma")
+            if head.endswith(";base64"):
+                return base64.b64decode(body, validate=True)
+            return unquote_to_bytes(body)
+        except (ValueError, binascii.Error) as e:
+            raise ExportError(
+                "media_unreadable", f"{where}: a data: URI that does not decode ({e})"
+            ) from e
 
 
 def content_name(path: str | os.PathLike[str]) -> str:
@@ -430,7 +457,10 @@ class Context:
 
     def url(self, kind: str, url: str, where: str) -> str:
         _count_media(self.stats, kind, url)
-        return url if self.media is None else self.media.url(kind, url, where)
+        if self.media is None:
+            return url
+        # OpenAI takes data: URIs; the other trainers read files
+        return self.media.url(kind, url, where, files=self.fmt != "openai")
 
 
 def _openai_message(m: dict[str, Any], where: str, ctx: Context) -> dict[str, Any]:

@@ -846,8 +846,9 @@ class ExportResult:
     provenance: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
     rejects: list[dict[str, Any]] = field(default_factory=list)
     n_lines: int = 0
-    #: media files to copy into OUTDIR/media/ (content-addressed name -> source path)
-    copies: dict[str, str] = field(default_factory=dict)
+    #: media files to write into OUTDIR/media/ (content-addressed name -> source path,
+    #: or the bytes of a decoded data: URI)
+    copies: dict[str, str | bytes] = field(default_factory=dict)
     #: what the exported rows carried or dropped (reasoning, tools, media)
     carried: dict[str, int] = field(default_factory=dict)
 
@@ -1198,7 +1199,8 @@ def carried_report(
         "reject": "records with a trace rejected (cannot_carry_reasoning)",
     }[mode]
     media_how = {
-        "copy": "local files copied to media/ (content-addressed names)",
+        "copy": "local files (and data: URIs, decoded) written to media/ once, "
+        "content-addressed names",
         "rewrite": "local paths rewritten relative to the output folder",
         "embed": "local files embedded as data: URIs",
     }[options.media]
@@ -1447,7 +1449,10 @@ def _pass2(
                 if name not in copied:
                     folder = plan.temp_path("media")
                     folder.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(src, folder / name)
+                    if isinstance(src, bytes):  # a decoded data: URI
+                        (folder / name).write_bytes(src)
+                    else:
+                        shutil.copyfile(src, folder / name)
                     copied[name] = os.path.getsize(folder / name)
         if options.format == "hf":
             for sink in sinks:

@@ -307,3 +307,37 @@ def test_sharegpt_export_with_images_reingests_to_the_same_pictures(tmp_path: Pa
 
     for r in keep:  # both ingest outputs are in back/: their urls resolve from there
         assert shape(got[r["id"]]["messages"], back) == shape(r["messages"], src), r["id"]
+
+
+def test_data_uris_become_files_for_trainers_that_read_files(tmp_path: Path) -> None:
+    """An OpenAI vision file (base64 data: URIs) exported for LLaMA-Factory: the images
+    are decoded into media/ once each (the same bytes), and a URI that does not decode is
+    a reject."""
+    emb = tmp_path / "emb"
+    split_path(
+        CHAT,
+        emb,
+        SplitOptions(eval_size=2, format="openai", media="embed", reasoning="drop", near=False),
+    )
+    src = tmp_path / "vision.jsonl"
+    good = rows(emb / "train.jsonl") + rows(emb / "eval.jsonl")
+    bad = {
+        "messages": [
+            {"role": "user", "content": [image("data:image/png;base64,###")]},
+            {"role": "assistant", "content": "x"},
+        ]
+    }  # fmt: skip
+    src.write_text("".join(json.dumps(r) + "\n" for r in [*good, bad]), encoding="utf-8")
+    out = tmp_path / "sg"
+    m = split_path(src, out, SplitOptions(eval_size=2, format="sharegpt", near=False))
+    assert m["counts"]["rejected_by_reason"] == {"media_unreadable": 1}
+    urls = exported_urls(out, "sharegpt")
+    assert len(urls) == 4 and all(u.startswith("media/") for u in urls)
+    assert {sha(local_path(u, out / "train.jsonl")) for u in urls} == {
+        sha(IMG / f"{c}.png") for c in ("red", "blue", "green")
+    }
+    assert m["carried"]["media"]["media_files_copied"] == 3
+    # openai keeps data: URIs as they are
+    again = split_path(src, tmp_path / "oa", SplitOptions(eval_size=2, near=False))
+    assert all(u.startswith("data:image/png") for u in exported_urls(tmp_path / "oa", "openai"))
+    assert again["counts"]["rejected_by_reason"] == {"media_unreadable": 1}
