@@ -176,6 +176,19 @@ def test_copied_media_are_stored_once_and_resolve_from_the_output(tmp_path: Path
     assert c["rejected_by_reason"]["media_missing"] == 1
     urls = exported_urls(out, fmt)
     assert len(urls) == 4  # image-1 (red), image-2 (red, blue), image-3 (green)
+    for r in rows(out / "train.jsonl") + rows(out / "eval.jsonl"):
+        # what LLaMA-Factory's mm_plugin checks: as many <image> as images, per record
+        if fmt != "trl":
+            text = json.dumps({k: v for k, v in r.items() if k != "images"})
+            assert text.count("<image>") == len(r.get("images", []))
+        else:
+            n = sum(
+                p.get("type") == "image"
+                for m in r["messages"]
+                if isinstance(m["content"], list)
+                for p in m["content"]
+            )
+            assert n == len(r.get("images", []))
     names = sorted(p.name for p in (out / "media").iterdir())
     assert len(names) == 3  # red is used twice and stored once
     assert {u.split("/")[0] for u in urls} == {"media"}
@@ -341,3 +354,31 @@ def test_data_uris_become_files_for_trainers_that_read_files(tmp_path: Path) -> 
     again = split_path(src, tmp_path / "oa", SplitOptions(eval_size=2, near=False))
     assert all(u.startswith("data:image/png") for u in exported_urls(tmp_path / "oa", "openai"))
     assert again["counts"]["rejected_by_reason"] == {"media_unreadable": 1}
+
+
+def test_a_vision_chat_template_renders_the_trl_export(tmp_path: Path) -> None:
+    """The trl export's parts, rendered by a chat template written like Qwen2-VL's (an
+    image pad per {"type": "image"} part, in place): one pad per file of ``images``, at
+    the part's position."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "<eos>": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", eos_token="<eos>")
+    fast.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+        "{% if m['content'] is string %}{{ m['content'] }}{% else %}"
+        "{% for p in m['content'] %}{% if p['type'] == 'image' %}"
+        "<|vision_start|><|image_pad|><|vision_end|>{% elif p['type'] == 'text' %}"
+        "{{ p['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    )
+    split_path(CHAT, tmp_path, SplitOptions(eval_size=2, format="trl", near=False))
+    seen = 0
+    for r in rows(tmp_path / "train.jsonl") + rows(tmp_path / "eval.jsonl"):
+        text = fast.apply_chat_template(r["messages"], tokenize=False)
+        assert text.count("<|image_pad|>") == len(r.get("images", []))
+        seen += len(r.get("images", []))
+        if r.get("images") and r["messages"][0]["content"][0]["type"] == "text":
+            assert "darker?<|vision_start|>" in text  # the text, then the two images
+    assert seen == 4
