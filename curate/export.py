@@ -311,7 +311,8 @@ class MediaPlan:
         embedded; an ``http(s)`` url as it is; a ``data:`` URI as it is, or with
         ``files`` (a trainer that reads files) and ``--media copy`` decoded into
         ``media/``)."""
-        from curate.media import is_local, relative_url
+        from curate.media import is_local_path as is_local
+        from curate.media import relative_url
 
         if url.startswith("data:"):
             raw = self.data_bytes(url, where)  # one that does not decode is a reject
@@ -345,7 +346,7 @@ class MediaPlan:
         """A ``datasets.Image`` cell: the bytes of a local file or ``data:`` URI, or the
         path of a remote url (decoded when the row is read)."""
 
-        from curate.media import is_local
+        from curate.media import is_local_path as is_local
 
         if url.startswith("data:"):
             return {"bytes": self.data_bytes(url, where), "path": None}
@@ -429,7 +430,7 @@ def _segments(content: Any, where: str) -> list[tuple[str, str]]:
 def _count_media(stats: Counter[str] | None, kind: str, url: str) -> None:
     if stats is None:
         return
-    from curate.media import is_local
+    from curate.media import is_local_path as is_local
 
     where = "local" if is_local(url) else "data_uri" if url.startswith("data:") else "remote"
     stats[f"{kind}s"] += 1
@@ -482,7 +483,7 @@ def _openai_message(m: dict[str, Any], where: str, ctx: Context) -> dict[str, An
                     f"{where}: content[{j}] is {kind}; OpenAI's chat fine-tuning takes "
                     "images only (export --format trl/hf/sharegpt for audio and video)",
                 )
-            from curate.media import is_local
+            from curate.media import is_local_path as is_local
 
             if is_local(url) and (ctx.media is None or ctx.media.mode != "embed"):
                 if ctx.media is not None:
@@ -848,7 +849,9 @@ def _image_cell(url: str, ctx: Context, where: str) -> dict[str, Any]:
 
 def _arrow_message(m: dict[str, Any], where: str) -> dict[str, Any]:
     content = m.get("content")
-    if isinstance(content, list) and any(p.get("type") != "text" for p in content):
+    if isinstance(content, list) and any(
+        isinstance(p, dict) and p.get("type") != "text" for p in content
+    ):
         value: Any = [{"type": p["type"], "text": p.get("text")} for p in content]
     else:
         value = _text(content, where)
