@@ -54,6 +54,8 @@ COLUMNS = {"images": "image", "videos": "video", "audios": "audio"}
 KIND_COLUMNS = {kind: col for col, kind in COLUMNS.items()}
 _PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 _KIND_OF = {p: k for k, p in PLACEHOLDERS.items()}
+#: a Windows absolute path (``C:\\imgs\\a.png``, ``\\\\server\\share``), kept as given on any OS
+_WINDOWS_ABS = re.compile(r"[A-Za-z]:[\\/]|\\\\")
 #: canonical part type -> kind (a part whose url is a bare string is normalised)
 _CANONICAL = {part: kind for kind, part in KIND_PARTS.items()}
 #: OpenAI ``input_audio`` formats -> MIME type
@@ -288,7 +290,11 @@ def _prepend(messages: list[dict[str, Any]], kind: str, n: int, col: str) -> Non
     elif isinstance(content, list):
         target["content"] = [{"type": kind} for _ in range(n)] + content
     else:
-        raise Reject("wrong_type", f"user content is a JSON {json_type(content)}")
+        raise Reject(
+            "wrong_type",
+            f"the first user message's content is a JSON {json_type(content)}, expected a "
+            "string or a list of parts",
+        )
 
 
 def _settle(
@@ -420,7 +426,12 @@ def rewrite_paths(
             if found is None:
                 continue
             url = found[1]
-            if not is_local_path(url) or url.lower().startswith("file://") or os.path.isabs(url):
+            if (
+                not is_local_path(url)
+                or url.lower().startswith("file://")
+                or os.path.isabs(url)
+                or _WINDOWS_ABS.match(url)
+            ):
                 continue
             candidates = ([Path(media_dir) / url] if media_dir is not None else []) + [base / url]
             path = next((c for c in candidates if c.exists()), candidates[0])

@@ -316,7 +316,8 @@ def test_paths_are_rewritten_relative_to_the_output(tmp_path: Path) -> None:
     body = {"messages": [{"role": "user", "content": [dict(IMG, image_url={"url": "i/a.png"})]}]}
     rewrite_paths(body, "/data/raw/train.json", "/data/out/sft/train.jsonl")
     assert body["messages"][0]["content"][0]["image_url"]["url"] == "../../raw/i/a.png"
-    for url in ("https://x/y.png", "data:image/png;base64,AA", "/abs/a.png", "file:///a.png"):
+    kept = ("https://x/y.png", "data:image/png;base64,AA", "/abs/a.png", "file:///a.png")
+    for url in (*kept, "s3://bucket/a.png", "C:\\imgs\\a.png"):
         body = {
             "messages": [
                 {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
