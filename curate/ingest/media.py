@@ -19,7 +19,8 @@ training raises ``The number of images does not match the number of <image> toke
 the record is rejected with ``media_mismatch``. One exception, LLaMA-Factory's own: when no
 message has a placeholder of a kind and its column is not empty, the placeholders are put at
 the start of the first user message (LLaMA-Factory's chat engines, ``chat/hf_engine.py``,
-prepend ``<image>`` * len(images) to the first message when none is present). Items that
+prepend ``<image>`` * len(images) to the first message when none is present; its training
+``mm_plugin`` raises on such a record instead). Items that
 cannot be a url (embedded bytes, lists of video frames, empty strings) are ``bad_media``.
 
 Example:
