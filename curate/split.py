@@ -349,8 +349,11 @@ def _rich_fields(data: dict[str, Any], kind: str) -> set[str]:
         trace = m.get("reasoning_content")
         if trace is not None and (not isinstance(trace, str) or trace.strip()):
             out.add("reasoning")
-        if isinstance(m.get("content"), list):
+        content = m.get("content")
+        if isinstance(content, list):
             out.update(x.kind for x in iter_media([m]))
+            if any(not isinstance(p, dict) or p.get("type") != "text" for p in content):
+                out.add("parts")  # a part the export must check (media or not)
     return out
 
 

@@ -382,3 +382,26 @@ def test_a_vision_chat_template_renders_the_trl_export(tmp_path: Path) -> None:
         if r.get("images") and r["messages"][0]["content"][0]["type"] == "text":
             assert "darker?<|vision_start|>" in text  # the text, then the two images
     assert seen == 4
+
+
+@pytest.mark.parametrize("fmt", ["trl", "openai", "hf", "sharegpt"])
+def test_an_unknown_content_part_is_a_reject_in_the_scan(tmp_path: Path, fmt: str) -> None:
+    plain = [r for r in rows(CHAT) if r["id"].startswith(("plain", "reason"))]
+    odd = {
+        "id": "odd",
+        "messages": [
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AA"}}]},
+            {"role": "assistant", "content": "A beep."},
+        ],
+    }
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in [*plain, odd]), encoding="utf-8")
+    m = split_path(
+        src, tmp_path / "o", SplitOptions(eval_size=1, format=fmt, reasoning="drop", near=False)
+    )
+    c = m["counts"]
+    assert c["read"] == 6 == c["train"] + c["eval"] + c["rejected"]
+    if fmt == "openai":  # kept as given: curate validate --target openai names it
+        assert c["rejected"] == 0
+    else:
+        assert c["rejected_by_reason"] == {"content_not_text": 1}
