@@ -201,7 +201,7 @@ def analyse(
     squashed: str | None = None
     cursor = 0  # templates mostly keep the order: search on from the last text found
 
-    def kept(text: str) -> bool:
+    def shown(text: str) -> bool:
         nonlocal cursor, squashed
         if kind == "tiktoken":
             return True  # every value is counted as it is
@@ -223,22 +223,22 @@ def analyse(
         text = text_of(m.get("content"))
         trace = _trace(m) if m.get("role") == "assistant" else None
         if trace is not None:
-            if kept(trace):
+            if shown(trace):
                 traces_kept.append(i)
             else:
                 traces_dropped.append((i, trace))
-        elif text and m.get("role") == "assistant" and "think" in text and not kept(text):
+        elif text and m.get("role") == "assistant" and "think" in text and not shown(text):
             # an inline trace (<think>...</think>): the template may keep the answer only
             split = _inline(text)
             if split is not None:
                 trace, answer = split
                 if trace.strip():
-                    if kept(trace):
+                    if shown(trace):
                         traces_kept.append(i)
                     else:
                         traces_dropped.append((i, trace))
                 text = answer
-        if text and text.strip() and not kept(text):
+        if text and text.strip() and not shown(text):
             out.append(
                 Finding(
                     "template_dropped_content",
