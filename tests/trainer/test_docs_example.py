@@ -48,3 +48,8 @@ def test_mistral_v7_drops_both_traces_of_the_example() -> None:
         ("template_dropped_reasoning", 2),
     ]
     assert all("reasoning chat template" in (f.hint or "") for f in findings)
+
+
+def test_the_reasoning_finding_is_in_the_findings_table() -> None:
+    doc = (ROOT / "docs" / "trainer.md").read_text()
+    assert "| `template_dropped_reasoning` | warning |" in doc

@@ -217,3 +217,9 @@ def test_a_reference_cycle_or_a_schema_too_deep_is_a_schema_finding_not_a_crash(
         out = list(ToolArguments().check(Example(data, Location("t.jsonl", 1))))
         assert [f.code for f in out] == ["invalid_tool_schema"]
         assert "too deep" in out[0].message
+
+
+def test_every_code_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in TOOL_CODES - {"tool_call_unanswered"}:
+        assert f"`{code}`" in readme, code
