@@ -343,8 +343,10 @@ class MediaPlan:
         return f"{MEDIA_DIR}/{name}"
 
     def image_cell(self, url: str, where: str) -> dict[str, Any]:
-        """A ``datasets.Image`` cell: the bytes of a local file or ``data:`` URI, or the
-        path of a remote url (decoded when the row is read)."""
+        """A ``datasets.Image`` cell: the bytes of a ``data:`` URI, the absolute path of a
+        local file (:class:`ParquetSink` reads its bytes into the file as it writes the
+        row, so a batch of rows never holds them), or the url of a remote image (decoded
+        when the row is read)."""
 
         from curate.media import is_local_path as is_local
 
@@ -352,10 +354,7 @@ class MediaPlan:
             return {"bytes": self.data_bytes(url, where), "path": None}
         if not is_local(url):
             return {"bytes": None, "path": url}
-        path = self.local(url, where)
-        if self.outdir is None:
-            return {"bytes": None, "path": path.name}
-        return {"bytes": path.read_bytes(), "path": path.name}
+        return {"bytes": None, "path": str(self.local(url, where).resolve())}
 
     @staticmethod
     def data_bytes(url: str, where: str) -> bytes:
@@ -998,6 +997,10 @@ class ParquetSink:
     def write(self, row: dict[str, Any]) -> None:
         self.rows.append(hf_fill(row, self.schema))
         for cell in row.get("images") or ():
+            path = cell.get("path")
+            if cell.get("bytes") is None and path and os.path.isabs(path):
+                cell["bytes"] = Path(path).read_bytes()  # a local image, embedded
+                cell["path"] = os.path.basename(path)
             self.bytes += len(cell.get("bytes") or b"")
         # image bytes are in the rows: a row group holds at most ~64 MB of them
         if len(self.rows) >= self.batch_rows or self.bytes >= 64 << 20:
