@@ -104,32 +104,28 @@ def iter_media(messages: Any) -> Iterator[Media]:
         yield from message_media(m, i)
 
 
+#: a URL scheme as RFC 3986 spells it (``https:``, ``data:``, ``s3:``, ``gs:``); one letter
+#: before the colon is a Windows drive (``C:\\...``), not a scheme
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+
+
 def is_local(url: str) -> bool:
-    """True for a local path (not ``http(s)://``, ``data:`` or another URL scheme).
-    ``file://`` URLs count as local."""
-    head = url[:16].lower()
-    if head.startswith("file://"):
-        return True
-    scheme, sep, _ = head.partition(":")
-    # a Windows drive letter ("C:\\...") is one character before the colon
-    return not (sep and len(scheme) > 1 and scheme.isascii() and scheme.isalpha())
-
-
-#: ``scheme://`` with the characters RFC 3986 allows in a scheme (``s3://``, ``gs://``)
-_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def is_local_path(url: str) -> bool:
-    """:func:`is_local`, except that any ``scheme://`` url other than
-    ``file://`` is remote (``s3://bucket/a.png`` is not a relative path).
+    """True for a local path: not ``http(s)://``, ``data:``, ``s3://`` or any other URL
+    scheme. ``file://`` URLs and Windows drive paths count as local.
 
     Example:
-        >>> is_local_path("img/a.png"), is_local_path("s3://b/a.png"), is_local_path("file:///a")
+        >>> is_local("img/a.png"), is_local("s3://b/a.png"), is_local("file:///a")
         (True, False, True)
+        >>> is_local("C:\\data\\a.png"), is_local("data:image/png;base64,AA")
+        (True, False)
     """
-    if _SCHEME_RE.match(url) and not url[:7].lower() == "file://":
-        return False
-    return is_local(url)
+    if url[:7].lower() == "file://":
+        return True
+    return _SCHEME_RE.match(url) is None
+
+
+#: the name the first media commits used; the same function
+is_local_path = is_local
 
 
 def local_path(url: str, jsonl_file: str | os.PathLike[str]) -> Path:
