@@ -8,7 +8,8 @@ Face chat templates such as Qwen3's read) and its final answer in ``content``::
 :func:`split_reasoning` brings an assistant message to that shape:
 
 - ``reasoning_content`` is kept as given;
-- ``thinking`` (another common name) becomes ``reasoning_content``;
+- ``thinking`` or ``reasoning`` (other common names: gpt-oss templates, OpenRouter and
+  recent vLLM responses) becomes ``reasoning_content``;
 - an inline ``<think>...</think>`` (or ``<thinking>...</thinking>``) block at the start of
   a string ``content`` is split off: the trace (newlines around it removed) goes to
   ``reasoning_content``, what follows (leading newlines removed) stays in ``content``, as
@@ -43,7 +44,7 @@ from curate.ingest.base import Reject, json_type
 #: the canonical field of an assistant message's thinking trace
 REASONING_KEY = "reasoning_content"
 #: other names of that field, mapped to it
-ALIASES = ("thinking",)
+ALIASES = ("thinking", "reasoning")
 OPEN, CLOSE = "<think>", "</think>"
 #: the inline tag pairs a trace is written in
 TAGS = ((OPEN, CLOSE), ("<thinking>", "</thinking>"))

@@ -48,8 +48,8 @@ from curate.validators.format import is_preference
 
 BATCH = 512
 #: an assistant message's reasoning trace (docs/ingest.md); ``thinking`` as some templates
-#: (gpt-oss) name it
-REASONING_KEYS = ("reasoning_content", "thinking")
+#: (gpt-oss) name it, ``reasoning`` as some APIs return it
+REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
 PARALLEL_MIN_BYTES = 4 << 20
 
 

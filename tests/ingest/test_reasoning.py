@@ -155,6 +155,19 @@ def test_conflicting_or_mistyped_traces_are_rejected(
         split_reasoning({"role": "assistant", **message}, "messages[1]")
 
 
+def test_reasoning_key_becomes_reasoning_content() -> None:
+    m = {"role": "assistant", "reasoning": "221 = 13 * 17.", "content": "No."}
+    assert split_reasoning(m) == {
+        "role": "assistant",
+        "reasoning_content": "221 = 13 * 17.",
+        "content": "No.",
+    }
+    plain = {"role": "assistant", "content": "No."}
+    assert split_reasoning(dict(plain)) == plain  # no trace: nothing added
+    with pytest.raises(Reject, match="different traces"):
+        split_reasoning({**m, "thinking": "another trace"})
+
+
 def test_same_trace_under_both_names_is_kept_once() -> None:
     m = {"role": "assistant", "thinking": "a", "reasoning_content": "a", "content": "x"}
     assert split_reasoning(m) == {"role": "assistant", "reasoning_content": "a", "content": "x"}
