@@ -228,6 +228,7 @@ def ingest(
     from curate.ingest import ingest_paths
 
     sec = _config(config).get("ingest", {})
+    kwargs.setdefault("media_dir", sec.get("media_dir"))
     rep = ingest_paths(
         as_paths(paths),
         output,

@@ -111,9 +111,16 @@ def ingest(
     given = with_config(
         ctx,
         "ingest",
-        {"format": format, "system": system, "split": split, "maps": parse_maps(map_) or None},
+        {
+            "format": format,
+            "system": system,
+            "split": split,
+            "maps": parse_maps(map_) or None,
+            "media_dir": media_dir,
+        },
     )
     format, system, split, maps = given["format"], given["system"], given["split"], given["maps"]
+    media_dir = given["media_dir"]
     with progress_bar(None, "ingesting records", enabled=not json_out) as advance:
 
         def on_file(res: FileResult) -> None:

@@ -153,6 +153,7 @@ INGEST: dict[str, Check] = {
     "system": string,
     "maps": string_map,
     "split": string,
+    "media_dir": string,
 }
 
 #: ``[tool.curate.split]`` and a run config's ``[split]`` (which adds ``output``); the

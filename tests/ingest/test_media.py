@@ -384,3 +384,30 @@ def test_end_to_end_llamafactory_folder_ingest_then_validate(tmp_path: Path) -> 
     ]
     assert all(f.location.file == str(bad_out) for f in v.findings)
     assert v.n_examples - v.n_invalid == 1  # the one good record
+
+
+def test_media_dir_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[tool.curate.ingest] media_dir`` is read by ``curate ingest`` (the command line
+    wins) and by ``curate.ingest(config=...)``."""
+    import curate
+    from curate.cli import main
+
+    data = tmp_path / "data"
+    (data / "imgs").mkdir(parents=True)
+    shutil.copy(DEMO / "mllm_demo_data" / "1.jpg", data / "imgs" / "1.jpg")
+    src = tmp_path / "train.json"
+    src.write_text(
+        json.dumps([{"messages": [user("<image>Hi"), reply("Yo")], "images": ["imgs/1.jpg"]}])
+    )
+    out = tmp_path / "out.jsonl"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.curate.ingest]\nmedia_dir = "data"\n')
+    with pytest.raises(SystemExit) as exit_:
+        main(["ingest", str(src), "-o", str(out)])
+    assert exit_.value.code == 0
+    url = json.loads(out.read_text())["messages"][0]["content"][0]["image_url"]["url"]
+    assert url == "data/imgs/1.jpg" and local_path(url, out).exists()
+    res = curate.ingest(src, out, config={"ingest": {"media_dir": str(data)}})
+    assert res.counts.kept == 1
+    url = json.loads(out.read_text())["messages"][0]["content"][0]["image_url"]["url"]
+    assert url == "data/imgs/1.jpg"
