@@ -43,6 +43,7 @@ from curate.ingest.base import (
     register,
 )
 from curate.ingest.readers import Raw, Source, expand, read_raw
+from curate.ingest.reasoning import split_assistant_messages
 from curate.records import Example, InputError, Location, Rejected, content_id
 
 __all__ = [
@@ -179,6 +180,9 @@ def convert(raw: Raw, ingestor: Ingestor, options: IngestOptions) -> Example | R
         return Rejected(loc, "not_an_object", f"record is a JSON {_type(rec)}, not an object", rec)
     try:
         body = ingestor.convert(rec, options)
+        if isinstance(body.get("messages"), list):
+            # every format: a leading <think> block of an answer becomes its reasoning_content
+            split_assistant_messages(body["messages"])
         _media_paths(body, rec, raw.loc.file, options)
     except Reject as r:
         return Rejected(loc, r.reason, r.message, rec)

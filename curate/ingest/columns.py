@@ -1,6 +1,7 @@
 """Any table (CSV, TSV, Parquet, JSON/JSONL, a Hugging Face dataset) with a column map:
 ``--map user=question --map assistant=answer [--map system=persona]``. Chosen whenever
-``--map`` is given. Numbers become text; unmapped columns go under ``metadata``.
+``--map`` is given. Numbers become text; a column holding a list of ``{role, content}``
+messages (a chat-shaped prompt) gives those messages; unmapped columns go under ``metadata``.
 ``--map images=COL`` (or ``videos`` / ``audios``) attaches a column of paths or URLs (one,
 or a list) as media of the user message: at its ``<image>`` placeholders if the text has
 them, else at its start (docs/ingest.md, "Media").
@@ -25,6 +26,7 @@ from curate.ingest.base import (
     finish,
     register,
     text_field,
+    to_messages,
 )
 from curate.records import InputError
 
@@ -73,6 +75,10 @@ class Columns(BaseIngestor):
                 text = text_field(record, col, allow_empty=True)
                 if text.strip():
                     messages.append({"role": "system", "content": text})
+                continue
+            if isinstance(record[col], list | dict):
+                # a column holding messages (Nemotron's ``input``, a chat-shaped prompt)
+                messages.extend(to_messages(record[col], col, target))
                 continue
             messages.append({"role": target, "content": text_field(record, col)})
         body = {"messages": messages}
