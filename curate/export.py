@@ -3,9 +3,15 @@
 Every converter takes one canonical record (a dict: ``messages`` for supervised data, or
 OpenAI's DPO shape ``input`` / ``preferred_output`` / ``non_preferred_output`` for
 preference data) and returns the row the target trainer loads, keeping only the keys it
-accepts. A record a format cannot represent (tool calls in Alpaca, an image part in a
-ShareGPT turn) raises :class:`ExportError` with a stable ``reason``; the splitter writes
-it to ``rejected.jsonl`` instead of dropping it.
+accepts. A record a format cannot represent (tool calls in Alpaca, a reasoning trace in
+OpenAI's format, a missing image file) raises :class:`ExportError` with a stable
+``reason``; the splitter writes it to ``rejected.jsonl`` instead of dropping it.
+
+Reasoning (assistant ``reasoning_content``), tools and media (``image_url`` /
+``audio_url`` / ``video_url`` parts, :mod:`curate.media`) are carried where the target
+can hold them: see :data:`REASONING_AUTO` (``reasoning`` option), :class:`MediaPlan`
+(``media`` option: where media files go) and docs/split.md's table. What a conversion
+carried or dropped is counted in the ``stats`` counter it is given.
 
 Formats (``--format``):
 
@@ -14,14 +20,17 @@ Formats (``--format``):
   DPO ``input``/``preferred_output``/``non_preferred_output``).
 - ``hf``: a ``datasets.DatasetDict`` (``train``/``eval``) saved with ``save_to_disk`` in
   ``hf/`` and as ``train.parquet`` / ``eval.parquet``; columns ``messages`` (or
-  ``prompt``/``chosen``/``rejected``), ``tools`` (a JSON string) and ``id``.
+  ``prompt``/``chosen``/``rejected``), ``tools`` (a JSON string), ``id``, and with media
+  ``images`` (``datasets.Image``, the bytes in the files) / ``videos`` / ``audios``.
 - ``trl``: JSONL in TRL's conversational shapes: ``messages`` (or, with
   ``trl_shape="prompt-completion"``, ``prompt``/``completion``), and
-  ``prompt``/``chosen``/``rejected`` for preference data.
+  ``prompt``/``chosen``/``rejected`` for preference data; ``reasoning_content`` kept,
+  media in TRL's vision format (``{"type": "image"}`` parts, an ``images`` column).
 - ``sharegpt``: LLaMA-Factory's ShareGPT JSONL (``conversations`` of ``from``/``value``,
-  ``system``, ``tools``; ``chosen``/``rejected`` for preference data).
+  ``system``, ``tools``, ``images``/``videos``/``audios``; ``chosen``/``rejected`` for
+  preference data); reasoning as an inline ``<think>`` block.
 - ``alpaca``: LLaMA-Factory's Alpaca JSONL (``instruction``/``input``/``output``,
-  ``system``, ``history``; ``chosen``/``rejected`` for preference data).
+  ``system``, ``history``, media columns; ``chosen``/``rejected`` for preference data).
 
 Example:
     >>> rec = {"id": "x", "source": {"file": "a.jsonl"}, "messages": [

@@ -22,8 +22,12 @@ numpy arrays):
    apportioned by largest remainder, so each stratum's eval share is within one example
    of the target when groups do not straddle strata.
 4. **Write** (pass 2): each example goes to ``train`` or ``eval`` in the chosen format
-   (:mod:`curate.export`), and ``manifest.json`` records the input sha256, options,
-   counts, tokens, group counts, a leakage check and the sha256 of every output file.
+   (:mod:`curate.export`; reasoning, tools and media carried where the format can, local
+   media files copied once into ``media/``), and ``manifest.json`` records the input
+   sha256, options, counts, tokens, group counts, a leakage check, what was carried or
+   dropped, and the sha256 of every output file. Pass 1 already converts every record
+   whose reasoning or media needs it (media files checked), so what a format cannot hold
+   is rejected before the assignment.
 
 Example:
     >>> import numpy as np
