@@ -235,10 +235,13 @@ def test_openai_export_with_dropped_reasoning_passes_validate_target_openai(
 
 def test_sharegpt_export_reingests_to_the_same_records(tmp_path: Path) -> None:
     """Round trip: curate ingest reads the sharegpt export back to the canonical records
-    (reasoning_content split off again from the <think> block)."""
+    (reasoning_content split off again from the <think> blocks, the one before a
+    function_call turn included; tool calls and results paired again)."""
     lines = CHAT.read_text(encoding="utf-8").splitlines()
     src = tmp_path / "in.jsonl"
-    keep = [json.loads(x) for x in lines if json.loads(x)["id"].startswith(("reason", "plain"))]
+    keep = [
+        json.loads(x) for x in lines if json.loads(x)["id"].startswith(("reason", "plain", "tool"))
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
     split_path(src, tmp_path / "sg", SplitOptions(eval_size=1, format="sharegpt", near=False))
     back = tmp_path / "back.jsonl"
@@ -247,11 +250,29 @@ def test_sharegpt_export_reingests_to_the_same_records(tmp_path: Path) -> None:
         main(["ingest", str(tmp_path / "sg" / "train.jsonl"), "-o", str(back)])
     code = int(e.value.code or 0)
     assert code == 0
-    got = {json.dumps(r["messages"], sort_keys=True) for r in rows(back)}
+
+    def canon(r: dict) -> str:
+        """The messages with call ids and argument spacing left out (ingest numbers the
+        calls itself and re-serialises the arguments)."""
+        out = []
+        for m in r["messages"]:
+            m = dict(m)
+            m.pop("tool_call_id", None)
+            if m.get("tool_calls"):
+                m["tool_calls"] = [
+                    (c["function"]["name"], json.loads(c["function"]["arguments"]))
+                    for c in m["tool_calls"]
+                ]
+            out.append(m)
+        return json.dumps([out, r.get("tools")], sort_keys=True)
+
+    got = {canon(r) for r in rows(back)}
     prov = rows(tmp_path / "sg" / "train.provenance.jsonl")
     by_id = {r["id"]: r for r in keep}
-    want = {json.dumps(by_id[p["id"]]["messages"], sort_keys=True) for p in prov}
+    want = {canon(by_id[p["id"]]) for p in prov}
     assert got == want and len(got) == len(prov)
+    assert "tool-1" in {p["id"] for p in prov}  # the trace before a call came back too
+    assert any('"tool_calls"' in g and "I need the current weather" in g for g in got)
 
 
 def test_reasoning_templates_render_the_exported_trace(tmp_path: Path) -> None:

@@ -132,8 +132,14 @@ def convert_turns(turns: Any, key: str = "conversations") -> list[dict[str, Any]
         where = f"{key}[{i}]"
         role, value = _turn(t, where)
         if role == "function_call":
+            trace = None
+            if value.lstrip().startswith("<think>"):  # a trace before the call (LLaMA-Factory)
+                msg = split_reasoning({"role": "assistant", "content": value}, where)
+                value, trace = msg["content"], msg.get(REASONING_KEY)
             calls = _tool_calls(value, where, counter)
             messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+            if trace:
+                messages[-1][REASONING_KEY] = trace
             pending.extend(c["id"] for c in calls)
         elif role == "assistant" and isinstance(
             value, list
