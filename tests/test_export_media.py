@@ -405,3 +405,70 @@ def test_an_unknown_content_part_is_a_reject_in_the_scan(tmp_path: Path, fmt: st
         assert c["rejected"] == 0
     else:
         assert c["rejected_by_reason"] == {"content_not_text": 1}
+
+
+def test_preference_records_with_images_and_traces(tmp_path: Path) -> None:
+    """DPO pairs whose prompt holds an image and whose preferred reply has a trace."""
+    import datasets
+
+    recs = [
+        {
+            "id": f"p{i}",
+            "input": {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            image(str(IMG / ("red.png" if i % 2 else "blue.png"))),
+                            {"type": "text", "text": f"Which color is this ({i})?"},
+                        ],
+                    }
+                ]
+            },
+            "preferred_output": [
+                {"role": "assistant", "reasoning_content": f"I look at it ({i}).", "content": "Red"}
+            ],
+            "non_preferred_output": [{"role": "assistant", "content": "No idea."}],
+        }
+        for i in range(6)
+    ]  # fmt: skip
+    src = tmp_path / "pref.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    for fmt in ("trl", "hf", "sharegpt", "alpaca"):
+        out = tmp_path / fmt
+        m = split_path(src, out, SplitOptions(eval_size=2, format=fmt, near=False))
+        assert m["kind"] == "preference" and m["counts"]["rejected"] == 0, fmt
+        assert m["carried"]["reasoning"]["messages_carried"] == 6
+        assert m["carried"]["media"]["images"] == 6
+        if fmt == "hf":
+            dd = datasets.load_from_disk(str(out / "hf"))
+            row = dd["train"][0]
+            assert len(row["images"]) == 1 and row["images"][0].size == (8, 8)
+            assert row["prompt"][0]["content"][0]["type"] == "image"
+            assert row["chosen"][0]["reasoning_content"].startswith("I look at it")
+            assert "axolotl.yaml" in m["carried"]["trainer_configs_not_written"]
+            continue
+        r = rows(out / "train.jsonl")[0]
+        assert len(r["images"]) == 1 and r["images"][0].startswith("media/")
+        if fmt == "trl":
+            assert r["prompt"][0]["content"][0] == {"type": "image"}
+            assert r["chosen"][0]["reasoning_content"].startswith("I look at it")
+        elif fmt == "sharegpt":
+            assert r["conversations"][0]["value"].startswith("<image>Which color")
+            assert r["chosen"]["value"].startswith("<think>\nI look at it")
+            entry = json.loads((out / "dataset_info.json").read_text())["curate_train"]
+            assert entry["ranking"] is True and entry["columns"]["images"] == "images"
+        else:
+            assert r["instruction"].startswith("<image>Which color")
+            assert r["chosen"].startswith("<think>\nI look at it")
+        assert len(list((out / "media").iterdir())) == 2
+
+
+def test_trl_prompt_completion_keeps_the_images() -> None:
+    out = convert(record("image-3"), "trl", trl_shape="prompt-completion")
+    assert out["prompt"][0]["content"] == [
+        {"type": "image"},
+        {"type": "text", "text": "Describe it."},
+    ]
+    assert out["completion"][0]["reasoning_content"].startswith("A small square")
+    assert out["images"] == ["img/green.png"]
