@@ -150,13 +150,10 @@ def dedup(
         },
     )
     against = [Path(a) for a in cfg["against"] or []]
-    # the default is every engine's; another value is passed only where it is understood
-    extra = {} if cfg["reasoning"] == "exclude" else {"reasoning": cfg["reasoning"]}
-    if extra and engine == "ray" and not _ray_takes("reasoning"):
-        raise CurateError(
-            f"--reasoning {cfg['reasoning']} runs on the local engine only for now: "
-            "use --engine local"
-        )
+    from curate.dedup.run import reasoning_kwargs
+
+    # the default is every engine's; another value only where the engine takes it
+    extra = reasoning_kwargs(cfg["reasoning"], engine)
     total = sum(p.stat().st_size for p in [*files, *(against or [])] if p.is_file())
     try:
         with progress_bar(total, "deduplicating", enabled=not json_out) as advance:
@@ -210,15 +207,6 @@ def dedup(
         console.print("dry run: pass -o OUT to write the kept examples")
     _invalid_note(s, bad)
     raise typer.Exit(code)
-
-
-def _ray_takes(name: str) -> bool:
-    """Whether the Ray engine's dedup takes the keyword ``name``."""
-    import inspect
-
-    from curate.engine.ray_dedup import dedup_ray
-
-    return name in inspect.signature(dedup_ray).parameters
 
 
 def _invalid_note(s: Any, bad: int) -> None:

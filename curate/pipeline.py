@@ -288,6 +288,7 @@ def _dedup(
     engine: tuple[str, str | None] = ("local", None),
 ) -> Path:
     try:
+        from curate.dedup.run import reasoning_kwargs
         from curate.engine import dedup as dedup_paths
     except ImportError as e:  # pragma: no cover - depends on the tree
         raise CurateError(f"the dedup stage is not available: {e}") from e
@@ -308,7 +309,7 @@ def _dedup(
         workers=sec.get("workers"),
         engine=engine[0],
         ray_address=engine[1],
-        **({"reasoning": sec["reasoning"]} if "reasoning" in sec else {}),
+        **reasoning_kwargs(sec.get("reasoning", "exclude"), engine[0]),
     )
     d = s.to_dict()
     st.update(

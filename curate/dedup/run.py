@@ -206,6 +206,36 @@ def plan_outputs(
     return out_plan, rejects, clusters
 
 
+def reasoning_kwargs(reasoning: str, engine: str = "local") -> dict[str, str]:
+    """The ``reasoning`` keyword for :func:`curate.engine.dedup`: none for the default (every
+    engine's), else ``{"reasoning": ...}`` where the engine takes it; an engine that does
+    not is a :class:`~curate.records.CurateError` saying to use the local one.
+
+    Example:
+        >>> reasoning_kwargs("exclude", "ray"), reasoning_kwargs("include")
+        ({}, {'reasoning': 'include'})
+    """
+    from curate.dedup.text import check_reasoning
+    from curate.records import CurateError
+
+    try:
+        check_reasoning(reasoning)
+    except ValueError as e:
+        raise CurateError(str(e)) from None
+    if reasoning == "exclude":
+        return {}
+    if engine != "local":
+        import inspect
+
+        from curate.engine.ray_dedup import dedup_ray
+
+        if "reasoning" not in inspect.signature(dedup_ray).parameters:
+            raise CurateError(
+                f"--reasoning {reasoning} runs on the local engine only for now: use --engine local"
+            )
+    return {"reasoning": reasoning}
+
+
 def check_inputs(paths: Sequence[str]) -> None:
     """Every input readable and chat JSONL (an Alpaca array or a UTF-16 file says what it
     is and to run ``curate ingest`` first), before anything is planned or read."""

@@ -132,3 +132,38 @@ def test_cli_option_and_config(
     code, _, err = run(["dedup", str(FILE), "--json"], capsys)
     assert code == 2
     assert "[tool.curate.dedup] reasoning: expected one of exclude, include" in err
+
+
+def test_run_config_and_engine_keywords(tmp_path: Path) -> None:
+    """``[dedup] reasoning`` of a ``curate run`` config reaches dedup; an engine that does not
+    take the keyword is refused with a clear message (the default needs no keyword)."""
+    import inspect
+
+    from curate.dedup.run import reasoning_kwargs
+    from curate.engine.ray_dedup import dedup_ray
+    from curate.pipeline import run_config
+    from curate.records import CurateError
+
+    assert reasoning_kwargs("exclude", "ray") == {}
+    assert reasoning_kwargs("include") == {"reasoning": "include"}
+    if "reasoning" in inspect.signature(dedup_ray).parameters:
+        assert reasoning_kwargs("include", "ray") == {"reasoning": "include"}
+    else:
+        with pytest.raises(CurateError, match="runs on the local engine only"):
+            reasoning_kwargs("include", "ray")
+    with pytest.raises(CurateError, match="unknown reasoning mode 'x'"):
+        reasoning_kwargs("x")
+    chat = FILE.read_text(encoding="utf-8").splitlines()[:5]  # the DPO lines are another format
+    (tmp_path / "raw.jsonl").write_text("\n".join(chat) + "\n")
+    kept = {}
+    for mode in ("exclude", "include"):
+        cfg = tmp_path / f"{mode}.toml"
+        cfg.write_text(
+            f'[run]\nworkdir = "build-{mode}"\nfail_on = "never"\n'
+            f'[ingest]\ninputs = ["raw.jsonl"]\n[dedup]\nreasoning = "{mode}"\n'
+            "[split]\neval_size = 1\n"
+        )
+        s = run_config(str(cfg))
+        (ded,) = [st for st in s["stages"] if st["name"] == "dedup"]
+        kept[mode] = ded["counts"]["kept"]
+    assert kept == {"exclude": 2, "include": 5}
