@@ -472,3 +472,28 @@ def test_trl_prompt_completion_keeps_the_images() -> None:
     ]
     assert out["completion"][0]["reasoning_content"].startswith("A small square")
     assert out["images"] == ["img/green.png"]
+
+
+def test_trl_export_loads_its_images_with_datasets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trl JSONL names images relative to the export folder: loaded from there and
+    cast to datasets.Image, the rows hold the pictures TRL's vision collator takes."""
+    import datasets
+    from PIL import Image
+
+    out = tmp_path / "trl"
+    split_path(CHAT, out, SplitOptions(eval_size=2, format="trl", near=False))
+    monkeypatch.chdir(out)
+    ds = datasets.load_dataset(
+        "json", data_files={"train": "train.jsonl"}, cache_dir=str(tmp_path / "cache")
+    )["train"]
+    ds = ds.cast_column("images", datasets.List(datasets.Image()))
+    prov = [p["id"] for p in rows(out / "train.provenance.jsonl")]
+    n = 0
+    for rid, row in zip(prov, ds, strict=True):
+        want = [local_path(x.url, CHAT) for x in iter_media(record(rid)["messages"])]
+        for got, path in zip(row["images"] or [], want, strict=True):
+            assert got.tobytes() == Image.open(path).convert(got.mode).tobytes()
+            n += 1
+    assert n == sum(len(r.get("images", [])) for r in rows(out / "train.jsonl")) > 0
