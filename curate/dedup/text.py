@@ -7,8 +7,9 @@ of whitespace collapsed to one space, ends stripped. A *scope* picks the turns c
 - ``user``: the prompt side (system and user turns),
 - ``assistant``: the assistant turns (their text and tool calls).
 
-An assistant message's reasoning trace (``reasoning_content``, its alias ``thinking``, or a
-leading ``<think>...</think>`` block in a string ``content`` that was not ingested) is
+An assistant message's reasoning trace (``reasoning_content``, its aliases ``thinking`` and
+``reasoning``, or an inline ``<think>`` / ``<thinking>`` trace in a string ``content`` that
+was not ingested, found as ingest finds it: :func:`curate.ingest.reasoning.inline_trace`) is
 *excluded* by default (``reasoning="exclude"``): the same prompt and answer are the same
 example whatever their traces. ``reasoning="include"`` compares it too, as a turn's text
 before its answer. Either way the trace counts as information when the copy to keep is
@@ -40,8 +41,9 @@ from typing import Any
 SCOPES = ("conversation", "user", "assistant")
 #: how an assistant message's reasoning trace is compared (``exclude`` is the default)
 REASONING = ("exclude", "include")
-_TRACE_KEYS = ("reasoning_content", "thinking")
-_OPEN, _CLOSE = "<think>", "</think>"
+_TRACE_KEYS = ("reasoning_content", "thinking", "reasoning")
+#: what an inline trace's closing tag starts with (``</think>``, ``</thinking>``)
+_CLOSE = "</think"
 _PROMPT_ROLES = frozenset({"system", "developer", "user"})
 _ANSWER_ROLES = frozenset({"assistant"})
 
@@ -76,23 +78,30 @@ def check_reasoning(reasoning: str) -> str:
 
 def split_trace(m: dict[str, Any]) -> tuple[str, Any]:
     """``(trace, content)`` of an assistant message: the trace is its ``reasoning_content``
-    (or ``thinking``) and a leading ``<think>...</think>`` block of a string ``content``
-    (then removed from the returned content); ``""`` when it has none.
+    (or ``thinking`` / ``reasoning``) and an inline trace of a string ``content`` that ingest
+    would split off (then removed from the returned content); ``""`` when it has none. Tags
+    ingest would reject as ambiguous are left in the content.
 
     Example:
-        >>> split_trace({"role": "assistant", "content": "<think>2+2</think>\\n4"})
-        ('2+2', '\\n4')
+        >>> split_trace({"role": "assistant", "content": "<think>\\n2+2\\n</think>\\n\\n4"})
+        ('2+2', '4')
         >>> split_trace({"role": "assistant", "reasoning_content": "add", "content": "4"})
         ('add', '4')
     """
     traces = [t for t in (m.get(k) for k in _TRACE_KEYS) if isinstance(t, str) and t]
     content = m.get("content")
-    if isinstance(content, str) and _OPEN in content:
-        body = content.lstrip()
-        end = body.find(_CLOSE)
-        if body.startswith(_OPEN) and end >= 0:
-            traces.append(body[len(_OPEN) : end])
-            content = body[end + len(_CLOSE) :]
+    if isinstance(content, str) and _CLOSE in content:
+        from curate.ingest.base import Reject
+        from curate.ingest.reasoning import inline_trace
+
+        try:
+            found = inline_trace(content)
+        except Reject:
+            found = None
+        if found is not None:
+            if found[0]:
+                traces.append(found[0])
+            content = found[1]
     return "\n".join(dict.fromkeys(traces)), content
 
 

@@ -42,7 +42,7 @@ def test_traces_are_left_out_of_the_key_by_default() -> None:
     assert exact_key(b, reasoning="include") != exact_key(c, reasoning="include")
     assert exact_key(a, reasoning="include") != exact_key(b, reasoning="include")
     # the inline block is split off like ingest does; the answer alone is compared
-    assert raw_turns(c)[1] == ("assistant", "\n\nThere are 10,080 minutes in a week.")
+    assert raw_turns(c)[1] == ("assistant", "There are 10,080 minutes in a week.")
     assert raw_turns(b, "include")[1][1].startswith("7 days * 24 hours")
 
 
@@ -53,9 +53,15 @@ def test_reasoning_counts_as_information() -> None:
     assert reasoning_chars(recs[6]) > reasoning_chars(recs[5]) > 0  # preference outputs
     trace, content = split_trace({"role": "assistant", "thinking": "t", "content": "a"})
     assert (trace, content) == ("t", "a")
-    # a block that is not at the start, or never closed, is answer text, not a trace
+    # as ingest splits: <thinking> blocks, DeepSeek-R1's trace</think>answer, Qwen3's empty
+    # block; a block inside the answer, a mention or an ambiguous shape stays answer text
+    assert split_trace({"content": "<thinking>t</thinking>a"}) == ("t", "a")
+    assert split_trace({"content": "t\n</think>\n\na"}) == ("t", "a")
+    assert split_trace({"content": "<think>\n\n</think>\n\na"}) == ("", "a")
     assert split_trace({"content": "x <think>y</think>"}) == ("", "x <think>y</think>")
-    assert split_trace({"content": "<think>open"}) == ("", "<think>open")
+    assert split_trace({"content": "use `</think>`"}) == ("", "use `</think>`")
+    assert split_trace({"content": "a</think>b</think>"}) == ("", "a</think>b</think>")
+    assert split_trace({"reasoning": "r", "content": "a"}) == ("r", "a")
 
 
 def test_default_keeps_the_copy_with_the_longest_trace(tmp_path: Path) -> None:

@@ -56,9 +56,8 @@ def test_reasoning_is_shown_apart_from_the_answer() -> None:
     # an inline <think> block (a file that was not ingested) is a trace too
     raw = [{"role": "assistant", "content": "<think>\nadd\n</think>\n\n4"}]
     shown = display.render(raw, None, ALL, "t.jsonl")
-    assert shown[S.REASONING].endswith("\nadd\n") and shown[S.CONVERSATION][0]["content"].endswith(
-        "\n\n\n4"
-    )
+    assert shown[S.REASONING] == "── assistant turn 1 (message 1) ──\nadd"
+    assert shown[S.CONVERSATION][0]["content"].endswith(" in the Reasoning field]\n4")
     # no trace, no field value (the field is optional)
     assert S.REASONING not in fields_of("d-plain")
 
