@@ -289,7 +289,7 @@ def dedup_paths(
         workers: processes for the features (default: all cores; 1 = inline).
         progress: called with the number of bytes read, as pass 1 advances.
         reasoning: ``exclude`` (default): assistant reasoning traces (``reasoning_content``,
-            ``thinking``, a leading ``<think>`` block) are left out of the comparison, so
+            ``thinking``, an inline ``<think>`` trace) are left out of the comparison, so
             the same prompt and answer with different traces are duplicates; ``include``
             compares them too. Either way a trace counts as information for ``keep``.
 

@@ -1,8 +1,8 @@
 """How an example looks in Argilla: the conversation, reasoning, tools and images (pure; no
 Argilla import).
 
-- **Reasoning** (an assistant message's ``reasoning_content``, ``thinking`` or a leading
-  ``<think>`` block) is shown apart from the answer: the conversation shows the final answer
+- **Reasoning** (an assistant message's ``reasoning_content``, ``thinking``, ``reasoning``, or
+  an inline ``<think>`` trace, as ingest splits it) is shown apart from the answer: the conversation shows the final answer
   with a one-line marker, the ``reasoning`` field each assistant turn's trace under a header
   naming the turn. A dataset made without that field gets the trace as a marked block
   before the answer (``[reasoning] ... [/reasoning]``).
