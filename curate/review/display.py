@@ -2,8 +2,8 @@
 Argilla import).
 
 - **Reasoning** (an assistant message's ``reasoning_content``, ``thinking``, ``reasoning``, or
-  an inline ``<think>`` trace, as ingest splits it) is shown apart from the answer: the conversation shows the final answer
-  with a one-line marker, the ``reasoning`` field each assistant turn's trace under a header
+  an inline ``<think>`` trace, as ingest splits it) is shown apart from the answer: the
+  conversation shows the final answer with a one-line marker, the ``reasoning`` field each assistant turn's trace under a header
   naming the turn. A dataset made without that field gets the trace as a marked block
   before the answer (``[reasoning] ... [/reasoning]``).
 - **Tool calls** show the tool's name, the call id and the arguments pretty-printed (JSON
