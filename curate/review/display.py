@@ -3,9 +3,9 @@ Argilla import).
 
 - **Reasoning** (an assistant message's ``reasoning_content``, ``thinking``, ``reasoning``, or
   an inline ``<think>`` trace, as ingest splits it) is shown apart from the answer: the
-  conversation shows the final answer with a one-line marker, the ``reasoning`` field each assistant turn's trace under a header
-  naming the turn. A dataset made without that field gets the trace as a marked block
-  before the answer (``[reasoning] ... [/reasoning]``).
+  conversation shows the final answer with a one-line marker, the ``reasoning`` field each
+  assistant turn's trace under a header naming the turn. A dataset made without that field
+  gets the trace as a marked block before the answer (``[reasoning] ... [/reasoning]``).
 - **Tool calls** show the tool's name, the call id and the arguments pretty-printed (JSON
   indented; arguments that are not JSON as they are, said so); a tool result is labelled
   with the tool and the call it answers; the ``tools`` field lists the declared tools with
