@@ -775,12 +775,41 @@ def to_sharegpt(data: dict[str, Any], ctx: Context | None = None) -> dict[str, A
                     f"{side}: ShareGPT preference data holds one assistant reply per side",
                 )
             out[key] = reply[0]
+    _check_sharegpt_order(turns, kind)
     if system is not None:
         out["system"] = system
     if "tools" in src:
         out["tools"] = _tools_string(src["tools"])
     _count_tools(ctx, src, src["messages"])
     return _media_columns(out, media)
+
+
+def _check_sharegpt_order(turns: list[dict[str, str]], kind: str) -> None:
+    """What LLaMA-Factory's ShareGPT converter accepts (it skips any other conversation
+    with a warning): human or observation turns at even positions, gpt or function_call at
+    odd ones, ending with the assistant (before ``chosen``/``rejected`` for preference
+    data: ending with a human turn)."""
+    odd = ("gpt", "function_call")
+    for i, t in enumerate(turns):
+        if (t["from"] in odd) != (i % 2 == 1):
+            got = ", ".join(x["from"] for x in turns)
+            raise ExportError(
+                "not_alternating",
+                f"LLaMA-Factory's ShareGPT reader needs human/observation and "
+                f"gpt/function_call turns to alternate, starting with human (got {got}); it "
+                "would skip this conversation",
+            )
+    if turns and (len(turns) % 2 == 0) != (kind == "sft"):
+        last = turns[-1]["from"] if turns else "nothing"
+        raise ExportError(
+            "not_alternating",
+            f"the conversation ends with {last}; LLaMA-Factory's ShareGPT reader needs "
+            + (
+                "an assistant reply last"
+                if kind == "sft"
+                else "the prompt to end with a human turn"
+            ),
+        )
 
 
 def to_alpaca(data: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:

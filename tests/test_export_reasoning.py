@@ -348,3 +348,29 @@ def test_message_weights_are_carried_by_openai_and_counted_when_dropped(tmp_path
     m = split_path(src, tmp_path / "sg", SplitOptions(eval_size=2, format="sharegpt", near=False))
     w = m["carried"]["weights"]
     assert (w["messages_dropped"], w["zero_weight_dropped"]) == (12, 6)
+
+
+def test_sharegpt_rejects_what_llamafactory_would_skip() -> None:
+    """LLaMA-Factory's ShareGPT converter skips (with a warning) a conversation whose
+    turns do not alternate or that does not end with the assistant: a reject here."""
+    two_users = {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "user", "content": "Anyone?"},
+            {"role": "assistant", "content": "Yes."},
+        ]
+    }
+    no_reply = {"messages": [{"role": "user", "content": "Hi"}]}
+    for rec in (two_users, no_reply):
+        with pytest.raises(ExportError) as e:
+            to_sharegpt(rec)
+        assert e.value.reason == "not_alternating"
+    with pytest.raises(ExportError, match="would skip this conversation"):
+        to_sharegpt(two_users)
+    # a tool round trip alternates: human, function_call, observation, gpt
+    assert [t["from"] for t in to_sharegpt(TOOL)["conversations"]] == [
+        "human",
+        "function_call",
+        "observation",
+        "gpt",
+    ]
