@@ -196,13 +196,18 @@ def n_parts(rows: int) -> int:
     return max(_parallelism(), rows // 1_000_000 + 1)
 
 
-def _coalesce(ds: Any, parts: int) -> Any:
-    """``ds`` in ``parts`` blocks (adjacent blocks joined or split, no shuffle), for a
-    grouping into ``parts`` partitions. Ray Data's sort-based shuffle has as many
+def _coalesce(ds: Any, parts: int, rows: int | None = None) -> Any:
+    """``ds`` in about ``parts`` blocks (adjacent blocks joined or split, no shuffle), for
+    a grouping into ``parts`` partitions. Ray Data's sort-based shuffle has as many
     reducers as input blocks, and each map task returns one piece per reducer, all owned
     by the driver: from N blocks that is N * N pieces, tiny ones at scale (300 blocks of
     63,000 key rows: 90,000 pieces, and the driver grew by 540 MiB). From ``parts`` blocks
-    it is ``parts * parts`` large pieces, whatever the data's size."""
+    it is ``parts * parts`` large pieces, whatever the data's size. With ``rows`` (an
+    estimate of the dataset's rows) the blocks are joined as they stream, to about
+    ``rows / parts`` rows each; without, ``repartition(parts)`` waits for the whole
+    dataset and copies it once more into the object store."""
+    if rows:
+        return ds.repartition(target_num_rows_per_block=max(1, -(-rows // parts)))
     return ds.repartition(parts)
 
 
@@ -232,27 +237,33 @@ def _with_part(column: str, parts: int, tag: int | None) -> Callable[[Any], Any]
     return add
 
 
-def by_key(ds: Any, column: str, fn: Callable[[Any], Any], parts: int) -> Any:
+def by_key(
+    ds: Any, column: str, fn: Callable[[Any], Any], parts: int, rows: int | None = None
+) -> Any:
     """``fn`` over every partition of ``ds`` hash-partitioned on ``column``: each call
     gets every row of its keys (an Arrow table, several keys per call; ``fn`` groups
-    them itself, vectorised) and returns an Arrow table."""
+    them itself, vectorised) and returns an Arrow table. ``rows``: an estimate of the
+    rows of ``ds`` (:func:`_coalesce`)."""
+    keyed = ds.map_batches(_with_part(column, parts, None), batch_format="pyarrow")
     return (
-        _coalesce(ds.map_batches(_with_part(column, parts, None), batch_format="pyarrow"), parts)
+        _coalesce(keyed, parts, rows)
         .groupby("_part", num_partitions=parts)
         .map_groups(_drop_part(fn), batch_format="pyarrow")
     )
 
 
-def cogroup(sides: list[tuple[Any, str]], fn: Callable[..., Any], parts: int) -> Any:
-    """Rows of several datasets partitioned on one key (``(dataset, key column)`` each):
-    ``fn(table_0, table_1, ...)`` per partition, each table holding the rows of that
-    side whose key falls in the partition (a reduce-side join)."""
+def cogroup(sides: list[tuple[Any, ...]], fn: Callable[..., Any], parts: int) -> Any:
+    """Rows of several datasets partitioned on one key (``(dataset, key column)`` each,
+    or ``(dataset, key column, rows)`` with an estimate of its rows): ``fn(table_0,
+    table_1, ...)`` per partition, each table holding the rows of that side whose key
+    falls in the partition (a reduce-side join)."""
     import pyarrow as pa
 
     encoded = []
-    for tag, (ds, column) in enumerate(sides):
+    for tag, (ds, column, *rows) in enumerate(sides):
         keyed = ds.map_batches(_with_part(column, parts, tag), batch_format="pyarrow")
-        encoded.append(_coalesce(keyed, parts).map_batches(_to_blob, batch_format="pyarrow"))
+        keyed = _coalesce(keyed, parts, rows[0] if rows else None)
+        encoded.append(keyed.map_batches(_to_blob, batch_format="pyarrow"))
     union = encoded[0].union(*encoded[1:]) if len(encoded) > 1 else encoded[0]
 
     def run(t: pa.Table) -> pa.Table:

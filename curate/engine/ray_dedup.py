@@ -735,19 +735,21 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     feats = phase("features", ds.map_batches(_featurize_blocks(params), batch_format="pyarrow",
                                              batch_size=1))  # fmt: skip
     bad = feats.map_batches(_select(["pos"], bad=True), batch_format="pyarrow").materialize()
+    # the documents: a filter over the materialised features each time they are read (a
+    # second materialised copy would double the object store's largest dataset)
     docs = feats.map_batches(
         _select(["pos", "id", "exact", "prompt", "answer", "n_turns", "answer_chars", "sig",
                  "sh", "sh_len", "ex1", "ex2", "conv_k", "windows_k"]), batch_format="pyarrow"
-    ).materialize()  # fmt: skip
-    del feats
+    )  # fmt: skip
     n_docs, n_bad = docs.count(), bad.count()
     if not n_docs:  # nothing to compare: only unreadable lines, if any
         return {"n_docs": 0, "n_bad": n_bad, "bad": bad.sort("pos") if n_bad else None}
     parts = n_parts(n_docs * 4)
     bands, rows = lsh_params(params.threshold, params.num_perm) if params.near else (0, 0)
     keys = docs.map_batches(_key_rows(params, bands, rows), batch_format="pyarrow")
+    # about: one exact key, a key per band, two containment keys a document
     raw = phase("key grouping: copies, candidates, containment",
-                by_key(keys, "k1", _edges_of_keys, parts))  # fmt: skip
+                by_key(keys, "k1", _edges_of_keys, parts, n_docs * (bands + 3)))  # fmt: skip
 
     def kinds(want: Callable[[np.ndarray], np.ndarray]) -> Callable[[pa.Table], pa.Table]:
         def run(t: pa.Table) -> pa.Table:
@@ -759,8 +761,8 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     if params.near:
         cand = raw.map_batches(kinds(lambda k: k == CANDIDATE), batch_format="pyarrow")
         sig_docs = docs.map_batches(cols("pos", "sig", "sh"), batch_format="pyarrow")
-        with_a = cogroup([(cand, "a"), (sig_docs, "pos")], _attach("a"), parts)
-        both = cogroup([(with_a, "b"), (sig_docs, "pos")], _attach("b"), parts)
+        with_a = cogroup([(cand, "a"), (sig_docs, "pos", n_docs)], _attach("a"), parts)
+        both = cogroup([(with_a, "b"), (sig_docs, "pos", n_docs)], _attach("b"), parts)
         similar = both.map_batches(_verify(params.threshold), batch_format="pyarrow")
         edges = edges.union(similar)
     edges = phase("candidates joined and verified", edges)
@@ -769,8 +771,8 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     labels = phase("connected components", connected_components(uv, parts))
     member_docs = docs.map_batches(cols("pos", "id", "exact", "n_turns", "answer_chars"),
                                    batch_format="pyarrow")  # fmt: skip
-    members = cogroup([(member_docs, "pos"), (labels, "node"), (edges, "a")], _label_members,
-                      parts)  # fmt: skip
+    members = cogroup([(member_docs, "pos", n_docs), (labels, "node"), (edges, "a")],
+                      _label_members, parts)  # fmt: skip
     decisions = phase("components resolved",
                       by_key(members, "comp", _resolve(params.keep), parts))  # fmt: skip
     removed = decisions.map_batches(
@@ -778,8 +780,9 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
         batch_format="pyarrow",
     )
     prompts = docs.map_batches(cols("pos", "prompt", "answer"), batch_format="pyarrow")
-    kept = cogroup([(prompts, "pos"), (removed, "pos")], _conflicts, parts)
-    n_conf = sum(r["n"] for r in by_key(kept, "prompt", _count_conflicts, parts).take_all())
+    kept = cogroup([(prompts, "pos", n_docs), (removed, "pos")], _conflicts, parts)
+    n_conf = sum(r["n"] for r in by_key(kept, "prompt", _count_conflicts, parts,
+                                        n_docs).take_all())  # fmt: skip
     phase("conflicting answers counted")
     return {
         "n_docs": n_docs,

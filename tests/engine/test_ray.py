@@ -222,3 +222,32 @@ def test_cli_engine_ray_same_outputs(ray_address, tmp_path):
                  "split/train.jsonl", "split/eval.jsonl", "split/rejected.jsonl"):  # fmt: skip
         local = (tmp_path / "local" / name).read_text().replace("/local/", "/x/")
         assert (tmp_path / "ray" / name).read_text().replace("/ray/", "/x/") == local, name
+
+
+@pytest.mark.parametrize("reasoning", ["exclude", "include"])
+def test_dedup_takes_every_local_option(ray_address, tmp_path, reasoning):
+    """dedup on Ray binds dedup_paths' own signature: an option added there (here
+    ``reasoning``) changes the Ray result as it changes the local one."""
+    src = tmp_path / "in.jsonl"
+    rows = []
+    for trace in ("first think about it", "a different trace entirely, longer"):
+        rows.append(json.dumps({"messages": [
+            {"role": "user", "content": "what is the capital of france"},
+            {"role": "assistant", "content": "paris", "reasoning_content": trace},
+        ]}))  # fmt: skip
+    src.write_text("\n".join(rows) + "\n")
+    got = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine / "out.jsonl"
+        out.parent.mkdir()
+        s = dedup([src], out, engine=engine, ray_address=ray_address, reasoning=reasoning)
+        rejected = out.with_name("out.rejected.jsonl").read_text()
+        got[engine] = (s.kept, s.reasoning, out.read_text(), rejected.replace(f"/{engine}/", "/x/"))
+    assert got["ray"] == got["local"]
+    assert got["ray"][:2] == ((1, "exclude") if reasoning == "exclude" else (2, "include"))
+
+
+def test_dedup_unknown_option_is_refused(ray_address, tmp_path):
+    with pytest.raises(TypeError, match="no_such_option"):
+        dedup([str(DATA / "mixed_1.jsonl")], tmp_path / "o.jsonl", engine="ray",
+              ray_address=ray_address, no_such_option=1)  # fmt: skip
