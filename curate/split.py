@@ -301,6 +301,9 @@ class ScanTask:
     near_params: Any = None
     reasoning: str = "auto"
     media: str = "copy"
+    #: the input's absolute path: media urls resolve against its folder in any worker
+    #: (a Ray worker's working directory is not the driver's)
+    media_base: str = ""
 
 
 @dataclass(slots=True)
@@ -367,7 +370,8 @@ def scan_batch(task: ScanTask) -> ScanResult:
     kept: list[dict[str, Any]] = []
     turns: list[list[tuple[str, str]]] = []
     lossless = task.format == "openai" or (task.format == "trl" and task.trl_shape == "messages")
-    media = MediaPlan(task.file, None, task.media)  # media are checked, not copied
+    # media are checked, not copied
+    media = MediaPlan(task.media_base or task.file, None, task.media)
     for line, raw in task.lines:
         out.n_lines += 1
         parsed = parse_line(task.file, line, raw)
@@ -759,6 +763,7 @@ def scan_file(
             near_params,
             options.reasoning,
             options.media,
+            os.path.abspath(path),
         )
         for b in _batches(path)
     )
@@ -842,8 +847,10 @@ class ExportTask:
     kind: str
     reasoning: str = "auto"
     media: str = "copy"
-    #: the export folder (media urls are written relative to it)
+    #: the export folder, absolute (media urls are written relative to it)
     outdir: str = "."
+    #: the input's absolute path (media urls resolve against its folder)
+    media_base: str = ""
 
 
 @dataclass(slots=True)
@@ -865,7 +872,7 @@ def export_batch(task: ExportTask) -> ExportResult:
     from collections import Counter as CountDict
 
     out = ExportResult()
-    media = MediaPlan(task.file, task.outdir, task.media)
+    media = MediaPlan(task.media_base or task.file, task.outdir, task.media)
     carried: CountDict[str] = CountDict()
     todo = dict(zip(task.accepted, task.actions, strict=True))
     for line, raw in task.lines:
@@ -1394,7 +1401,7 @@ def _pass2(
     counts = [0, 0]
     copied: dict[str, int] = {}  # media name -> bytes
     carried = {} if carried is None else carried
-    out_str = str(outdir if outdir is not None else Path(path).parent)
+    out_str = os.path.abspath(outdir if outdir is not None else Path(path).parent)
     lines = scan.line
     act = actions.tolist()
 
@@ -1413,6 +1420,7 @@ def _pass2(
                 options.reasoning,
                 options.media,
                 out_str,
+                os.path.abspath(path),
             )
 
     with contextlib.ExitStack() as stack:
