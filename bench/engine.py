@@ -7,11 +7,14 @@ and ``split`` on both engines, each run in a fresh Python process calling
 ``--engine ray`` without an address does). Reported per run: wall time, CPU time of the
 process tree (driver, pool or Ray workers, Ray's own daemons), peak RSS of the driver and
 of the largest other process (a pool worker, a Ray worker or Ray's object store), and
-Ray/local ratios. Then a Ray-only dedup at a larger size: the driver's peak RSS, and how
-the largest worker's grows with the data.
+Ray/local ratios; "private" is a process's ``RssAnon`` (without the object-store pages a
+Ray process maps). Then a Ray-only dedup at a larger size: the driver's peak RSS, and how
+the largest worker's grows with the data. Ray dedup runs print their steps' wall time and
+the driver's memory (``CURATE_RAY_TIMING``).
 
     python bench/engine.py                           # 100,000 on both engines, 300,000 dedup on Ray
     python bench/engine.py --sizes 50000 --ray-dedup 0
+    python bench/engine.py --sizes 1000000 --ray-dedup 5000000 --data-dir /tmp/big  # keep inputs
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 HERE = Path(__file__).parent
 PAGE = os.sysconf("SC_PAGE_SIZE")
 #: what measure() adds to a run's own result
-MEASURES = ("wall", "cpu", "driver_mib", "worker_mib", "worker_anon_mib")
+MEASURES = ("wall", "cpu", "driver_mib", "worker_mib", "worker_anon_mib", "driver_anon_mib")
 TICK = os.sysconf("SC_CLK_TCK")
 
 RUN = r"""
@@ -90,7 +93,7 @@ def measure(cmd: list[str], env: dict[str, str], log: Path | None = None) -> dic
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_to, text=True,
                             env=env, start_new_session=True)  # fmt: skip
     cpu: dict[int, float] = {}
-    driver_peak = worker_peak = worker_anon = 0
+    driver_peak = worker_peak = worker_anon = driver_anon = 0
     tick = 0
     while proc.poll() is None:
         table = _proc_table()
@@ -106,6 +109,8 @@ def measure(cmd: list[str], env: dict[str, str], log: Path | None = None) -> dic
             cpu[p] = max(cpu.get(p, 0.0), c)
             if p == proc.pid:
                 driver_peak = max(driver_peak, rss)
+                if tick % 5 == 0:
+                    driver_anon = max(driver_anon, _anon(p))
             else:
                 worker_peak = max(worker_peak, rss)
                 if tick % 5 == 0:
@@ -121,6 +126,7 @@ def measure(cmd: list[str], env: dict[str, str], log: Path | None = None) -> dic
         sys.exit(f"bench/engine.py: {' '.join(cmd[-4:])} failed:\n{err[-3000:]}")
     return {"wall": wall, "cpu": sum(cpu.values()), "driver_mib": driver_peak / 2**20,
             "worker_mib": worker_peak / 2**20, "worker_anon_mib": worker_anon / 2**20,
+            "driver_anon_mib": driver_anon / 2**20,
             **json.loads(out.strip().splitlines()[-1])}  # fmt: skip
 
 
@@ -197,7 +203,8 @@ def main() -> None:
             r = run("dedup", "ray", src, Path(d) / "dedup-big")
             print(f"\nRay only: dedup of {n:,} examples ({src.stat().st_size / 1e6:.1f} MB): "
                   f"wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s, driver peak "
-                  f"{r['driver_mib']:.0f} MiB, largest worker {r['worker_mib']:.0f} MiB "
+                  f"{r['driver_mib']:.0f} MiB ({r['driver_anon_mib']:.0f} MiB private), "
+                  f"largest worker {r['worker_mib']:.0f} MiB "
                   f"({r['worker_anon_mib']:.0f} MiB private), kept {r['kept']:,}, "
                   f"{r['clusters']:,} clusters")  # fmt: skip
             worker_growth.append((n, r["worker_mib"], r["driver_mib"]))
