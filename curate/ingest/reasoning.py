@@ -15,6 +15,9 @@ Face chat templates such as Qwen3's read) and its final answer in ``content``::
   ``reasoning_content``, what follows (leading newlines removed) stays in ``content``, as
   the Qwen3 chat template itself splits such a content. An empty block
   (``<think>\\n\\n</think>``, Qwen3's non-thinking form) means no trace and is removed;
+- Sky-T1 / Bespoke-Stratos / OpenThoughts (v1) markers,
+  ``<|begin_of_thought|>trace<|end_of_thought|>`` then the answer, itself possibly wrapped in
+  ``<|begin_of_solution|>...<|end_of_solution|>`` (unwrapped; see :func:`thought_markers`);
 - DeepSeek-R1's shape, ``trace</think>answer`` (its chat template puts ``<think>\\n`` in
   the generation prompt, so the data holds only the closing tag), is split the same way
   when the content has exactly one closing tag and no opening tag (see
@@ -49,6 +52,9 @@ OPEN, CLOSE = "<think>", "</think>"
 #: the inline tag pairs a trace is written in
 TAGS = ((OPEN, CLOSE), ("<thinking>", "</thinking>"))
 QUOTES = "`'\""
+#: the markers of Sky-T1 / Bespoke-Stratos / OpenThoughts (v1) distillation data
+BEGIN_THOUGHT, END_THOUGHT = "<|begin_of_thought|>", "<|end_of_thought|>"
+BEGIN_SOLUTION, END_SOLUTION = "<|begin_of_solution|>", "<|end_of_solution|>"
 
 
 def split_reasoning(message: dict[str, Any], where: str = "message") -> dict[str, Any]:
@@ -72,7 +78,7 @@ def split_reasoning(message: dict[str, Any], where: str = "message") -> dict[str
             f'{where} "{REASONING_KEY}" is a JSON {json_type(trace)}, expected a string',
         )
     content = message.get("content")
-    if not isinstance(content, str) or "think" not in content:
+    if not isinstance(content, str) or ("think" not in content and BEGIN_THOUGHT not in content):
         return message
     split = inline_trace(content, where)
     if split is None:
@@ -146,6 +152,8 @@ def inline_trace(content: str, where: str = "message") -> tuple[str, str] | None
         >>> inline_trace("Close the trace with `</think>`.") is None
         True
     """
+    if content.lstrip().startswith(BEGIN_THOUGHT):
+        return thought_markers(content, where)
     found = [(o, c) for o, c in TAGS if o in content or c in content]
     if not found:
         return None
@@ -189,6 +197,46 @@ def inline_trace(content: str, where: str = "message") -> tuple[str, str] | None
         f"where the trace ends is ambiguous; keep one trace ending in {close_tag} (or move "
         "the trace to reasoning_content)",
     )
+
+
+def thought_markers(content: str, where: str = "message") -> tuple[str, str]:
+    """``(trace, answer)`` of a content in the Sky-T1 / Bespoke-Stratos / OpenThoughts
+    shape: ``<|begin_of_thought|>trace<|end_of_thought|>`` then the answer, which may be
+    wrapped in ``<|begin_of_solution|>...<|end_of_solution|>`` (the wrapper is removed: the
+    answer is what it holds). Raises ``Reject("bad_reasoning")`` on an unclosed or repeated
+    marker.
+
+    Example:
+        >>> thought_markers("<|begin_of_thought|>\\n\\n2 + 2 = 4\\n\\n<|end_of_thought|>\\n\\n"
+        ...                 "<|begin_of_solution|>\\n\\nThe answer is 4.\\n\\n<|end_of_solution|>")
+        ('2 + 2 = 4', 'The answer is 4.')
+    """
+    body = content.lstrip()[len(BEGIN_THOUGHT) :]
+    end = body.find(END_THOUGHT)
+    if end < 0:
+        raise Reject("bad_reasoning", f"{where}: {BEGIN_THOUGHT} is never closed by {END_THOUGHT}")
+    inner, answer = body[:end], body[end + len(END_THOUGHT) :]
+    if BEGIN_THOUGHT in inner or BEGIN_THOUGHT in answer or END_THOUGHT in answer:
+        raise Reject(
+            "bad_reasoning",
+            f"{where}: more than one {BEGIN_THOUGHT} block, or a stray thought marker after "
+            "the first; keep one leading block",
+        )
+    stripped = answer.strip()
+    if BEGIN_SOLUTION in stripped or END_SOLUTION in stripped:
+        if not (
+            stripped.startswith(BEGIN_SOLUTION)
+            and stripped.endswith(END_SOLUTION)
+            and stripped.count(BEGIN_SOLUTION) == stripped.count(END_SOLUTION) == 1
+        ):
+            raise Reject(
+                "bad_reasoning",
+                f"{where}: the answer after {END_THOUGHT} is not one "
+                f"{BEGIN_SOLUTION}...{END_SOLUTION} block (unclosed, repeated or with text "
+                "around it)",
+            )
+        return inner.strip("\n"), stripped[len(BEGIN_SOLUTION) : -len(END_SOLUTION)].strip("\n")
+    return inner.strip("\n"), answer.lstrip("\n")
 
 
 def split_assistant_messages(messages: list[Any], key: str = "messages") -> list[Any]:

@@ -67,3 +67,53 @@ def test_plain_answers_are_left_alone(tmp_path: Path) -> None:
         "role": "assistant",
         "content": "HTML has <b> and <i>; <think> is not one.",
     }
+
+
+#: Sky-T1 / Bespoke-Stratos / OpenThoughts (v1) shape: a system prompt asking for
+#: "Thought and Solution" sections, ShareGPT turns with user/assistant roles
+SYSTEM = (
+    "Your role as an assistant involves thoroughly exploring questions ... Thought and Solution."
+)
+
+
+def thoughts(value: str) -> dict[str, Any]:
+    return {
+        "system": SYSTEM,
+        "conversations": [
+            {"from": "user", "value": "Return your final response within \\boxed{}. What is 5*5?"},
+            {"from": "assistant", "value": value},
+        ],
+    }
+
+
+def test_openthoughts_markers_become_reasoning_content(tmp_path: Path) -> None:
+    value = (
+        "<|begin_of_thought|>\n\n5 times 5 is 25.\n\n<|end_of_thought|>\n\n"
+        "<|begin_of_solution|>\n\nThe answer is \\boxed{25}.\n\n<|end_of_solution|>"
+    )
+    good, bad = run(write(tmp_path, thoughts(value)))
+    assert bad == []
+    assert good[0]["messages"][0] == {"role": "system", "content": SYSTEM}
+    assert good[0]["messages"][-1] == {
+        "role": "assistant",
+        "content": "The answer is \\boxed{25}.",
+        "reasoning_content": "5 times 5 is 25.",
+    }
+    # without the solution wrapper the answer is the text after the trace
+    good, _ = run(write(tmp_path, thoughts("<|begin_of_thought|>a<|end_of_thought|>\n\n25")))
+    assert good[0]["messages"][-1]["content"] == "25"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<|begin_of_thought|>\n\n5 times 5 is",  # cut off inside the trace
+        "<|begin_of_thought|>a<|end_of_thought|><|begin_of_solution|>25",  # unclosed solution
+        "<|begin_of_thought|>a<|end_of_thought|><|begin_of_solution|>25<|end_of_solution|> PS",
+        "<|begin_of_thought|>a<|end_of_thought|>b<|begin_of_thought|>c<|end_of_thought|>",
+    ],
+    ids=["unclosed_trace", "unclosed_solution", "text_after_solution", "two_traces"],
+)
+def test_broken_markers_are_rejected(tmp_path: Path, value: str) -> None:
+    good, bad = run(write(tmp_path, thoughts(value)))
+    assert good == [] and [r.reason for r in bad] == ["bad_reasoning"]
