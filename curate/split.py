@@ -1042,12 +1042,15 @@ def write_split(
     from curate.tokens import model_spec
 
     reasons: CountDict[str] = CountDict()
+    first_message: dict[str, str] = {}  # per reason, for an error when nothing is left
     executor = make_executor(path, options.workers) if executor is None else executor
     try:
         rej_f = plan.open("rejected.jsonl")
         if True:  # (the rejects file stays open until the plan commits)
 
             def reject(row: dict[str, Any]) -> None:
+                if row["reason"] not in reasons:
+                    first_message[row["reason"]] = str(row.get("message", ""))
                 reasons[row["reason"]] += 1
                 rej_f.write(dumps(row))
                 rej_f.write("\n")
@@ -1064,7 +1067,17 @@ def write_split(
             n_mixed = int((~keep).sum())
             idx = np.flatnonzero(keep)
             n = len(idx)
-            n_eval = eval_target(options, n)
+            try:
+                n_eval = eval_target(options, n)
+            except CurateError as e:
+                if not reasons:
+                    raise
+                top = reasons.most_common(1)[0][0]
+                raise CurateError(
+                    f"{e}: {sum(reasons.values()):,} of {n_read:,} examples were rejected ("
+                    + ", ".join(f"{r}: {c:,}" for r, c in reasons.most_common())
+                    + f"); the first {top}: {first_message[top]}"
+                ) from None
             labels, n_groups, note, near_detail = _group(scan, idx, options, path)
             if scan.near is not None:
                 scan.near.release()  # the signatures are not needed for the rest

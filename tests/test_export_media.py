@@ -497,3 +497,30 @@ def test_trl_export_loads_its_images_with_datasets(
             assert got.tobytes() == Image.open(path).convert(got.mode).tobytes()
             n += 1
     assert n == sum(len(r.get("images", [])) for r in rows(out / "train.jsonl")) > 0
+
+
+def test_nothing_left_to_split_names_the_reject_reasons(tmp_path: Path) -> None:
+    """Every example rejected by the export (local images for --format openai): the error
+    counts the reasons and quotes the first one's advice, instead of only 'have 0'."""
+    from curate.records import CurateError
+
+    src = tmp_path / "imgs.jsonl"
+    src.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": [image(str(IMG / "red.png"))]},
+                        {"role": "assistant", "content": f"Red {i}."},
+                    ]
+                }
+            )
+            + "\n"
+            for i in range(3)
+        )
+    )
+    with pytest.raises(CurateError) as e:
+        split_path(str(src), tmp_path / "out", SplitOptions(format="openai", eval_size=1))
+    msg = str(e.value)
+    assert "3 of 3 examples were rejected (media_not_uploadable: 3)" in msg
+    assert "--media embed" in msg
