@@ -596,8 +596,11 @@ def _chat_message(
                 media.setdefault(kind, []).append(value)
                 parts.append({"type": kind})
         out["content"] = parts
-    elif "content" not in out:
-        out["content"] = None
+    elif out.get("content") is None:
+        # a tool-call turn without text: "" not null, because chat templates test the
+        # content as text (Qwen3's `'</think>' in message.content` fails on None) and a
+        # datasets column cannot leave the key out
+        out["content"] = ""
     trace = _apply_reasoning(_trace(m, where), ctx.mode, ctx.fmt, where, ctx.stats)
     if trace is not None:
         if ctx.mode == "inline":
