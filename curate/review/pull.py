@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from curate.ingest.base import Reject
+from curate.ingest.reasoning import REASONING_KEY, inline_trace
 from curate.io import check_readable, dumps, iter_raw_lines, parse_line
 from curate.records import CurateError, Example, Finding, content_id
 from curate.review import settings as S
@@ -340,7 +342,9 @@ class PullResult:
 
 def replace_last_assistant(data: dict[str, Any], text: str) -> dict[str, Any] | None:
     """A copy of ``data`` whose last assistant message has ``text`` as content (None if no
-    assistant message).
+    assistant message). The review shows the final answer apart from its reasoning, so the
+    correction replaces the answer and the message keeps its ``reasoning_content``; a
+    correction that starts with its own ``<think>`` block replaces the trace as well.
 
     Example:
         >>> replace_last_assistant({"messages": [{"role": "assistant", "content": "a"},
@@ -354,8 +358,26 @@ def replace_last_assistant(data: dict[str, Any], text: str) -> dict[str, Any] | 
         m = msgs[i]
         if isinstance(m, dict) and m.get("role") == "assistant":
             new = copy.deepcopy(data)
-            new["messages"][i]["content"] = text
+            msg = new["messages"][i]
+            msg["content"] = text
+            try:
+                split = inline_trace(text) if "think" in text or "thought" in text else None
+            except Reject:
+                split = None  # tags curate validate reports (think_tags_in_answer)
+            if split is not None:
+                msg["content"] = split[1]
+                if split[0].strip():
+                    msg[REASONING_KEY] = split[0]
+                else:
+                    msg.pop(REASONING_KEY, None)
             return new
+    return None
+
+
+def _trace_of_last_assistant(data: dict[str, Any]) -> Any:
+    for m in reversed(data.get("messages") or []):
+        if isinstance(m, dict) and m.get("role") == "assistant":
+            return m.get(REASONING_KEY)
     return None
 
 
@@ -473,6 +495,10 @@ def apply_decisions(
                         keep(new_data)
                         res.corrected += 1
                         action = "corrected"
+                        trace = _trace_of_last_assistant(fixed)
+                        if trace is not None and trace == _trace_of_last_assistant(data):
+                            # the reviewer corrected the answer the trace led to: say so
+                            action = "corrected (the answer; its reasoning_content kept)"
             else:  # accept
                 keep(_with_review(data, decision))
             res.audit_lines += 1

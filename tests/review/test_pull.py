@@ -74,6 +74,28 @@ def test_replace_last_assistant_keeps_original() -> None:
     assert replace_last_assistant({"messages": [{"role": "user", "content": "q"}]}, "b") is None
 
 
+def test_a_correction_replaces_the_answer_and_keeps_or_replaces_the_trace() -> None:
+    """The review shows the answer apart from its reasoning: a corrected answer keeps the
+    trace; a correction that starts with its own <think> block replaces it (an empty block
+    removes it)."""
+    reply = {"role": "assistant", "content": "42", "reasoning_content": "6 * 7 = 42"}
+    data = {"messages": [{"role": "user", "content": "6 * 7?"}, reply]}
+    fixed = replace_last_assistant(data, "42.")
+    assert fixed is not None and fixed["messages"][1] == {**reply, "content": "42."}
+    fixed = replace_last_assistant(data, "<think>\n6 * 7 is 42.\n</think>\n\n42")
+    assert fixed is not None
+    assert fixed["messages"][1] == {
+        "role": "assistant",
+        "content": "42",
+        "reasoning_content": "6 * 7 is 42.",
+    }
+    fixed = replace_last_assistant(data, "<think>\n\n</think>\n\n42")
+    assert fixed is not None and fixed["messages"][1] == {"role": "assistant", "content": "42"}
+    text = "Write `<think>` first."  # a mention, not a trace
+    fixed = replace_last_assistant(data, text)
+    assert fixed is not None and fixed["messages"][1] == {**reply, "content": text}
+
+
 # ------------------------------------------------------------------------ apply (no server)
 def _write(path: Path, rows: list[Any], extra: str = "") -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + extra, encoding="utf-8")
