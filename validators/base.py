@@ -23,7 +23,7 @@ Validators never print, log, drop or mutate: the pipeline decides what happens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -146,3 +146,31 @@ def mask(value: str, code: str) -> str:
     if len(value) >= 12:
         return f"{value[:4]}…{value[-2:]} ({len(value)} chars)"
     return f"*** ({len(value)} chars)"
+
+
+def record_messages(data: Any) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
+    """``(message index or None, prefix, message)`` for every message of a chat record or
+    an OpenAI preference (DPO) record: the DPO replies first, with the prefix
+    ``"preferred_output: "`` / ``"non_preferred_output: "`` and no index, then the
+    (input) messages with their index.
+
+    Example:
+        >>> [(i, p, m["content"]) for i, p, m in record_messages(
+        ...     {"messages": [{"role": "user", "content": "Hi"}]})]
+        [(0, '', 'Hi')]
+    """
+    if not isinstance(data, dict):
+        return
+    if "input" in data and "preferred_output" in data:
+        inp = data.get("input")
+        msgs = inp.get("messages") if isinstance(inp, dict) else None
+        for key in ("preferred_output", "non_preferred_output"):
+            out = data.get(key)
+            for m in out if isinstance(out, list) else ():
+                if isinstance(m, dict):
+                    yield None, f"{key}: ", m
+    else:
+        msgs = data.get("messages")
+    for i, m in enumerate(msgs if isinstance(msgs, list) else ()):
+        if isinstance(m, dict):
+            yield i, "", m

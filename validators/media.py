@@ -80,7 +80,7 @@ from typing import Any
 from curate.media import PART_KINDS, PLACEHOLDERS, local_path
 from curate.media import is_local_path as is_local
 from curate.records import Example, Finding, Location, Severity
-from curate.validators.base import ExampleRef
+from curate.validators.base import ExampleRef, record_messages
 
 E, W = Severity.ERROR, Severity.WARNING
 
@@ -232,28 +232,8 @@ def _resolve(url: str, file: str) -> str:
 # -- walking the record ------------------------------------------------------------------
 
 
-def _messages(data: Any) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
-    """``(message index or None, where, message)`` for every message of a chat or
-    preference record."""
-    if not isinstance(data, dict):
-        return
-    if "input" in data and "preferred_output" in data:
-        inp = data.get("input")
-        msgs = inp.get("messages") if isinstance(inp, dict) else None
-        for key in ("preferred_output", "non_preferred_output"):
-            out = data.get(key)
-            for m in out if isinstance(out, list) else ():
-                if isinstance(m, dict):
-                    yield None, f"{key}: ", m
-    else:
-        msgs = data.get("messages")
-    for i, m in enumerate(msgs if isinstance(msgs, list) else ()):
-        if isinstance(m, dict):
-            yield i, "", m
-
-
 def _has_any_media(data: Any) -> bool:
-    for _, _, m in _messages(data):
+    for _, _, m in record_messages(data):
         c = m.get("content")
         if isinstance(c, list) and any(
             isinstance(p, dict) and p.get("type") in PART_KINDS for p in c
@@ -298,7 +278,7 @@ class Media:
             return  # the common example: text messages without a tag
         any_media: bool | None = None
         n_images = 0
-        for i, where, m in _messages(data):
+        for i, where, m in record_messages(data):
             content = m.get("content")
             if type(content) is str and "<" not in content:
                 continue  # the common message: text with no tag
@@ -541,7 +521,7 @@ class ImageExampleCount:
 def _iter_media(data: Any) -> Iterator[Any]:
     from curate.media import message_media
 
-    for i, _, m in _messages(data):
+    for i, _, m in record_messages(data):
         yield from message_media(m, i or 0)
 
 
@@ -615,7 +595,7 @@ def image_tokens(ex: Example, model: str) -> int:
     docstring): local files and data URLs are measured, remote images count the
     low-detail cost, undecodable ones nothing."""
     total = 0
-    for _, _, m in _messages(ex.data):
+    for _, _, m in record_messages(ex.data):
         content = m.get("content")
         if not isinstance(content, list):
             continue

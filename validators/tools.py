@@ -52,6 +52,7 @@ from typing import Any
 import orjson
 
 from curate.records import Example, Finding, Location, Severity, json_type
+from curate.validators.base import record_messages
 
 #: code -> (severity, what it finds); the validator's documentation in one place
 CODES: dict[str, tuple[Severity, str]] = {
@@ -192,23 +193,6 @@ def _calls(m: dict[str, Any]) -> Iterator[tuple[str, str | None, str, Any]]:
         yield "function_call", None, fc["name"], fc["arguments"]
 
 
-def _messages(data: dict[str, Any]) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
-    """``(message index or None, prefix, message)`` for the messages that may call tools."""
-    if "input" in data and "preferred_output" in data:  # OpenAI preference (DPO) record
-        inp = data.get("input")
-        msgs = inp.get("messages") if isinstance(inp, dict) else None
-        for key in ("preferred_output", "non_preferred_output"):
-            out = data.get(key)
-            for m in out if isinstance(out, list) else ():
-                if isinstance(m, dict):
-                    yield None, f"{key}: ", m
-    else:
-        msgs = data.get("messages")
-    for i, m in enumerate(msgs if isinstance(msgs, list) else ()):
-        if isinstance(m, dict):
-            yield i, "", m
-
-
 @dataclass(frozen=True, slots=True)
 class ToolArguments:
     """Tool-call arguments against the declared tools' schemas (see the module docstring)."""
@@ -223,7 +207,8 @@ class ToolArguments:
         if "input" in data and "preferred_output" in data and isinstance(data.get("input"), dict):
             holder = data["input"]  # a preference record declares its tools in the input
         if "tools" not in holder and "functions" not in holder:
-            if not any("tool_calls" in m or "function_call" in m for _, _, m in _messages(data)):
+            msgs = (m for _, _, m in record_messages(data))
+            if not any("tool_calls" in m or "function_call" in m for m in msgs):
                 return  # the common record: no tools, no calls
         declared = _declared(holder)
         schemas: dict[str, Any] = {}  # name -> validator, or None when not checkable
@@ -238,7 +223,7 @@ class ToolArguments:
             else:
                 schemas[fname] = v
         reported_ref: set[str] = set()
-        for i, prefix, m in _messages(data):
+        for i, prefix, m in record_messages(data):
             if "tool_calls" not in m and "function_call" not in m:
                 continue
             loc = ex.source.with_message(i)
