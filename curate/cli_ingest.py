@@ -5,6 +5,7 @@ Calls :func:`curate.ingest.ingest_paths` with the same parameter names.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -153,8 +154,8 @@ def ingest(
     if json_out:
         print_json(report.to_dict())
     else:
-        for s in report.skipped:
-            err_console.print(f"{s}: skipped", markup=False, soft_wrap=True)
+        for line in skipped_lines(report.skipped):
+            err_console.print(line, markup=False, soft_wrap=True)
         console.print(
             f"read {report.read:,}, written {report.written:,} to {report.output}, "
             f"rejected {report.rejected:,}" + (f" to {report.rejects}" if report.rejects else ""),
@@ -168,3 +169,37 @@ def ingest(
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
+
+
+#: extensions of media files that sit beside the data in a folder (the records point at them)
+MEDIA_EXTENSIONS = frozenset(
+    ".jpg .jpeg .png .gif .webp .bmp .tif .tiff .mp4 .avi .mov .mkv .webm .wav .mp3 .flac "
+    ".ogg .m4a".split()
+)
+
+
+def skipped_lines(skipped: list[str], *, limit: int = 10) -> list[str]:
+    """What ``curate ingest`` prints about the files a folder held that are not data: media
+    files in one line (a multimodal folder holds thousands), others one per line up to
+    ``limit`` (``--json`` lists them all).
+
+    Example:
+        >>> skipped_lines(["d/a.jpg", "d/b.jpg", "d/c.png", "d/notes.md"])
+        ['d/notes.md: skipped', 'skipped 3 media files (.jpg 2, .png 1): the records refer to them']
+    """
+    from collections import Counter
+
+    media = Counter(
+        ext for ext in (os.path.splitext(s)[1].lower() for s in skipped) if ext in MEDIA_EXTENSIONS
+    )
+    other = [s for s in skipped if os.path.splitext(s)[1].lower() not in MEDIA_EXTENSIONS]
+    lines = [f"{s}: skipped" for s in other[:limit]]
+    if len(other) > limit:
+        lines.append(f"... and {len(other) - limit:,} more skipped (--json lists them)")
+    if media:
+        kinds = ", ".join(f"{ext} {n:,}" for ext, n in media.most_common())
+        n = sum(media.values())
+        lines.append(
+            f"skipped {n:,} media file{'s' if n > 1 else ''} ({kinds}): the records refer to them"
+        )
+    return lines

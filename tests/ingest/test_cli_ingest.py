@@ -124,3 +124,19 @@ def test_list_formats(capsys: pytest.CaptureFixture[str]) -> None:
 def test_parse_maps_rejects_duplicates() -> None:
     with pytest.raises(InputError, match="--map user given twice"):
         parse_maps(["user=a", "user=b"])
+
+
+def test_skipped_files_of_a_folder_are_summarised() -> None:
+    """A multimodal folder holds thousands of images: one line for them, and at most ten
+    lines for other skipped files (``--json`` lists every one)."""
+    from curate.cli_ingest import skipped_lines
+
+    images = [f"d/img/{i}.jpg" for i in range(5000)] + ["d/clip.MP4"]
+    other = [f"d/notes{i}.md" for i in range(12)]
+    lines = skipped_lines(images + other)
+    assert lines[:10] == [f"d/notes{i}.md: skipped" for i in range(10)]
+    assert lines[10:] == [
+        "... and 2 more skipped (--json lists them)",
+        "skipped 5,001 media files (.jpg 5,000, .mp4 1): the records refer to them",
+    ]
+    assert skipped_lines([]) == []
