@@ -47,6 +47,19 @@ def samples() -> Path:
     return SAMPLES
 
 
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``curate ARGS`` in this process: ``(exit code, stdout, stderr)``."""
+    from curate.cli import main
+
+    code = 0
+    try:
+        main(args)
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def write_jsonl(path: Path, rows: list[Any]) -> Path:
     path.write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"

@@ -5,21 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from curate.cli import main
 from tests.conftest import FIXTURES
+from tests.conftest import run_cli as run
 
 TRAIN = FIXTURES / "dedup/train.jsonl"
 EVAL = FIXTURES / "dedup/eval.jsonl"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_summary_balances(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

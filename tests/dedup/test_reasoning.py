@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from curate.cli import main
 from curate.dedup.core import DuplicateIndex, Params, featurize
 from curate.dedup.run import dedup_paths, featurize_lines
 from curate.dedup.text import exact_key, raw_turns, reasoning_chars, split_trace
 from tests.conftest import FIXTURES
+from tests.conftest import run_cli as run
 
 # lines 1-3: one question and answer, without a trace, with a short reasoning_content, with
 # a longer inline <think> block; 4-5: another question, a long and a short trace (5 also
@@ -24,16 +24,6 @@ FILE = FIXTURES / "dedup/reasoning.jsonl"
 
 def lines() -> list[dict]:
     return [json.loads(x) for x in FILE.read_text(encoding="utf-8").splitlines()]
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_traces_are_left_out_of_the_key_by_default() -> None:

@@ -15,23 +15,13 @@ from typing import Any
 
 import pytest
 
-from curate.cli import main
 from curate.ingest import dataset_info, ingest_paths, read
 from curate.media import local_path
 from curate.records import InputError
 from tests.conftest import FIXTURES
+from tests.conftest import run_cli as run
 
 FOLDER = FIXTURES / "llamafactory_folder"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def rows(path: Path) -> list[dict[str, Any]]:
