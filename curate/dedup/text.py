@@ -91,13 +91,9 @@ def split_trace(m: dict[str, Any]) -> tuple[str, Any]:
     traces = [t for t in (m.get(k) for k in _TRACE_KEYS) if isinstance(t, str) and t]
     content = m.get("content")
     if isinstance(content, str) and _CLOSE in content:
-        from curate.ingest.base import Reject
-        from curate.ingest.reasoning import inline_trace
+        from curate.ingest.reasoning import find_inline_trace
 
-        try:
-            found = inline_trace(content)
-        except Reject:
-            found = None
+        found = find_inline_trace(content)
         if found is not None:
             if found[0]:
                 traces.append(found[0])

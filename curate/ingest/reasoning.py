@@ -48,6 +48,8 @@ from curate.ingest.base import Reject, json_type
 REASONING_KEY = "reasoning_content"
 #: other names of that field, mapped to it
 ALIASES = ("thinking", "reasoning")
+#: every field an assistant message's trace may be found in (the canonical one first)
+TRACE_KEYS = (REASONING_KEY, *ALIASES)
 OPEN, CLOSE = "<think>", "</think>"
 #: the inline tag pairs a trace is written in
 TAGS = ((OPEN, CLOSE), ("<thinking>", "</thinking>"))
@@ -237,6 +239,21 @@ def thought_markers(content: str, where: str = "message") -> tuple[str, str]:
             )
         return inner.strip("\n"), stripped[len(BEGIN_SOLUTION) : -len(END_SOLUTION)].strip("\n")
     return inner.strip("\n"), answer.lstrip("\n")
+
+
+def find_inline_trace(content: str) -> tuple[str, str] | None:
+    """:func:`inline_trace` for readers that take the data as it is (dedup, the trainer
+    view, review): ``None`` also when the tags are ambiguous (where ingest rejects), so such
+    a content is read as one text.
+
+    Example:
+        >>> find_inline_trace("<think>a</think>b"), find_inline_trace("<think>never closed")
+        (('a', 'b'), None)
+    """
+    try:
+        return inline_trace(content)
+    except Reject:
+        return None
 
 
 def split_assistant_messages(messages: list[Any], key: str = "messages") -> list[Any]:

@@ -36,8 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.ingest.base import Reject
-from curate.ingest.reasoning import REASONING_KEY, inline_trace
+from curate.ingest.reasoning import REASONING_KEY, find_inline_trace
 from curate.io import check_readable, dumps, iter_raw_lines, parse_line
 from curate.records import CurateError, Example, Finding, content_id
 from curate.review import settings as S
@@ -360,10 +359,8 @@ def replace_last_assistant(data: dict[str, Any], text: str) -> dict[str, Any] | 
             new = copy.deepcopy(data)
             msg = new["messages"][i]
             msg["content"] = text
-            try:
-                split = inline_trace(text) if "think" in text or "thought" in text else None
-            except Reject:
-                split = None  # tags curate validate reports (think_tags_in_answer)
+            # ambiguous tags stay in the text: curate validate reports think_tags_in_answer
+            split = find_inline_trace(text) if "think" in text or "thought" in text else None
             if split is not None:
                 msg["content"] = split[1]
                 if split[0].strip():

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from curate.ingest.base import Reject
-from curate.ingest.reasoning import inline_trace
+from curate.ingest.reasoning import TRACE_KEYS, find_inline_trace
 from curate.io import check_readable, parse_line
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import CurateError, Finding, Location, Severity
@@ -49,7 +48,6 @@ from curate.validators.format import is_preference
 BATCH = 512
 #: an assistant message's reasoning trace (docs/ingest.md); ``thinking`` as some templates
 #: (gpt-oss) name it, ``reasoning`` as some APIs return it
-REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
 PARALLEL_MIN_BYTES = 4 << 20
 
 
@@ -91,19 +89,11 @@ def _template_hint(message: str) -> str:
 def _trace(m: dict[str, Any]) -> str | None:
     """An assistant message's reasoning trace (``reasoning_content``, or ``thinking``),
     when it has a non-blank one."""
-    for key in REASONING_KEYS:
+    for key in TRACE_KEYS:
         t = m.get(key)
         if isinstance(t, str) and t.strip():
             return t
     return None
-
-
-def _inline(text: str) -> tuple[str, str] | None:
-    """``(trace, answer)`` of a content holding an inline ``<think>`` trace, else None."""
-    try:
-        return inline_trace(text)
-    except Reject:
-        return None  # ambiguous tags: compared as one text
 
 
 def _indices(ix: Sequence[int]) -> str:
@@ -229,7 +219,7 @@ def analyse(
                 traces_dropped.append((i, trace))
         elif text and m.get("role") == "assistant" and "think" in text and not shown(text):
             # an inline trace (<think>...</think>): the template may keep the answer only
-            split = _inline(text)
+            split = find_inline_trace(text)  # ambiguous tags: one text
             if split is not None:
                 trace, answer = split
                 if trace.strip():
