@@ -332,6 +332,9 @@ class OutputPlan:
             p = Path(i)
             self._inputs.append((str(i), _real(p), _identity(p)))
         self._committed = False
+        #: folders this plan created for its outputs (removed again, when still empty,
+        #: if the run ends without a commit: a refused split leaves no empty folder)
+        self._made: list[Path] = []
 
     # -- planning ----------------------------------------------------------------------
 
@@ -417,7 +420,9 @@ class OutputPlan:
     def _prepare(self, role: str) -> _Output:
         out = self.outputs[role]
         if out.tmp is None:
+            missing = [p for p in (out.target.parent, *out.target.parent.parents) if not p.exists()]
             out.target.parent.mkdir(parents=True, exist_ok=True)
+            self._made += missing  # deepest first
             out.tmp = temp_name(out.target)
             if out.append and out.target.is_file():
                 shutil.copyfile(out.target, out.tmp)
@@ -497,6 +502,11 @@ class OutputPlan:
                 with contextlib.suppress(OSError):
                     remove_path(out.tmp)
                 out.tmp = None
+        if not self._committed:
+            for folder in self._made:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty
+        self._made = []
 
 
 def _target_of(plan: OutputPlan, failed: Any) -> Any:

@@ -238,6 +238,23 @@ def test_an_output_that_is_the_input_is_refused(
 
 
 @pytest.mark.parametrize("command", ["ingest", "dedup", "split", "redact", "report"])
+def test_a_refused_run_leaves_no_new_folder(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An input with nothing usable is refused (exit 2) or gives empty outputs; a refused
+    run must not leave the output's folders behind, created and empty."""
+    src = tmp_path / "data.jsonl"
+    src.write_bytes(good_bytes(1))  # one example: too few to split
+    out = tmp_path / "new" / "deeper"
+    code, stdout, err = run(capsys, COMMANDS[command](src, out))
+    if code == 2:
+        assert not (tmp_path / "new").exists(), err
+    else:
+        assert code in (0, 1), stdout + err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["ingest", "dedup", "split", "redact", "report"])
 def test_an_unwritable_output_is_a_clear_error(
     command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -520,12 +520,13 @@ def dedup_ray(
                               if k in shown})  # fmt: skip
     summary.clusters_file = str(clusters) if clusters is not None else None
     progress = args["progress"]
-    solved = solve(files, params)
+    phase = _Phases()
+    solved = solve(files, params, phase)
     summary.read = solved["n_docs"] + solved["n_bad"]
     summary.removed_invalid = solved["n_bad"]
     summary.conflicting_answers = solved.get("conflicts", 0)
     writer = _Writer(files, summary, out_plan)
-    writer.run(solved.get("decisions"), solved.get("bad"), progress)
+    writer.run(solved.get("decisions"), solved.get("bad"), progress, phase)
     summary.kept = solved["n_docs"] - sum(writer.removed.values())
     from curate.dedup.resolve import CONTAINED, EXACT, NEAR
 
@@ -571,7 +572,13 @@ class _Writer:
         self.best: tuple[int, int, int, str, int] | None = None
         self.big: list[tuple[int, int, str, int]] = []
 
-    def run(self, decisions: Any, bad: Any, progress: Callable[[int], None] | None) -> None:
+    def run(
+        self,
+        decisions: Any,
+        bad: Any,
+        progress: Callable[[int], None] | None,
+        phase: Callable[[str], Any] = lambda name: None,
+    ) -> None:
         import json
 
         from curate.dedup.core import is_large_cluster
@@ -615,6 +622,7 @@ class _Writer:
                         nxt = next(removed, None)
                     elif out is not None:
                         out.write(raw + b"\n")
+                phase(f"{path} written")
             if nxt is not None:
                 raise CurateError(f"{where_of(files, nxt[0])}: changed while deduplicating; rerun.")
             clu = self.plan.open("clusters") if "clusters" in self.plan else None
@@ -630,6 +638,7 @@ class _Writer:
                                for d in sorted(decs, key=lambda d: d[0])]  # fmt: skip
                     row = cluster_row(k, Ref(rep_id, where_of(files, rep)), members)
                     clu.write(dumps(row) + "\n")
+            phase("clusters written")
             self.plan.commit()
 
     def large_clusters(self) -> tuple[Any, list[Any]]:
@@ -705,15 +714,18 @@ class _Phases:
 
             now = self.clock()
             rows = f" ({ds.count():,} rows)" if ds is not None else ""
-            with open("/proc/self/statm") as f:  # the driver's resident memory now
-                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
-            print(f"ray dedup: {name}{rows}: {now - self.t:.1f} s, driver {rss} MiB",
-                  file=sys.stderr)  # fmt: skip
+            mem = {}
+            with open("/proc/self/status") as f:  # the driver's resident memory now
+                for line in f:
+                    if line.startswith(("VmRSS:", "RssAnon:")):
+                        mem[line.split(":")[0]] = int(line.split()[1]) >> 10
+            print(f"ray dedup: {name}{rows}: {now - self.t:.1f} s, driver {mem['VmRSS']} MiB "
+                  f"({mem['RssAnon']} MiB private)", file=sys.stderr)  # fmt: skip
             self.t = now
         return ds
 
 
-def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
+def solve(files: Sequence[str], params: Any, phase: _Phases | None = None) -> dict[str, Any]:
     """The distributed half: features, edges, components, resolution. Returns the
     datasets the writer streams (``decisions``: removed documents' and clusters' rows;
     ``bad``: unreadable lines) and the counts."""
@@ -726,7 +738,7 @@ def solve(files: Sequence[str], params: Any) -> dict[str, Any]:
     def cols(*names: str) -> Callable[[pa.Table], pa.Table]:
         return lambda t: t.select(list(names))
 
-    phase = _Phases()
+    phase = phase or _Phases()
     blocks = block_rows(files)
     phase(f"{blocks.num_rows} blocks listed")
     if not blocks.num_rows:
