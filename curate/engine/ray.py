@@ -116,6 +116,23 @@ def _parallelism() -> int:
     return max(2, int(ray.cluster_resources().get("CPU", 2)))
 
 
+def materialize(ds: Any, on_rows: Callable[[int], None] | None = None) -> Any:
+    """``ds.materialize()``, calling ``on_rows(n)`` as each block of ``n`` rows is done:
+    a progress bar over a long step (Ray Data's own bars are off). The blocks stay where
+    the workers put them; the driver holds their references, as ``materialize`` does."""
+    if on_rows is None:
+        return ds.materialize()
+    import ray.data as rd
+
+    refs = []
+    for bundle in ds.iter_internal_ref_bundles():  # what ``get_internal_block_refs`` reads
+        if any(s is not None for s in getattr(bundle, "slices", None) or ()):
+            return ds.materialize()  # part blocks (not from a map step): no shortcut
+        refs.extend(bundle.block_refs)
+        on_rows(bundle.num_rows() or 0)
+    return rd.from_arrow_refs(refs) if refs else ds.materialize()
+
+
 # -- ordered map ---------------------------------------------------------------------------
 
 

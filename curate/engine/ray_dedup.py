@@ -520,13 +520,14 @@ def dedup_ray(
                               if k in shown})  # fmt: skip
     summary.clusters_file = str(clusters) if clusters is not None else None
     progress = args["progress"]
-    phase = _Phases()
+    phase = _Phases(progress, sum(os.path.getsize(p) for p in files) if progress else 0)
     solved = solve(files, params, phase)
     summary.read = solved["n_docs"] + solved["n_bad"]
     summary.removed_invalid = solved["n_bad"]
     summary.conflicting_answers = solved.get("conflicts", 0)
     writer = _Writer(files, summary, out_plan)
-    writer.run(solved.get("decisions"), solved.get("bad"), progress, phase)
+    writer.run(solved.get("decisions"), solved.get("bad"), phase.write if progress else None,
+               phase)  # fmt: skip
     summary.kept = solved["n_docs"] - sum(writer.removed.values())
     from curate.dedup.resolve import CONTAINED, EXACT, NEAR
 
@@ -695,20 +696,62 @@ def _stream_pos(ds: Any) -> Any:
         yield from batch.column("pos").to_pylist()
 
 
+#: the share of the progress bar (the inputs' bytes) each step moves it by, from the
+#: steps' wall time at 1M examples (``docs/scale.md``); the features move it as their
+#: blocks finish, the write pass by the bytes it re-reads
+_SHARES = {"features": 0.35, "key grouping": 0.15, "candidates joined": 0.13,
+           "connected components": 0.1, "components resolved": 0.07,
+           "conflicting answers": 0.07, "decisions sorted": 0.03}  # fmt: skip
+_WRITE_SHARE = 1 - sum(_SHARES.values())
+
+
 class _Phases:
     """Wall time of each step, printed to stderr when ``CURATE_RAY_TIMING`` is set (what
-    ``docs/scale.md`` reports per step)."""
+    ``docs/scale.md`` reports per step), and the progress bar moved by each step's share
+    (``progress``: the CLI's bar over ``total`` bytes of input)."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[int], None] | None = None, total: int = 0) -> None:
         import time
 
         self.on = bool(os.environ.get("CURATE_RAY_TIMING"))
         self.clock = time.perf_counter
         self.t = self.clock()
+        self.progress = progress
+        self.total = total
+        self.lines = 0  # the inputs' lines (set when the blocks are listed)
+        self.done = 0.0  # bytes' worth of the bar given so far
+        self.featurised = 0.0  # the features' share given so far
+
+    def share(self, fraction: float) -> None:
+        if self.progress is None or fraction <= 0:
+            return
+        before = int(self.done)
+        self.done += self.total * fraction
+        if int(self.done) > before:
+            self.progress(int(self.done) - before)
+
+    def rows(self, n: int) -> None:
+        """``n`` more documents featurised (of about ``lines``)."""
+        part = min(_SHARES["features"] * n / max(self.lines, 1),
+                   _SHARES["features"] - self.featurised)  # fmt: skip
+        self.featurised += part
+        self.share(part)
+
+    def write(self, n: int) -> None:
+        """``n`` more bytes re-read by the write pass."""
+        self.share(_WRITE_SHARE * n / max(self.total, 1))
 
     def __call__(self, name: str, ds: Any = None) -> Any:
+        from curate.engine.ray import materialize
+
+        step = next((k for k in _SHARES if name.startswith(k)), None)
         if ds is not None:
-            ds = ds.materialize()
+            watch = step == "features" and self.progress is not None
+            ds = materialize(ds, self.rows if watch else None)
+        if step == "features":  # the rest of its share (blank lines have no row)
+            self.share(_SHARES[step] - self.featurised)
+        elif step is not None:
+            self.share(_SHARES[step])
         if self.on:
             import sys
 
@@ -740,6 +783,7 @@ def solve(files: Sequence[str], params: Any, phase: _Phases | None = None) -> di
 
     phase = phase or _Phases()
     blocks = block_rows(files)
+    phase.lines = sum(blocks.column("n_newlines").to_pylist()) + blocks.num_rows
     phase(f"{blocks.num_rows} blocks listed")
     if not blocks.num_rows:
         return {"n_docs": 0, "n_bad": 0}

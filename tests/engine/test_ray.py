@@ -102,6 +102,21 @@ def test_dedup_same_records_and_clusters(ray_address, tmp_path):
     assert s["removed_invalid"] and s["clusters"] and s["conflicting_answers"]
 
 
+def test_dedup_progress_moves_with_every_step_and_ends_full(ray_address, tmp_path):
+    """The CLI's bar counts the inputs' bytes: on Ray the features move it as their blocks
+    finish, then each grouping step and the write pass, and it ends full, as on the local
+    engine (where pass 1 moves it)."""
+    total = sum(os.path.getsize(p) for p in INPUTS)
+    for engine in ("local", "ray"):
+        steps: list[int] = []
+        dedup(INPUTS, tmp_path / f"{engine}.jsonl", engine=engine, ray_address=ray_address,
+              progress=steps.append)  # fmt: skip
+        assert all(n > 0 for n in steps), steps
+        assert total - 2 <= sum(steps) <= total, (engine, sum(steps), total)
+        if engine == "ray":  # not only the write pass (a line at a time): each step too
+            assert sum(n >= 0.03 * total for n in steps) >= 7, steps
+
+
 @pytest.mark.parametrize(
     "options",
     [{"scope": "user", "keep": "first"}, {"near": False}, {"threshold": 0.6, "containment": False}],
