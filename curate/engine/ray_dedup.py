@@ -528,6 +528,8 @@ def dedup_ray(
     writer = _Writer(files, summary, out_plan)
     writer.run(solved.get("decisions"), solved.get("bad"), phase.write if progress else None,
                phase)  # fmt: skip
+    if progress is not None and phase.total > int(phase.done):  # the shares' rounding
+        progress(phase.total - int(phase.done))
     summary.kept = solved["n_docs"] - sum(writer.removed.values())
     from curate.dedup.resolve import CONTAINED, EXACT, NEAR
 
