@@ -123,8 +123,10 @@ def split(
 def _count_lines(path: Path) -> int | None:
     if path.suffix in (".gz", ".bz2", ".xz", ".zst"):
         return None
+    from curate.io import source_file
+
     n = 0
-    with open(path, "rb") as f:
+    with open(source_file(path), "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             n += chunk.count(b"\n")
     return n

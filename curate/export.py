@@ -1364,8 +1364,10 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         >>> file_sha256(p)[:12]
         'ba7816bf8f01'
     """
+    from curate.io import source_file
+
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(source_file(path), "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

@@ -51,10 +51,52 @@ _COMPRESSED: dict[str, Callable[..., IO[bytes]]] = {
 }
 
 
+#: the input name that means standard input (``cat x.jsonl | curate validate -``)
+STDIN = "-"
+_stdin_copy: Path | None = None
+
+
+def stdin_copy() -> Path:
+    """Standard input saved to a private temporary file, once per process (the stages
+    read an input more than once: a sniff, then the lines, then a write pass), removed
+    when the process exits. Messages name the input ``-``. A terminal is refused: the
+    user forgot the pipe, and reading would wait for ever."""
+    global _stdin_copy
+    if _stdin_copy is not None:
+        return _stdin_copy
+    import atexit
+    import shutil
+    import sys
+    import tempfile
+
+    src = sys.stdin.buffer if sys.stdin is not None else None
+    if src is None or src.isatty():
+        raise InputError(
+            "-: standard input is a terminal. Pipe the data in (cat data.jsonl | curate "
+            "validate -) or give a file name."
+        )
+    folder = tempfile.mkdtemp(prefix="curate-stdin-")
+    atexit.register(shutil.rmtree, folder, True)
+    dest = Path(folder) / "stdin"
+    with open(dest, "wb") as f:
+        shutil.copyfileobj(src, f, 1 << 20)
+    _stdin_copy = dest
+    return dest
+
+
+def source_file(path: str | os.PathLike[str]) -> str:
+    """The file that holds an input's bytes: its own path, or for ``-`` the copy of
+    standard input (for a size, a hash or a second read)."""
+    return str(stdin_copy()) if os.fspath(path) == STDIN else os.fspath(path)
+
+
 def check_readable(path: str | os.PathLike[str]) -> Path:
     """Raise :class:`InputError` with a clear message unless ``path`` is a readable
     regular file (a FIFO, a device such as ``/dev/zero`` or a socket is refused: it
-    may never end, or be read twice)."""
+    may never end, or be read twice). ``-`` is standard input, saved to a temporary
+    file first (:func:`stdin_copy`)."""
+    if os.fspath(path) == STDIN:
+        return stdin_copy()
     p = Path(path)
     if not p.exists():
         raise InputError(f"{path}: no such file. Check the path (cwd is {os.getcwd()}).")
@@ -137,7 +179,7 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open a file for binary reading, decompressing ``.gz``, ``.bz2``, ``.xz`` (and
     ``.zst`` when the ``zstandard`` package is installed) by extension."""
     p = check_readable(path)
-    suffix = p.suffix.lower()
+    suffix = "" if os.fspath(path) == STDIN else p.suffix.lower()
     if suffix in _COMPRESSED:
         return _COMPRESSED[suffix](p, "rb")
     if suffix == ".zst":

@@ -66,7 +66,7 @@ from curate.export import (
     record_kind,
     training_messages,
 )
-from curate.io import dumps, parse_line
+from curate.io import dumps, parse_line, source_file
 from curate.media import iter_media
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import CurateError, Example, Finding, InputError
@@ -706,7 +706,7 @@ def _batches(path: str) -> Iterator[list[tuple[int, bytes]]]:
 
 def make_executor(path: str, workers: int | None) -> ProcessPoolExecutor | None:
     n = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
-    if n <= 1 or os.path.getsize(path) < PARALLEL_MIN_BYTES:
+    if n <= 1 or os.path.getsize(source_file(path)) < PARALLEL_MIN_BYTES:
         return None
     return fork_pool(n)
 
@@ -1152,7 +1152,11 @@ def write_split(
     sizes = np.bincount(labels, minlength=n_groups) if n else np.zeros(0, np.int64)
     manifest: dict[str, Any] = {
         "curate_version": curate.__version__,
-        "input": {"path": path, "sha256": file_sha256(path), "bytes": os.path.getsize(path)},
+        "input": {
+            "path": path,
+            "sha256": file_sha256(path),
+            "bytes": os.path.getsize(source_file(path)),
+        },
         "seed": options.seed,
         "options": options.to_dict(),
         "kind": kind,

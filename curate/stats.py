@@ -415,6 +415,8 @@ def input_format(path: str | os.PathLike[str]) -> str:
         InputError: a missing path, or a folder that is not a saved dataset.
     """
     p = Path(path)
+    if str(path) == "-":  # standard input: JSONL
+        return "jsonl"
     if p.is_dir():
         if (p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists():
             return "hf"

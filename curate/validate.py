@@ -35,6 +35,7 @@ from curate.io import (
     line_findings,
     parse_line,
     sniff_not_jsonl,
+    source_file,
 )
 from curate.parallel import LineBlock, block_batches, fork_pool, run_ordered
 from curate.records import Example, Finding, Location, Severity
@@ -551,7 +552,7 @@ def validate_path(
         check_readable(p)
         sniff_not_jsonl(p)
     n_workers = workers if workers is not None else default_workers()
-    big = any(os.path.getsize(p) >= PARALLEL_MIN_BYTES for p in files)
+    big = any(os.path.getsize(source_file(p)) >= PARALLEL_MIN_BYTES for p in files)
     executor: ProcessPoolExecutor | None = None
     if n_workers > 1 and big and map_batches is None:
         shared_counter(spec.encoding)  # load once; forked workers inherit it

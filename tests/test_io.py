@@ -153,3 +153,67 @@ def test_a_lone_surrogate_is_a_finding_for_its_line_not_a_crash() -> None:
     assert str(parsed.location) == "f.jsonl:4"
     ok = parse_line("f.jsonl", 5, b'{"ok": "\\ud83d\\ude00"}')  # a valid pair is one emoji
     assert isinstance(ok, Example) and ok.data == {"ok": "\U0001f600"}
+
+
+# -- standard input ------------------------------------------------------------------------
+
+
+CLI = "from curate.cli import main; main()"
+
+
+def _piped(args: list[str], data: bytes, cwd: Path) -> tuple[int, str, str]:
+    """``curate ARGS`` in a fresh process with ``data`` on a real pipe as its stdin."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", CLI, *args], input=data, cwd=cwd,
+                       capture_output=True, timeout=300)  # fmt: skip
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def _chat(i: int) -> str:
+    user = {"role": "user", "content": f"Question {i} about rivers?"}
+    return json.dumps({"messages": [user, {"role": "assistant", "content": f"Answer {i}."}]})
+
+
+def test_stdin_is_an_input_named_dash(tmp_path: Path) -> None:
+    """``-`` reads standard input in validate, dedup and split (each reads it more than
+    once); findings and rejects name it ``-`` with the line; nothing is left in /tmp."""
+    lines = [_chat(i) for i in range(30)] + [_chat(3), "{broken"]
+    data = ("\n".join(lines) + "\n").encode()
+    code, out, err = _piped(["validate", "-", "--json", "--no-content"], data, tmp_path)
+    assert code == 1, err
+    report = json.loads(out)
+    assert report["n_examples"] == 32  # every line, the unreadable one included
+    assert any(f["file"] == "-" and f["line"] == 32 for f in report["findings"]), report
+
+    code, out, err = _piped(["dedup", "-", "-o", "kept.jsonl", "--json"], data, tmp_path)
+    assert code == 1, err  # the unreadable line is a finding at the failure level
+    s = json.loads(out)
+    assert (s["read"], s["kept"], s["removed_exact"], s["removed_invalid"]) == (32, 30, 1, 1)
+    assert len((tmp_path / "kept.jsonl").read_text().splitlines()) == 30
+    rejects = [json.loads(x) for x in (tmp_path / "kept.rejected.jsonl").read_text().splitlines()]
+    assert {(r["source"]["file"], r["source"]["line"]) for r in rejects} == {("-", 31), ("-", 32)}
+
+    code, out, err = _piped(["split", "-", "-o", "splits", "--eval-size", "5", "--json"],
+                            data, tmp_path)  # fmt: skip
+    assert code in (0, 1), err
+    manifest = json.loads((tmp_path / "splits" / "manifest.json").read_text())
+    assert manifest["input"]["path"] == "-" and manifest["input"]["bytes"] == len(data)
+    assert manifest["counts"]["eval"] == 5
+    leftovers = [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("curate-stdin-*")]
+    assert not [p for p in leftovers if p.stat().st_mtime > (tmp_path.stat().st_mtime - 1)]
+
+
+def test_stdin_from_a_terminal_or_empty_is_a_clear_error(tmp_path: Path) -> None:
+    code, _, err = _piped(["validate", "-"], b"", tmp_path)
+    assert code in (1, 2) and "Traceback" not in err, err
+    import pty
+    import subprocess
+    import sys
+
+    _, tty = pty.openpty()
+    r = subprocess.run([sys.executable, "-c", CLI, "validate", "-"], stdin=tty,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "standard input is a terminal" in r.stderr

@@ -48,7 +48,15 @@ from curate.dedup.core import (
     featurize,
     is_large_cluster,
 )
-from curate.io import BOM, check_readable, dumps, iter_raw_lines, parse_line, sniff_not_jsonl
+from curate.io import (
+    BOM,
+    check_readable,
+    dumps,
+    iter_raw_lines,
+    parse_line,
+    sniff_not_jsonl,
+    source_file,
+)
 from curate.parallel import fork_pool, line_batches, run_ordered
 from curate.records import Finding, InputError, Location, Severity
 from curate.stage import Counts, OutputPlan, StageResult, reject_row, rejects_path
@@ -318,7 +326,7 @@ def dedup_paths(
     invalid: set[tuple[str, int]] = set()
     all_files = [*files, *refs]
     n_workers = workers if workers is not None else max(1, min(os.cpu_count() or 1, 8))
-    big = sum(os.path.getsize(p) for p in all_files) >= PARALLEL_MIN_BYTES
+    big = sum(os.path.getsize(source_file(p)) for p in all_files) >= PARALLEL_MIN_BYTES
     executor: ProcessPoolExecutor | None = None
     if n_workers > 1 and big:
         executor = fork_pool(n_workers)
