@@ -20,6 +20,7 @@ document in one process.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from collections.abc import Callable, Sequence
@@ -175,16 +176,20 @@ def _select(columns: list[str], *, bad: bool = False) -> Callable[[Any], Any]:
 # -- edges ------------------------------------------------------------------------------------
 
 
-def _key_rows(params: Any, bands: int, rows: int) -> Callable[[Any], Any]:
+def _key_rows(
+    params: Any, bands: int, rows: int, *, references: bool = False
+) -> Callable[[Any], Any]:
     """Per document: its exact-key row, its LSH band rows (when it has shingles) and its
     containment rows (its own turn sequence; the runs inside it). A key is ``(g, k1, k2)``
-    (kind, then two integers); ``e1, e2`` is the document's exact key."""
+    (kind, then two integers); ``e1, e2`` is the document's exact key. With
+    ``references``, containment rows are made under ``--no-containment`` too (a training
+    conversation holding a reference, or held in one, is contaminated either way)."""
     import pyarrow as pa
 
     from curate.dedup.lsh import _band_keys
 
     near = params.near
-    contain = near and params.containment and params.scope == "conversation"
+    contain = near and (params.containment or references) and params.scope == "conversation"
 
     def run(t: pa.Table) -> pa.Table:
         pos = t.column("pos").to_numpy()
@@ -245,13 +250,26 @@ def _edge_table(a: list[int], b: list[int], kind: list[int], sim: list[float]) -
 
 #: edge kinds beyond curate.dedup.resolve's: a candidate pair to verify, an exact copy
 CANDIDATE, COPY = -2, -1
+#: a training copy of an exact key a reference shares (``ray_against.CONTAM_TEXT``)
+_CONTAM_TEXT = -3
 
 
-def _edges_of_keys(t: Any) -> Any:
+def _edges_of_keys(
+    t: Any, n_train: int | None = None, *, within: bool = True, contains: bool = True
+) -> Any:
     """Edges from one partition of key rows: per exact key, the first copy to each later
     one (``COPY``); per LSH band key, candidate pairs among first copies; per
     containment key, each conversation whose turn sequence it is to each longer one
-    holding it as a run. Only keys shared by two or more rows are looked at."""
+    holding it as a run. Only keys shared by two or more rows are looked at.
+
+    With ``n_train`` (files from that index on are references, ``--against``), as the
+    local engine: an exact key shared with a reference makes each training copy a
+    contamination row to the first reference copy (``CONTAM_TEXT`` of
+    :mod:`curate.engine.ray_against`) instead of copy links; bands and containment runs
+    look among the first reference copy of each exact key, else its first training copy;
+    no pair of two references is made; without ``within`` (decontaminate only) no
+    candidate or containment pair of two training documents either, and without
+    ``contains`` no containment link between two training documents."""
     from curate.dedup.lsh import run_pairs
     from curate.dedup.resolve import CONTAINS
 
@@ -276,27 +294,42 @@ def _edges_of_keys(t: Any) -> Any:
     e1 = t.column("e1").to_numpy()[order]
     e2 = t.column("e2").to_numpy()[order]
     nt = t.column("n_turns").to_numpy()[order]
+    ref = (pos >> LINE_BITS) >= n_train if n_train is not None else np.zeros(len(pos), bool)
     for s, n in zip(starts[multi].tolist(), sizes[multi].tolist(), strict=True):
         e = s + n
         if g[s] == _EXACT:
             ps = np.sort(pos[s:e])
+            refs = ps[(ps >> LINE_BITS) >= n_train] if n_train is not None else ps[:0]
+            if len(refs):  # contaminated, every training copy, by the first reference
+                train = ps[: len(ps) - len(refs)]
+                a.extend(train.tolist())
+                b.extend([int(refs[0])] * len(train))
+                kind.extend([_CONTAM_TEXT] * len(train))
+                sim.extend([1.0] * len(train))
+                continue
             a.extend([int(ps[0])] * (n - 1))
             b.extend(ps[1:].tolist())
             kind.extend([COPY] * (n - 1))
             sim.extend([1.0] * (n - 1))
             continue
-        # the first copy of each exact key (every copy shares these keys)
-        first: dict[tuple[int, int, int], tuple[int, int]] = {}
+        # one document per exact key (every copy shares these keys): its first reference
+        # copy, else its first copy
+        first: dict[tuple[int, int, int], tuple[bool, int, int]] = {}
         for r in range(s, e):
             key = (int(e1[r]), int(e2[r]), int(sub[r]))
             cur = first.get(key)
-            if cur is None or pos[r] < cur[0]:
-                first[key] = (int(pos[r]), int(nt[r]))
+            mine = (not ref[r], int(pos[r]), int(nt[r]))
+            if cur is None or mine[:2] < cur[:2]:
+                first[key] = mine
         if g[s] == _BAND:
-            members = np.array(sorted(v[0] for v in first.values()), dtype=np.int64)
+            members = np.array(sorted(v[1] for v in first.values()), dtype=np.int64)
             if len(members) < 2:
                 continue
             for part in run_pairs(members, np.ones(len(members) - 1, dtype=bool)):
+                if n_train is not None:
+                    ra = (part[:, 0] >> LINE_BITS) >= n_train
+                    rb = (part[:, 1] >> LINE_BITS) >= n_train
+                    part = part[(ra != rb) | (~ra & ~rb & within)]
                 a.extend(part[:, 0].tolist())
                 b.extend(part[:, 1].tolist())
                 kind.extend([CANDIDATE] * len(part))
@@ -304,13 +337,16 @@ def _edges_of_keys(t: Any) -> Any:
         else:  # containment: sub 0 = the conversation itself, 1 = a run inside one
             convs = [v for k, v in first.items() if k[2] == 0]
             holders = [v for k, v in first.items() if k[2] == 1]
-            for pa_, na in convs:
-                for pb, nb in holders:
-                    if pa_ != pb:
-                        a.append(pa_)
-                        b.append(pb)
-                        kind.append(CONTAINS)
-                        sim.append(float(na) / float(nb))
+            for ca, pa_, na in convs:
+                for cb, pb, nb in holders:
+                    if pa_ == pb or (not ca and not cb):  # the same, or two references
+                        continue
+                    if ca and cb and not (within and contains):
+                        continue
+                    a.append(pa_)
+                    b.append(pb)
+                    kind.append(CONTAINS)
+                    sim.append(float(na) / float(nb))
     return _edge_table(a, b, kind, sim)
 
 
@@ -492,50 +528,51 @@ def dedup_ray(
 ) -> Any:
     """:func:`curate.dedup.run.dedup_paths` on the Ray engine: the same arguments (bound
     against its signature, so an option added there is taken here too), outputs and
-    summary. ``--against`` (decontamination) runs on the local engine only for now;
-    ``workers`` is Ray's to decide (the cluster's CPUs)."""
+    summary, ``against`` (decontamination) and ``dedup=False`` (decontaminate only)
+    included; ``workers`` is Ray's to decide (the cluster's CPUs)."""
     import dataclasses
     import inspect
 
     from curate.dedup.core import Params
+    from curate.dedup.resolve import CONTAINED, CONTAMINATED, EXACT, NEAR
     from curate.dedup.run import DedupSummary, check_inputs, dedup_paths, plan_outputs
     from curate.records import InputError
 
     bound = inspect.signature(dedup_paths).bind(inputs, output, **options)
     bound.apply_defaults()
     args = bound.arguments
-    if args["against"] or not args["dedup"]:
-        raise CurateError(
-            "--against (decontamination) runs on the local engine only: use --engine local for it"
-        )
     params = Params(**{f.name: args[f.name] for f in dataclasses.fields(Params)})
     files = [str(p) for p in inputs]
+    refs = [str(p) for p in args["against"]]
     if not files:
         raise InputError("no input files given")
-    check_inputs(files)
-    out_plan, rejects, clusters = plan_outputs(files, output, args["rejects"], args["clusters"])
+    check_inputs([*files, *refs])
+    out_plan, rejects, clusters = plan_outputs([*files, *refs], output, args["rejects"],
+                                               args["clusters"])  # fmt: skip
     shown = {f.name for f in dataclasses.fields(DedupSummary)}
-    summary = DedupSummary(inputs=files, against=[],
+    summary = DedupSummary(inputs=files, against=refs,
                            **{k: v for k, v in dataclasses.asdict(params).items()
                               if k in shown})  # fmt: skip
     summary.clusters_file = str(clusters) if clusters is not None else None
     progress = args["progress"]
-    phase = _Phases(progress, sum(os.path.getsize(p) for p in files) if progress else 0)
-    solved = solve(files, params, phase)
+    phase = _Phases()
+    solved = solve(files, params, phase, against=refs, within=args["dedup"])
     summary.read = solved["n_docs"] + solved["n_bad"]
     summary.removed_invalid = solved["n_bad"]
+    summary.reference_read = solved.get("n_ref", 0)
+    summary.reference_invalid = solved.get("n_ref_bad", 0)
+    if not summary.read:
+        raise InputError(
+            f"{', '.join(files)}: no examples to deduplicate (empty, or only blank lines)"
+        )
     summary.conflicting_answers = solved.get("conflicts", 0)
-    writer = _Writer(files, summary, out_plan)
-    writer.run(solved.get("decisions"), solved.get("bad"), phase.write if progress else None,
-               phase)  # fmt: skip
-    if progress is not None and phase.total > int(phase.done):  # the shares' rounding
-        progress(phase.total - int(phase.done))
+    writer = _Writer(files, summary, out_plan, refs)
+    writer.run(solved.get("decisions"), solved.get("bad"), progress, phase)
     summary.kept = solved["n_docs"] - sum(writer.removed.values())
-    from curate.dedup.resolve import CONTAINED, EXACT, NEAR
-
     summary.removed_exact = writer.removed.get(EXACT, 0)
     summary.removed_near = writer.removed.get(NEAR, 0)
     summary.removed_contained = writer.removed.get(CONTAINED, 0)
+    summary.removed_contaminated = writer.removed.get(CONTAMINATED, 0)
     summary.clusters = writer.n_clusters
     summary.counts().check("dedup")
     summary.largest_cluster, summary.findings = writer.large_clusters()
@@ -554,7 +591,7 @@ def _refs(files: Sequence[str], dec: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     duplicates directly and of its cluster's kept representative."""
     from curate.dedup.run import Ref
 
-    pos, id_, _, dpos, did, rpos, rid, _, _ = dec
+    pos, id_, _, dpos, did, rpos, rid = dec[:7]
     return (Ref(id_, where_of(files, pos)), Ref(did, where_of(files, dpos)),
             Ref(rid, where_of(files, rpos)))  # fmt: skip
 
@@ -564,8 +601,12 @@ class _Writer:
     documents' decisions (sorted by position); kept lines verbatim, reject rows and
     cluster rows by the local engine's own writers."""
 
-    def __init__(self, files: list[str], summary: Any, out_plan: Any) -> None:
+    def __init__(
+        self, files: list[str], summary: Any, out_plan: Any, against: Sequence[str] = ()
+    ) -> None:
         self.files = files
+        #: every file a position may name: the inputs, then the reference files
+        self.names = [*files, *against]
         self.summary = summary
         self.plan = out_plan
         self.removed: dict[int, int] = {}
@@ -584,12 +625,12 @@ class _Writer:
     ) -> None:
         import json
 
-        from curate.dedup.core import is_large_cluster
-        from curate.dedup.resolve import CONTAINED
-        from curate.dedup.run import Ref, cluster_row, duplicate_reject, unreadable_reject
+        from curate.dedup.core import BY_CONTAINMENT, is_large_cluster
+        from curate.dedup.resolve import CONTAINED, CONTAMINATED
+        from curate.dedup.run import Ref, _fmt, cluster_row, duplicate_reject, unreadable_reject
         from curate.io import BOM, dumps, iter_raw_lines
 
-        files = self.files
+        files, names = self.files, self.names
         removed = _stream(decisions, row=0)
         bad_pos = _stream_pos(bad)
         with self.plan.writing():
@@ -618,14 +659,21 @@ class _Writer:
                         self.removed[nxt[2]] = self.removed.get(nxt[2], 0) + 1
                         if rej is not None:
                             status, sim, rep_sim = nxt[2], nxt[7], nxt[8]
-                            row = duplicate_reject(status, sim, rep_sim, *_refs(files, nxt),
+                            # a contaminated one says how it matched its reference
+                            turns = status == CONTAINED or (
+                                status == CONTAMINATED and nxt[9] == BY_CONTAINMENT
+                            )
+                            row = duplicate_reject(status, sim, rep_sim, *_refs(names, nxt),
                                                    json.loads(raw),
-                                                   by_containment=status == CONTAINED)  # fmt: skip
+                                                   by_containment=turns)  # fmt: skip
                             rej.write(dumps(row) + "\n")
                         nxt = next(removed, None)
                     elif out is not None:
                         out.write(raw + b"\n")
                 phase(f"{path} written")
+            if nbad is not None and self.summary.first_invalid is None:
+                # the inputs read well: the first unreadable line of the references
+                self.summary.first_invalid = _fmt(where_of(names, nbad))
             if nxt is not None:
                 raise CurateError(f"{where_of(files, nxt[0])}: changed while deduplicating; rerun.")
             clu = self.plan.open("clusters") if "clusters" in self.plan else None
@@ -637,7 +685,7 @@ class _Writer:
                 if is_large_cluster(size, self.summary.read):
                     self.big.append((k, size, rep_id, rep))
                 if clu is not None:
-                    members = [(_refs(files, d)[0], d[2], d[8], d[4])
+                    members = [(_refs(names, d)[0], d[2], d[8], d[4])
                                for d in sorted(decs, key=lambda d: d[0])]  # fmt: skip
                     row = cluster_row(k, Ref(rep_id, where_of(files, rep)), members)
                     clu.write(dumps(row) + "\n")
@@ -770,10 +818,38 @@ class _Phases:
         return ds
 
 
-def solve(files: Sequence[str], params: Any, phase: _Phases | None = None) -> dict[str, Any]:
-    """The distributed half: features, edges, components, resolution. Returns the
-    datasets the writer streams (``decisions``: removed documents' and clusters' rows;
-    ``bad``: unreadable lines) and the counts."""
+_DOC_COLUMNS = ("pos", "id", "exact", "prompt", "answer", "n_turns", "answer_chars", "sig", "sh",
+                "sh_len", "ex1", "ex2", "conv_k", "windows_k")  # fmt: skip
+
+
+def _tally(n_train: int) -> Callable[[Any], Any]:
+    """Per batch of features: documents and unreadable lines, of the training files and
+    of the reference files."""
+    import pyarrow as pa
+
+    def run(t: pa.Table) -> pa.Table:
+        ref = (t.column("pos").to_numpy() >> LINE_BITS) >= n_train
+        bad = t.column("bad").to_numpy(zero_copy_only=False)
+        return pa.table({k: [int(v.sum())] for k, v in (
+            ("n_docs", ~ref & ~bad), ("n_bad", ~ref & bad),
+            ("n_ref", ref & ~bad), ("n_ref_bad", ref & bad))})  # fmt: skip
+
+    return run
+
+
+def solve(
+    files: Sequence[str],
+    params: Any,
+    phase: _Phases | None = None,
+    *,
+    against: Sequence[str] = (),
+    within: bool = True,
+) -> dict[str, Any]:
+    """The distributed half: features, edges, contamination (``against``: reference
+    files, :mod:`curate.engine.ray_against`), components, resolution (not without
+    ``within``: decontaminate only). Returns the datasets the writer streams
+    (``decisions``: removed documents' and clusters' rows; ``bad``: unreadable lines,
+    references' too) and the counts."""
     import pyarrow as pa
     import ray.data as rd
 
@@ -784,8 +860,8 @@ def solve(files: Sequence[str], params: Any, phase: _Phases | None = None) -> di
         return lambda t: t.select(list(names))
 
     phase = phase or _Phases()
-    blocks = block_rows(files)
-    phase.lines = sum(blocks.column("n_newlines").to_pylist()) + blocks.num_rows
+    n_train = len(files)
+    blocks = block_rows([*files, *against])
     phase(f"{blocks.num_rows} blocks listed")
     if not blocks.num_rows:
         return {"n_docs": 0, "n_bad": 0}
@@ -795,60 +871,83 @@ def solve(files: Sequence[str], params: Any, phase: _Phases | None = None) -> di
     bad = feats.map_batches(_select(["pos"], bad=True), batch_format="pyarrow").materialize()
     # the documents: a filter over the materialised features each time they are read (a
     # second materialised copy would double the object store's largest dataset)
-    docs = feats.map_batches(
-        _select(["pos", "id", "exact", "prompt", "answer", "n_turns", "answer_chars", "sig",
-                 "sh", "sh_len", "ex1", "ex2", "conv_k", "windows_k"]), batch_format="pyarrow"
-    )  # fmt: skip
-    n_docs, n_bad = docs.count(), bad.count()
+    docs = feats.map_batches(_select(list(_DOC_COLUMNS)), batch_format="pyarrow")
+    counts = {"n_docs": 0, "n_bad": 0, "n_ref": 0, "n_ref_bad": 0}
+    for r in feats.map_batches(_tally(n_train), batch_format="pyarrow").take_all():
+        for k in counts:
+            counts[k] += r[k]
+    n_docs, n_ref = counts["n_docs"], counts["n_ref"]
+    out: dict[str, Any] = {**counts, "bad": bad.sort("pos") if bad.count() else None}
     if not n_docs:  # nothing to compare: only unreadable lines, if any
-        return {"n_docs": 0, "n_bad": n_bad, "bad": bad.sort("pos") if n_bad else None}
-    parts = n_parts(n_docs * 4)
-    bands, rows = lsh_params(params.threshold, params.num_perm) if params.near else (0, 0)
-    keys = docs.map_batches(_key_rows(params, bands, rows), batch_format="pyarrow")
-    # about: one exact key, a key per band, two containment keys a document
-    raw = phase("key grouping: copies, candidates, containment",
-                by_key(keys, "k1", _edges_of_keys, parts, n_docs * (bands + 3)))  # fmt: skip
+        return out
+    train_docs = docs
+    if against:
+        from curate.engine import ray_against
 
-    def kinds(want: Callable[[np.ndarray], np.ndarray]) -> Callable[[pa.Table], pa.Table]:
-        def run(t: pa.Table) -> pa.Table:
-            return t.filter(pa.array(want(t.column("kind").to_numpy())))
+        mine = ray_against.side(n_train, ref=False, columns=list(_DOC_COLUMNS))
+        train_docs = docs.map_batches(mine, batch_format="pyarrow")
+    parts = n_parts((n_docs + n_ref) * 4)
+    decisions = None
+    if within or (against and n_ref):
+        bands, rows = lsh_params(params.threshold, params.num_perm) if params.near else (0, 0)
+        keys = docs.map_batches(_key_rows(params, bands, rows, references=bool(against)),
+                                batch_format="pyarrow")  # fmt: skip
+        group = _edges_of_keys
+        if against:
+            group = functools.partial(_edges_of_keys, n_train=n_train, within=within,
+                                      contains=params.containment)  # fmt: skip
+        # about: one exact key, a key per band, two containment keys a document
+        raw = phase("key grouping: copies, candidates, containment",
+                    by_key(keys, "k1", group, parts, (n_docs + n_ref) * (bands + 3)))  # fmt: skip
 
-        return run
+        def kinds(want: Callable[[np.ndarray], np.ndarray]) -> Callable[[pa.Table], pa.Table]:
+            def run(t: pa.Table) -> pa.Table:
+                return t.filter(pa.array(want(t.column("kind").to_numpy())))
 
-    edges = raw.map_batches(kinds(lambda k: k != CANDIDATE), batch_format="pyarrow")
-    if params.near:
-        cand = raw.map_batches(kinds(lambda k: k == CANDIDATE), batch_format="pyarrow")
-        sig_docs = docs.map_batches(cols("pos", "sig", "sh"), batch_format="pyarrow")
-        with_a = cogroup([(cand, "a"), (sig_docs, "pos", n_docs)], _attach("a"), parts)
-        both = cogroup([(with_a, "b"), (sig_docs, "pos", n_docs)], _attach("b"), parts)
-        similar = both.map_batches(_verify(params.threshold), batch_format="pyarrow")
-        edges = edges.union(similar)
-    edges = phase("candidates joined and verified", edges)
-    uv = edges.map_batches(lambda t: pa.table({"u": t.column("a"), "v": t.column("b")}),
-                           batch_format="pyarrow")  # fmt: skip
-    labels = phase("connected components", connected_components(uv, parts))
-    member_docs = docs.map_batches(cols("pos", "id", "exact", "n_turns", "answer_chars"),
+            return run
+
+        edges = raw.map_batches(kinds(lambda k: k != CANDIDATE), batch_format="pyarrow")
+        if params.near:
+            cand = raw.map_batches(kinds(lambda k: k == CANDIDATE), batch_format="pyarrow")
+            sig_docs = docs.map_batches(cols("pos", "sig", "sh"), batch_format="pyarrow")
+            n_sig = n_docs + n_ref
+            with_a = cogroup([(cand, "a"), (sig_docs, "pos", n_sig)], _attach("a"), parts)
+            both = cogroup([(with_a, "b"), (sig_docs, "pos", n_sig)], _attach("b"), parts)
+            similar = both.map_batches(_verify(params.threshold), batch_format="pyarrow")
+            edges = edges.union(similar)
+        edges = phase("candidates joined and verified", edges)
+        if against:
+            edges, contaminated = ray_against.decontaminate(edges, n_train, parts, graph=within,
+                                                            phase=phase)  # fmt: skip
+            contaminated = phase("contamination decided", contaminated)
+            decisions = ray_against.named(contaminated, docs, n_train, (n_docs, n_ref), parts)
+        if within:
+            uv = edges.map_batches(lambda t: pa.table({"u": t.column("a"), "v": t.column("b")}),
                                    batch_format="pyarrow")  # fmt: skip
-    members = cogroup([(member_docs, "pos", n_docs), (labels, "node"), (edges, "a")],
-                      _label_members, parts)  # fmt: skip
-    decisions = phase("components resolved",
-                      by_key(members, "comp", _resolve(params.keep), parts))  # fmt: skip
-    removed = decisions.map_batches(
-        lambda t: t.filter(pa.array(t.column("row").to_numpy() == 0)).select(["pos"]),
-        batch_format="pyarrow",
-    )
-    prompts = docs.map_batches(cols("pos", "prompt", "answer"), batch_format="pyarrow")
-    kept = cogroup([(prompts, "pos", n_docs), (removed, "pos")], _conflicts, parts)
+            labels = phase("connected components", connected_components(uv, parts))
+            member = cols("pos", "id", "exact", "n_turns", "answer_chars")
+            member_docs = train_docs.map_batches(member, batch_format="pyarrow")
+            members = cogroup([(member_docs, "pos", n_docs), (labels, "node"), (edges, "a")],
+                              _label_members, parts)  # fmt: skip
+            resolved = phase("components resolved",
+                             by_key(members, "comp", _resolve(params.keep), parts))  # fmt: skip
+            decisions = resolved if decisions is None else resolved.union(decisions)
+    prompts = train_docs.map_batches(cols("pos", "prompt", "answer"), batch_format="pyarrow")
+    if decisions is not None:
+        removed = decisions.map_batches(
+            lambda t: t.filter(pa.array(t.column("row").to_numpy() == 0)).select(["pos"]),
+            batch_format="pyarrow",
+        )
+        kept = cogroup([(prompts, "pos", n_docs), (removed, "pos")], _conflicts, parts)
+    else:
+        kept = prompts.map_batches(cols("prompt", "answer"), batch_format="pyarrow")
     n_conf = sum(r["n"] for r in by_key(kept, "prompt", _count_conflicts, parts,
                                         n_docs).take_all())  # fmt: skip
     phase("conflicting answers counted")
-    return {
-        "n_docs": n_docs,
-        "n_bad": n_bad,
-        "decisions": phase("decisions sorted", decisions.sort("pos")),
-        "bad": bad.sort("pos"),
-        "conflicts": n_conf,
-    }
+    out["conflicts"] = n_conf
+    if decisions is not None:
+        out["decisions"] = phase("decisions sorted", decisions.sort("pos"))
+    return out
 
 
 __all__ = ["CurateError", "block_rows", "dedup_ray", "solve"]
