@@ -45,6 +45,7 @@ from curate.dedup.core import (
     Features,
     Params,
     Plan,
+    _conflicts,
     featurize,
     is_large_cluster,
 )
@@ -360,6 +361,8 @@ def dedup_paths(
     plan = index.solve()
     if not dedup:  # decontaminate only: duplicates within the inputs stay
         plan.keep_within()
+        # conflicting answers among what is kept now (duplicates included)
+        plan.conflicts = _conflicts(index.features(), plan.is_ref, plan.status)
     files_arr = np.concatenate(doc_file) if doc_file else np.zeros(0, np.int32)
     lines_arr = np.concatenate(doc_line) if doc_line else np.zeros(0, np.int64)
     counts = plan.counts()
