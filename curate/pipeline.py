@@ -287,28 +287,27 @@ def _dedup(
     st: dict[str, Any],
     engine: tuple[str, str | None] = ("local", None),
 ) -> Path:
+    import inspect
+
     try:
+        from curate.dedup.run import dedup_paths as local_dedup
         from curate.dedup.run import reasoning_kwargs
         from curate.engine import dedup as dedup_paths
     except ImportError as e:  # pragma: no cover - depends on the tree
         raise CurateError(f"the dedup stage is not available: {e}") from e
     out = workdir / "03-deduplicated.jsonl"
     against = [a if os.path.isabs(a) else str(base / a) for a in sec.get("against", [])]
+    # the section's keys (checked by curate.settings) that are dedup's own options; the
+    # defaults are dedup's, not restated here
+    own = set(inspect.signature(local_dedup).parameters) - {"inputs", "output", "against",
+                                                           "progress", "reasoning"}  # fmt: skip
     s = dedup_paths(
         [data],
         out,
         against=against,
-        threshold=sec.get("threshold", 0.8),
-        scope=sec.get("scope", "conversation"),
-        near=sec.get("near", True),
-        containment=sec.get("containment", True),
-        keep=sec.get("keep", "longest"),
-        num_perm=sec.get("num_perm", 128),
-        shingle=sec.get("shingle", 3),
-        seed=sec.get("seed", 0),
-        workers=sec.get("workers"),
         engine=engine[0],
         ray_address=engine[1],
+        **{k: v for k, v in sec.items() if k in own},
         **reasoning_kwargs(sec.get("reasoning", "exclude"), engine[0]),
     )
     d = s.to_dict()
