@@ -172,3 +172,17 @@ def test_a_workdir_inside_the_input_glob_is_not_read_back(project: Path) -> None
     second = run_config(cfg)
     assert first["exit_code"] == second["exit_code"]
     assert stage(first, "ingest")["counts"] == stage(second, "ingest")["counts"]
+
+
+def test_the_dedup_section_sets_dedup_options(project: Path) -> None:
+    """Every key of ``[dedup]`` reaches dedup (none is restated or dropped on the way):
+    exact-only finds no near duplicates, the default finds some or the same."""
+    cfg = project / "curate.toml"
+    text = cfg.read_text()
+    base = stage(run_config(cfg), "dedup")["counts"]
+    section = '[dedup]\nnear = false\nscope = "user"\n'
+    cfg.write_text(text.replace("[dedup]\n", section) if "[dedup]\n" in text else text + section)
+    exact = stage(run_config(cfg), "dedup")["counts"]
+    assert base["removed_near"] > 0 and exact["removed_near"] == 0
+    # comparing user turns only, the same prompt with another answer is a copy too
+    assert exact["removed_exact"] > base["removed_exact"]
