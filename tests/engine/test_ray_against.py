@@ -171,3 +171,29 @@ def test_cli_against_on_ray(ray_address, tmp_path):  # noqa: F811
              "--ray-address", ray_address)  # fmt: skip
     assert r.returncode == 2 and "also an input" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_against_crowded_buckets_as_local(ray_address, tmp_path):  # noqa: F811
+    """300 training answers that differ only in their last two words, and two references
+    of the same family: every band bucket holds more than 128 documents, so the local
+    engine pairs each bucket's members as a star from the first and a chain (not all
+    pairs), and finds a reference match for a few of them only. The Ray engine looks
+    among the same bucket members and removes the same few: a per-document lookup in
+    the references would remove all 300."""
+    import random
+
+    rng = random.Random(5)
+    base = " ".join(f"w{rng.randrange(400)}" for _ in range(40))
+    train, ref = tmp_path / "train.jsonl", tmp_path / "ref.jsonl"
+    for path, tails in ((train, [f"t{i} u{i}" for i in range(300)]), (ref, ["r0 s0", "r1 s1"])):
+        rows = [{"messages": _turns("tell me", f"{base} {tail}")} for tail in tails]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine / "out.jsonl"
+        out.parent.mkdir()
+        s = dedup([train], out, against=[ref], engine=engine, ray_address=ray_address)
+        got[engine] = (s.kept, s.removed_near, s.removed_contaminated,
+                       out.with_name("out.rejected.jsonl").read_text())  # fmt: skip
+    assert got["ray"] == got["local"]
+    assert 0 < got["local"][2] < 300  # every one is at Jaccard 0.91 of both references
