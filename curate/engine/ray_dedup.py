@@ -555,7 +555,9 @@ def dedup_ray(
                               if k in shown})  # fmt: skip
     summary.clusters_file = str(clusters) if clusters is not None else None
     progress = args["progress"]
-    phase = _Phases()
+    # the CLI's bar counts the bytes of the inputs and of the references
+    total = sum(os.path.getsize(p) for p in [*files, *refs]) if progress else 0
+    phase = _Phases(progress, total)
     solved = solve(files, params, phase, against=refs, within=args["dedup"])
     summary.read = solved["n_docs"] + solved["n_bad"]
     summary.removed_invalid = solved["n_bad"]
@@ -567,7 +569,10 @@ def dedup_ray(
         )
     summary.conflicting_answers = solved.get("conflicts", 0)
     writer = _Writer(files, summary, out_plan, refs)
-    writer.run(solved.get("decisions"), solved.get("bad"), progress, phase)
+    writer.run(solved.get("decisions"), solved.get("bad"), phase.write if progress else None,
+               phase)  # fmt: skip
+    if progress is not None and phase.total > int(phase.done):  # the shares' rounding
+        progress(phase.total - int(phase.done))
     summary.kept = solved["n_docs"] - sum(writer.removed.values())
     summary.removed_exact = writer.removed.get(EXACT, 0)
     summary.removed_near = writer.removed.get(NEAR, 0)
@@ -862,6 +867,7 @@ def solve(
     phase = phase or _Phases()
     n_train = len(files)
     blocks = block_rows([*files, *against])
+    phase.lines = sum(blocks.column("n_newlines").to_pylist()) + blocks.num_rows
     phase(f"{blocks.num_rows} blocks listed")
     if not blocks.num_rows:
         return {"n_docs": 0, "n_bad": 0}
