@@ -16,6 +16,11 @@ document in one process.
    :func:`curate.dedup.resolve.resolve_component` (the local engine's function).
 5. *write*: the decisions of removed documents, sorted by position, stream to the driver,
    which re-reads the inputs once and writes the outputs as the local engine does.
+
+With ``against`` (``--against``), the reference files are more inputs after the training
+files, their rows in the same steps; between 2 and 3, :mod:`curate.engine.ray_against`
+decides the contaminated documents and takes them out of the graph (without ``dedup``,
+``--decontaminate-only``, there is no graph: steps 3 and 4 do not run).
 """
 
 from __future__ import annotations
@@ -918,7 +923,11 @@ def solve(
             sig_docs = docs.map_batches(cols("pos", "sig", "sh"), batch_format="pyarrow")
             n_sig = n_docs + n_ref
             with_a = cogroup([(cand, "a"), (sig_docs, "pos", n_sig)], _attach("a"), parts)
-            both = cogroup([(with_a, "b"), (sig_docs, "pos", n_sig)], _attach("b"), parts)
+            b_docs, n_b = sig_docs, n_sig
+            if not within:  # every pair is (training, reference): b is a reference
+                only = ray_against.side(n_train, ref=True, columns=["pos", "sig", "sh"])
+                b_docs, n_b = docs.map_batches(only, batch_format="pyarrow"), n_ref
+            both = cogroup([(with_a, "b"), (b_docs, "pos", n_b)], _attach("b"), parts)
             similar = both.map_batches(_verify(params.threshold), batch_format="pyarrow")
             edges = edges.union(similar)
         edges = phase("candidates joined and verified", edges)
