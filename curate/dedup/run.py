@@ -217,8 +217,8 @@ def plan_outputs(
 
 def reasoning_kwargs(reasoning: str, engine: str = "local") -> dict[str, str]:
     """The ``reasoning`` keyword for :func:`curate.engine.dedup`: none for the default (every
-    engine's), else ``{"reasoning": ...}`` where the engine takes it; an engine that does
-    not is a :class:`~curate.records.CurateError` saying to use the local one.
+    engine's), else ``{"reasoning": ...}`` (both engines take it); an unknown mode is a
+    :class:`~curate.records.CurateError`.
 
     Example:
         >>> reasoning_kwargs("exclude", "ray"), reasoning_kwargs("include")
@@ -233,15 +233,7 @@ def reasoning_kwargs(reasoning: str, engine: str = "local") -> dict[str, str]:
         raise CurateError(str(e)) from None
     if reasoning == "exclude":
         return {}
-    if engine != "local":
-        import inspect
-
-        from curate.engine.ray_dedup import dedup_ray
-
-        if "reasoning" not in inspect.signature(dedup_ray).parameters:
-            raise CurateError(
-                f"--reasoning {reasoning} runs on the local engine only for now: use --engine local"
-            )
+    del engine  # every engine takes it (the Ray one binds dedup_paths' own signature)
     return {"reasoning": reasoning}
 
 

@@ -131,22 +131,15 @@ def test_cli_option_and_config(
 
 
 def test_run_config_and_engine_keywords(tmp_path: Path) -> None:
-    """``[dedup] reasoning`` of a ``curate run`` config reaches dedup; an engine that does not
-    take the keyword is refused with a clear message (the default needs no keyword)."""
-    import inspect
-
+    """``[dedup] reasoning`` of a ``curate run`` config reaches dedup; both engines take the
+    keyword (the default needs none); an unknown mode is refused with a clear message."""
     from curate.dedup.run import reasoning_kwargs
-    from curate.engine.ray_dedup import dedup_ray
     from curate.pipeline import run_config
     from curate.records import CurateError
 
     assert reasoning_kwargs("exclude", "ray") == {}
     assert reasoning_kwargs("include") == {"reasoning": "include"}
-    if "reasoning" in inspect.signature(dedup_ray).parameters:
-        assert reasoning_kwargs("include", "ray") == {"reasoning": "include"}
-    else:
-        with pytest.raises(CurateError, match="runs on the local engine only"):
-            reasoning_kwargs("include", "ray")
+    assert reasoning_kwargs("include", "ray") == {"reasoning": "include"}  # Ray takes it too
     with pytest.raises(CurateError, match="unknown reasoning mode 'x'"):
         reasoning_kwargs("x")
     chat = FILE.read_text(encoding="utf-8").splitlines()[:5]  # the DPO lines are another format

@@ -197,3 +197,13 @@ def test_against_crowded_buckets_as_local(ray_address, tmp_path):  # noqa: F811
                        out.with_name("out.rejected.jsonl").read_text())  # fmt: skip
     assert got["ray"] == got["local"]
     assert 0 < got["local"][2] < 300  # every one is at Jaccard 0.91 of both references
+
+
+def test_cli_reasoning_include_on_ray(ray_address):  # noqa: F811
+    """``--reasoning include --engine ray`` runs (it was refused as local-only while the
+    Ray engine already took the option): the docs' seven kept lines."""
+    src = str(Path(__file__).parents[2] / "fixtures" / "dedup" / "reasoning.jsonl")
+    r = _cli("dedup", src, "--reasoning", "include", "--json", "--engine", "ray",
+             "--ray-address", ray_address)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kept"] == 7
