@@ -207,3 +207,17 @@ def test_cli_reasoning_include_on_ray(ray_address):  # noqa: F811
              "--ray-address", ray_address)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kept"] == 7
+
+
+def test_decontaminate_only_counts_conflicts_among_what_it_keeps():
+    """Lines 2 and 7 of fixtures/dedup/train.jsonl share a prompt with two answers: with
+    ``--scope user`` a dedup removes 7 as a copy of 2 (no conflict left), and
+    ``--decontaminate-only`` keeps both: one prompt with conflicting answers (the count
+    was the full dedup's, whatever it kept; the Ray engine counts what it keeps)."""
+    from curate.dedup.run import dedup_paths
+
+    folder = Path(__file__).parents[2] / "fixtures" / "dedup"
+    train, ref = folder / "train.jsonl", folder / "eval.jsonl"
+    full = dedup_paths([train], None, against=[ref], scope="user")
+    only = dedup_paths([train], None, against=[ref], scope="user", dedup=False)
+    assert (full.conflicting_answers, only.conflicting_answers) == (0, 1)
