@@ -39,7 +39,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 RUN = r"""
 import json, sys
 from curate.engine import dedup, split, validate
-stage, engine, src, out = sys.argv[1:5]
+stage, engine, src, out, near = sys.argv[1:6]
 if stage == "validate":
     r = validate([src], engine=engine).to_dict()
     res = {"examples": r["n_examples"], "findings": sum(r["findings_by_code"].values())}
@@ -48,7 +48,7 @@ elif stage == "dedup":
     res = {"examples": s["read"], "kept": s["kept"], "clusters": s["clusters"]}
 else:
     from curate.split import SplitOptions
-    m = split(src, out, SplitOptions(eval_fraction=0.1, near=False), engine=engine)
+    m = split(src, out, SplitOptions(eval_fraction=0.1, near=near == "1"), engine=engine)
     res = {"examples": m["counts"]["read"], "eval": m["counts"]["eval"]}
 print(json.dumps(res))
 """
@@ -130,12 +130,13 @@ def measure(cmd: list[str], env: dict[str, str], log: Path | None = None) -> dic
             **json.loads(out.strip().splitlines()[-1])}  # fmt: skip
 
 
-def run(stage: str, engine: str, src: Path, out: Path) -> dict[str, Any]:
+def run(stage: str, engine: str, src: Path, out: Path, near: bool = False) -> dict[str, Any]:
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", CURATE_RAY_TIMING="1")
     env.setdefault("RAY_AUTH_MODE", "disabled")  # the throwaway local instance of the run
     env.pop("RAY_ADDRESS", None)
     log = out.with_name(out.name + ".log")
-    r = measure([sys.executable, "-c", RUN, stage, engine, str(src), str(out)], env, log)
+    cmd = [sys.executable, "-c", RUN, stage, engine, str(src), str(out), "1" if near else "0"]
+    r = measure(cmd, env, log)
     steps = [line for line in log.read_text().splitlines() if line.startswith("ray dedup:")]
     if steps:
         print("\n".join(f"    {line}" for line in steps))
@@ -161,6 +162,9 @@ def main() -> None:
                     help="a Ray-only dedup of N examples (0: skip)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stages", default="validate,dedup,split", help="stages on both engines")
+    ap.add_argument("--split-near", action="store_true",
+                    help="split groups near duplicates too (split's default; off here by "
+                    "default, as in the earlier runs: exact keys and prompts only)")  # fmt: skip
     ap.add_argument("--data-dir", type=Path, metavar="DIR",
                     help="where the inputs are generated and kept (in-N.jsonl; default: a "
                     "temporary folder, removed at the end)")  # fmt: skip
@@ -181,7 +185,8 @@ def main() -> None:
             for stage in args.stages.split(","):
                 got = {}
                 for engine in ("local", "ray"):
-                    r = got[engine] = run(stage, engine, src, Path(d) / f"{stage}-{engine}")
+                    r = got[engine] = run(stage, engine, src, Path(d) / f"{stage}-{engine}",
+                                          args.split_near)  # fmt: skip
                     res = {k: v for k, v in r.items() if k not in MEASURES}
                     print(f"{stage:9} {n:9,d} {engine:6} {r['wall']:7.1f} {r['cpu']:7.1f} "
                           f"{r['driver_mib']:10.0f} {r['worker_mib']:10.0f} "
