@@ -42,12 +42,42 @@ _EXACT, _BAND, _CONTAIN = 0, 1, 2
 _ZERO8 = b"\0" * 8
 
 
-def block_rows(files: Sequence[str], block_bytes: int = 1 << 20) -> Any:
+#: the number of input blocks a dedup aims at (at least 4 per CPU of the cluster): the
+#: driver's memory grows with the blocks each step tracks (Ray Data's bookkeeping, about
+#: 0.4 MiB a block over a run: 1M examples in 300 blocks of 1 MiB, driver peak 316 MiB;
+#: in 1,198 blocks of 256 KiB, 590 MiB), not with the rows, so the blocks grow with the
+#: data instead of their number
+TARGET_BLOCKS = 256
+#: the smallest and largest input block, in bytes
+MIN_BLOCK, MAX_BLOCK = 1 << 20, 64 << 20
+
+
+def block_size(total_bytes: int, cpus: int) -> int:
+    """Bytes per input block for ``total_bytes`` of input on ``cpus`` CPUs: about
+    :data:`TARGET_BLOCKS` blocks (at least 4 a CPU), each 1 to 64 MiB.
+
+    Example:
+        >>> block_size(300 << 20, 2) >> 20, block_size(1600 << 20, 2) >> 20
+        (1, 6)
+    """
+    blocks = max(TARGET_BLOCKS, 4 * cpus)
+    return min(MAX_BLOCK, max(MIN_BLOCK, -(-total_bytes // blocks)))
+
+
+def block_rows(files: Sequence[str], block_bytes: int | None = None) -> Any:
     """The inputs as Arrow rows of line blocks (byte ranges of plain files; the bytes of
-    compressed ones): ``fi, name, path, first_line, offset, length, n_newlines, data``."""
+    compressed ones): ``fi, name, path, first_line, offset, length, n_newlines, data``.
+    ``block_bytes``: default :func:`block_size` of the inputs on the cluster's CPUs."""
     import pyarrow as pa
 
+    from curate.io import source_file
     from curate.parallel import block_batches
+
+    if block_bytes is None:
+        from curate.engine.ray import _parallelism
+
+        total = sum(os.path.getsize(source_file(f)) for f in files)
+        block_bytes = block_size(total, _parallelism())
 
     cols: dict[str, list[Any]] = {k: [] for k in ("fi", "name", "path", "first_line", "offset",
                                                   "length", "n_newlines", "data")}  # fmt: skip
@@ -541,6 +571,7 @@ def dedup_ray(
     from curate.dedup.core import Params
     from curate.dedup.resolve import CONTAINED, CONTAMINATED, EXACT, NEAR
     from curate.dedup.run import DedupSummary, check_inputs, dedup_paths, plan_outputs
+    from curate.io import source_file
     from curate.records import InputError
 
     bound = inspect.signature(dedup_paths).bind(inputs, output, **options)
@@ -561,7 +592,7 @@ def dedup_ray(
     summary.clusters_file = str(clusters) if clusters is not None else None
     progress = args["progress"]
     # the CLI's bar counts the bytes of the inputs and of the references
-    total = sum(os.path.getsize(p) for p in [*files, *refs]) if progress else 0
+    total = sum(os.path.getsize(source_file(p)) for p in [*files, *refs]) if progress else 0
     phase = _Phases(progress, total)
     solved = solve(files, params, phase, against=refs, within=args["dedup"])
     summary.read = solved["n_docs"] + solved["n_bad"]
