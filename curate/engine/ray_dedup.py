@@ -973,6 +973,8 @@ def solve(
                                                             phase=phase)  # fmt: skip
             contaminated = phase("contamination decided", contaminated)
             decisions = ray_against.named(contaminated, docs, n_train, (n_docs, n_ref), parts)
+            if decisions is not None:  # read twice below: joined once
+                decisions = phase("contaminated documents named", decisions)
         if within:
             uv = edges.map_batches(lambda t: pa.table({"u": t.column("a"), "v": t.column("b")}),
                                    batch_format="pyarrow")  # fmt: skip
