@@ -284,6 +284,24 @@ def test_dedup_outputs_may_not_be_the_input_or_each_other(
     assert not x.exists()
 
 
+def test_an_against_file_that_is_an_input_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same file (or a link to it) as an input and an --against file would remove
+    every example as contaminated: exit 2 before anything is read or written."""
+    src = tmp_path / "a.jsonl"
+    src.write_bytes(good_bytes(20))
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(src)
+    for ref in (src, link):
+        before = snapshot(tmp_path)
+        code, out, err = run(capsys, ["dedup", str(src), "-o", str(tmp_path / "o.jsonl"),
+                                      "--against", str(ref)])  # fmt: skip
+        assert code == 2, out + err
+        assert "is both an input and an --against file" in err
+        assert snapshot(tmp_path) == before
+
+
 def test_ingest_writes_strict_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     orjson = pytest.importorskip("orjson")
     src = make("nan", tmp_path)

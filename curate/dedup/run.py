@@ -59,7 +59,7 @@ from curate.io import (
     source_file,
 )
 from curate.parallel import fork_pool, line_batches, run_ordered
-from curate.records import Finding, InputError, Location, Severity
+from curate.records import CurateError, Finding, InputError, Location, Severity
 from curate.stage import Counts, OutputPlan, StageResult, reject_row, rejects_path
 
 BATCH_LINES = 2000
@@ -237,12 +237,25 @@ def reasoning_kwargs(reasoning: str, engine: str = "local") -> dict[str, str]:
     return {"reasoning": reasoning}
 
 
-def check_inputs(paths: Sequence[str]) -> None:
-    """Every input readable and chat JSONL (an Alpaca array or a UTF-16 file says what it
-    is and to run ``curate ingest`` first), before anything is planned or read."""
-    for p in paths:
+def check_inputs(paths: Sequence[str], against: Sequence[str] = ()) -> None:
+    """Every input (and ``--against`` file) readable and chat JSONL (an Alpaca array or a
+    UTF-16 file says what it is and to run ``curate ingest`` first), and no file both an
+    input and an ``--against`` file (all its examples would be removed as contaminated),
+    before anything is planned or read."""
+    inputs: dict[tuple[int, int], str] = {}
+    for p in [*paths, *against]:
         check_readable(p)
         sniff_not_jsonl(p)
+        st = os.stat(source_file(p))
+        ident = (st.st_dev, st.st_ino)
+        if p in against and ident in inputs:
+            raise CurateError(
+                f"{p}: is both an input and an --against file ({inputs[ident]}); every "
+                "example in it would be removed as contaminated. Give held-out or benchmark "
+                "data to --against only."
+            )
+        if p in paths:
+            inputs.setdefault(ident, p)
 
 
 def dedup_paths(
@@ -306,7 +319,7 @@ def dedup_paths(
     refs = [str(p) for p in against]
     if not files:
         raise InputError("no input files given")
-    check_inputs([*files, *refs])
+    check_inputs(files, refs)
     out_plan, rejects, clusters = plan_outputs([*files, *refs], output, rejects, clusters)
 
     summary = DedupSummary(threshold=threshold, scope=scope, near=near, containment=containment,

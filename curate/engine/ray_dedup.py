@@ -582,7 +582,7 @@ def dedup_ray(
     refs = [str(p) for p in args["against"]]
     if not files:
         raise InputError("no input files given")
-    check_inputs([*files, *refs])
+    check_inputs(files, refs)
     out_plan, rejects, clusters = plan_outputs([*files, *refs], output, args["rejects"],
                                                args["clusters"])  # fmt: skip
     shown = {f.name for f in dataclasses.fields(DedupSummary)}
