@@ -196,6 +196,40 @@ def test_connected_components_match_scipy(ray_address):
     assert got == {x: smallest[int(comp[x])] for x in linked.tolist()}
 
 
+LINEAGE_PROBE = """
+import os, sys, ray
+seen = []
+real = ray.init
+def watch(*args, **kwargs):  # the real init, noting what Ray reads when it starts
+    seen.append(os.environ.get("RAY_max_lineage_bytes"))
+    return real(*args, **kwargs)
+ray.init = watch
+from curate.engine.ray import session
+with session(sys.argv[1]):
+    pass
+print(seen[0], os.environ.get("RAY_max_lineage_bytes"))
+"""
+
+
+@pytest.mark.parametrize("preset", [None, "12345678"])
+def test_the_driver_caps_rays_lineage(ray_address, preset):
+    """Ray reads ``RAY_max_lineage_bytes`` when the driver joins: curate sets 64 MiB for
+    that moment (a 1M dedup's driver tracked 2,358 references with Ray's 1 GB default,
+    fewer than 1,000 capped; ``bench/RESULTS.md``), unless the user set it, and leaves the
+    environment as it was."""
+    from curate.engine.ray import LINEAGE_BYTES
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_max_lineage_bytes"}
+    if preset:
+        env["RAY_max_lineage_bytes"] = preset
+    r = subprocess.run([sys.executable, "-c", LINEAGE_PROBE, ray_address], env=env,
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    during, after = r.stdout.split()
+    assert during == (preset or str(LINEAGE_BYTES))
+    assert after == (preset or "None")
+
+
 def test_engine_names():
     assert resolve_engine(None, {"engine": "ray"}) == "ray"
     assert resolve_engine("local", {"engine": "ray"}) == "local"
