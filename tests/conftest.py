@@ -84,3 +84,12 @@ def make_jsonl(tmp_path: Path):  # type: ignore[no-untyped-def]
         return write_jsonl(tmp_path / name, rows)
 
     return make
+
+
+def chromium() -> str | None:
+    """The headless browser the UI tests drive (CI installs ``chromium``), if any."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None

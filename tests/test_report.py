@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 from curate.cli import app
 from curate.report import bars_svg, build_report, histogram_svg, render_html, write_report
 from curate.validate import standard_validators, validate_path
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, chromium
 
 CLEAN = FIXTURES / "expectations" / "clean.jsonl"
 DUPS = FIXTURES / "expectations" / "drift_duplicates.jsonl"
@@ -136,14 +135,6 @@ def test_cli_report_missing_input_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "r.html").exists()
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def _run_chromium(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory() as profile:
         return subprocess.run(
@@ -167,7 +158,7 @@ def _run_chromium(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    binary = _chromium()
+    binary = chromium()
     if binary is None:
         pytest.skip("chromium is not installed (apt-get install chromium); CI installs it")
     out = tmp_path / "report.html"

@@ -4,13 +4,14 @@ open a dataset (the test is skipped without Playwright or a Chromium)."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import chromium
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,21 +23,13 @@ def artifact(name: str) -> Path:
     return folder / name
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @contextmanager
 def dataset_page(state: dict[str, Any], dataset: str, *, height: int = 800) -> Iterator[Any]:
     """A signed-in page showing ``dataset`` (its first pending record)."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="Playwright is needed: pip install playwright"
     )
-    browser_path = _chromium()
+    browser_path = chromium()
     if browser_path is None:
         pytest.skip("no Chromium installed (apt-get install chromium)")
     with sync_api.sync_playwright() as p:
