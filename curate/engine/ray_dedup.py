@@ -607,8 +607,7 @@ def dedup_ray(
     writer = _Writer(files, summary, out_plan, refs)
     writer.run(solved.get("decisions"), solved.get("bad"), phase.write if progress else None,
                phase)  # fmt: skip
-    if progress is not None and phase.total > int(phase.done):  # the shares' rounding
-        progress(phase.total - int(phase.done))
+    phase.finish()
     summary.kept = solved["n_docs"] - sum(writer.removed.values())
     summary.removed_exact = writer.removed.get(EXACT, 0)
     summary.removed_near = writer.removed.get(NEAR, 0)
@@ -832,6 +831,12 @@ class _Phases:
         """``n`` more bytes re-read by the write pass."""
         self.share(_WRITE_SHARE * n / max(self.total, 1))
 
+    def finish(self) -> None:
+        """The bar full: what the shares' rounding left."""
+        if self.progress is not None and self.total > int(self.done):
+            self.progress(self.total - int(self.done))
+            self.done = float(self.total)
+
     def __call__(self, name: str, ds: Any = None) -> Any:
         from curate.engine.ray import materialize
 
@@ -922,7 +927,7 @@ def solve(
     # the unreadable lines' positions (8 bytes each) joined into one block before the
     # sort: sorting the features' many blocks (one per input block) would make the
     # driver track blocks x blocks pieces (1,500 blocks at 5M examples: 2.25M pieces)
-    n_bad_all = bad.count()
+    n_bad_all = counts["n_bad"] + counts["n_ref_bad"]
     out: dict[str, Any] = {
         **counts, "bad": _coalesce(bad, 1, n_bad_all).sort("pos") if n_bad_all else None
     }  # fmt: skip
